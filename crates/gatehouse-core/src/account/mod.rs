@@ -1,0 +1,189 @@
+//! Accounts: validated names and addresses, and the user records built from them.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::ids::{OrgId, UserId};
+
+/// A username: 2–32 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
+/// Usernames are case-insensitive, so the parsed form is lowercase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    /// Validates and lowercases a username.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim().to_ascii_lowercase();
+        let len = s.chars().count();
+        if !(2..=32).contains(&len) {
+            return Err(Error::invalid("username", "must be 2 to 32 characters"));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(Error::invalid(
+                "username",
+                "may contain only letters, digits, '.', '_' and '-'",
+            ));
+        }
+        if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(Error::invalid(
+                "username",
+                "must start with a letter or digit",
+            ));
+        }
+        Ok(Username(s))
+    }
+
+    /// The normalised username.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Username {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address, checked for shape only (delivery is not verified here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Validates an address and lowercases its domain.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        let bad = || Error::invalid("email", "must look like name@example.org");
+        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
+        if local.is_empty() || local.contains('@') || domain.len() < 3 || !domain.contains('.') {
+            return Err(bad());
+        }
+        if domain.starts_with('.') || domain.ends_with('.') {
+            return Err(bad());
+        }
+        Ok(Email(format!("{local}@{}", domain.to_ascii_lowercase())))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name: up to 128 printable characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Validates a display name, trimming surrounding space.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if s.is_empty() || s.chars().count() > 128 {
+            return Err(Error::invalid("display_name", "must be 1 to 128 characters"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "display_name",
+                "must not contain control characters",
+            ));
+        }
+        Ok(DisplayName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The public view of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Stable id.
+    pub id: UserId,
+    /// Lowercase login name.
+    pub username: String,
+    /// Contact address.
+    pub email: String,
+    /// Name shown in the UI.
+    pub display_name: String,
+    /// The organisation the account belongs to.
+    pub org_id: OrgId,
+    /// Disabled accounts cannot authenticate by any means.
+    pub disabled: bool,
+    /// When the account was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// An account as stored, including its password hash (never leaves the core).
+#[derive(Clone)]
+pub struct UserRecord {
+    /// The public part.
+    pub user: User,
+    /// argon2id PHC string, or `None` for accounts without a password.
+    pub password_hash: Option<String>,
+}
+
+/// What the store needs to insert an account.
+#[derive(Clone)]
+pub struct NewUser {
+    /// The new account's id.
+    pub id: UserId,
+    /// Validated username.
+    pub username: Username,
+    /// Validated email.
+    pub email: Email,
+    /// Validated display name.
+    pub display_name: DisplayName,
+    /// Owning organisation.
+    pub org_id: OrgId,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_so_they_compare_case_insensitively() {
+        assert_eq!(Username::parse("Alice").expect("ok").as_str(), "alice");
+        assert_eq!(Username::parse(" bob.smith-2 ").expect("ok").as_str(), "bob.smith-2");
+    }
+
+    #[test]
+    fn hostile_or_odd_usernames_are_refused() {
+        for bad in ["a", "", "alice;id", "../x", "-dash", "al ice", "ålice", &"x".repeat(33)] {
+            assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        assert_eq!(Email::parse("Bob@Example.ORG").expect("ok").as_str(), "Bob@example.org");
+        for bad in ["bob", "@x.org", "bob@", "bob@localhost", "bo b@x.org", "bob@x.org."] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(DisplayName::parse("  Ada L. ").expect("ok").as_str(), "Ada L.");
+        assert!(DisplayName::parse("").is_err());
+        assert!(DisplayName::parse("tab\there").is_err());
+        assert!(DisplayName::parse(&"x".repeat(129)).is_err());
+    }
+}

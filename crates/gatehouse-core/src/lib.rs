@@ -1,0 +1,25 @@
+//! Gatehouse's domain: accounts, passwords, sessions, throttling and audit, and the
+//! use cases that combine them. Nothing here knows HTTP or SQL.
+//!
+//! # Layout
+//! - [`error`]: the domain error every layer maps from.
+//! - [`clock`], [`ids`], [`secret`]: time, identifiers, random secrets and hashes.
+//! - [`account`], [`password`], [`session`], [`throttle`], [`org`], [`audit`]: domain types.
+//! - [`store`]: the storage trait the store crate implements.
+//! - [`service`]: [`Core`], the use cases.
+
+pub mod account;
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod org;
+pub mod password;
+pub mod secret;
+pub mod service;
+pub mod session;
+pub mod store;
+pub mod throttle;
+
+pub use error::{Error, Result};
+pub use service::{Core, CoreSettings};

@@ -1,0 +1,162 @@
+//! Account use cases: bootstrap, creation, password resets, disabling, listing.
+
+use crate::account::{DisplayName, Email, NewUser, User, Username};
+use crate::audit::AuditEvent;
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use crate::org::DEFAULT_ORG_NAME;
+use crate::password::{NewPassword, generate_password};
+
+use super::Core;
+
+/// Input for a new account, as typed by an operator.
+pub struct NewAccount<'a> {
+    /// Requested username.
+    pub username: &'a str,
+    /// Contact address.
+    pub email: &'a str,
+    /// Display name; the username when absent.
+    pub display_name: Option<&'a str>,
+    /// Initial password.
+    pub password: &'a str,
+}
+
+/// What the first start did.
+pub enum BootstrapOutcome {
+    /// The store already had accounts.
+    AlreadyInitialised,
+    /// The admin account was made with the operator's password.
+    Created,
+    /// The admin account was made with this random password, to be shown once.
+    CreatedWithPassword(secrecy::SecretString),
+}
+
+/// The name of the account made on first start.
+pub const BOOTSTRAP_USERNAME: &str = "admin";
+
+impl Core {
+    /// On an empty store, makes the `admin` account (with `password`, or a random one).
+    #[tracing::instrument(skip_all)]
+    pub async fn bootstrap(&self, password: Option<&str>) -> Result<BootstrapOutcome> {
+        if self.store.count_users().await? > 0 {
+            return Ok(BootstrapOutcome::AlreadyInitialised);
+        }
+        let generated = password.is_none().then(generate_password);
+        let chosen = password.or(generated.as_deref()).unwrap_or_default();
+        self.create_user(NewAccount {
+            username: BOOTSTRAP_USERNAME,
+            email: "admin@localhost.localdomain",
+            display_name: Some("Administrator"),
+            password: chosen,
+        })
+        .await?;
+        Ok(match generated {
+            Some(p) => BootstrapOutcome::CreatedWithPassword(p.into()),
+            None => BootstrapOutcome::Created,
+        })
+    }
+
+    /// Creates an account in the default organisation.
+    #[tracing::instrument(skip_all, fields(username = %input.username))]
+    pub async fn create_user(&self, input: NewAccount<'_>) -> Result<User> {
+        let username = Username::parse(input.username)?;
+        let email = Email::parse(input.email)?;
+        let display_name = DisplayName::parse(input.display_name.unwrap_or(username.as_str()))?;
+        let password = NewPassword::parse(input.password, username.as_str())?;
+        let now = self.clock.now();
+        let org = self.store.ensure_org(DEFAULT_ORG_NAME, now).await?;
+        let password_hash = self.hasher.hash(password.expose()).await?;
+        let user = self
+            .store
+            .insert_user(&NewUser {
+                id: UserId::generate(),
+                username,
+                email,
+                display_name,
+                org_id: org.id,
+                password_hash,
+                created_at: now,
+            })
+            .await?;
+        self.audit(AuditEvent::new(now, "user.created").user(&user.id))
+            .await;
+        Ok(user)
+    }
+
+    /// Sets a new password (operator reset): clears the lockout and ends every session.
+    #[tracing::instrument(skip_all, fields(username = %username))]
+    pub async fn set_password(&self, username: &str, password: &str) -> Result<()> {
+        let user = self.user_named(username).await?;
+        let password = NewPassword::parse(password, &user.username)?;
+        let hash = self.hasher.hash(password.expose()).await?;
+        self.store.set_password_hash(&user.id, &hash).await?;
+        self.store.clear_failures(&login_subject(&user.username)).await?;
+        self.end_all_sessions(&user.id).await?;
+        self.audit(
+            AuditEvent::new(self.clock.now(), "user.password_set")
+                .user(&user.id)
+                .factor("password"),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Disables or re-enables an account. Disabling ends every session at once.
+    #[tracing::instrument(skip_all, fields(username = %username, disabled))]
+    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<User> {
+        let user = self.user_named(username).await?;
+        self.store.set_user_disabled(&user.id, disabled).await?;
+        if disabled {
+            self.end_all_sessions(&user.id).await?;
+        }
+        let action = if disabled { "user.disabled" } else { "user.enabled" };
+        self.audit(AuditEvent::new(self.clock.now(), action).user(&user.id))
+            .await;
+        Ok(User { disabled, ..user })
+    }
+
+    /// Every account.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        self.store.list_users().await
+    }
+
+    /// The newest audit records.
+    pub async fn recent_audit(
+        &self,
+        user: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        self.store.list_audit(user, limit).await
+    }
+
+    async fn user_named(&self, username: &str) -> Result<User> {
+        let name = Username::parse(username).map_err(|_| Error::NotFound)?;
+        Ok(self
+            .store
+            .user_by_username(&name)
+            .await?
+            .ok_or(Error::NotFound)?
+            .user)
+    }
+
+    async fn end_all_sessions(&self, user: &UserId) -> Result<()> {
+        self.store.delete_user_sessions(user).await?;
+        self.sessions.remove_user(user);
+        Ok(())
+    }
+
+    /// Appends to the audit trail. A failure to audit is logged, not fatal: the
+    /// decision it records has already been made.
+    pub(crate) async fn audit(&self, event: AuditEvent) {
+        if let Err(e) = self.store.insert_audit(&event).await {
+            tracing::error!(action = %event.action, error = %e, "audit write failed");
+        }
+    }
+}
+
+/// The throttling key for sign-ins to an account name (known or not, so that unknown
+/// names are throttled exactly like real ones).
+pub(crate) fn login_subject(username: &str) -> String {
+    let name: String = username.trim().to_lowercase().chars().take(64).collect();
+    format!("login:{name}")
+}

@@ -1,0 +1,153 @@
+//! `Core`: the use cases, wired to a store and a clock. Every front end (HTTP, admin
+//! CLI, background jobs) goes through it.
+
+mod accounts;
+mod auth;
+
+pub use accounts::{BootstrapOutcome, NewAccount};
+pub use auth::LoginAttempt;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use time::Duration;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::password::{HashParams, PasswordHasher};
+use crate::session::{SessionCache, SessionPolicy};
+use crate::store::Store;
+use crate::throttle::{IpLimiter, LockoutPolicy};
+
+/// Tunables of the core, filled from the binary's configuration.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// Session lifetimes.
+    pub session: SessionPolicy,
+    /// argon2id parameters for new hashes.
+    pub hash_params: HashParams,
+    /// Hashes running at once.
+    pub hash_concurrency: usize,
+    /// Hashes waiting before new sign-ins are shed with 503.
+    pub hash_queue: usize,
+    /// Per-account backoff.
+    pub lockout: LockoutPolicy,
+    /// Failed authentications allowed per client address per window.
+    pub ip_max_failures: u32,
+    /// The per-address window.
+    pub ip_window: Duration,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            session: SessionPolicy::default(),
+            hash_params: HashParams::default(),
+            hash_concurrency: 1,
+            hash_queue: 64,
+            lockout: LockoutPolicy::default(),
+            ip_max_failures: 50,
+            ip_window: Duration::minutes(5),
+        }
+    }
+}
+
+/// The application core.
+pub struct Core {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: CoreSettings,
+    hasher: PasswordHasher,
+    sessions: SessionCache,
+    ip_limiter: IpLimiter,
+    /// Flipped by `check_store`; while false nothing authenticates (fail closed).
+    store_up: AtomicBool,
+}
+
+impl Core {
+    /// Builds the core. Computes the dummy hash, so it takes a few milliseconds.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        settings: CoreSettings,
+    ) -> Result<Self> {
+        let hasher = PasswordHasher::new(
+            settings.hash_params,
+            settings.hash_concurrency,
+            settings.hash_queue,
+        )?;
+        let ip_limiter = IpLimiter::new(settings.ip_max_failures, settings.ip_window);
+        Ok(Core {
+            store,
+            clock,
+            settings,
+            hasher,
+            sessions: SessionCache::default(),
+            ip_limiter,
+            store_up: AtomicBool::new(true),
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &CoreSettings {
+        &self.settings
+    }
+
+    /// The clock in use.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Pings the store and records the result; `/readyz` and the fail-closed check use it.
+    pub async fn check_store(&self) -> bool {
+        let up = self.store.ping().await.is_ok();
+        let was = self.store_up.swap(up, Ordering::SeqCst);
+        if was != up {
+            if up {
+                tracing::info!("store reachable again");
+            } else {
+                tracing::error!("store unreachable: authentication fails closed");
+            }
+        }
+        up
+    }
+
+    /// Whether the last store check succeeded.
+    pub fn store_is_up(&self) -> bool {
+        self.store_up.load(Ordering::SeqCst)
+    }
+
+    /// Writes the session activity gathered in memory, and deletes expired sessions.
+    /// Run every few seconds and once at shutdown.
+    pub async fn flush(&self) -> Result<()> {
+        let dirty = self.sessions.take_dirty();
+        if !dirty.is_empty() {
+            let seen: Vec<_> = dirty
+                .into_iter()
+                .filter_map(|(h, t)| {
+                    time::OffsetDateTime::from_unix_timestamp(t)
+                        .ok()
+                        .map(|t| (h, t))
+                })
+                .collect();
+            self.store.touch_sessions(&seen).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes sessions past their lifetime from the store.
+    pub async fn sweep(&self) -> Result<u64> {
+        let now = self.clock.now();
+        self.store
+            .delete_expired_sessions(now, now - self.settings.session.idle_timeout)
+            .await
+    }
+
+    fn fail_closed(&self) -> Result<()> {
+        if self.store_is_up() {
+            Ok(())
+        } else {
+            Err(Error::Unavailable { retry_after: 5 })
+        }
+    }
+}

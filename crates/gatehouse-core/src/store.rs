@@ -1,0 +1,72 @@
+//! The storage traits: what the core needs from a database, nothing about which one.
+//! Implementations live in `gatehouse-store` (SQLite and PostgreSQL); both pass one
+//! conformance suite.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::account::{NewUser, User, UserRecord, Username};
+use crate::audit::AuditEvent;
+use crate::error::Result;
+use crate::ids::{OrgId, UserId};
+use crate::org::Org;
+use crate::secret::TokenHash;
+use crate::session::SessionRecord;
+use crate::throttle::FailureState;
+
+/// Everything Gatehouse persists. Errors are domain errors: a unique-constraint
+/// violation arrives as `Error::Conflict`, a lost connection as `Error::Unavailable`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Returns the organisation with this name, creating it if missing.
+    async fn ensure_org(&self, name: &str, now: OffsetDateTime) -> Result<Org>;
+
+    /// Inserts an account; `Conflict` if the username is taken.
+    async fn insert_user(&self, user: &NewUser) -> Result<User>;
+    /// Finds an account by (normalised) username.
+    async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>>;
+    /// Finds an account by id.
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>>;
+    /// All accounts, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// How many accounts exist.
+    async fn count_users(&self) -> Result<u64>;
+    /// Replaces an account's password hash.
+    async fn set_password_hash(&self, id: &UserId, hash: &str) -> Result<()>;
+    /// Disables or re-enables an account.
+    async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> Result<()>;
+    /// Members of an organisation.
+    async fn org_member_count(&self, org: &OrgId) -> Result<u64>;
+
+    /// Stores a new session.
+    async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
+    /// Finds a session by the hash of its cookie secret.
+    async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionRecord>>;
+    /// Deletes one session; whether it existed.
+    async fn delete_session(&self, hash: &TokenHash) -> Result<bool>;
+    /// Deletes every session of an account; how many.
+    async fn delete_user_sessions(&self, user: &UserId) -> Result<u64>;
+    /// Records activity for many sessions at once (never moves `last_seen_at` back).
+    async fn touch_sessions(&self, seen: &[(TokenHash, OffsetDateTime)]) -> Result<()>;
+    /// Deletes sessions whose absolute lifetime or idle time has passed.
+    async fn delete_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
+    ) -> Result<u64>;
+
+    /// The failure counter for a sign-in subject.
+    async fn failure_state(&self, subject: &str) -> Result<Option<FailureState>>;
+    /// Adds one failure atomically (safe across nodes) and returns the new state.
+    async fn record_failure(&self, subject: &str, at: OffsetDateTime) -> Result<FailureState>;
+    /// Resets the counter after a success or an operator reset.
+    async fn clear_failures(&self, subject: &str) -> Result<()>;
+
+    /// Appends to the audit trail.
+    async fn insert_audit(&self, event: &AuditEvent) -> Result<()>;
+    /// The newest audit records, optionally for one account.
+    async fn list_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>>;
+}

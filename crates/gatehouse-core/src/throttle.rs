@@ -1,0 +1,161 @@
+//! Failed-attempt throttling: per-account backoff whose counters live in the store,
+//! and a per-IP window kept in memory on each node.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use time::{Duration, OffsetDateTime};
+
+/// Consecutive failures recorded against one sign-in subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureState {
+    /// Failures since the last success.
+    pub failures: u32,
+    /// When the latest one happened.
+    pub last_failure_at: OffsetDateTime,
+}
+
+/// How failures turn into waiting time.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutPolicy {
+    /// Failures allowed before any delay.
+    pub free_failures: u32,
+    /// The first delay; it doubles with each further failure.
+    pub base_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+    /// After this many consecutive failures the account stays locked until an operator
+    /// resets it (`gatehouse admin set-password`).
+    pub hard_limit: u32,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            free_failures: 5,
+            base_delay: Duration::seconds(30),
+            max_delay: Duration::hours(1),
+            hard_limit: 100,
+        }
+    }
+}
+
+/// Why an attempt must wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lockout {
+    /// Wait this many seconds.
+    Backoff(u64),
+    /// Locked until an operator resets the account.
+    Locked,
+}
+
+impl LockoutPolicy {
+    /// Whether a new attempt must wait, given the recorded failures.
+    pub fn check(&self, state: Option<&FailureState>, now: OffsetDateTime) -> Option<Lockout> {
+        let s = state?;
+        if s.failures >= self.hard_limit {
+            return Some(Lockout::Locked);
+        }
+        if s.failures < self.free_failures {
+            return None;
+        }
+        let doublings = (s.failures - self.free_failures).min(20);
+        let delay = (self.base_delay * (1i32 << doublings)).min(self.max_delay);
+        let until = s.last_failure_at + delay;
+        (until > now).then(|| Lockout::Backoff((until - now).whole_seconds().max(1) as u64))
+    }
+}
+
+/// Failed authentications per client address, in fixed windows.
+pub struct IpLimiter {
+    max_failures: u32,
+    window: Duration,
+    slots: Mutex<HashMap<IpAddr, (i64, u32)>>,
+}
+
+impl IpLimiter {
+    /// Allows `max_failures` failures per address per `window`.
+    pub fn new(max_failures: u32, window: Duration) -> Self {
+        IpLimiter {
+            max_failures,
+            window,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds the address must wait, if it is over its limit.
+    pub fn check(&self, ip: IpAddr, now: OffsetDateTime) -> Option<u64> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, count) = *slots.get(&ip)?;
+        let end = start + self.window.whole_seconds();
+        let now = now.unix_timestamp();
+        (count >= self.max_failures && now < end).then(|| (end - now).max(1) as u64)
+    }
+
+    /// Records one failure from the address.
+    pub fn record_failure(&self, ip: IpAddr, now: OffsetDateTime) {
+        let now = now.unix_timestamp();
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() > 100_000 {
+            let w = self.window.whole_seconds();
+            slots.retain(|_, (start, _)| *start + w > now);
+        }
+        let slot = slots.entry(ip).or_insert((now, 0));
+        if slot.0 + self.window.whole_seconds() <= now {
+            *slot = (now, 0);
+        }
+        slot.1 = slot.1.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(secs).expect("valid")
+    }
+
+    #[test]
+    fn the_first_failures_cost_nothing_then_backoff_doubles_up_to_an_hour() {
+        let p = LockoutPolicy::default();
+        let s = |failures| FailureState {
+            failures,
+            last_failure_at: at(1000),
+        };
+        assert_eq!(p.check(None, at(1000)), None);
+        assert_eq!(p.check(Some(&s(4)), at(1000)), None);
+        assert_eq!(p.check(Some(&s(5)), at(1000)), Some(Lockout::Backoff(30)));
+        assert_eq!(p.check(Some(&s(6)), at(1000)), Some(Lockout::Backoff(60)));
+        assert_eq!(p.check(Some(&s(6)), at(1059)), Some(Lockout::Backoff(1)));
+        assert_eq!(p.check(Some(&s(6)), at(1060)), None);
+        assert_eq!(p.check(Some(&s(40)), at(1000)), Some(Lockout::Backoff(3600)));
+    }
+
+    #[test]
+    fn a_hundred_consecutive_failures_lock_the_account_for_good() {
+        let p = LockoutPolicy::default();
+        let s = FailureState {
+            failures: 100,
+            last_failure_at: at(0),
+        };
+        assert_eq!(p.check(Some(&s), at(1_000_000)), Some(Lockout::Locked));
+    }
+
+    #[test]
+    fn an_address_over_its_limit_waits_for_the_window_to_end() {
+        let l = IpLimiter::new(3, Duration::seconds(60));
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        for _ in 0..3 {
+            assert_eq!(l.check(ip, at(100)), None);
+            l.record_failure(ip, at(100));
+        }
+        assert_eq!(l.check(ip, at(110)), Some(50));
+        assert_eq!(l.check(other, at(110)), None);
+        assert_eq!(l.check(ip, at(160)), None);
+        l.record_failure(ip, at(160));
+        assert_eq!(l.check(ip, at(161)), None, "a new window starts from zero");
+    }
+}
