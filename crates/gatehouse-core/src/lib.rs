@@ -22,4 +22,5 @@ pub mod store;
 pub mod throttle;
 
 pub use error::{Error, Result};
+pub use secrecy;
 pub use service::{Core, CoreSettings};

@@ -1,1 +1,168 @@
-//! placeholder
+//! Gatehouse's storage: the only crate that knows sqlx. [`open`] picks SQLite or
+//! PostgreSQL from the URL scheme and migrates the database.
+//!
+//! # Layout
+//! - `sql.rs`: every query, written once and instantiated for both backends.
+//! - `sqlite.rs`, `postgres.rs`: connection setup and migration lists per backend.
+//! - `migrate.rs`: the migration runner. `migrations/{sqlite,postgres}/`: the SQL files,
+//!   with identical names.
+//! - `error.rs`: [`StoreError`] and its mapping into the domain error.
+
+mod error;
+mod migrate;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use gatehouse_core::store::Store;
+
+pub use error::StoreError;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Which backend a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:` URLs.
+    Sqlite,
+    /// `postgres:` and `postgresql:` URLs.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend named by a URL's scheme.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+}
+
+/// Opens and migrates the store at `url`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match Backend::of_url(url)? {
+        Backend::Sqlite => Arc::new(SqliteStore::open(url).await?),
+        Backend::Postgres => Arc::new(PostgresStore::open(url).await?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &str) -> Vec<String> {
+        let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+        let mut v: Vec<String> = std::fs::read_dir(path)
+            .expect("migrations folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn both_backends_have_migrations_with_identical_file_names() {
+        let sqlite = names("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, names("postgres"));
+    }
+
+    #[test]
+    fn every_migration_file_is_embedded_in_order_for_both_backends() {
+        for (dir, list) in [("sqlite", sqlite::MIGRATIONS), ("postgres", postgres::MIGRATIONS)] {
+            let embedded: Vec<String> = list.iter().map(|m| m.name.to_owned()).collect();
+            assert_eq!(embedded, names(dir), "{dir}");
+            for (i, m) in list.iter().enumerate() {
+                assert_eq!(m.version, i as i64 + 1);
+                assert!(m.name.starts_with(&format!("{:04}_", m.version)));
+            }
+        }
+    }
+
+    #[test]
+    fn urls_select_their_backend() {
+        assert_eq!(Backend::of_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("postgres:///db").ok(), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("postgresql://h/db").ok(), Some(Backend::Postgres));
+        assert!(Backend::of_url("mysql://h/db").is_err());
+    }
+}
+
+pub mod testing {
+    //! Helpers for test suites that need a fresh database of either kind.
+
+    use sqlx::Connection;
+
+    /// The variable naming the PostgreSQL server tests use; `scripts/test` starts one.
+    pub const POSTGRES_ENV: &str = "GATEHOUSE_TEST_POSTGRES_URL";
+
+    /// The admin URL of the test PostgreSQL. Panics with instructions when unset:
+    /// a missing service fails the suite, it never skips it.
+    pub fn postgres_admin_url() -> String {
+        std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
+            panic!(
+                "{POSTGRES_ENV} is not set. The PostgreSQL half of the suite needs a server: \
+                 run ./scripts/test, which starts a throwaway one"
+            )
+        })
+    }
+
+    /// Creates an empty database on the test server and returns its URL.
+    pub async fn fresh_postgres_url() -> String {
+        let admin = postgres_admin_url();
+        let name = format!(
+            "gh_test_{}",
+            gatehouse_core::ids::UserId::generate().0.trim_start_matches("usr_")
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL: {e}"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
+        with_database(&admin, &name)
+    }
+
+    /// A fresh SQLite database file URL inside `dir`.
+    pub fn fresh_sqlite_url(dir: &std::path::Path) -> String {
+        format!("sqlite://{}/gatehouse.db", dir.display())
+    }
+
+    /// Replaces the database name in a PostgreSQL URL.
+    pub fn with_database(url: &str, name: &str) -> String {
+        let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let authority_end = base[scheme_end..]
+            .find('/')
+            .map_or(base.len(), |i| scheme_end + i);
+        let mut out = format!("{}/{}", &base[..authority_end], name);
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(q);
+        }
+        out
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn database_names_are_replaced_in_socket_and_host_urls() {
+            assert_eq!(
+                super::with_database("postgres:///postgres?host=/tmp/s&user=postgres", "x"),
+                "postgres:///x?host=/tmp/s&user=postgres"
+            );
+            assert_eq!(
+                super::with_database("postgres://u:p@h:5432/db", "y"),
+                "postgres://u:p@h:5432/y"
+            );
+            assert_eq!(super::with_database("postgres://h", "z"), "postgres://h/z");
+        }
+    }
+}

@@ -153,7 +153,9 @@ impl Core {
         let now = self.clock.now();
         let hash = TokenHash::of(cookie_value);
         let policy = &self.settings.session;
+        let mut cached_seen = None;
         if let Some(hit) = self.sessions.touch(&hash, now) {
+            cached_seen = Some(hit.last_seen);
             let fresh = now.unix_timestamp() - hit.checked_at < policy.cache_ttl.whole_seconds();
             if fresh {
                 if self.is_live(hit.principal.expires_at, hit.last_seen, now) {
@@ -163,15 +165,16 @@ impl Core {
                 return Err(Error::Unauthenticated);
             }
         }
-        self.load_session(hash, now).await
+        self.load_session(hash, cached_seen, now).await
     }
 
     async fn load_session(
         &self,
         hash: TokenHash,
+        cached_seen: Option<i64>,
         now: OffsetDateTime,
     ) -> Result<Arc<SessionPrincipal>> {
-        let cached_seen = self.sessions.touch(&hash, now).map(|h| h.last_seen);
+        // Activity seen only in memory still counts toward the idle timeout.
         self.sessions.remove(&hash);
         let Some(record) = self.store.session_by_hash(&hash).await? else {
             return Err(Error::Unauthenticated);

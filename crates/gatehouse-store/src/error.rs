@@ -1,0 +1,65 @@
+//! The store's error, and its one mapping into the domain error.
+
+use gatehouse_core::Error as CoreError;
+
+/// What can go wrong below the storage trait.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no backend we know.
+    #[error("unsupported database URL scheme (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    /// A database error.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// A migration could not be applied.
+    #[error("migration {version} failed: {source}")]
+    Migration {
+        /// Which migration.
+        version: i64,
+        /// Why.
+        source: sqlx::Error,
+    },
+}
+
+/// Known unique constraints and the message each conflict gets. SQLite reports
+/// `table.column` instead of the constraint name, so both forms are listed.
+const CONFLICTS: &[(&str, &str, &str)] = &[
+    (
+        "account_username_key",
+        "account.username",
+        "that username is already taken",
+    ),
+    ("org_name_key", "org.name", "an organisation with that name already exists"),
+];
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Sqlx(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                let constraint = db.constraint().unwrap_or_default();
+                let message = db.message();
+                let text = CONFLICTS
+                    .iter()
+                    .find(|(name, col, _)| constraint == *name || message.contains(col))
+                    .map_or("that already exists", |(_, _, text)| text);
+                CoreError::Conflict(text.to_owned())
+            }
+            StoreError::Sqlx(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => {
+                tracing::error!(error = %e, "store unavailable");
+                CoreError::Unavailable { retry_after: 5 }
+            }
+            other => CoreError::internal(other),
+        }
+    }
+}
+
+/// Converts any sqlx error straight into the domain error.
+pub(crate) fn db(e: sqlx::Error) -> CoreError {
+    StoreError::Sqlx(e).into()
+}

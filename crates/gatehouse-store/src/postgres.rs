@@ -1,0 +1,57 @@
+//! The PostgreSQL backend, for several nodes sharing one database.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::error::StoreError;
+use crate::migrate::{Migration, run_migrations};
+
+type DbOf = sqlx::Postgres;
+
+/// Migrations, in order; file names match `migrations/sqlite/` (a test checks).
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_accounts_sessions.sql",
+    sql: include_str!("../migrations/postgres/0001_accounts_sessions.sql"),
+}];
+
+/// An arbitrary constant naming the advisory lock that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;
+
+/// A PostgreSQL-backed store.
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and migrates the database.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        let mut conn = pool.acquire().await?;
+        // Nodes starting together take turns: the first migrates, the rest see it done.
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        let result = run_migrations(&mut *conn, MIGRATIONS, "BEGIN").await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        result?;
+        drop(conn);
+        Ok(PostgresStore { pool })
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+crate::sql::impl_store!(PostgresStore);

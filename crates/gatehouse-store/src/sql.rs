@@ -1,0 +1,385 @@
+//! The SQL of every storage operation, written once in the dialect both backends
+//! accept (`$n` placeholders, `ON CONFLICT`, `RETURNING`) and stamped out for each
+//! backend's pool type by `impl_store!`. Backend differences live in the backend
+//! modules, never as a branch inside a query.
+
+/// Seconds since the epoch to a UTC time.
+pub(crate) fn ts(secs: i64) -> gatehouse_core::Result<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp(secs).map_err(gatehouse_core::Error::internal)
+}
+
+macro_rules! impl_store {
+    ($store:ty) => {
+        use async_trait::async_trait;
+        use gatehouse_core::account::{NewUser, User, UserRecord, Username};
+        use gatehouse_core::audit::AuditEvent;
+        use gatehouse_core::ids::{AuditId, OrgId, SessionId, UserId};
+        use gatehouse_core::org::Org;
+        use gatehouse_core::secret::TokenHash;
+        use gatehouse_core::session::SessionRecord;
+        use gatehouse_core::store::Store;
+        use gatehouse_core::throttle::FailureState;
+        use gatehouse_core::{Error, Result};
+        use sqlx::Row;
+        use time::OffsetDateTime;
+
+        use crate::error::db;
+        use crate::sql::ts;
+
+        macro_rules! user_columns {
+            () => {
+                "account_id, org_id, username, email, display_name, password_hash, disabled, created_at"
+            };
+        }
+
+        fn user_row(r: &<DbOf as sqlx::Database>::Row) -> Result<UserRecord> {
+            Ok(UserRecord {
+                user: User {
+                    id: UserId(r.try_get("account_id").map_err(db)?),
+                    org_id: OrgId(r.try_get("org_id").map_err(db)?),
+                    username: r.try_get("username").map_err(db)?,
+                    email: r.try_get("email").map_err(db)?,
+                    display_name: r.try_get("display_name").map_err(db)?,
+                    disabled: r.try_get("disabled").map_err(db)?,
+                    created_at: ts(r.try_get("created_at").map_err(db)?)?,
+                },
+                password_hash: r.try_get("password_hash").map_err(db)?,
+            })
+        }
+
+        fn session_row(r: &<DbOf as sqlx::Database>::Row) -> Result<SessionRecord> {
+            let hash: String = r.try_get("token_hash").map_err(db)?;
+            Ok(SessionRecord {
+                id: SessionId(r.try_get("session_id").map_err(db)?),
+                token_hash: TokenHash::from_hex(&hash)
+                    .ok_or_else(|| Error::internal("malformed token hash in store"))?,
+                user_id: UserId(r.try_get("account_id").map_err(db)?),
+                created_at: ts(r.try_get("created_at").map_err(db)?)?,
+                last_seen_at: ts(r.try_get("last_seen_at").map_err(db)?)?,
+                expires_at: ts(r.try_get("expires_at").map_err(db)?)?,
+                ip: r.try_get("ip").map_err(db)?,
+                user_agent: r.try_get("user_agent").map_err(db)?,
+            })
+        }
+
+        fn audit_row(r: &<DbOf as sqlx::Database>::Row) -> Result<AuditEvent> {
+            Ok(AuditEvent {
+                id: AuditId(r.try_get("audit_event_id").map_err(db)?),
+                at: ts(r.try_get("created_at").map_err(db)?)?,
+                user_id: r
+                    .try_get::<Option<String>, _>("account_id")
+                    .map_err(db)?
+                    .map(UserId),
+                username: r.try_get("username").map_err(db)?,
+                action: r.try_get("action").map_err(db)?,
+                factor: r.try_get("factor").map_err(db)?,
+                ip: r.try_get("ip").map_err(db)?,
+                detail: r.try_get("detail").map_err(db)?,
+            })
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
+                Ok(())
+            }
+
+            async fn ensure_org(&self, name: &str, now: OffsetDateTime) -> Result<Org> {
+                sqlx::query(
+                    "INSERT INTO org (org_id, name, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(OrgId::generate().0)
+                .bind(name)
+                .bind(now.unix_timestamp())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                let r = sqlx::query("SELECT org_id, name, created_at FROM org WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(Org {
+                    id: OrgId(r.try_get("org_id").map_err(db)?),
+                    name: r.try_get("name").map_err(db)?,
+                    created_at: ts(r.try_get("created_at").map_err(db)?)?,
+                })
+            }
+
+            async fn insert_user(&self, u: &NewUser) -> Result<User> {
+                sqlx::query(
+                    "INSERT INTO account (account_id, org_id, username, email, display_name, \
+                     password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)",
+                )
+                .bind(&u.id.0)
+                .bind(&u.org_id.0)
+                .bind(u.username.as_str())
+                .bind(u.email.as_str())
+                .bind(u.display_name.as_str())
+                .bind(&u.password_hash)
+                .bind(u.created_at.unix_timestamp())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(User {
+                    id: u.id.clone(),
+                    org_id: u.org_id.clone(),
+                    username: u.username.as_str().to_owned(),
+                    email: u.email.as_str().to_owned(),
+                    display_name: u.display_name.as_str().to_owned(),
+                    disabled: false,
+                    created_at: u.created_at,
+                })
+            }
+
+            async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>> {
+                let sql = concat!("SELECT ", user_columns!(), " FROM account WHERE username = $1");
+                sqlx::query(sql)
+                    .bind(username.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(user_row)
+                    .transpose()
+            }
+
+            async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>> {
+                let sql = concat!("SELECT ", user_columns!(), " FROM account WHERE account_id = $1");
+                sqlx::query(sql)
+                    .bind(&id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(user_row)
+                    .transpose()
+            }
+
+            async fn list_users(&self) -> Result<Vec<User>> {
+                let sql = concat!("SELECT ", user_columns!(), " FROM account ORDER BY created_at, username");
+                sqlx::query(sql)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| user_row(r).map(|u| u.user))
+                    .collect()
+            }
+
+            async fn count_users(&self) -> Result<u64> {
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM account")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .try_get("n")
+                    .map_err(db)?;
+                Ok(n.max(0) as u64)
+            }
+
+            async fn set_password_hash(&self, id: &UserId, hash: &str) -> Result<()> {
+                let done = sqlx::query("UPDATE account SET password_hash = $1 WHERE account_id = $2")
+                    .bind(hash)
+                    .bind(&id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> Result<()> {
+                let done = sqlx::query("UPDATE account SET disabled = $1 WHERE account_id = $2")
+                    .bind(disabled)
+                    .bind(&id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn org_member_count(&self, org: &OrgId) -> Result<u64> {
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM account WHERE org_id = $1")
+                    .bind(&org.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .try_get("n")
+                    .map_err(db)?;
+                Ok(n.max(0) as u64)
+            }
+
+            async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO session (session_id, token_hash, account_id, created_at, \
+                     last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&s.id.0)
+                .bind(s.token_hash.to_hex())
+                .bind(&s.user_id.0)
+                .bind(s.created_at.unix_timestamp())
+                .bind(s.last_seen_at.unix_timestamp())
+                .bind(s.expires_at.unix_timestamp())
+                .bind(&s.ip)
+                .bind(&s.user_agent)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionRecord>> {
+                sqlx::query(
+                    "SELECT session_id, token_hash, account_id, created_at, last_seen_at, \
+                     expires_at, ip, user_agent FROM session WHERE token_hash = $1",
+                )
+                .bind(hash.to_hex())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?
+                .as_ref()
+                .map(session_row)
+                .transpose()
+            }
+
+            async fn delete_session(&self, hash: &TokenHash) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM session WHERE token_hash = $1")
+                    .bind(hash.to_hex())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_user_sessions(&self, user: &UserId) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM session WHERE account_id = $1")
+                    .bind(&user.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn touch_sessions(&self, seen: &[(TokenHash, OffsetDateTime)]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for (hash, at) in seen {
+                    sqlx::query(
+                        "UPDATE session SET last_seen_at = $1 \
+                         WHERE token_hash = $2 AND last_seen_at < $1",
+                    )
+                    .bind(at.unix_timestamp())
+                    .bind(hash.to_hex())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn delete_expired_sessions(
+                &self,
+                now: OffsetDateTime,
+                idle_cutoff: OffsetDateTime,
+            ) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM session WHERE expires_at <= $1 OR last_seen_at <= $2")
+                    .bind(now.unix_timestamp())
+                    .bind(idle_cutoff.unix_timestamp())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn failure_state(&self, subject: &str) -> Result<Option<FailureState>> {
+                let row = sqlx::query(
+                    "SELECT failures, last_failure_at FROM login_failure WHERE subject = $1",
+                )
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                row.map(|r| -> Result<FailureState> {
+                    let failures: i64 = r.try_get("failures").map_err(db)?;
+                    Ok(FailureState {
+                        failures: failures.clamp(0, u32::MAX as i64) as u32,
+                        last_failure_at: ts(r.try_get("last_failure_at").map_err(db)?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn record_failure(&self, subject: &str, at: OffsetDateTime) -> Result<FailureState> {
+                // One statement, so concurrent failures on several nodes all count.
+                let r = sqlx::query(
+                    "INSERT INTO login_failure (subject, failures, last_failure_at, created_at) \
+                     VALUES ($1, 1, $2, $2) ON CONFLICT (subject) DO UPDATE SET \
+                     failures = login_failure.failures + 1, last_failure_at = excluded.last_failure_at \
+                     RETURNING failures, last_failure_at",
+                )
+                .bind(subject)
+                .bind(at.unix_timestamp())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                let failures: i64 = r.try_get("failures").map_err(db)?;
+                Ok(FailureState {
+                    failures: failures.clamp(0, u32::MAX as i64) as u32,
+                    last_failure_at: ts(r.try_get("last_failure_at").map_err(db)?)?,
+                })
+            }
+
+            async fn clear_failures(&self, subject: &str) -> Result<()> {
+                sqlx::query("DELETE FROM login_failure WHERE subject = $1")
+                    .bind(subject)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn insert_audit(&self, e: &AuditEvent) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_event (audit_event_id, created_at, account_id, username, \
+                     action, factor, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&e.id.0)
+                .bind(e.at.unix_timestamp())
+                .bind(e.user_id.as_ref().map(|u| u.0.clone()))
+                .bind(&e.username)
+                .bind(&e.action)
+                .bind(&e.factor)
+                .bind(&e.ip)
+                .bind(&e.detail)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn list_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>> {
+                sqlx::query(
+                    "SELECT audit_event_id, created_at, account_id, username, action, factor, ip, detail \
+                     FROM audit_event WHERE (CAST($1 AS TEXT) IS NULL OR account_id = $1) \
+                     ORDER BY created_at DESC, audit_event_id DESC LIMIT $2",
+                )
+                .bind(user.map(|u| u.0.clone()))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(audit_row)
+                .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,54 @@
+//! The SQLite backend: one file in WAL mode, the embedded default.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::StoreError;
+use crate::migrate::{Migration, run_migrations};
+
+type DbOf = sqlx::Sqlite;
+
+/// Migrations, in order; file names match `migrations/postgres/` (a test checks).
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_accounts_sessions.sql",
+    sql: include_str!("../migrations/sqlite/0001_accounts_sessions.sql"),
+}];
+
+/// A SQLite-backed store.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` and migrates it.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // SECURITY/durability: FULL syncs the WAL at each commit, so an
+            // acknowledged write survives a crash or power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        let mut conn = pool.acquire().await?;
+        // BEGIN IMMEDIATE takes the write lock, so two processes never migrate at once.
+        run_migrations(&mut *conn, MIGRATIONS, "BEGIN IMMEDIATE").await?;
+        drop(conn);
+        Ok(SqliteStore { pool })
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+crate::sql::impl_store!(SqliteStore);
