@@ -1,1 +1,45 @@
-//! placeholder
+//! Gatehouse's HTTP layer: the only crate that knows axum. It turns requests into calls
+//! on [`gatehouse_core::Core`] and domain errors into JSON.
+//!
+//! # Layout
+//! - `state.rs`: [`AppState`] and [`WebSettings`].
+//! - `error.rs`: [`ApiError`], the JSON error format.
+//! - `extract/`: the JSON body extractor and the authenticated [`extract::Caller`].
+//! - `middleware/`: request ids and access log, client address, security headers.
+//! - `api/`: the JSON API. `ui/`: server-rendered pages and static assets.
+//! - `plain.rs`: the plain-HTTP listener that never authenticates.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod plain;
+pub mod state;
+pub mod ui;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+pub use error::ApiError;
+pub use plain::plain_router;
+pub use state::{AppState, WebSettings};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The HTTPS application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(ui::routes())
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(middleware::headers::security_headers))
+        .layer(axum::middleware::from_fn(middleware::request_id::request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::client_ip::client_ip,
+        ))
+        .with_state(state)
+}

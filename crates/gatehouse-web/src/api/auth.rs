@@ -1,0 +1,137 @@
+//! Sign-in, sign-out and "who am I".
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use gatehouse_core::Error as CoreError;
+use gatehouse_core::service::LoginAttempt;
+use gatehouse_core::session::csrf_token;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::auth::{AuthMethod, is_same_origin, session_cookie};
+use crate::extract::{Caller, Json, SESSION_COOKIE};
+use crate::middleware::client_ip::ClientIp;
+use crate::state::AppState;
+
+/// `POST /api/auth/login` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// The public part of an account.
+#[derive(Serialize)]
+pub struct UserView {
+    id: String,
+    username: String,
+    email: String,
+    display_name: String,
+}
+
+/// Describes the caller and its credential.
+#[derive(Serialize)]
+pub struct SessionResponse {
+    user: UserView,
+    auth_method: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+}
+
+impl SessionResponse {
+    fn of(caller: &Caller) -> Self {
+        let u = &caller.user;
+        SessionResponse {
+            user: UserView {
+                id: u.id.to_string(),
+                username: u.username.clone(),
+                email: u.email.clone(),
+                display_name: u.display_name.clone(),
+            },
+            auth_method: caller.method.as_str(),
+            expires_at: caller.expires_at,
+            csrf_token: caller.cookie.as_deref().map(csrf_token),
+        }
+    }
+}
+
+/// `POST /api/auth/login`. Public; throttled per account and per address.
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Response> {
+    // SECURITY: login CSRF. A browser always sends Origin on a cross-site POST; refuse
+    // one from elsewhere. Non-browser clients send none.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !is_same_origin(&headers, origin, state.web.public_origin.as_deref())
+    {
+        return Err(ApiError::CsrfFailed);
+    }
+    if req.username.len() > 256 {
+        return Err(ApiError::BadRequest("username is too long".into()));
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let outcome = state
+        .core
+        .login(LoginAttempt {
+            username: &req.username,
+            password: &req.password,
+            ip,
+            user_agent,
+            previous_session: session_cookie(&headers),
+        })
+        .await
+        .map_err(|e| match e {
+            // An oversize password is a malformed request, refused before hashing.
+            CoreError::Invalid { reason, .. } => ApiError::BadRequest(format!("password {reason}")),
+            other => other.into(),
+        })?;
+    let caller = Caller {
+        user: outcome.principal.user.clone(),
+        method: AuthMethod::Cookie,
+        expires_at: outcome.principal.expires_at,
+        session: Some(outcome.principal.clone()),
+        cookie: Some(outcome.token.expose().to_owned()),
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax",
+        outcome.token.expose()
+    );
+    let mut res = Json(SessionResponse::of(&caller)).into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| CoreError::internal(e))?,
+    );
+    Ok(res)
+}
+
+/// `POST /api/auth/logout`. Requires: a cookie session (and the CSRF rule).
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let Some(cookie) = caller.cookie.as_deref() else {
+        return Err(ApiError::BadRequest(
+            "logout ends cookie sessions; revoke other credentials where they were made".into(),
+        ));
+    };
+    state.core.logout(cookie).await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("cloud.sso=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(res)
+}
+
+/// `GET /api/auth/session`. Requires: any credential.
+pub async fn session(caller: Caller) -> Json<SessionResponse> {
+    Json(SessionResponse::of(&caller))
+}

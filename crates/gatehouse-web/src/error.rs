@@ -1,0 +1,164 @@
+//! The HTTP error: every failure becomes `{"error","message","request_id"}` with the
+//! right status. 5xx bodies are generic; their cause goes to the log only.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::Error as CoreError;
+use serde::Serialize;
+
+use crate::middleware::request_id::current_request_id;
+
+/// An error answered over HTTP.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A domain error.
+    Core(CoreError),
+    /// Two credentials in one request (cookie and Authorization, say).
+    MultipleAuthMethods,
+    /// A cookie-authenticated state change without a same-origin Origin or CSRF token.
+    CsrfFailed,
+    /// A credential on the plain-HTTP listener.
+    HttpsRequired,
+    /// Malformed request (bad JSON syntax, oversize field).
+    BadRequest(String),
+    /// Body of the wrong media type.
+    UnsupportedMediaType,
+    /// Body too large.
+    PayloadTooLarge,
+    /// No such route.
+    RouteNotFound,
+    /// Route exists, method does not.
+    MethodNotAllowed,
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        ApiError::Core(e)
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+    request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    /// Status, machine code and human message.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        use StatusCode as S;
+        match self {
+            ApiError::Core(e) => match e {
+                CoreError::NotFound => (S::NOT_FOUND, "not_found", "no such object".into()),
+                CoreError::Conflict(m) => (S::CONFLICT, "conflict", m.clone()),
+                CoreError::Invalid { field, reason } => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    format!("{field} {reason}"),
+                ),
+                CoreError::InvalidCredentials => (
+                    S::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "the username or password is incorrect".into(),
+                ),
+                CoreError::Unauthenticated => (
+                    S::UNAUTHORIZED,
+                    "unauthenticated",
+                    "a valid credential is required".into(),
+                ),
+                CoreError::Forbidden(m) => (S::FORBIDDEN, "forbidden", m.clone()),
+                CoreError::RateLimited { message, .. } => {
+                    (S::TOO_MANY_REQUESTS, "rate_limited", message.clone())
+                }
+                CoreError::Unavailable { .. } => (
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service is temporarily unavailable; retry shortly".into(),
+                ),
+                CoreError::Internal(_) => (
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "an internal error occurred; quote the request id when reporting it".into(),
+                ),
+            },
+            ApiError::MultipleAuthMethods => (
+                S::BAD_REQUEST,
+                "multiple_auth_methods",
+                "use exactly one authentication method per request (cookie, Bearer or Basic)"
+                    .into(),
+            ),
+            ApiError::CsrfFailed => (
+                S::FORBIDDEN,
+                "csrf_failed",
+                "cookie-authenticated changes need a same-origin Origin header or an X-CSRF-Token header"
+                    .into(),
+            ),
+            ApiError::HttpsRequired => (
+                S::FORBIDDEN,
+                "https_required",
+                "credentials are accepted only over HTTPS".into(),
+            ),
+            ApiError::BadRequest(m) => (S::BAD_REQUEST, "invalid_request", m.clone()),
+            ApiError::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json".into(),
+            ),
+            ApiError::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large".into(),
+            ),
+            ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "no such route".into()),
+            ApiError::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if let ApiError::Core(CoreError::Internal(cause)) = &self {
+            // SECURITY: the cause is logged with the request id and never sent.
+            tracing::error!(%cause, "internal error");
+        }
+        let field = match &self {
+            ApiError::Core(CoreError::Invalid { field, .. }) => Some(*field),
+            _ => None,
+        };
+        let body = Body {
+            error: code,
+            message,
+            request_id: current_request_id(),
+            field,
+        };
+        let mut res = (status, Json(body)).into_response();
+        let h = res.headers_mut();
+        match &self {
+            ApiError::Core(
+                CoreError::RateLimited { retry_after, .. } | CoreError::Unavailable { retry_after },
+            ) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::Core(CoreError::Unauthenticated | CoreError::InvalidCredentials) => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+                );
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,204 @@
+//! Who is calling. A request may carry exactly one credential: the `cloud.sso` cookie
+//! or an `Authorization` header. Cookie-authenticated state changes must also prove
+//! they come from our own pages (same-origin `Origin`, or the session's CSRF token).
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use gatehouse_core::Error as CoreError;
+use gatehouse_core::account::User;
+use gatehouse_core::session::{SessionPrincipal, csrf_token_matches};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "cloud.sso";
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// The `cloud.sso` session cookie.
+    Cookie,
+}
+
+impl AuthMethod {
+    /// The name reported by `/api/auth/session`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Cookie => "cookie",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The account.
+    pub user: User,
+    /// How it authenticated.
+    pub method: AuthMethod,
+    /// When the credential stops working.
+    pub expires_at: OffsetDateTime,
+    /// The session, for cookie callers.
+    pub session: Option<Arc<SessionPrincipal>>,
+    /// The cookie value, for cookie callers (to derive the CSRF token).
+    pub cookie: Option<String>,
+}
+
+/// The credential a request presents.
+pub enum Presented<'a> {
+    /// None at all.
+    Nothing,
+    /// The session cookie.
+    Cookie(&'a str),
+    /// An `Authorization` header (scheme not yet interpreted).
+    Authorization(&'a str),
+}
+
+/// Finds the single credential in a request; two is an error.
+pub fn presented(headers: &HeaderMap) -> Result<Presented<'_>, ApiError> {
+    let cookie = session_cookie(headers);
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().map_err(|_| ApiError::BadRequest("malformed Authorization header".into())))
+        .transpose()?;
+    match (cookie, auth) {
+        (Some(_), Some(_)) => Err(ApiError::MultipleAuthMethods),
+        (Some(c), None) => Ok(Presented::Cookie(c)),
+        (None, Some(a)) => Ok(Presented::Authorization(a)),
+        (None, None) => Ok(Presented::Nothing),
+    }
+}
+
+/// The value of the `cloud.sso` cookie, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match presented(&parts.headers)? {
+            Presented::Nothing => Err(CoreError::Unauthenticated.into()),
+            Presented::Authorization(_) => {
+                // Bearer tokens and API keys arrive with their own issues; until then an
+                // Authorization header authenticates nothing.
+                Err(CoreError::Unauthenticated.into())
+            }
+            Presented::Cookie(cookie) => {
+                let session = state.core.authenticate_session(cookie).await?;
+                if is_state_changing(&parts.method) {
+                    check_csrf(&parts.headers, cookie, state.web.public_origin.as_deref())?;
+                }
+                Ok(Caller {
+                    user: session.user.clone(),
+                    method: AuthMethod::Cookie,
+                    expires_at: session.expires_at,
+                    cookie: Some(cookie.to_owned()),
+                    session: Some(session),
+                })
+            }
+        }
+    }
+}
+
+/// Methods that may change state (SECURITY: a GET never does).
+pub fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The CSRF rule for cookie-authenticated changes.
+pub fn check_csrf(headers: &HeaderMap, cookie: &str, public_origin: Option<&str>) -> Result<(), ApiError> {
+    if let Some(token) = headers.get("x-csrf-token").and_then(|v| v.to_str().ok())
+        && csrf_token_matches(cookie, token)
+    {
+        return Ok(());
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && is_same_origin(headers, origin, public_origin)
+    {
+        return Ok(());
+    }
+    Err(ApiError::CsrfFailed)
+}
+
+/// Whether `origin` is our own: the configured public origin, or `https://<Host>`.
+pub fn is_same_origin(headers: &HeaderMap, origin: &str, public_origin: Option<&str>) -> bool {
+    if let Some(public) = public_origin {
+        return origin.eq_ignore_ascii_case(public.trim_end_matches('/'));
+    }
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    origin
+        .strip_prefix("https://")
+        .is_some_and(|o| o.eq_ignore_ascii_case(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let h = headers(&[("cookie", "a=1; cloud.sso=abc ; b=2")]);
+        assert_eq!(session_cookie(&h), Some("abc"));
+        assert_eq!(session_cookie(&headers(&[("cookie", "cloud.ssox=1")])), None);
+        assert_eq!(session_cookie(&headers(&[("cookie", "cloud.sso=")])), None);
+    }
+
+    #[test]
+    fn a_cookie_and_an_authorization_header_together_are_refused() {
+        let h = headers(&[("cookie", "cloud.sso=abc"), ("authorization", "Bearer x")]);
+        assert!(matches!(presented(&h), Err(ApiError::MultipleAuthMethods)));
+        let only_other_cookie = headers(&[("cookie", "theme=dark"), ("authorization", "Bearer x")]);
+        assert!(matches!(presented(&only_other_cookie), Ok(Presented::Authorization(_))));
+    }
+
+    #[test]
+    fn same_origin_means_https_and_the_same_host() {
+        let h = headers(&[("host", "gh.example.org:8443")]);
+        assert!(is_same_origin(&h, "https://gh.example.org:8443", None));
+        assert!(!is_same_origin(&h, "http://gh.example.org:8443", None));
+        assert!(!is_same_origin(&h, "https://evil.example", None));
+        assert!(!is_same_origin(&h, "null", None));
+        assert!(is_same_origin(&h, "https://sso.example.org", Some("https://sso.example.org/")));
+        assert!(!is_same_origin(&h, "https://gh.example.org:8443", Some("https://sso.example.org")));
+    }
+
+    #[test]
+    fn csrf_passes_with_the_token_or_a_same_origin_header_only() {
+        let cookie = "the-cookie";
+        let token = gatehouse_core::session::csrf_token(cookie);
+        let mut h = headers(&[("host", "h:1")]);
+        assert!(matches!(check_csrf(&h, cookie, None), Err(ApiError::CsrfFailed)));
+        h.insert("x-csrf-token", HeaderValue::from_str(&token).expect("hv"));
+        assert!(check_csrf(&h, cookie, None).is_ok());
+        let h = headers(&[("host", "h:1"), ("origin", "https://h:1")]);
+        assert!(check_csrf(&h, cookie, None).is_ok());
+        let h = headers(&[("host", "h:1"), ("origin", "https://other:1")]);
+        assert!(check_csrf(&h, cookie, None).is_err());
+    }
+}

@@ -1,0 +1,7 @@
+//! Extractors: JSON bodies with our error format, and the authenticated caller.
+
+pub mod auth;
+pub mod json;
+
+pub use auth::{Caller, SESSION_COOKIE};
+pub use json::Json;

@@ -1,0 +1,55 @@
+//! A random id per request: in the `X-Request-Id` response header, in every error body,
+//! and in the tracing span, so a user's report can be matched to the log.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::client_ip::ClientIp;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled, or `-` outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "-".to_owned())
+}
+
+/// Assigns the id, logs one line per request (method, path without query, status,
+/// duration, client address; never headers or bodies).
+pub async fn request_id(req: Request, next: Next) -> Response {
+    let id = hex::encode(gatehouse_core::secret::random_bytes::<8>());
+    let method = req.method().clone();
+    // SECURITY: the path only; a query string is never logged.
+    let path = req.uri().path().to_owned();
+    let ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .and_then(|c| c.0)
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let span = tracing::info_span!("request", request_id = %id, %method, %path, client_ip = %ip);
+    let started = Instant::now();
+    let mut res = REQUEST_ID
+        .scope(id.clone(), next.run(req).instrument(span.clone()))
+        .await;
+    let status = res.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}

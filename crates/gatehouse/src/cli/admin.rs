@@ -1,0 +1,172 @@
+//! `gatehouse admin …`: operator commands that work directly on the store, so they
+//! work with the server stopped (and are the recovery path when locked out).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use gatehouse_core::Core;
+use gatehouse_core::clock::SystemClock;
+use gatehouse_core::secrecy::{ExposeSecret, SecretString};
+use gatehouse_core::service::NewAccount;
+
+use crate::cli::serve::read_secret_file;
+use crate::config::{Config, Overrides};
+
+/// Operator commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account.
+    CreateUser {
+        /// Username (2–32 of a-z 0-9 . _ -).
+        username: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name (defaults to the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Where the password comes from.
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Set an account's password, reset its lockout and end its sessions.
+    SetPassword {
+        /// Username.
+        username: String,
+        /// Where the password comes from.
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// List accounts.
+    ListUsers,
+    /// Disable an account: it can no longer authenticate, and its sessions end.
+    DisableUser {
+        /// Username.
+        username: String,
+    },
+    /// Re-enable a disabled account.
+    EnableUser {
+        /// Username.
+        username: String,
+    },
+    /// Show the newest audit records.
+    Audit {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+/// A password is never taken from the command line (it would show in `ps`).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PasswordSource {
+    /// Read the password from this file.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordSource {
+    fn read(&self) -> anyhow::Result<SecretString> {
+        if let Some(p) = &self.password_file {
+            return read_secret_file(p);
+        }
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the password from stdin")?;
+        Ok(SecretString::from(s.trim_end_matches(['\r', '\n']).to_owned()))
+    }
+}
+
+/// Runs an admin command.
+pub async fn run(
+    config_file: Option<&std::path::Path>,
+    overrides: &Overrides,
+    cmd: &AdminCommand,
+) -> anyhow::Result<()> {
+    let config = Config::load(config_file, overrides)?;
+    if config.database.url.is_empty() {
+        std::fs::create_dir_all(&config.server.data_dir)?;
+    }
+    let store = gatehouse_store::open(&config.database_url())
+        .await
+        .context("opening the store")?;
+    let core = Core::new(store, Arc::new(SystemClock), config.core_settings())?;
+    match cmd {
+        AdminCommand::CreateUser {
+            username,
+            email,
+            display_name,
+            password,
+        } => {
+            let pw = password.read()?;
+            let user = core
+                .create_user(NewAccount {
+                    username,
+                    email,
+                    display_name: display_name.as_deref(),
+                    password: pw.expose_secret(),
+                })
+                .await
+                .map_err(describe)?;
+            println!("created user {} ({})", user.username, user.id);
+        }
+        AdminCommand::SetPassword { username, password } => {
+            let pw = password.read()?;
+            core.set_password(username, pw.expose_secret())
+                .await
+                .map_err(describe)?;
+            println!("password set for {username}; its sessions were ended");
+        }
+        AdminCommand::ListUsers => {
+            println!("{:<24} {:<20} {:<32} {:<9} CREATED", "ID", "USERNAME", "EMAIL", "STATUS");
+            for u in core.list_users().await.map_err(describe)? {
+                println!(
+                    "{:<24} {:<20} {:<32} {:<9} {}",
+                    u.id,
+                    u.username,
+                    u.email,
+                    if u.disabled { "disabled" } else { "active" },
+                    u.created_at.date()
+                );
+            }
+        }
+        AdminCommand::DisableUser { username } => {
+            core.set_user_disabled(username, true).await.map_err(describe)?;
+            println!("disabled {username}; its sessions were ended");
+        }
+        AdminCommand::EnableUser { username } => {
+            core.set_user_disabled(username, false).await.map_err(describe)?;
+            println!("enabled {username}");
+        }
+        AdminCommand::Audit { limit } => {
+            for e in core.recent_audit(None, *limit).await.map_err(describe)? {
+                println!(
+                    "{} {:<18} user={} name={} factor={} ip={}",
+                    e.at,
+                    e.action,
+                    e.user_id.map(|u| u.0).unwrap_or_else(|| "-".into()),
+                    e.username.unwrap_or_else(|| "-".into()),
+                    e.factor.unwrap_or_else(|| "-".into()),
+                    e.ip.unwrap_or_else(|| "-".into()),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turns a domain error into an operator-facing message.
+fn describe(e: gatehouse_core::Error) -> anyhow::Error {
+    match e {
+        gatehouse_core::Error::NotFound => anyhow::anyhow!("no such user"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}

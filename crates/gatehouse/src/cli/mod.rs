@@ -1,0 +1,121 @@
+//! The command line: `serve`, `admin …` and `config …`.
+
+pub mod admin;
+pub mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+
+/// Gatehouse: account authentication and credentials for the compute platform.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Operator commands, run directly on the store.
+    Admin {
+        /// Where the store is.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The operation.
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// Inspect configuration.
+    Config {
+        /// The operation.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// Flags that locate the store.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StoreArgs {
+    /// Data folder (SQLite database, generated certificate).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://… or postgres://…).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// `gatehouse config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print an example configuration file with every default.
+    Example,
+    /// Load the configuration (file, environment) and report problems.
+    Check,
+}
+
+impl StoreArgs {
+    /// As configuration overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
+/// Runs `gatehouse config …`.
+pub fn config_command(cli_config: Option<&std::path::Path>, cmd: &ConfigCommand) -> anyhow::Result<()> {
+    match cmd {
+        ConfigCommand::Example => {
+            print!("{}", Config::example_toml());
+            Ok(())
+        }
+        ConfigCommand::Check => {
+            let c = Config::load(cli_config, &Overrides::default())?;
+            println!("configuration OK");
+            println!("  listen:   https://{}", c.server.listen);
+            if !c.server.http_listen.is_empty() {
+                println!("  http:     http://{} (never authenticates)", c.server.http_listen);
+            }
+            println!("  database: {}", redact_url(&c.database_url()));
+            Ok(())
+        }
+    }
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    match (rest.find('@'), rest.find(':')) {
+        (Some(at), Some(colon)) if colon < at => {
+            format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_hidden_when_printed() {
+        assert_eq!(
+            super::redact_url("postgres://gh:s3cret@db:5432/gh"),
+            "postgres://gh:***@db:5432/gh"
+        );
+        assert_eq!(super::redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+}

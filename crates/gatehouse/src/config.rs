@@ -1,0 +1,467 @@
+//! Typed configuration, loaded in increasing precedence from defaults, a TOML file,
+//! `GATEHOUSE_<SECTION>__<KEY>` environment variables, then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use gatehouse_core::CoreSettings;
+use gatehouse_core::password::HashParams;
+use gatehouse_core::session::SessionPolicy;
+use gatehouse_core::throttle::LockoutPolicy;
+use gatehouse_web::middleware::client_ip::IpNet;
+use serde::{Deserialize, Serialize};
+use time::Duration;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listeners, TLS and proxies.
+    pub server: ServerConfig,
+    /// Where data lives.
+    pub database: DatabaseConfig,
+    /// Session lifetimes.
+    pub session: SessionConfig,
+    /// Throttling of failed sign-ins.
+    pub rate_limit: RateLimitConfig,
+    /// Password hashing.
+    pub password: PasswordConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// HTTPS listen address.
+    pub listen: String,
+    /// Optional plain-HTTP listener that never authenticates ("" = off).
+    pub http_listen: String,
+    /// Folder for the SQLite database and the generated certificate.
+    pub data_dir: PathBuf,
+    /// PEM certificate chain; empty means `<data_dir>/tls/cert.pem`, generated if missing.
+    pub tls_cert: String,
+    /// PEM private key; empty means `<data_dir>/tls/key.pem`.
+    pub tls_key: String,
+    /// Externally visible origin, e.g. `https://sso.example.org` ("" = from Host).
+    pub public_origin: String,
+    /// Proxies (addresses or CIDR ranges) whose X-Forwarded-For/-Proto are believed.
+    pub trusted_proxies: Vec<String>,
+    /// How long a SIGTERM waits for requests in flight.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8443".into(),
+            http_listen: String::new(),
+            data_dir: PathBuf::from("./gatehouse-data"),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            public_origin: String::new(),
+            trusted_proxies: Vec::new(),
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/gatehouse.db`.
+    pub url: String,
+}
+
+/// `[session]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session unused this long ends.
+    pub idle_timeout_minutes: u32,
+    /// A session ends this long after sign-in.
+    pub absolute_lifetime_hours: u32,
+    /// How long a node trusts its cached copy of a session before re-reading the store.
+    pub cache_ttl_seconds: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout_minutes: 30,
+            absolute_lifetime_hours: 12,
+            cache_ttl_seconds: 30,
+        }
+    }
+}
+
+/// `[rate_limit]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Failed sign-ins to an account before backoff starts.
+    pub login_free_failures: u32,
+    /// First backoff; doubles per further failure.
+    pub login_base_delay_seconds: u32,
+    /// Longest backoff.
+    pub login_max_delay_seconds: u32,
+    /// Consecutive failures that lock an account until an operator resets it.
+    pub login_hard_limit: u32,
+    /// Failed authentications allowed per client address per window.
+    pub ip_max_failures: u32,
+    /// The per-address window.
+    pub ip_window_seconds: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            login_free_failures: 5,
+            login_base_delay_seconds: 30,
+            login_max_delay_seconds: 3600,
+            login_hard_limit: 100,
+            ip_max_failures: 50,
+            ip_window_seconds: 300,
+        }
+    }
+}
+
+/// `[password]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// argon2id memory (KiB); at least 19456.
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations; at least 2.
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Hashes at once (0 = one fewer than the CPU count, at least 1).
+    pub hash_concurrency: usize,
+    /// Sign-ins waiting for a hash before new ones get 503.
+    pub hash_queue: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_concurrency: 0,
+            hash_queue: 64,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` or `pretty`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `info,gatehouse_web=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "json".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// Overrides from flags (highest precedence); `None` leaves the value alone.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--http-listen`
+    pub http_listen: Option<String>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads defaults < `file` < environment < `overrides`, then validates.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env, overrides)
+    }
+
+    /// As [`Config::load`], with the environment given explicitly (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> anyhow::Result<Config> {
+        let mut tree = toml::Value::try_from(Config::default())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let from_file: toml::Value = toml::from_str(&text)
+                .with_context(|| format!("parsing config file {}", path.display()))?;
+            merge(&mut tree, from_file);
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("GATEHOUSE_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let table = tree
+                .as_table_mut()
+                .and_then(|t| t.get_mut(&section))
+                .and_then(toml::Value::as_table_mut)
+                .with_context(|| format!("{name}: unknown configuration section [{section}]"))?;
+            let Some(existing) = table.get(&key) else {
+                bail!("{name}: unknown configuration key {section}.{key}");
+            };
+            let parsed = parse_env_value(existing, value)
+                .with_context(|| format!("{name}: cannot parse the value"))?;
+            table.insert(key, parsed);
+        }
+        let mut config: Config = tree
+            .try_into()
+            .context("invalid configuration")?;
+        if let Some(v) = &overrides.listen {
+            config.server.listen = v.clone();
+        }
+        if let Some(v) = &overrides.http_listen {
+            config.server.http_listen = v.clone();
+        }
+        if let Some(v) = &overrides.data_dir {
+            config.server.data_dir = v.clone();
+        }
+        if let Some(v) = &overrides.database_url {
+            config.database.url = v.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        self.http_listen_addr()?;
+        self.trusted_proxies()?;
+        gatehouse_store::Backend::of_url(&self.database_url())
+            .map_err(|e| anyhow::anyhow!("database.url: {e}"))?;
+        let p = &self.password;
+        if p.argon2_memory_kib < 19_456 || p.argon2_iterations < 2 || p.argon2_parallelism < 1 {
+            bail!("password: argon2id parameters must be at least m=19456 KiB, t=2, p=1");
+        }
+        let s = &self.session;
+        if s.idle_timeout_minutes == 0 || s.absolute_lifetime_hours == 0 {
+            bail!("session: lifetimes must be positive");
+        }
+        if !matches!(self.log.format.as_str(), "json" | "pretty") {
+            bail!("log.format must be \"json\" or \"pretty\"");
+        }
+        if !self.server.public_origin.is_empty() && !self.server.public_origin.starts_with("https://") {
+            bail!("server.public_origin must start with https://");
+        }
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            bail!("server.tls_cert and server.tls_key must be set together");
+        }
+        Ok(())
+    }
+
+    /// The HTTPS address.
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server
+            .listen
+            .parse()
+            .with_context(|| format!("server.listen {:?} is not an address:port", self.server.listen))
+    }
+
+    /// The plain-HTTP address, if enabled.
+    pub fn http_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        if self.server.http_listen.is_empty() {
+            return Ok(None);
+        }
+        self.server.http_listen.parse().map(Some).with_context(|| {
+            format!("server.http_listen {:?} is not an address:port", self.server.http_listen)
+        })
+    }
+
+    /// The trusted proxy ranges.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<IpNet>> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|s| s.parse().map_err(|e: String| anyhow::anyhow!("server.trusted_proxies: {e}")))
+            .collect()
+    }
+
+    /// The database URL, defaulting to SQLite inside the data folder.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.server.data_dir.join("gatehouse.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The core's settings.
+    pub fn core_settings(&self) -> CoreSettings {
+        let r = &self.rate_limit;
+        let p = &self.password;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        CoreSettings {
+            session: SessionPolicy {
+                idle_timeout: Duration::minutes(self.session.idle_timeout_minutes.into()),
+                absolute_lifetime: Duration::hours(self.session.absolute_lifetime_hours.into()),
+                cache_ttl: Duration::seconds(self.session.cache_ttl_seconds.into()),
+            },
+            hash_params: HashParams {
+                m_cost: p.argon2_memory_kib,
+                t_cost: p.argon2_iterations,
+                p_cost: p.argon2_parallelism,
+            },
+            hash_concurrency: if p.hash_concurrency == 0 {
+                cpus.saturating_sub(1).max(1)
+            } else {
+                p.hash_concurrency
+            },
+            hash_queue: p.hash_queue,
+            lockout: LockoutPolicy {
+                free_failures: r.login_free_failures,
+                base_delay: Duration::seconds(r.login_base_delay_seconds.into()),
+                max_delay: Duration::seconds(r.login_max_delay_seconds.into()),
+                hard_limit: r.login_hard_limit,
+            },
+            ip_max_failures: r.ip_max_failures,
+            ip_window: Duration::seconds(r.ip_window_seconds.into()),
+        }
+    }
+
+    /// An example file with every key at its default.
+    pub fn example_toml() -> String {
+        let body = toml::to_string_pretty(&Config::default()).unwrap_or_default();
+        format!(
+            "# Gatehouse configuration. Every key is optional; shown are the defaults.\n\
+             # Precedence: defaults < this file < GATEHOUSE_<SECTION>__<KEY> env < flags.\n\n{body}"
+        )
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Interprets an environment value with the type of the key's default.
+fn parse_env_value(existing: &toml::Value, raw: &str) -> anyhow::Result<toml::Value> {
+    Ok(match existing {
+        toml::Value::String(_) => toml::Value::String(raw.to_owned()),
+        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse()?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse()?),
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+        _ => bail!("unsupported type"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_serve_https_on_8443_with_sqlite_in_the_data_folder() {
+        let c = Config::load_from(None, &[], &Overrides::default()).expect("config");
+        assert_eq!(c.server.listen, "127.0.0.1:8443");
+        assert_eq!(c.database_url(), "sqlite://./gatehouse-data/gatehouse.db");
+        assert!(c.http_listen_addr().expect("ok").is_none());
+    }
+
+    #[test]
+    fn file_then_env_then_flags_each_win_over_the_previous() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("g.toml");
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"127.0.0.1:1111\"\nhttp_listen = \"127.0.0.1:2222\"\n[session]\nidle_timeout_minutes = 5\n",
+        )
+        .expect("write");
+        let e = env(&[
+            ("GATEHOUSE_SERVER__HTTP_LISTEN", "127.0.0.1:3333"),
+            ("GATEHOUSE_SESSION__ABSOLUTE_LIFETIME_HOURS", "2"),
+            ("GATEHOUSE_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+            ("GATEHOUSE_TOKEN", "not configuration"),
+        ]);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:4444".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load_from(Some(&path), &e, &flags).expect("config");
+        assert_eq!(c.server.listen, "127.0.0.1:4444", "flag beats file");
+        assert_eq!(c.server.http_listen, "127.0.0.1:3333", "env beats file");
+        assert_eq!(c.session.idle_timeout_minutes, 5, "file beats default");
+        assert_eq!(c.session.absolute_lifetime_hours, 2);
+        assert_eq!(c.trusted_proxies().expect("nets").len(), 2);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_their_name() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "[server]\nlisten_port = 1\n").expect("write");
+        let err = Config::load_from(Some(&path), &[], &Overrides::default()).expect_err("unknown");
+        assert!(format!("{err:#}").contains("listen_port"), "{err:#}");
+
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_SERVER__NOPE", "1")]), &Overrides::default())
+            .expect_err("unknown env");
+        assert!(format!("{err:#}").contains("server.nope"));
+
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_SESSION__IDLE_TIMEOUT_MINUTES", "soon")]), &Overrides::default())
+            .expect_err("bad number");
+        assert!(format!("{err:#}").contains("IDLE_TIMEOUT"));
+
+        let weak = env(&[("GATEHOUSE_PASSWORD__ARGON2_MEMORY_KIB", "1024")]);
+        assert!(Config::load_from(None, &weak, &Overrides::default()).is_err());
+        let bad_db = Overrides {
+            database_url: Some("mysql://x".into()),
+            ..Overrides::default()
+        };
+        assert!(Config::load_from(None, &[], &bad_db).is_err());
+    }
+
+    #[test]
+    fn the_example_file_parses_back_to_the_defaults() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("example.toml");
+        std::fs::write(&path, Config::example_toml()).expect("write");
+        let c = Config::load_from(Some(&path), &[], &Overrides::default()).expect("config");
+        assert_eq!(c.server.listen, Config::default().server.listen);
+    }
+}

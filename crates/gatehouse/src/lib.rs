@@ -1,0 +1,15 @@
+//! The `gatehouse` binary's library: configuration, startup, TLS and the command line.
+//! `main.rs` only parses arguments and dispatches here.
+//!
+//! # Layout
+//! - `config.rs`: the typed, layered configuration.
+//! - `tls.rs`: certificate loading and first-start generation.
+//! - `startup.rs`: [`startup::Application`], which binds, serves and drains.
+//! - `cli/`: `serve`, `admin …`, `config …`.
+//! - `telemetry.rs`: log setup.
+
+pub mod cli;
+pub mod config;
+pub mod startup;
+pub mod telemetry;
+pub mod tls;

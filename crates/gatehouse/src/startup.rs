@@ -1,0 +1,192 @@
+//! `Application`: opens the store, builds the core, binds the listeners (port 0 works,
+//! for tests) and runs until told to stop, then drains and flushes.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use gatehouse_core::Core;
+use gatehouse_core::clock::SystemClock;
+use gatehouse_core::secrecy::{ExposeSecret, SecretString};
+use gatehouse_core::service::BootstrapOutcome;
+use gatehouse_web::{AppState, WebSettings};
+
+use crate::config::Config;
+use crate::tls::{self, TlsMaterial};
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    https: TcpListener,
+    http: Option<TcpListener>,
+    state: AppState,
+    tls: TlsMaterial,
+    bootstrap: Option<SecretString>,
+    bootstrapped: bool,
+    grace: Duration,
+}
+
+impl Application {
+    /// Opens everything. `bootstrap_password` is the operator's choice for the first
+    /// account; without it a random one is generated (see [`Application::bootstrap_password`]).
+    pub async fn build(config: &Config, bootstrap_password: Option<SecretString>) -> anyhow::Result<Self> {
+        let data_dir = &config.server.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+        let tls = tls::load_or_generate(
+            data_dir,
+            non_empty(&config.server.tls_cert).map(Path::new),
+            non_empty(&config.server.tls_key).map(Path::new),
+        )?;
+        let store = gatehouse_store::open(&config.database_url())
+            .await
+            .context("opening the store")?;
+        let core = Arc::new(Core::new(store, Arc::new(SystemClock), config.core_settings())?);
+        let outcome = core
+            .bootstrap(bootstrap_password.as_ref().map(|p| p.expose_secret()))
+            .await
+            .context("creating the bootstrap account")?;
+        let (bootstrap, bootstrapped) = match outcome {
+            BootstrapOutcome::AlreadyInitialised => (None, false),
+            BootstrapOutcome::Created => (None, true),
+            BootstrapOutcome::CreatedWithPassword(p) => (Some(p), true),
+        };
+
+        let https = TcpListener::bind(config.listen_addr()?)
+            .with_context(|| format!("binding {}", config.server.listen))?;
+        let http = config
+            .http_listen_addr()?
+            .map(|a| TcpListener::bind(a).with_context(|| format!("binding {a}")))
+            .transpose()?;
+        let https_port = https.local_addr()?.port();
+        let state = AppState {
+            core,
+            web: Arc::new(WebSettings {
+                trusted_proxies: config.trusted_proxies()?,
+                public_origin: non_empty(&config.server.public_origin).map(str::to_owned),
+                https_port,
+            }),
+        };
+        Ok(Application {
+            https,
+            http,
+            state,
+            tls,
+            bootstrap,
+            bootstrapped,
+            grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+        })
+    }
+
+    /// The bound HTTPS address.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https.local_addr().unwrap_or_else(|_| ([0, 0, 0, 0], 0).into())
+    }
+
+    /// The bound plain-HTTP address, if any.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The certificate fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        &self.tls.fingerprint
+    }
+
+    /// The certificate file.
+    pub fn cert_path(&self) -> &Path {
+        &self.tls.cert_path
+    }
+
+    /// Whether this start created the first account.
+    pub fn bootstrapped(&self) -> bool {
+        self.bootstrapped
+    }
+
+    /// The generated bootstrap password; `Some` once, on the first start.
+    pub fn bootstrap_password(&mut self) -> Option<SecretString> {
+        self.bootstrap.take()
+    }
+
+    /// The shared state (for tests that need the core).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains requests in flight (up to the grace
+    /// period) and flushes buffered writes.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let app = gatehouse_web::router(self.state.clone());
+        let handle: Handle<SocketAddr> = Handle::new();
+        let https = axum_server::from_tcp_rustls(self.https, RustlsConfig::from_config(self.tls.config.clone()))?
+            .handle(handle.clone())
+            .serve(app.clone().into_make_service_with_connect_info::<SocketAddr>());
+        let http_handle: Handle<SocketAddr> = Handle::new();
+        let http = self.http.map(|l| -> anyhow::Result<_> {
+            let plain = gatehouse_web::plain_router(self.state.clone(), app.clone());
+            Ok(axum_server::from_tcp(l)?
+                .handle(http_handle.clone())
+                .serve(plain.into_make_service_with_connect_info::<SocketAddr>()))
+        });
+        let http = http.transpose()?;
+
+        let core = self.state.core.clone();
+        let jobs = tokio::spawn(background_jobs(core.clone()));
+        let grace = self.grace;
+        let stopper = {
+            let (h1, h2) = (handle.clone(), http_handle.clone());
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: draining requests in flight");
+                h1.graceful_shutdown(Some(grace));
+                h2.graceful_shutdown(Some(grace));
+            }
+        };
+        let serve_all = async {
+            match http {
+                Some(http) => {
+                    let (a, b) = tokio::join!(https, http);
+                    a.and(b)
+                }
+                None => https.await,
+            }
+        };
+        let (served, ()) = tokio::join!(serve_all, stopper);
+        jobs.abort();
+        // Buffered activity (session last-seen times) is written before exit.
+        if let Err(e) = core.flush().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        served.context("server error")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Periodic work: flush buffered writes, watch the store, sweep expired sessions.
+async fn background_jobs(core: Arc<Core>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        if core.check_store().await {
+            if let Err(e) = core.flush().await {
+                tracing::warn!(error = %e, "flush failed");
+            }
+            if n % 12 == 0
+                && let Err(e) = core.sweep().await
+            {
+                tracing::warn!(error = %e, "session sweep failed");
+            }
+        }
+    }
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}

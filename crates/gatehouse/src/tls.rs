@@ -1,0 +1,132 @@
+//! TLS: load the configured certificate, or generate a self-signed one on first start,
+//! and build a rustls server configuration (aws-lc-rs, TLS 1.2 and 1.3 only).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+
+/// The certificate in use.
+pub struct TlsMaterial {
+    /// The rustls configuration.
+    pub config: Arc<rustls::ServerConfig>,
+    /// `SHA256:<hex>` of the leaf certificate, for clients to pin.
+    pub fingerprint: String,
+    /// Where the certificate is (clients may add it as a trust anchor).
+    pub cert_path: PathBuf,
+    /// Whether it was generated on this start.
+    pub generated: bool,
+}
+
+/// Loads `cert`/`key`, or generates both inside `data_dir/tls` when none are configured.
+pub fn load_or_generate(
+    data_dir: &Path,
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> anyhow::Result<TlsMaterial> {
+    let (cert_path, key_path, generated) = match (cert, key) {
+        (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf(), false),
+        _ => {
+            let dir = data_dir.join("tls");
+            let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+            let generated = !c.exists() || !k.exists();
+            if generated {
+                generate(&dir, &c, &k)?;
+            }
+            (c, k, generated)
+        }
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .with_context(|| format!("reading certificate {}", cert_path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing certificate {}", cert_path.display()))?;
+    let leaf = certs
+        .first()
+        .with_context(|| format!("no certificate in {}", cert_path.display()))?;
+    let fingerprint = fingerprint(leaf.as_ref());
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .with_context(|| format!("reading private key {}", key_path.display()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the certificate and key do not form a usable pair")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsMaterial {
+        config: Arc::new(config),
+        fingerprint,
+        cert_path,
+        generated,
+    })
+}
+
+/// `SHA256:` and the lowercase hex SHA-256 of a DER certificate.
+pub fn fingerprint(der: &[u8]) -> String {
+    format!("SHA256:{}", hex::encode(Sha256::digest(der)))
+}
+
+fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
+        let host = host.trim();
+        if !host.is_empty() && !names.iter().any(|n| n == host) {
+            names.push(host.to_owned());
+        }
+    }
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = rcgen::CertificateParams::new(names)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Gatehouse self-signed");
+    params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(825);
+    let cert = params.self_signed(&key)?;
+    write_private(key_path, key.serialize_pem().as_bytes())?;
+    std::fs::write(cert_path, cert.pem())
+        .with_context(|| format!("writing {}", cert_path.display()))?;
+    Ok(())
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_certificate_is_generated_once_and_reused_with_the_same_fingerprint() {
+        let dir = tempfile::tempdir().expect("dir");
+        let first = load_or_generate(dir.path(), None, None).expect("generate");
+        assert!(first.generated);
+        assert!(first.fingerprint.starts_with("SHA256:") && first.fingerprint.len() == 7 + 64);
+        let mode = std::fs::metadata(dir.path().join("tls/key.pem"))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the key is private");
+        let second = load_or_generate(dir.path(), None, None).expect("load");
+        assert!(!second.generated);
+        assert_eq!(first.fingerprint, second.fingerprint);
+    }
+}
