@@ -130,7 +130,10 @@ mod tests {
         assert_eq!(p.check(Some(&s(6)), at(1000)), Some(Lockout::Backoff(60)));
         assert_eq!(p.check(Some(&s(6)), at(1059)), Some(Lockout::Backoff(1)));
         assert_eq!(p.check(Some(&s(6)), at(1060)), None);
-        assert_eq!(p.check(Some(&s(40)), at(1000)), Some(Lockout::Backoff(3600)));
+        assert_eq!(
+            p.check(Some(&s(40)), at(1000)),
+            Some(Lockout::Backoff(3600))
+        );
     }
 
     #[test]

@@ -29,7 +29,11 @@ const CONFLICTS: &[(&str, &str, &str)] = &[
         "account.username",
         "that username is already taken",
     ),
-    ("org_name_key", "org.name", "an organisation with that name already exists"),
+    (
+        "org_name_key",
+        "org.name",
+        "an organisation with that name already exists",
+    ),
 ];
 
 impl From<StoreError> for CoreError {

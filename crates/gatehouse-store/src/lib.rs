@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn every_migration_file_is_embedded_in_order_for_both_backends() {
-        for (dir, list) in [("sqlite", sqlite::MIGRATIONS), ("postgres", postgres::MIGRATIONS)] {
+        for (dir, list) in [
+            ("sqlite", sqlite::MIGRATIONS),
+            ("postgres", postgres::MIGRATIONS),
+        ] {
             let embedded: Vec<String> = list.iter().map(|m| m.name.to_owned()).collect();
             assert_eq!(embedded, names(dir), "{dir}");
             for (i, m) in list.iter().enumerate() {
@@ -88,8 +91,14 @@ mod tests {
     #[test]
     fn urls_select_their_backend() {
         assert_eq!(Backend::of_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
-        assert_eq!(Backend::of_url("postgres:///db").ok(), Some(Backend::Postgres));
-        assert_eq!(Backend::of_url("postgresql://h/db").ok(), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::of_url("postgres:///db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
         assert!(Backend::of_url("mysql://h/db").is_err());
     }
 }
@@ -118,7 +127,9 @@ pub mod testing {
         let admin = postgres_admin_url();
         let name = format!(
             "gh_test_{}",
-            gatehouse_core::ids::UserId::generate().0.trim_start_matches("usr_")
+            gatehouse_core::ids::UserId::generate()
+                .0
+                .trim_start_matches("usr_")
         );
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
@@ -137,7 +148,9 @@ pub mod testing {
 
     /// Replaces the database name in a PostgreSQL URL.
     pub fn with_database(url: &str, name: &str) -> String {
-        let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+        let (base, query) = url
+            .split_once('?')
+            .map_or((url, None), |(b, q)| (b, Some(q)));
         let scheme_end = base.find("://").map_or(0, |i| i + 3);
         let authority_end = base[scheme_end..]
             .find('/')

@@ -49,12 +49,14 @@ where
                 return Ok::<bool, sqlx::Error>(false);
             }
             sqlx::raw_sql(m.sql).execute(&mut *conn).await?;
-            sqlx::query("INSERT INTO schema_migration (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(time::OffsetDateTime::now_utc().unix_timestamp())
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "INSERT INTO schema_migration (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+            .execute(&mut *conn)
+            .await?;
             Ok(true)
         }
         .await;

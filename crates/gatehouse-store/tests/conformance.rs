@@ -74,7 +74,9 @@ fn session_for(user: &UserId, secret: &str, last_seen: OffsetDateTime) -> Sessio
     }
 }
 
-conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<dyn Store>| async move {
+conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<
+    dyn Store,
+>| async move {
     let alice = add_user(&store, "alice").await;
     let found = store
         .user_by_username(&Username::parse("ALICE").expect("name"))
@@ -82,8 +84,15 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<dyn Store>| 
         .expect("query")
         .expect("found");
     assert_eq!(found.user, alice);
-    assert_eq!(found.password_hash.as_deref(), Some("$argon2id$placeholder"));
-    let by_id = store.user_by_id(&alice.id).await.expect("q").expect("found");
+    assert_eq!(
+        found.password_hash.as_deref(),
+        Some("$argon2id$placeholder")
+    );
+    let by_id = store
+        .user_by_id(&alice.id)
+        .await
+        .expect("q")
+        .expect("found");
     assert_eq!(by_id.user.username, "alice");
 
     let org = store.ensure_org("default", t0()).await.expect("org");
@@ -114,56 +123,109 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<dyn Store>| 
         .map(|u| u.username)
         .collect();
     assert_eq!(names, ["alice", "bob"]);
-    assert!(store.user_by_id(&UserId::generate()).await.expect("q").is_none());
+    assert!(
+        store
+            .user_by_id(&UserId::generate())
+            .await
+            .expect("q")
+            .is_none()
+    );
 });
 
-conformance!(password_hashes_and_disabled_flags_update_and_unknown_ids_are_not_found, |store: Arc<dyn Store>| async move {
-    let u = add_user(&store, "carol").await;
-    store.set_password_hash(&u.id, "new-hash").await.expect("set");
-    store.set_user_disabled(&u.id, true).await.expect("disable");
-    let r = store.user_by_id(&u.id).await.expect("q").expect("found");
-    assert_eq!(r.password_hash.as_deref(), Some("new-hash"));
-    assert!(r.user.disabled);
-    assert!(matches!(
-        store.set_password_hash(&UserId::generate(), "x").await,
-        Err(Error::NotFound)
-    ));
-    assert!(matches!(
-        store.set_user_disabled(&UserId::generate(), true).await,
-        Err(Error::NotFound)
-    ));
-});
+conformance!(
+    password_hashes_and_disabled_flags_update_and_unknown_ids_are_not_found,
+    |store: Arc<dyn Store>| async move {
+        let u = add_user(&store, "carol").await;
+        store
+            .set_password_hash(&u.id, "new-hash")
+            .await
+            .expect("set");
+        store.set_user_disabled(&u.id, true).await.expect("disable");
+        let r = store.user_by_id(&u.id).await.expect("q").expect("found");
+        assert_eq!(r.password_hash.as_deref(), Some("new-hash"));
+        assert!(r.user.disabled);
+        assert!(matches!(
+            store.set_password_hash(&UserId::generate(), "x").await,
+            Err(Error::NotFound)
+        ));
+        assert!(matches!(
+            store.set_user_disabled(&UserId::generate(), true).await,
+            Err(Error::NotFound)
+        ));
+    }
+);
 
-conformance!(sessions_are_found_by_hash_touched_forward_only_and_deleted, |store: Arc<dyn Store>| async move {
-    let u = add_user(&store, "dave").await;
-    let s = session_for(&u.id, "secret-one", t0());
-    store.insert_session(&s).await.expect("insert");
-    let got = store
-        .session_by_hash(&TokenHash::of("secret-one"))
-        .await
-        .expect("q")
-        .expect("found");
-    assert_eq!(got.id, s.id);
-    assert_eq!(got.expires_at, s.expires_at);
-    assert_eq!(got.ip.as_deref(), Some("192.0.2.1"));
-    assert!(store.session_by_hash(&TokenHash::of("other")).await.expect("q").is_none());
+conformance!(
+    sessions_are_found_by_hash_touched_forward_only_and_deleted,
+    |store: Arc<dyn Store>| async move {
+        let u = add_user(&store, "dave").await;
+        let s = session_for(&u.id, "secret-one", t0());
+        store.insert_session(&s).await.expect("insert");
+        let got = store
+            .session_by_hash(&TokenHash::of("secret-one"))
+            .await
+            .expect("q")
+            .expect("found");
+        assert_eq!(got.id, s.id);
+        assert_eq!(got.expires_at, s.expires_at);
+        assert_eq!(got.ip.as_deref(), Some("192.0.2.1"));
+        assert!(
+            store
+                .session_by_hash(&TokenHash::of("other"))
+                .await
+                .expect("q")
+                .is_none()
+        );
 
-    let later = t0() + Duration::minutes(5);
-    store.touch_sessions(&[(s.token_hash, later)]).await.expect("touch");
-    store.touch_sessions(&[(s.token_hash, t0())]).await.expect("touch back");
-    let got = store.session_by_hash(&s.token_hash).await.expect("q").expect("found");
-    assert_eq!(got.last_seen_at, later, "last_seen never moves backwards");
+        let later = t0() + Duration::minutes(5);
+        store
+            .touch_sessions(&[(s.token_hash, later)])
+            .await
+            .expect("touch");
+        store
+            .touch_sessions(&[(s.token_hash, t0())])
+            .await
+            .expect("touch back");
+        let got = store
+            .session_by_hash(&s.token_hash)
+            .await
+            .expect("q")
+            .expect("found");
+        assert_eq!(got.last_seen_at, later, "last_seen never moves backwards");
 
-    assert!(store.delete_session(&s.token_hash).await.expect("delete"));
-    assert!(!store.delete_session(&s.token_hash).await.expect("delete again"));
-    assert!(store.session_by_hash(&s.token_hash).await.expect("q").is_none());
+        assert!(store.delete_session(&s.token_hash).await.expect("delete"));
+        assert!(
+            !store
+                .delete_session(&s.token_hash)
+                .await
+                .expect("delete again")
+        );
+        assert!(
+            store
+                .session_by_hash(&s.token_hash)
+                .await
+                .expect("q")
+                .is_none()
+        );
 
-    store.insert_session(&session_for(&u.id, "a", t0())).await.expect("insert");
-    store.insert_session(&session_for(&u.id, "b", t0())).await.expect("insert");
-    assert_eq!(store.delete_user_sessions(&u.id).await.expect("delete all"), 2);
-});
+        store
+            .insert_session(&session_for(&u.id, "a", t0()))
+            .await
+            .expect("insert");
+        store
+            .insert_session(&session_for(&u.id, "b", t0()))
+            .await
+            .expect("insert");
+        assert_eq!(
+            store.delete_user_sessions(&u.id).await.expect("delete all"),
+            2
+        );
+    }
+);
 
-conformance!(expired_and_idle_sessions_are_swept, |store: Arc<dyn Store>| async move {
+conformance!(expired_and_idle_sessions_are_swept, |store: Arc<
+    dyn Store,
+>| async move {
     let u = add_user(&store, "erin").await;
     let idle = session_for(&u.id, "idle", t0());
     let active = session_for(&u.id, "active", t0() + Duration::hours(1));
@@ -178,51 +240,71 @@ conformance!(expired_and_idle_sessions_are_swept, |store: Arc<dyn Store>| async 
         .await
         .expect("sweep");
     assert_eq!(removed, 2);
-    assert!(store.session_by_hash(&active.token_hash).await.expect("q").is_some());
-});
-
-conformance!(failure_counters_count_every_concurrent_failure_and_clear, |store: Arc<dyn Store>| async move {
-    assert!(store.failure_state("login:x").await.expect("q").is_none());
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let s = store.clone();
-        tasks.push(tokio::spawn(async move {
-            s.record_failure("login:x", t0() + Duration::seconds(i)).await
-        }));
-    }
-    for t in tasks {
-        t.await.expect("join").expect("record");
-    }
-    let state = store.failure_state("login:x").await.expect("q").expect("some");
-    assert_eq!(state.failures, 20);
-    store.clear_failures("login:x").await.expect("clear");
-    assert!(store.failure_state("login:x").await.expect("q").is_none());
-});
-
-conformance!(audit_events_are_listed_newest_first_and_filtered_by_user, |store: Arc<dyn Store>| async move {
-    let u = add_user(&store, "frank").await;
-    for (i, action) in ["login.failed", "login.succeeded", "logout"].iter().enumerate() {
+    assert!(
         store
-            .insert_audit(
-                &AuditEvent::new(t0() + Duration::seconds(i as i64), action)
-                    .user(&u.id)
-                    .factor("password")
-                    .ip(Some([192, 0, 2, 7].into())),
-            )
+            .session_by_hash(&active.token_hash)
+            .await
+            .expect("q")
+            .is_some()
+    );
+});
+
+conformance!(
+    failure_counters_count_every_concurrent_failure_and_clear,
+    |store: Arc<dyn Store>| async move {
+        assert!(store.failure_state("login:x").await.expect("q").is_none());
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.record_failure("login:x", t0() + Duration::seconds(i))
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join").expect("record");
+        }
+        let state = store
+            .failure_state("login:x")
+            .await
+            .expect("q")
+            .expect("some");
+        assert_eq!(state.failures, 20);
+        store.clear_failures("login:x").await.expect("clear");
+        assert!(store.failure_state("login:x").await.expect("q").is_none());
+    }
+);
+
+conformance!(
+    audit_events_are_listed_newest_first_and_filtered_by_user,
+    |store: Arc<dyn Store>| async move {
+        let u = add_user(&store, "frank").await;
+        for (i, action) in ["login.failed", "login.succeeded", "logout"]
+            .iter()
+            .enumerate()
+        {
+            store
+                .insert_audit(
+                    &AuditEvent::new(t0() + Duration::seconds(i as i64), action)
+                        .user(&u.id)
+                        .factor("password")
+                        .ip(Some([192, 0, 2, 7].into())),
+                )
+                .await
+                .expect("audit");
+        }
+        store
+            .insert_audit(&AuditEvent::new(t0(), "login.failed").username("nobody"))
             .await
             .expect("audit");
+        let mine = store.list_audit(Some(&u.id), 10).await.expect("list");
+        let actions: Vec<_> = mine.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["logout", "login.succeeded", "login.failed"]);
+        assert_eq!(mine[0].ip.as_deref(), Some("192.0.2.7"));
+        assert_eq!(store.list_audit(None, 10).await.expect("list").len(), 4);
+        assert_eq!(store.list_audit(None, 2).await.expect("list").len(), 2);
     }
-    store
-        .insert_audit(&AuditEvent::new(t0(), "login.failed").username("nobody"))
-        .await
-        .expect("audit");
-    let mine = store.list_audit(Some(&u.id), 10).await.expect("list");
-    let actions: Vec<_> = mine.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["logout", "login.succeeded", "login.failed"]);
-    assert_eq!(mine[0].ip.as_deref(), Some("192.0.2.7"));
-    assert_eq!(store.list_audit(None, 10).await.expect("list").len(), 4);
-    assert_eq!(store.list_audit(None, 2).await.expect("list").len(), 2);
-});
+);
 
 // ---- use cases over a real store -------------------------------------------------
 
@@ -255,126 +337,283 @@ fn attempt<'a>(username: &'a str, password: &'a str) -> LoginAttempt<'a> {
 
 const PW: &str = "a long enough passphrase";
 
-conformance!(bootstrap_creates_admin_once_with_a_random_password, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store.clone());
-    let BootstrapOutcome::CreatedWithPassword(pw) = core.bootstrap(None).await.expect("bootstrap") else {
-        panic!("expected a generated password");
-    };
-    assert!(matches!(core.bootstrap(None).await.expect("again"), BootstrapOutcome::AlreadyInitialised));
-    let pw = gatehouse_core::secrecy::ExposeSecret::expose_secret(&pw).to_owned();
-    core.login(attempt("admin", &pw)).await.expect("admin can sign in");
-});
-
-conformance!(sign_in_opens_a_session_that_authenticates_until_logout, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store.clone());
-    core.create_user(NewAccount { username: "gina", email: "gina@example.org", display_name: None, password: PW })
-        .await
-        .expect("create");
-    let out = core.login(attempt("Gina", PW)).await.expect("login");
-    let p = core.authenticate_session(out.token.expose()).await.expect("auth");
-    assert_eq!(p.user.username, "gina");
-    // The store holds the hash, never the cookie value.
-    assert!(store.session_by_hash(&TokenHash::of(out.token.expose())).await.expect("q").is_some());
-    core.logout(out.token.expose()).await.expect("logout");
-    assert!(matches!(core.authenticate_session(out.token.expose()).await, Err(Error::Unauthenticated)));
-});
-
-conformance!(unknown_users_and_wrong_passwords_get_the_same_error, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store);
-    core.create_user(NewAccount { username: "hank", email: "h@example.org", display_name: None, password: PW })
-        .await
-        .expect("create");
-    assert!(matches!(core.login(attempt("hank", "wrong password!!")).await, Err(Error::InvalidCredentials)));
-    assert!(matches!(core.login(attempt("nobody", PW)).await, Err(Error::InvalidCredentials)));
-    assert!(matches!(core.login(attempt("bad;name", PW)).await, Err(Error::InvalidCredentials)));
-});
-
-conformance!(repeated_failures_back_off_and_success_resets_the_counter, |store: Arc<dyn Store>| async move {
-    let (core, clock) = core_with(store.clone());
-    core.create_user(NewAccount { username: "ivy", email: "i@example.org", display_name: None, password: PW })
-        .await
-        .expect("create");
-    for _ in 0..5 {
-        assert!(matches!(core.login(attempt("ivy", "not the password")).await, Err(Error::InvalidCredentials)));
+conformance!(
+    bootstrap_creates_admin_once_with_a_random_password,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store.clone());
+        let BootstrapOutcome::CreatedWithPassword(pw) =
+            core.bootstrap(None).await.expect("bootstrap")
+        else {
+            panic!("expected a generated password");
+        };
+        assert!(matches!(
+            core.bootstrap(None).await.expect("again"),
+            BootstrapOutcome::AlreadyInitialised
+        ));
+        let pw = gatehouse_core::secrecy::ExposeSecret::expose_secret(&pw).to_owned();
+        core.login(attempt("admin", &pw))
+            .await
+            .expect("admin can sign in");
     }
-    // Even the right password waits during the backoff.
-    match core.login(attempt("ivy", PW)).await {
-        Err(Error::RateLimited { retry_after, .. }) => assert_eq!(retry_after, 30),
-        other => panic!("expected backoff, got {other:?}"),
-    }
-    clock.advance(Duration::seconds(31));
-    core.login(attempt("ivy", PW)).await.expect("login after backoff");
-    assert!(store.failure_state("login:ivy").await.expect("q").is_none());
-});
+);
 
-conformance!(a_hundred_failures_lock_the_account_until_an_operator_resets_it, |store: Arc<dyn Store>| async move {
-    let (core, clock) = core_with(store.clone());
-    core.create_user(NewAccount { username: "jack", email: "j@example.org", display_name: None, password: PW })
+conformance!(
+    sign_in_opens_a_session_that_authenticates_until_logout,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store.clone());
+        core.create_user(NewAccount {
+            username: "gina",
+            email: "gina@example.org",
+            display_name: None,
+            password: PW,
+        })
         .await
         .expect("create");
-    for i in 0..100 {
-        store.record_failure("login:jack", clock.now() - Duration::days(1) + Duration::seconds(i)).await.expect("rec");
+        let out = core.login(attempt("Gina", PW)).await.expect("login");
+        let p = core
+            .authenticate_session(out.token.expose())
+            .await
+            .expect("auth");
+        assert_eq!(p.user.username, "gina");
+        // The store holds the hash, never the cookie value.
+        assert!(
+            store
+                .session_by_hash(&TokenHash::of(out.token.expose()))
+                .await
+                .expect("q")
+                .is_some()
+        );
+        core.logout(out.token.expose()).await.expect("logout");
+        assert!(matches!(
+            core.authenticate_session(out.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ));
     }
-    clock.advance(Duration::days(30));
-    assert!(matches!(core.login(attempt("jack", PW)).await, Err(Error::RateLimited { .. })));
-    core.set_password("jack", "a brand new passphrase").await.expect("reset");
-    core.login(attempt("jack", "a brand new passphrase")).await.expect("login after reset");
-});
+);
 
-conformance!(sessions_end_at_the_idle_timeout_and_the_absolute_lifetime, |store: Arc<dyn Store>| async move {
-    let (core, clock) = core_with(store);
-    core.create_user(NewAccount { username: "kim", email: "k@example.org", display_name: None, password: PW })
+conformance!(
+    unknown_users_and_wrong_passwords_get_the_same_error,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store);
+        core.create_user(NewAccount {
+            username: "hank",
+            email: "h@example.org",
+            display_name: None,
+            password: PW,
+        })
         .await
         .expect("create");
-    let a = core.login(attempt("kim", PW)).await.expect("login");
-    clock.advance(Duration::minutes(31));
-    assert!(matches!(core.authenticate_session(a.token.expose()).await, Err(Error::Unauthenticated)), "idle");
+        assert!(matches!(
+            core.login(attempt("hank", "wrong password!!")).await,
+            Err(Error::InvalidCredentials)
+        ));
+        assert!(matches!(
+            core.login(attempt("nobody", PW)).await,
+            Err(Error::InvalidCredentials)
+        ));
+        assert!(matches!(
+            core.login(attempt("bad;name", PW)).await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+);
 
-    let b = core.login(attempt("kim", PW)).await.expect("login");
-    for _ in 0..24 {
+conformance!(
+    repeated_failures_back_off_and_success_resets_the_counter,
+    |store: Arc<dyn Store>| async move {
+        let (core, clock) = core_with(store.clone());
+        core.create_user(NewAccount {
+            username: "ivy",
+            email: "i@example.org",
+            display_name: None,
+            password: PW,
+        })
+        .await
+        .expect("create");
+        for _ in 0..5 {
+            assert!(matches!(
+                core.login(attempt("ivy", "not the password")).await,
+                Err(Error::InvalidCredentials)
+            ));
+        }
+        // Even the right password waits during the backoff.
+        match core.login(attempt("ivy", PW)).await {
+            Err(Error::RateLimited { retry_after, .. }) => assert_eq!(retry_after, 30),
+            other => panic!("expected backoff, got {other:?}"),
+        }
+        clock.advance(Duration::seconds(31));
+        core.login(attempt("ivy", PW))
+            .await
+            .expect("login after backoff");
+        assert!(store.failure_state("login:ivy").await.expect("q").is_none());
+    }
+);
+
+conformance!(
+    a_hundred_failures_lock_the_account_until_an_operator_resets_it,
+    |store: Arc<dyn Store>| async move {
+        let (core, clock) = core_with(store.clone());
+        core.create_user(NewAccount {
+            username: "jack",
+            email: "j@example.org",
+            display_name: None,
+            password: PW,
+        })
+        .await
+        .expect("create");
+        for i in 0..100 {
+            store
+                .record_failure(
+                    "login:jack",
+                    clock.now() - Duration::days(1) + Duration::seconds(i),
+                )
+                .await
+                .expect("rec");
+        }
+        clock.advance(Duration::days(30));
+        assert!(matches!(
+            core.login(attempt("jack", PW)).await,
+            Err(Error::RateLimited { .. })
+        ));
+        core.set_password("jack", "a brand new passphrase")
+            .await
+            .expect("reset");
+        core.login(attempt("jack", "a brand new passphrase"))
+            .await
+            .expect("login after reset");
+    }
+);
+
+conformance!(
+    sessions_end_at_the_idle_timeout_and_the_absolute_lifetime,
+    |store: Arc<dyn Store>| async move {
+        let (core, clock) = core_with(store);
+        core.create_user(NewAccount {
+            username: "kim",
+            email: "k@example.org",
+            display_name: None,
+            password: PW,
+        })
+        .await
+        .expect("create");
+        let a = core.login(attempt("kim", PW)).await.expect("login");
+        clock.advance(Duration::minutes(31));
+        assert!(
+            matches!(
+                core.authenticate_session(a.token.expose()).await,
+                Err(Error::Unauthenticated)
+            ),
+            "idle"
+        );
+
+        let b = core.login(attempt("kim", PW)).await.expect("login");
+        for _ in 0..24 {
+            clock.advance(Duration::minutes(29));
+            core.authenticate_session(b.token.expose())
+                .await
+                .expect("active session lives");
+            core.flush().await.expect("flush");
+        }
         clock.advance(Duration::minutes(29));
-        core.authenticate_session(b.token.expose()).await.expect("active session lives");
-        core.flush().await.expect("flush");
+        assert!(
+            matches!(
+                core.authenticate_session(b.token.expose()).await,
+                Err(Error::Unauthenticated)
+            ),
+            "absolute"
+        );
     }
-    clock.advance(Duration::minutes(29));
-    assert!(matches!(core.authenticate_session(b.token.expose()).await, Err(Error::Unauthenticated)), "absolute");
-});
+);
 
-conformance!(disabling_a_user_ends_their_sessions_and_blocks_sign_in, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store);
-    core.create_user(NewAccount { username: "lee", email: "l@example.org", display_name: None, password: PW })
+conformance!(
+    disabling_a_user_ends_their_sessions_and_blocks_sign_in,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store);
+        core.create_user(NewAccount {
+            username: "lee",
+            email: "l@example.org",
+            display_name: None,
+            password: PW,
+        })
         .await
         .expect("create");
-    let s = core.login(attempt("lee", PW)).await.expect("login");
-    core.set_user_disabled("lee", true).await.expect("disable");
-    assert!(matches!(core.authenticate_session(s.token.expose()).await, Err(Error::Unauthenticated)));
-    assert!(matches!(core.login(attempt("lee", PW)).await, Err(Error::InvalidCredentials)));
-    let audit = core.recent_audit(None, 50).await.expect("audit");
-    assert!(audit.iter().any(|e| e.action == "user.disabled"));
-    assert!(audit.iter().any(|e| e.action == "login.succeeded" && e.ip.as_deref() == Some("198.51.100.1")));
-});
+        let s = core.login(attempt("lee", PW)).await.expect("login");
+        core.set_user_disabled("lee", true).await.expect("disable");
+        assert!(matches!(
+            core.authenticate_session(s.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ));
+        assert!(matches!(
+            core.login(attempt("lee", PW)).await,
+            Err(Error::InvalidCredentials)
+        ));
+        let audit = core.recent_audit(None, 50).await.expect("audit");
+        assert!(audit.iter().any(|e| e.action == "user.disabled"));
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == "login.succeeded" && e.ip.as_deref() == Some("198.51.100.1"))
+        );
+    }
+);
 
-conformance!(a_new_sign_in_replaces_the_session_the_browser_had, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store);
-    core.create_user(NewAccount { username: "mia", email: "m@example.org", display_name: None, password: PW })
+conformance!(
+    a_new_sign_in_replaces_the_session_the_browser_had,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store);
+        core.create_user(NewAccount {
+            username: "mia",
+            email: "m@example.org",
+            display_name: None,
+            password: PW,
+        })
         .await
         .expect("create");
-    let first = core.login(attempt("mia", PW)).await.expect("login");
-    let second = core
-        .login(LoginAttempt { previous_session: Some(first.token.expose()), ..attempt("mia", PW) })
-        .await
-        .expect("login again");
-    assert_ne!(first.token.expose(), second.token.expose());
-    assert!(core.authenticate_session(first.token.expose()).await.is_err());
-    assert!(core.authenticate_session(second.token.expose()).await.is_ok());
-});
-
-conformance!(weak_new_passwords_are_refused_by_create_and_set_password, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store);
-    for bad in ["short", "1qaz2wsx3edc", "nina-is-my-name"] {
-        let r = core
-            .create_user(NewAccount { username: "nina", email: "n@example.org", display_name: None, password: bad })
-            .await;
-        assert!(matches!(r, Err(Error::Invalid { field: "password", .. })), "{bad}: {r:?}");
+        let first = core.login(attempt("mia", PW)).await.expect("login");
+        let second = core
+            .login(LoginAttempt {
+                previous_session: Some(first.token.expose()),
+                ..attempt("mia", PW)
+            })
+            .await
+            .expect("login again");
+        assert_ne!(first.token.expose(), second.token.expose());
+        assert!(
+            core.authenticate_session(first.token.expose())
+                .await
+                .is_err()
+        );
+        assert!(
+            core.authenticate_session(second.token.expose())
+                .await
+                .is_ok()
+        );
     }
-});
+);
+
+conformance!(
+    weak_new_passwords_are_refused_by_create_and_set_password,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store);
+        for bad in ["short", "1qaz2wsx3edc", "nina-is-my-name"] {
+            let r = core
+                .create_user(NewAccount {
+                    username: "nina",
+                    email: "n@example.org",
+                    display_name: None,
+                    password: bad,
+                })
+                .await;
+            assert!(
+                matches!(
+                    r,
+                    Err(Error::Invalid {
+                        field: "password",
+                        ..
+                    })
+                ),
+                "{bad}: {r:?}"
+            );
+        }
+    }
+);

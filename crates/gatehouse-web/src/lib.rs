@@ -35,8 +35,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(middleware::headers::security_headers))
-        .layer(axum::middleware::from_fn(middleware::request_id::request_id))
+        .layer(axum::middleware::from_fn(
+            middleware::headers::security_headers,
+        ))
+        .layer(axum::middleware::from_fn(
+            middleware::request_id::request_id,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::client_ip::client_ip,

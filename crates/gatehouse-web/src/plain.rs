@@ -57,7 +57,11 @@ async fn gate(State(s): State<PlainState>, req: Request) -> Response {
         return crate::api::health::healthz().await;
     }
     if req.method() == Method::GET || req.method() == Method::HEAD {
-        let target = https_url(&s.app, h.get(header::HOST).and_then(|v| v.to_str().ok()), req.uri());
+        let target = https_url(
+            &s.app,
+            h.get(header::HOST).and_then(|v| v.to_str().ok()),
+            req.uri(),
+        );
         if let Ok(v) = HeaderValue::from_str(&target) {
             let mut res = StatusCode::PERMANENT_REDIRECT.into_response();
             res.headers_mut().insert(header::LOCATION, v);

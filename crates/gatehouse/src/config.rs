@@ -230,9 +230,7 @@ impl Config {
                 .with_context(|| format!("{name}: cannot parse the value"))?;
             table.insert(key, parsed);
         }
-        let mut config: Config = tree
-            .try_into()
-            .context("invalid configuration")?;
+        let mut config: Config = tree.try_into().context("invalid configuration")?;
         if let Some(v) = &overrides.listen {
             config.server.listen = v.clone();
         }
@@ -267,7 +265,9 @@ impl Config {
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             bail!("log.format must be \"json\" or \"pretty\"");
         }
-        if !self.server.public_origin.is_empty() && !self.server.public_origin.starts_with("https://") {
+        if !self.server.public_origin.is_empty()
+            && !self.server.public_origin.starts_with("https://")
+        {
             bail!("server.public_origin must start with https://");
         }
         if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
@@ -278,10 +278,12 @@ impl Config {
 
     /// The HTTPS address.
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server
-            .listen
-            .parse()
-            .with_context(|| format!("server.listen {:?} is not an address:port", self.server.listen))
+        self.server.listen.parse().with_context(|| {
+            format!(
+                "server.listen {:?} is not an address:port",
+                self.server.listen
+            )
+        })
     }
 
     /// The plain-HTTP address, if enabled.
@@ -290,7 +292,10 @@ impl Config {
             return Ok(None);
         }
         self.server.http_listen.parse().map(Some).with_context(|| {
-            format!("server.http_listen {:?} is not an address:port", self.server.http_listen)
+            format!(
+                "server.http_listen {:?} is not an address:port",
+                self.server.http_listen
+            )
         })
     }
 
@@ -299,14 +304,20 @@ impl Config {
         self.server
             .trusted_proxies
             .iter()
-            .map(|s| s.parse().map_err(|e: String| anyhow::anyhow!("server.trusted_proxies: {e}")))
+            .map(|s| {
+                s.parse()
+                    .map_err(|e: String| anyhow::anyhow!("server.trusted_proxies: {e}"))
+            })
             .collect()
     }
 
     /// The database URL, defaulting to SQLite inside the data folder.
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
-            format!("sqlite://{}", self.server.data_dir.join("gatehouse.db").display())
+            format!(
+                "sqlite://{}",
+                self.server.data_dir.join("gatehouse.db").display()
+            )
         } else {
             self.database.url.clone()
         }
@@ -393,7 +404,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -439,12 +453,20 @@ mod tests {
         let err = Config::load_from(Some(&path), &[], &Overrides::default()).expect_err("unknown");
         assert!(format!("{err:#}").contains("listen_port"), "{err:#}");
 
-        let err = Config::load_from(None, &env(&[("GATEHOUSE_SERVER__NOPE", "1")]), &Overrides::default())
-            .expect_err("unknown env");
+        let err = Config::load_from(
+            None,
+            &env(&[("GATEHOUSE_SERVER__NOPE", "1")]),
+            &Overrides::default(),
+        )
+        .expect_err("unknown env");
         assert!(format!("{err:#}").contains("server.nope"));
 
-        let err = Config::load_from(None, &env(&[("GATEHOUSE_SESSION__IDLE_TIMEOUT_MINUTES", "soon")]), &Overrides::default())
-            .expect_err("bad number");
+        let err = Config::load_from(
+            None,
+            &env(&[("GATEHOUSE_SESSION__IDLE_TIMEOUT_MINUTES", "soon")]),
+            &Overrides::default(),
+        )
+        .expect_err("bad number");
         assert!(format!("{err:#}").contains("IDLE_TIMEOUT"));
 
         let weak = env(&[("GATEHOUSE_PASSWORD__ARGON2_MEMORY_KIB", "1024")]);

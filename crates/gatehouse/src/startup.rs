@@ -33,7 +33,10 @@ pub struct Application {
 impl Application {
     /// Opens everything. `bootstrap_password` is the operator's choice for the first
     /// account; without it a random one is generated (see [`Application::bootstrap_password`]).
-    pub async fn build(config: &Config, bootstrap_password: Option<SecretString>) -> anyhow::Result<Self> {
+    pub async fn build(
+        config: &Config,
+        bootstrap_password: Option<SecretString>,
+    ) -> anyhow::Result<Self> {
         let data_dir = &config.server.data_dir;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data folder {}", data_dir.display()))?;
@@ -45,7 +48,11 @@ impl Application {
         let store = gatehouse_store::open(&config.database_url())
             .await
             .context("opening the store")?;
-        let core = Arc::new(Core::new(store, Arc::new(SystemClock), config.core_settings())?);
+        let core = Arc::new(Core::new(
+            store,
+            Arc::new(SystemClock),
+            config.core_settings(),
+        )?);
         let outcome = core
             .bootstrap(bootstrap_password.as_ref().map(|p| p.expose_secret()))
             .await
@@ -84,7 +91,9 @@ impl Application {
 
     /// The bound HTTPS address.
     pub fn https_addr(&self) -> SocketAddr {
-        self.https.local_addr().unwrap_or_else(|_| ([0, 0, 0, 0], 0).into())
+        self.https
+            .local_addr()
+            .unwrap_or_else(|_| ([0, 0, 0, 0], 0).into())
     }
 
     /// The bound plain-HTTP address, if any.
@@ -119,12 +128,21 @@ impl Application {
 
     /// Serves until `shutdown` completes, then drains requests in flight (up to the grace
     /// period) and flushes buffered writes.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
         let app = gatehouse_web::router(self.state.clone());
         let handle: Handle<SocketAddr> = Handle::new();
-        let https = axum_server::from_tcp_rustls(self.https, RustlsConfig::from_config(self.tls.config.clone()))?
-            .handle(handle.clone())
-            .serve(app.clone().into_make_service_with_connect_info::<SocketAddr>());
+        let https = axum_server::from_tcp_rustls(
+            self.https,
+            RustlsConfig::from_config(self.tls.config.clone()),
+        )?
+        .handle(handle.clone())
+        .serve(
+            app.clone()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        );
         let http_handle: Handle<SocketAddr> = Handle::new();
         let http = self.http.map(|l| -> anyhow::Result<_> {
             let plain = gatehouse_web::plain_router(self.state.clone(), app.clone());
@@ -178,7 +196,7 @@ async fn background_jobs(core: Arc<Core>) {
             if let Err(e) = core.flush().await {
                 tracing::warn!(error = %e, "flush failed");
             }
-            if n % 12 == 0
+            if n.is_multiple_of(12)
                 && let Err(e) = core.sweep().await
             {
                 tracing::warn!(error = %e, "session sweep failed");

@@ -72,7 +72,11 @@ pub fn fingerprint(der: &[u8]) -> String {
 
 fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
         let host = host.trim();
         if !host.is_empty() && !names.iter().any(|n| n == host) {

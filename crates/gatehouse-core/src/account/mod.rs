@@ -89,7 +89,10 @@ impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self> {
         let s = raw.trim();
         if s.is_empty() || s.chars().count() > 128 {
-            return Err(Error::invalid("display_name", "must be 1 to 128 characters"));
+            return Err(Error::invalid(
+                "display_name",
+                "must be 1 to 128 characters",
+            ));
         }
         if s.chars().any(char::is_control) {
             return Err(Error::invalid(
@@ -161,27 +164,52 @@ mod tests {
     #[test]
     fn usernames_are_lowercased_so_they_compare_case_insensitively() {
         assert_eq!(Username::parse("Alice").expect("ok").as_str(), "alice");
-        assert_eq!(Username::parse(" bob.smith-2 ").expect("ok").as_str(), "bob.smith-2");
+        assert_eq!(
+            Username::parse(" bob.smith-2 ").expect("ok").as_str(),
+            "bob.smith-2"
+        );
     }
 
     #[test]
     fn hostile_or_odd_usernames_are_refused() {
-        for bad in ["a", "", "alice;id", "../x", "-dash", "al ice", "ålice", &"x".repeat(33)] {
+        for bad in [
+            "a",
+            "",
+            "alice;id",
+            "../x",
+            "-dash",
+            "al ice",
+            "ålice",
+            &"x".repeat(33),
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
-        assert_eq!(Email::parse("Bob@Example.ORG").expect("ok").as_str(), "Bob@example.org");
-        for bad in ["bob", "@x.org", "bob@", "bob@localhost", "bo b@x.org", "bob@x.org."] {
+        assert_eq!(
+            Email::parse("Bob@Example.ORG").expect("ok").as_str(),
+            "Bob@example.org"
+        );
+        for bad in [
+            "bob",
+            "@x.org",
+            "bob@",
+            "bob@localhost",
+            "bo b@x.org",
+            "bob@x.org.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn display_names_are_trimmed_and_bounded() {
-        assert_eq!(DisplayName::parse("  Ada L. ").expect("ok").as_str(), "Ada L.");
+        assert_eq!(
+            DisplayName::parse("  Ada L. ").expect("ok").as_str(),
+            "Ada L."
+        );
         assert!(DisplayName::parse("").is_err());
         assert!(DisplayName::parse("tab\there").is_err());
         assert!(DisplayName::parse(&"x".repeat(129)).is_err());

@@ -156,8 +156,14 @@ mod tests {
     async fn hashes_are_argon2id_with_their_parameters_and_verify() {
         let h = PasswordHasher::new(HashParams::default(), 1, 8).expect("hasher");
         let hash = h.hash("correct horse battery").await.expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        let v = h.verify("correct horse battery", Some(&hash)).await.expect("v");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        let v = h
+            .verify("correct horse battery", Some(&hash))
+            .await
+            .expect("v");
         assert_eq!(
             v,
             Verified {
@@ -165,7 +171,10 @@ mod tests {
                 needs_rehash: false
             }
         );
-        let v = h.verify("wrong horse battery", Some(&hash)).await.expect("v");
+        let v = h
+            .verify("wrong horse battery", Some(&hash))
+            .await
+            .expect("v");
         assert!(!v.matched);
     }
 

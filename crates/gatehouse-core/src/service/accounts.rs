@@ -90,7 +90,9 @@ impl Core {
         let password = NewPassword::parse(password, &user.username)?;
         let hash = self.hasher.hash(password.expose()).await?;
         self.store.set_password_hash(&user.id, &hash).await?;
-        self.store.clear_failures(&login_subject(&user.username)).await?;
+        self.store
+            .clear_failures(&login_subject(&user.username))
+            .await?;
         self.end_all_sessions(&user.id).await?;
         self.audit(
             AuditEvent::new(self.clock.now(), "user.password_set")
@@ -109,7 +111,11 @@ impl Core {
         if disabled {
             self.end_all_sessions(&user.id).await?;
         }
-        let action = if disabled { "user.disabled" } else { "user.enabled" };
+        let action = if disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        };
         self.audit(AuditEvent::new(self.clock.now(), action).user(&user.id))
             .await;
         Ok(User { disabled, ..user })
@@ -121,11 +127,7 @@ impl Core {
     }
 
     /// The newest audit records.
-    pub async fn recent_audit(
-        &self,
-        user: Option<&UserId>,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>> {
+    pub async fn recent_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>> {
         self.store.list_audit(user, limit).await
     }
 

@@ -44,13 +44,19 @@ impl Core {
         if let Some(ip) = attempt.ip
             && let Some(wait) = self.ip_limiter.check(ip, now)
         {
-            return Err(rate_limited(wait, "too many failed sign-ins from this address"));
+            return Err(rate_limited(
+                wait,
+                "too many failed sign-ins from this address",
+            ));
         }
         let subject = login_subject(attempt.username);
         let state = self.store.failure_state(&subject).await?;
         match self.settings.lockout.check(state.as_ref(), now) {
             Some(Lockout::Backoff(wait)) => {
-                return Err(rate_limited(wait, "too many failed sign-ins; try again later"));
+                return Err(rate_limited(
+                    wait,
+                    "too many failed sign-ins; try again later",
+                ));
             }
             Some(Lockout::Locked) => {
                 return Err(rate_limited(
@@ -195,7 +201,8 @@ impl Core {
             user,
             expires_at: record.expires_at,
         });
-        self.sessions.insert(hash, principal.clone(), now, true, now);
+        self.sessions
+            .insert(hash, principal.clone(), now, true, now);
         Ok(principal)
     }
 

@@ -1,9 +1,9 @@
 //! Sign-in, sign-out and "who am I".
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use gatehouse_core::Error as CoreError;
 use gatehouse_core::service::LoginAttempt;
 use gatehouse_core::session::csrf_token;
@@ -110,7 +110,7 @@ pub async fn login(
     let mut res = Json(SessionResponse::of(&caller)).into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| CoreError::internal(e))?,
+        HeaderValue::from_str(&cookie).map_err(CoreError::internal)?,
     );
     Ok(res)
 }

@@ -17,7 +17,11 @@ pub async fn healthz() -> Response {
 /// `GET /readyz`: the store answers too. Public.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.core.check_store().await {
-        (StatusCode::OK, Json(json!({"status": "ready", "store": "up"}))).into_response()
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "store": "up"})),
+        )
+            .into_response()
     } else {
         ApiError::Core(gatehouse_core::Error::Unavailable { retry_after: 5 }).into_response()
     }

@@ -64,7 +64,10 @@ pub fn presented(headers: &HeaderMap) -> Result<Presented<'_>, ApiError> {
     let cookie = session_cookie(headers);
     let auth = headers
         .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().map_err(|_| ApiError::BadRequest("malformed Authorization header".into())))
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::BadRequest("malformed Authorization header".into()))
+        })
         .transpose()?;
     match (cookie, auth) {
         (Some(_), Some(_)) => Err(ApiError::MultipleAuthMethods),
@@ -121,7 +124,11 @@ pub fn is_state_changing(method: &Method) -> bool {
 }
 
 /// The CSRF rule for cookie-authenticated changes.
-pub fn check_csrf(headers: &HeaderMap, cookie: &str, public_origin: Option<&str>) -> Result<(), ApiError> {
+pub fn check_csrf(
+    headers: &HeaderMap,
+    cookie: &str,
+    public_origin: Option<&str>,
+) -> Result<(), ApiError> {
     if let Some(token) = headers.get("x-csrf-token").and_then(|v| v.to_str().ok())
         && csrf_token_matches(cookie, token)
     {
@@ -165,7 +172,10 @@ mod tests {
     fn the_session_cookie_is_found_among_others() {
         let h = headers(&[("cookie", "a=1; cloud.sso=abc ; b=2")]);
         assert_eq!(session_cookie(&h), Some("abc"));
-        assert_eq!(session_cookie(&headers(&[("cookie", "cloud.ssox=1")])), None);
+        assert_eq!(
+            session_cookie(&headers(&[("cookie", "cloud.ssox=1")])),
+            None
+        );
         assert_eq!(session_cookie(&headers(&[("cookie", "cloud.sso=")])), None);
     }
 
@@ -174,7 +184,10 @@ mod tests {
         let h = headers(&[("cookie", "cloud.sso=abc"), ("authorization", "Bearer x")]);
         assert!(matches!(presented(&h), Err(ApiError::MultipleAuthMethods)));
         let only_other_cookie = headers(&[("cookie", "theme=dark"), ("authorization", "Bearer x")]);
-        assert!(matches!(presented(&only_other_cookie), Ok(Presented::Authorization(_))));
+        assert!(matches!(
+            presented(&only_other_cookie),
+            Ok(Presented::Authorization(_))
+        ));
     }
 
     #[test]
@@ -184,8 +197,16 @@ mod tests {
         assert!(!is_same_origin(&h, "http://gh.example.org:8443", None));
         assert!(!is_same_origin(&h, "https://evil.example", None));
         assert!(!is_same_origin(&h, "null", None));
-        assert!(is_same_origin(&h, "https://sso.example.org", Some("https://sso.example.org/")));
-        assert!(!is_same_origin(&h, "https://gh.example.org:8443", Some("https://sso.example.org")));
+        assert!(is_same_origin(
+            &h,
+            "https://sso.example.org",
+            Some("https://sso.example.org/")
+        ));
+        assert!(!is_same_origin(
+            &h,
+            "https://gh.example.org:8443",
+            Some("https://sso.example.org")
+        ));
     }
 
     #[test]
@@ -193,7 +214,10 @@ mod tests {
         let cookie = "the-cookie";
         let token = gatehouse_core::session::csrf_token(cookie);
         let mut h = headers(&[("host", "h:1")]);
-        assert!(matches!(check_csrf(&h, cookie, None), Err(ApiError::CsrfFailed)));
+        assert!(matches!(
+            check_csrf(&h, cookie, None),
+            Err(ApiError::CsrfFailed)
+        ));
         h.insert("x-csrf-token", HeaderValue::from_str(&token).expect("hv"));
         assert!(check_csrf(&h, cookie, None).is_ok());
         let h = headers(&[("host", "h:1"), ("origin", "https://h:1")]);

@@ -51,11 +51,15 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -69,7 +73,11 @@ pub fn is_trusted(proxies: &[IpNet], ip: IpAddr) -> bool {
 }
 
 /// Resolves the client address from the peer and, for trusted peers only, `X-Forwarded-For`.
-pub fn resolve(proxies: &[IpNet], peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
+pub fn resolve(
+    proxies: &[IpNet],
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&str>,
+) -> Option<IpAddr> {
     let peer = peer?;
     if !is_trusted(proxies, peer) {
         return Some(peer);
@@ -142,7 +150,11 @@ mod tests {
     fn forwarded_for_from_a_trusted_proxy_yields_the_nearest_untrusted_hop() {
         let proxies = ["10.0.0.0/8".parse().expect("net")];
         assert_eq!(
-            resolve(&proxies, Some(ip("10.0.0.5")), Some("6.6.6.6, 198.51.100.7, 10.0.0.9")),
+            resolve(
+                &proxies,
+                Some(ip("10.0.0.5")),
+                Some("6.6.6.6, 198.51.100.7, 10.0.0.9")
+            ),
             Some(ip("198.51.100.7")),
             "a client-supplied leftmost entry cannot spoof the address"
         );

@@ -68,7 +68,10 @@ fn render(t: impl Template) -> Response {
 async fn page_session(
     state: &AppState,
     headers: &HeaderMap,
-) -> Option<(String, std::sync::Arc<gatehouse_core::session::SessionPrincipal>)> {
+) -> Option<(
+    String,
+    std::sync::Arc<gatehouse_core::session::SessionPrincipal>,
+)> {
     let cookie = session_cookie(headers)?;
     let s = state.core.authenticate_session(cookie).await.ok()?;
     Some((cookie.to_owned(), s))
@@ -122,7 +125,10 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 async fn css() -> Response {
-    asset(include_str!("../../static/app.css"), "text/css; charset=utf-8")
+    asset(
+        include_str!("../../static/app.css"),
+        "text/css; charset=utf-8",
+    )
 }
 
 async fn js() -> Response {

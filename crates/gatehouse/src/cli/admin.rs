@@ -81,7 +81,9 @@ impl PasswordSource {
         std::io::stdin()
             .read_to_string(&mut s)
             .context("reading the password from stdin")?;
-        Ok(SecretString::from(s.trim_end_matches(['\r', '\n']).to_owned()))
+        Ok(SecretString::from(
+            s.trim_end_matches(['\r', '\n']).to_owned(),
+        ))
     }
 }
 
@@ -126,7 +128,10 @@ pub async fn run(
             println!("password set for {username}; its sessions were ended");
         }
         AdminCommand::ListUsers => {
-            println!("{:<24} {:<20} {:<32} {:<9} CREATED", "ID", "USERNAME", "EMAIL", "STATUS");
+            println!(
+                "{:<24} {:<20} {:<32} {:<9} CREATED",
+                "ID", "USERNAME", "EMAIL", "STATUS"
+            );
             for u in core.list_users().await.map_err(describe)? {
                 println!(
                     "{:<24} {:<20} {:<32} {:<9} {}",
@@ -139,11 +144,15 @@ pub async fn run(
             }
         }
         AdminCommand::DisableUser { username } => {
-            core.set_user_disabled(username, true).await.map_err(describe)?;
+            core.set_user_disabled(username, true)
+                .await
+                .map_err(describe)?;
             println!("disabled {username}; its sessions were ended");
         }
         AdminCommand::EnableUser { username } => {
-            core.set_user_disabled(username, false).await.map_err(describe)?;
+            core.set_user_disabled(username, false)
+                .await
+                .map_err(describe)?;
             println!("enabled {username}");
         }
         AdminCommand::Audit { limit } => {

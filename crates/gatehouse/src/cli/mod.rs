@@ -75,7 +75,10 @@ impl StoreArgs {
 }
 
 /// Runs `gatehouse config …`.
-pub fn config_command(cli_config: Option<&std::path::Path>, cmd: &ConfigCommand) -> anyhow::Result<()> {
+pub fn config_command(
+    cli_config: Option<&std::path::Path>,
+    cmd: &ConfigCommand,
+) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Example => {
             print!("{}", Config::example_toml());
@@ -86,7 +89,10 @@ pub fn config_command(cli_config: Option<&std::path::Path>, cmd: &ConfigCommand)
             println!("configuration OK");
             println!("  listen:   https://{}", c.server.listen);
             if !c.server.http_listen.is_empty() {
-                println!("  http:     http://{} (never authenticates)", c.server.http_listen);
+                println!(
+                    "  http:     http://{} (never authenticates)",
+                    c.server.http_listen
+                );
             }
             println!("  database: {}", redact_url(&c.database_url()));
             Ok(())
@@ -102,7 +108,12 @@ pub fn redact_url(url: &str) -> String {
     let rest = &url[scheme_end..];
     match (rest.find('@'), rest.find(':')) {
         (Some(at), Some(colon)) if colon < at => {
-            format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..])
+            format!(
+                "{}{}:***{}",
+                &url[..scheme_end],
+                &rest[..colon],
+                &rest[at..]
+            )
         }
         _ => url.to_owned(),
     }

@@ -51,9 +51,16 @@ pub async fn run(config_file: Option<&std::path::Path>, args: &ServeArgs) -> any
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "Gatehouse listening on https://{}", app.https_addr())?;
-    writeln!(out, "TLS certificate SHA-256 fingerprint: {}", app.fingerprint())?;
+    writeln!(
+        out,
+        "TLS certificate SHA-256 fingerprint: {}",
+        app.fingerprint()
+    )?;
     if let Some(http) = app.http_addr() {
-        writeln!(out, "Plain HTTP listener (never authenticates): http://{http}")?;
+        writeln!(
+            out,
+            "Plain HTTP listener (never authenticates): http://{http}"
+        )?;
     }
     if let Some(pw) = app.bootstrap_password() {
         writeln!(
@@ -61,9 +68,15 @@ pub async fn run(config_file: Option<&std::path::Path>, args: &ServeArgs) -> any
             "Bootstrap account created: username=admin password={}",
             pw.expose_secret()
         )?;
-        writeln!(out, "(This password is shown only once. Change it after signing in.)")?;
+        writeln!(
+            out,
+            "(This password is shown only once. Change it after signing in.)"
+        )?;
     } else if app.bootstrapped() {
-        writeln!(out, "Bootstrap account created: username=admin (password from file)")?;
+        writeln!(
+            out,
+            "Bootstrap account created: username=admin (password from file)"
+        )?;
     }
     out.flush()?;
     drop(out);
@@ -73,9 +86,11 @@ pub async fn run(config_file: Option<&std::path::Path>, args: &ServeArgs) -> any
 
 /// Reads a one-line secret from a file (trailing newline removed).
 pub fn read_secret_file(path: &std::path::Path) -> anyhow::Result<SecretString> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(SecretString::from(
+        text.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,120 @@
+//! `spawn_app()`: a real server on port 0 with its own store, and an HTTPS client that
+//! trusts exactly that server's certificate.
+
+#![allow(dead_code)]
+
+use gatehouse::config::{Config, Overrides};
+use gatehouse::startup::Application;
+use gatehouse_core::secrecy::SecretString;
+use gatehouse_web::AppState;
+use serde_json::json;
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub http_base: Option<String>,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub admin_password: String,
+    pub fingerprint: String,
+    pub cert_pem: Vec<u8>,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Spawns with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Spawns with extra `GATEHOUSE_*` settings (given explicitly, never via the process env).
+pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = match std::env::var("GATEHOUSE_TEST_DATABASE").as_deref() {
+        Ok("postgres") => Some(gatehouse_store::testing::fresh_postgres_url().await),
+        Ok("sqlite") | Err(_) => None,
+        Ok(other) => panic!("GATEHOUSE_TEST_DATABASE={other}: use sqlite or postgres"),
+    };
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config = Config::load_from(
+        None,
+        &env,
+        &Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            http_listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.path().to_path_buf()),
+            database_url,
+        },
+    )
+    .expect("config");
+    let admin_password = "correct horse battery staple".to_owned();
+    let app = Application::build(&config, Some(SecretString::from(admin_password.clone())))
+        .await
+        .expect("build");
+    let base = format!("https://{}", app.https_addr());
+    let http_base = app.http_addr().map(|a| format!("http://{a}"));
+    let state = app.state().clone();
+    let fingerprint = app.fingerprint().to_owned();
+    let cert_pem = std::fs::read(app.cert_path()).expect("cert");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert_pem).expect("pem"))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        base,
+        http_base,
+        client,
+        state,
+        admin_password,
+        fingerprint,
+        cert_pem,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn origin(&self) -> String {
+        self.base.clone()
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path))
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post("/api/auth/login")
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("login request")
+    }
+
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.get(path)
+            .header("cookie", format!("cloud.sso={cookie}"))
+            .send()
+            .await
+            .expect("request")
+    }
+}
