@@ -26,6 +26,9 @@ pub enum Error {
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The credential lacks a permission (scope) the operation needs.
+    #[error("{0}")]
+    InsufficientPermissions(String),
     /// Too many attempts; retry after the given number of seconds.
     #[error("{message}")]
     RateLimited {

@@ -45,6 +45,11 @@ id_type!(
     "ses"
 );
 id_type!(
+    /// Identifies an API key.
+    ApiKeyId,
+    "key"
+);
+id_type!(
     /// Identifies an audit record.
     AuditId,
     "aud"

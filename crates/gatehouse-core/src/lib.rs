@@ -9,6 +9,8 @@
 //! - [`service`]: [`Core`], the use cases.
 
 pub mod account;
+pub mod actor;
+pub mod api_key;
 pub mod audit;
 pub mod clock;
 pub mod error;

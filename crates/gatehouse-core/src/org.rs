@@ -19,3 +19,187 @@ pub struct Org {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
+
+/// How long a new API key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyExpiration {
+    /// Never expires.
+    Never,
+    /// Expires after this many days (7, 30, 60 or 90).
+    Days(u32),
+}
+
+/// The expirations Gatehouse offers.
+pub const KEY_EXPIRATIONS: [KeyExpiration; 5] = [
+    KeyExpiration::Never,
+    KeyExpiration::Days(7),
+    KeyExpiration::Days(30),
+    KeyExpiration::Days(60),
+    KeyExpiration::Days(90),
+];
+
+impl KeyExpiration {
+    /// From the API's `expires_in_days` (`None` = never).
+    pub fn from_days(days: Option<u32>) -> crate::Result<Self> {
+        let e = days.map_or(KeyExpiration::Never, KeyExpiration::Days);
+        if KEY_EXPIRATIONS.contains(&e) {
+            Ok(e)
+        } else {
+            Err(crate::Error::invalid(
+                "expires_in_days",
+                "must be null (no expiration), 7, 30, 60 or 90",
+            ))
+        }
+    }
+
+    /// The stored and CLI form: `none` or the number of days.
+    pub fn as_code(&self) -> String {
+        match self {
+            KeyExpiration::Never => "none".into(),
+            KeyExpiration::Days(d) => d.to_string(),
+        }
+    }
+
+    /// Parses the stored and CLI form (`none`, `30`, `30d`).
+    pub fn parse_code(s: &str) -> crate::Result<Self> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("never") {
+            return Ok(KeyExpiration::Never);
+        }
+        let days: u32 = s
+            .trim_end_matches('d')
+            .parse()
+            .map_err(|_| crate::Error::invalid("expiration", format!("{s:?} is not none, 7, 30, 60 or 90")))?;
+        Self::from_days(Some(days))
+    }
+
+    /// The days, or `None` for never.
+    pub fn days(&self) -> Option<u32> {
+        match self {
+            KeyExpiration::Never => None,
+            KeyExpiration::Days(d) => Some(*d),
+        }
+    }
+
+    /// A human label.
+    pub fn label(&self) -> String {
+        match self {
+            KeyExpiration::Never => "no expiration".into(),
+            KeyExpiration::Days(d) => format!("{d} days"),
+        }
+    }
+}
+
+/// An organisation's rules for its members' credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgPolicy {
+    /// Expirations members may pick for API keys.
+    pub api_key_expirations: Vec<KeyExpiration>,
+    /// Whether members choose; if not, `api_key_default_expiration` always applies.
+    pub api_key_user_choice: bool,
+    /// The expiration used when none is given (or when members may not choose).
+    pub api_key_default_expiration: KeyExpiration,
+    /// Whether an enabled key must be disabled before it can be deleted.
+    pub require_disable_before_delete: bool,
+}
+
+impl Default for OrgPolicy {
+    fn default() -> Self {
+        OrgPolicy {
+            api_key_expirations: KEY_EXPIRATIONS.to_vec(),
+            api_key_user_choice: true,
+            api_key_default_expiration: KeyExpiration::Days(30),
+            require_disable_before_delete: false,
+        }
+    }
+}
+
+impl OrgPolicy {
+    /// Checks a policy for consistency.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.api_key_expirations.is_empty() {
+            return Err(crate::Error::invalid("api_key_expirations", "must allow at least one expiration"));
+        }
+        if !self.api_key_expirations.contains(&self.api_key_default_expiration) {
+            return Err(crate::Error::invalid(
+                "api_key_default_expiration",
+                "must be one of the allowed expirations",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The expiration a request gets: `requested` is `None` when the request named none.
+    pub fn resolve_expiration(&self, requested: Option<KeyExpiration>) -> crate::Result<KeyExpiration> {
+        let Some(wanted) = requested else {
+            return Ok(self.api_key_default_expiration);
+        };
+        if !self.api_key_user_choice && wanted != self.api_key_default_expiration {
+            return Err(crate::Error::invalid(
+                "expires_in_days",
+                format!(
+                    "is set by your organisation to {}; leave it out",
+                    self.api_key_default_expiration.label()
+                ),
+            ));
+        }
+        if !self.api_key_expirations.contains(&wanted) {
+            let allowed: Vec<String> = self.api_key_expirations.iter().map(KeyExpiration::label).collect();
+            return Err(crate::Error::invalid(
+                "expires_in_days",
+                format!(
+                    "{} is not allowed by your organisation's policy (allowed: {})",
+                    wanted.label(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        Ok(wanted)
+    }
+
+    /// The expirations offered in the UI.
+    pub fn offered_expirations(&self) -> Vec<KeyExpiration> {
+        if self.api_key_user_choice {
+            KEY_EXPIRATIONS
+                .iter()
+                .copied()
+                .filter(|e| self.api_key_expirations.contains(e))
+                .collect()
+        } else {
+            vec![self.api_key_default_expiration]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_none_7_30_60_and_90_days_exist() {
+        assert!(KeyExpiration::from_days(Some(30)).is_ok());
+        assert!(KeyExpiration::from_days(None).is_ok());
+        assert!(KeyExpiration::from_days(Some(31)).is_err());
+        assert_eq!(KeyExpiration::parse_code("90d").ok(), Some(KeyExpiration::Days(90)));
+        assert_eq!(KeyExpiration::parse_code("none").ok(), Some(KeyExpiration::Never));
+        assert!(KeyExpiration::parse_code("forever").is_err());
+    }
+
+    #[test]
+    fn the_policy_limits_expirations_and_may_impose_its_default() {
+        let mut p = OrgPolicy {
+            api_key_expirations: vec![KeyExpiration::Days(7), KeyExpiration::Days(30)],
+            api_key_default_expiration: KeyExpiration::Days(30),
+            ..OrgPolicy::default()
+        };
+        assert_eq!(p.resolve_expiration(None).ok(), Some(KeyExpiration::Days(30)));
+        assert_eq!(p.resolve_expiration(Some(KeyExpiration::Days(7))).ok(), Some(KeyExpiration::Days(7)));
+        let err = p.resolve_expiration(Some(KeyExpiration::Never)).expect_err("not allowed");
+        assert!(err.to_string().contains("not allowed"), "{err}");
+        p.api_key_user_choice = false;
+        assert!(p.resolve_expiration(Some(KeyExpiration::Days(7))).is_err());
+        assert_eq!(p.offered_expirations(), vec![KeyExpiration::Days(30)]);
+        p.api_key_default_expiration = KeyExpiration::Days(90);
+        assert!(p.validate().is_err(), "default must be allowed");
+    }
+}

@@ -6,10 +6,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{NewUser, User, UserRecord, Username};
+use crate::api_key::{ApiKeyRecord, KeyUsage};
 use crate::audit::AuditEvent;
 use crate::error::Result;
-use crate::ids::{OrgId, UserId};
-use crate::org::Org;
+use crate::ids::{ApiKeyId, OrgId, UserId};
+use crate::org::{Org, OrgPolicy};
 use crate::secret::TokenHash;
 use crate::session::SessionRecord;
 use crate::throttle::FailureState;
@@ -17,7 +18,7 @@ use crate::throttle::FailureState;
 /// Everything Gatehouse persists. Errors are domain errors: a unique-constraint
 /// violation arrives as `Error::Conflict`, a lost connection as `Error::Unavailable`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: KeyStore + Send + Sync + 'static {
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;
 
@@ -69,4 +70,32 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_audit(&self, event: &AuditEvent) -> Result<()>;
     /// The newest audit records, optionally for one account.
     async fn list_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>>;
+}
+
+/// API keys and organisation policy.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// Inserts a key; `Conflict` when the owner already has a key of that name.
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    /// Finds a key by the hash of its secret.
+    async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRecord>>;
+    /// Finds one of `owner`'s keys (another user's key is `None`).
+    async fn api_key_by_id(&self, owner: &UserId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>>;
+    /// `owner`'s keys, oldest first.
+    async fn list_api_keys(&self, owner: &UserId) -> Result<Vec<ApiKeyRecord>>;
+    /// Enables or disables one of `owner`'s keys; whether it existed.
+    async fn set_api_key_enabled(&self, owner: &UserId, id: &ApiKeyId, enabled: bool) -> Result<bool>;
+    /// Deletes one of `owner`'s keys; whether it existed.
+    async fn delete_api_key(&self, owner: &UserId, id: &ApiKeyId) -> Result<bool>;
+    /// Deletes a key by hash (revocation of a leaked key); its id and owner if it existed.
+    async fn delete_api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<(ApiKeyId, UserId)>>;
+    /// Writes buffered last-use records.
+    async fn record_api_key_usage(&self, usage: &[KeyUsage]) -> Result<()>;
+    /// How many keys exist in all (for benchmarks and metrics).
+    async fn count_api_keys(&self) -> Result<u64>;
+
+    /// An organisation's policy (the defaults when never set).
+    async fn org_policy(&self, org: &OrgId) -> Result<OrgPolicy>;
+    /// Replaces an organisation's policy.
+    async fn set_org_policy(&self, org: &OrgId, policy: &OrgPolicy) -> Result<()>;
 }

@@ -34,6 +34,11 @@ const CONFLICTS: &[(&str, &str, &str)] = &[
         "org.name",
         "an organisation with that name already exists",
     ),
+    (
+        "api_key_account_name_key",
+        "api_key.name",
+        "you already have an API key with that name",
+    ),
 ];
 
 impl From<StoreError> for CoreError {

@@ -14,6 +14,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "0001_accounts_sessions.sql",
     sql: include_str!("../migrations/postgres/0001_accounts_sessions.sql"),
+}, Migration {
+    version: 2,
+    name: "0002_api_keys.sql",
+    sql: include_str!("../migrations/postgres/0002_api_keys.sql"),
 }];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.

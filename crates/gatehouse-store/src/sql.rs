@@ -17,7 +17,10 @@ macro_rules! impl_store {
         use gatehouse_core::org::Org;
         use gatehouse_core::secret::TokenHash;
         use gatehouse_core::session::SessionRecord;
-        use gatehouse_core::store::Store;
+        use gatehouse_core::store::{KeyStore, Store};
+        use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage, Scopes};
+        use gatehouse_core::ids::ApiKeyId;
+        use gatehouse_core::org::{KeyExpiration, OrgPolicy};
         use gatehouse_core::throttle::FailureState;
         use gatehouse_core::{Error, Result};
         use sqlx::Row;
@@ -28,7 +31,7 @@ macro_rules! impl_store {
 
         macro_rules! user_columns {
             () => {
-                "account_id, org_id, username, email, display_name, password_hash, disabled, created_at"
+                "account_id, org_id, username, email, display_name, password_hash, is_admin, disabled, created_at"
             };
         }
 
@@ -40,6 +43,7 @@ macro_rules! impl_store {
                     username: r.try_get("username").map_err(db)?,
                     email: r.try_get("email").map_err(db)?,
                     display_name: r.try_get("display_name").map_err(db)?,
+                    is_admin: r.try_get("is_admin").map_err(db)?,
                     disabled: r.try_get("disabled").map_err(db)?,
                     created_at: ts(r.try_get("created_at").map_err(db)?)?,
                 },
@@ -111,7 +115,7 @@ macro_rules! impl_store {
             async fn insert_user(&self, u: &NewUser) -> Result<User> {
                 sqlx::query(
                     "INSERT INTO account (account_id, org_id, username, email, display_name, \
-                     password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)",
+                     password_hash, is_admin, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8)",
                 )
                 .bind(&u.id.0)
                 .bind(&u.org_id.0)
@@ -119,6 +123,7 @@ macro_rules! impl_store {
                 .bind(u.email.as_str())
                 .bind(u.display_name.as_str())
                 .bind(&u.password_hash)
+                .bind(u.is_admin)
                 .bind(u.created_at.unix_timestamp())
                 .execute(&self.pool)
                 .await
@@ -129,6 +134,7 @@ macro_rules! impl_store {
                     username: u.username.as_str().to_owned(),
                     email: u.email.as_str().to_owned(),
                     display_name: u.display_name.as_str().to_owned(),
+                    is_admin: u.is_admin,
                     disabled: false,
                     created_at: u.created_at,
                 })
@@ -377,6 +383,209 @@ macro_rules! impl_store {
                 .iter()
                 .map(audit_row)
                 .collect()
+            }
+        }
+
+        macro_rules! key_columns {
+            () => {
+                "api_key_id, account_id, name, display_prefix, key_hash, permissions, created_at, \
+                 created_by, expires_at, last_used_at, last_used_ip, last_used_user_agent, enabled"
+            };
+        }
+
+        fn key_row(r: &<DbOf as sqlx::Database>::Row) -> Result<ApiKeyRecord> {
+            let hash: String = r.try_get("key_hash").map_err(db)?;
+            let opt_ts = |col: &str| -> Result<Option<OffsetDateTime>> {
+                r.try_get::<Option<i64>, _>(col).map_err(db)?.map(ts).transpose()
+            };
+            Ok(ApiKeyRecord {
+                id: ApiKeyId(r.try_get("api_key_id").map_err(db)?),
+                user_id: UserId(r.try_get("account_id").map_err(db)?),
+                name: r.try_get("name").map_err(db)?,
+                display_prefix: r.try_get("display_prefix").map_err(db)?,
+                key_hash: TokenHash::from_hex(&hash)
+                    .ok_or_else(|| Error::internal("malformed key hash in store"))?,
+                permissions: Scopes::from_space_separated(&r.try_get::<String, _>("permissions").map_err(db)?),
+                created_at: ts(r.try_get("created_at").map_err(db)?)?,
+                created_by: r.try_get("created_by").map_err(db)?,
+                expires_at: opt_ts("expires_at")?,
+                last_used_at: opt_ts("last_used_at")?,
+                last_used_ip: r.try_get("last_used_ip").map_err(db)?,
+                last_used_user_agent: r.try_get("last_used_user_agent").map_err(db)?,
+                enabled: r.try_get("enabled").map_err(db)?,
+            })
+        }
+
+        #[async_trait]
+        impl KeyStore for $store {
+            async fn insert_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
+                sqlx::query(concat!("INSERT INTO api_key (", key_columns!(), ") VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
+                .bind(&k.id.0)
+                .bind(&k.user_id.0)
+                .bind(&k.name)
+                .bind(&k.display_prefix)
+                .bind(k.key_hash.to_hex())
+                .bind(k.permissions.to_space_separated())
+                .bind(k.created_at.unix_timestamp())
+                .bind(&k.created_by)
+                .bind(k.expires_at.map(|t| t.unix_timestamp()))
+                .bind(k.last_used_at.map(|t| t.unix_timestamp()))
+                .bind(&k.last_used_ip)
+                .bind(&k.last_used_user_agent)
+                .bind(k.enabled)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRecord>> {
+                sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_key WHERE key_hash = $1"))
+                    .bind(hash.to_hex())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(key_row)
+                    .transpose()
+            }
+
+            async fn api_key_by_id(&self, owner: &UserId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>> {
+                sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_key WHERE api_key_id = $1 AND account_id = $2"))
+                    .bind(&id.0)
+                    .bind(&owner.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(key_row)
+                    .transpose()
+            }
+
+            async fn list_api_keys(&self, owner: &UserId) -> Result<Vec<ApiKeyRecord>> {
+                sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_key WHERE account_id = $1 ORDER BY created_at, name"))
+                    .bind(&owner.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(key_row)
+                    .collect()
+            }
+
+            async fn set_api_key_enabled(&self, owner: &UserId, id: &ApiKeyId, enabled: bool) -> Result<bool> {
+                let done = sqlx::query("UPDATE api_key SET enabled = $1 WHERE api_key_id = $2 AND account_id = $3")
+                    .bind(enabled)
+                    .bind(&id.0)
+                    .bind(&owner.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_api_key(&self, owner: &UserId, id: &ApiKeyId) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM api_key WHERE api_key_id = $1 AND account_id = $2")
+                    .bind(&id.0)
+                    .bind(&owner.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<(ApiKeyId, UserId)>> {
+                let row = sqlx::query("DELETE FROM api_key WHERE key_hash = $1 RETURNING api_key_id, account_id")
+                    .bind(hash.to_hex())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                row.map(|r| -> Result<(ApiKeyId, UserId)> {
+                    Ok((
+                        ApiKeyId(r.try_get("api_key_id").map_err(db)?),
+                        UserId(r.try_get("account_id").map_err(db)?),
+                    ))
+                })
+                .transpose()
+            }
+
+            async fn record_api_key_usage(&self, usage: &[KeyUsage]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for u in usage {
+                    sqlx::query(
+                        "UPDATE api_key SET last_used_at = $1, last_used_ip = $2, last_used_user_agent = $3 \
+                         WHERE api_key_id = $4 AND (last_used_at IS NULL OR last_used_at <= $1)",
+                    )
+                    .bind(u.at.unix_timestamp())
+                    .bind(&u.ip)
+                    .bind(&u.user_agent)
+                    .bind(&u.id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn count_api_keys(&self) -> Result<u64> {
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM api_key")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .try_get("n")
+                    .map_err(db)?;
+                Ok(n.max(0) as u64)
+            }
+
+            async fn org_policy(&self, org: &OrgId) -> Result<OrgPolicy> {
+                let row = sqlx::query(
+                    "SELECT api_key_expirations, api_key_user_choice, api_key_default_expiration, \
+                     require_disable_before_delete FROM org_policy WHERE org_id = $1",
+                )
+                .bind(&org.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                let Some(r) = row else {
+                    return Ok(OrgPolicy::default());
+                };
+                let list: String = r.try_get("api_key_expirations").map_err(db)?;
+                Ok(OrgPolicy {
+                    api_key_expirations: list
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(KeyExpiration::parse_code)
+                        .collect::<Result<_>>()?,
+                    api_key_user_choice: r.try_get("api_key_user_choice").map_err(db)?,
+                    api_key_default_expiration: KeyExpiration::parse_code(
+                        &r.try_get::<String, _>("api_key_default_expiration").map_err(db)?,
+                    )?,
+                    require_disable_before_delete: r.try_get("require_disable_before_delete").map_err(db)?,
+                })
+            }
+
+            async fn set_org_policy(&self, org: &OrgId, p: &OrgPolicy) -> Result<()> {
+                let list: Vec<String> = p.api_key_expirations.iter().map(KeyExpiration::as_code).collect();
+                sqlx::query(
+                    "INSERT INTO org_policy (org_id, api_key_expirations, api_key_user_choice, \
+                     api_key_default_expiration, require_disable_before_delete, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id) DO UPDATE SET \
+                     api_key_expirations = excluded.api_key_expirations, \
+                     api_key_user_choice = excluded.api_key_user_choice, \
+                     api_key_default_expiration = excluded.api_key_default_expiration, \
+                     require_disable_before_delete = excluded.require_disable_before_delete",
+                )
+                .bind(&org.0)
+                .bind(list.join(","))
+                .bind(p.api_key_user_choice)
+                .bind(p.api_key_default_expiration.as_code())
+                .bind(p.require_disable_before_delete)
+                .bind(OffsetDateTime::now_utc().unix_timestamp())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
             }
         }
     };

@@ -17,6 +17,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "0001_accounts_sessions.sql",
     sql: include_str!("../migrations/sqlite/0001_accounts_sessions.sql"),
+}, Migration {
+    version: 2,
+    name: "0002_api_keys.sql",
+    sql: include_str!("../migrations/sqlite/0002_api_keys.sql"),
 }];
 
 /// A SQLite-backed store.

@@ -16,6 +16,8 @@ pub enum ApiError {
     Core(CoreError),
     /// Two credentials in one request (cookie and Authorization, say).
     MultipleAuthMethods,
+    /// A credential of the given scheme was refused (`Basic` or `Bearer`).
+    BadCredential(&'static str),
     /// A cookie-authenticated state change without a same-origin Origin or CSRF token.
     CsrfFailed,
     /// A credential on the plain-HTTP listener.
@@ -71,6 +73,9 @@ impl ApiError {
                     "a valid credential is required".into(),
                 ),
                 CoreError::Forbidden(m) => (S::FORBIDDEN, "forbidden", m.clone()),
+                CoreError::InsufficientPermissions(m) => {
+                    (S::FORBIDDEN, "insufficient_permissions", m.clone())
+                }
                 CoreError::RateLimited { message, .. } => {
                     (S::TOO_MANY_REQUESTS, "rate_limited", message.clone())
                 }
@@ -85,6 +90,11 @@ impl ApiError {
                     "an internal error occurred; quote the request id when reporting it".into(),
                 ),
             },
+            ApiError::BadCredential(_) => (
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "the credential is invalid, expired, disabled or revoked".into(),
+            ),
             ApiError::MultipleAuthMethods => (
                 S::BAD_REQUEST,
                 "multiple_auth_methods",
@@ -153,6 +163,14 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"gatehouse\""),
                 );
+            }
+            ApiError::BadCredential(scheme) => {
+                let challenge = if *scheme == "Basic" {
+                    "Basic realm=\"gatehouse\""
+                } else {
+                    "Bearer realm=\"gatehouse\", error=\"invalid_token\""
+                };
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
             }
             _ => {}
         }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use gatehouse_core::CoreSettings;
+use gatehouse_core::api_key::{KeyRate, ScopeCatalog};
 use gatehouse_core::password::HashParams;
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_core::throttle::LockoutPolicy;
@@ -27,6 +28,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Password hashing.
     pub password: PasswordConfig,
+    /// API keys.
+    pub api_keys: ApiKeysConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -157,6 +160,29 @@ impl Default for PasswordConfig {
     }
 }
 
+/// `[api_keys]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiKeysConfig {
+    /// Sustained requests per minute per key (0 = unlimited).
+    pub rate_limit_per_minute: u32,
+    /// Requests a key may make at once above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// Platform permissions keys and tokens may carry, beyond Gatehouse's own
+    /// (names like `compute:submit`).
+    pub platform_scopes: Vec<String>,
+}
+
+impl Default for ApiKeysConfig {
+    fn default() -> Self {
+        ApiKeysConfig {
+            rate_limit_per_minute: 6000,
+            rate_limit_burst: 200,
+            platform_scopes: Vec::new(),
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -262,6 +288,8 @@ impl Config {
         if s.idle_timeout_minutes == 0 || s.absolute_lifetime_hours == 0 {
             bail!("session: lifetimes must be positive");
         }
+        ScopeCatalog::new(&self.api_keys.platform_scopes)
+            .map_err(|e| anyhow::anyhow!("api_keys.{e}"))?;
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             bail!("log.format must be \"json\" or \"pretty\"");
         }
@@ -353,6 +381,11 @@ impl Config {
             },
             ip_max_failures: r.ip_max_failures,
             ip_window: Duration::seconds(r.ip_window_seconds.into()),
+            platform_scopes: self.api_keys.platform_scopes.clone(),
+            key_rate: KeyRate {
+                per_minute: self.api_keys.rate_limit_per_minute,
+                burst: self.api_keys.rate_limit_burst,
+            },
         }
     }
 

@@ -122,6 +122,8 @@ pub struct User {
     pub display_name: String,
     /// The organisation the account belongs to.
     pub org_id: OrgId,
+    /// Administrators may hold admin-only scopes and manage org policy.
+    pub is_admin: bool,
     /// Disabled accounts cannot authenticate by any means.
     pub disabled: bool,
     /// When the account was made.
@@ -153,6 +155,8 @@ pub struct NewUser {
     pub org_id: OrgId,
     /// argon2id PHC string.
     pub password_hash: String,
+    /// Whether the account is an administrator.
+    pub is_admin: bool,
     /// Creation time.
     pub created_at: OffsetDateTime,
 }

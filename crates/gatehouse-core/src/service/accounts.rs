@@ -19,6 +19,8 @@ pub struct NewAccount<'a> {
     pub display_name: Option<&'a str>,
     /// Initial password.
     pub password: &'a str,
+    /// Whether the account is an administrator.
+    pub is_admin: bool,
 }
 
 /// What the first start did.
@@ -48,6 +50,7 @@ impl Core {
             email: "admin@localhost.localdomain",
             display_name: Some("Administrator"),
             password: chosen,
+            is_admin: true,
         })
         .await?;
         Ok(match generated {
@@ -75,6 +78,7 @@ impl Core {
                 display_name,
                 org_id: org.id,
                 password_hash,
+                is_admin: input.is_admin,
                 created_at: now,
             })
             .await?;
@@ -121,6 +125,11 @@ impl Core {
         Ok(User { disabled, ..user })
     }
 
+    /// The organisation new accounts join.
+    pub async fn default_org(&self) -> Result<crate::org::Org> {
+        self.store.ensure_org(DEFAULT_ORG_NAME, self.clock.now()).await
+    }
+
     /// Every account.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         self.store.list_users().await
@@ -144,6 +153,7 @@ impl Core {
     async fn end_all_sessions(&self, user: &UserId) -> Result<()> {
         self.store.delete_user_sessions(user).await?;
         self.sessions.remove_user(user);
+        self.api_keys.remove_user(user);
         Ok(())
     }
 

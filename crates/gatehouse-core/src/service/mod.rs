@@ -2,9 +2,11 @@
 //! CLI, background jobs) goes through it.
 
 mod accounts;
+mod api_keys;
 mod auth;
 
 pub use accounts::{BootstrapOutcome, NewAccount};
+pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
 
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::Duration;
 
+use crate::api_key::{ApiKeyCache, KeyRate, ScopeCatalog};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::password::{HashParams, PasswordHasher};
@@ -36,6 +39,10 @@ pub struct CoreSettings {
     pub ip_max_failures: u32,
     /// The per-address window.
     pub ip_window: Duration,
+    /// Scopes the platform defines beyond Gatehouse's own.
+    pub platform_scopes: Vec<String>,
+    /// Request rate allowed per API key.
+    pub key_rate: KeyRate,
 }
 
 impl Default for CoreSettings {
@@ -48,6 +55,11 @@ impl Default for CoreSettings {
             lockout: LockoutPolicy::default(),
             ip_max_failures: 50,
             ip_window: Duration::minutes(5),
+            platform_scopes: Vec::new(),
+            key_rate: KeyRate {
+                per_minute: 6000,
+                burst: 200,
+            },
         }
     }
 }
@@ -59,6 +71,10 @@ pub struct Core {
     settings: CoreSettings,
     hasher: PasswordHasher,
     sessions: SessionCache,
+    api_keys: ApiKeyCache,
+    catalog: ScopeCatalog,
+    /// Requests to the public revoke-by-value endpoint, per address.
+    revoke_limiter: IpLimiter,
     ip_limiter: IpLimiter,
     /// Flipped by `check_store`; while false nothing authenticates (fail closed).
     store_up: AtomicBool,
@@ -77,12 +93,16 @@ impl Core {
             settings.hash_queue,
         )?;
         let ip_limiter = IpLimiter::new(settings.ip_max_failures, settings.ip_window);
+        let catalog = ScopeCatalog::new(&settings.platform_scopes)?;
         Ok(Core {
             store,
             clock,
             settings,
             hasher,
             sessions: SessionCache::default(),
+            api_keys: ApiKeyCache::default(),
+            catalog,
+            revoke_limiter: IpLimiter::new(30, Duration::minutes(1)),
             ip_limiter,
             store_up: AtomicBool::new(true),
         })
@@ -131,6 +151,10 @@ impl Core {
                 })
                 .collect();
             self.store.touch_sessions(&seen).await?;
+        }
+        let usage = self.api_keys.take_usage();
+        if !usage.is_empty() {
+            self.store.record_api_key_usage(&usage).await?;
         }
         Ok(())
     }

@@ -33,20 +33,33 @@ pub struct UserView {
     display_name: String,
 }
 
+/// The API key behind a request.
+#[derive(Serialize)]
+pub struct KeyInfo {
+    id: String,
+    name: String,
+    permissions: Vec<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+}
+
 /// Describes the caller and its credential.
 #[derive(Serialize)]
 pub struct SessionResponse {
     user: UserView,
     auth_method: &'static str,
-    #[serde(with = "time::serde::rfc3339")]
-    expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    permissions: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key: Option<KeyInfo>,
 }
 
 impl SessionResponse {
     fn of(caller: &Caller) -> Self {
-        let u = &caller.user;
+        let u = &caller.actor.user;
         SessionResponse {
             user: UserView {
                 id: u.id.to_string(),
@@ -56,7 +69,14 @@ impl SessionResponse {
             },
             auth_method: caller.method.as_str(),
             expires_at: caller.expires_at,
+            permissions: caller.actor.scopes.iter().map(str::to_owned).collect(),
             csrf_token: caller.cookie.as_deref().map(csrf_token),
+            api_key: caller.api_key.as_ref().map(|k| KeyInfo {
+                id: k.key_id.to_string(),
+                name: k.name.clone(),
+                permissions: k.permissions.iter().map(str::to_owned).collect(),
+                expires_at: k.expires_at,
+            }),
         }
     }
 }
@@ -97,11 +117,12 @@ pub async fn login(
             other => other.into(),
         })?;
     let caller = Caller {
-        user: outcome.principal.user.clone(),
+        actor: state.core.session_actor(&outcome.principal),
         method: AuthMethod::Cookie,
-        expires_at: outcome.principal.expires_at,
+        expires_at: Some(outcome.principal.expires_at),
         session: Some(outcome.principal.clone()),
         cookie: Some(outcome.token.expose().to_owned()),
+        api_key: None,
     };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax",
@@ -131,7 +152,8 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
     Ok(res)
 }
 
-/// `GET /api/auth/session`. Requires: any credential.
-pub async fn session(caller: Caller) -> Json<SessionResponse> {
-    Json(SessionResponse::of(&caller))
+/// `GET /api/auth/session`. Requires: `account:read`.
+pub async fn session(caller: Caller) -> ApiResult<Json<SessionResponse>> {
+    caller.require("account:read")?;
+    Ok(Json(SessionResponse::of(&caller)))
 }

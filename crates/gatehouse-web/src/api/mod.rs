@@ -1,10 +1,12 @@
 //! The JSON API under `/api`, plus health endpoints.
 
+pub mod api_keys;
 pub mod auth;
 pub mod health;
 
 use axum::Router;
 use axum::routing::{get, post};
+
 
 use crate::state::AppState;
 
@@ -14,6 +16,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/session", get(auth::session))
+        .route("/api/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api/api-keys/options", get(api_keys::options))
+        .route("/api/api-keys/revoke", post(api_keys::revoke))
+        .route("/api/api-keys/{id}", get(api_keys::show).delete(api_keys::delete))
+        .route("/api/api-keys/{id}/disable", post(api_keys::disable))
+        .route("/api/api-keys/{id}/enable", post(api_keys::enable))
+        .route("/api/api-keys/{id}/duplicate", post(api_keys::duplicate))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
 }

@@ -1,18 +1,25 @@
 //! Who is calling. A request may carry exactly one credential: the `cloud.sso` cookie
-//! or an `Authorization` header. Cookie-authenticated state changes must also prove
-//! they come from our own pages (same-origin `Origin`, or the session's CSRF token).
+//! or an `Authorization` header (`Basic` with an API key as the username and an empty
+//! password). Cookie-authenticated state changes must also prove they come from our own
+//! pages (same-origin `Origin`, or the session's CSRF token).
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::Error as CoreError;
-use gatehouse_core::account::User;
+use gatehouse_core::actor::Actor;
+use gatehouse_core::api_key::ApiKeyPrincipal;
+use gatehouse_core::service::UseContext;
 use gatehouse_core::session::{SessionPrincipal, csrf_token_matches};
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use crate::error::ApiError;
+use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -23,6 +30,8 @@ pub const SESSION_COOKIE: &str = "cloud.sso";
 pub enum AuthMethod {
     /// The `cloud.sso` session cookie.
     Cookie,
+    /// HTTP Basic with an API key.
+    ApiKey,
 }
 
 impl AuthMethod {
@@ -30,6 +39,7 @@ impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::Cookie => "cookie",
+            AuthMethod::ApiKey => "api_key",
         }
     }
 }
@@ -37,16 +47,25 @@ impl AuthMethod {
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The account.
-    pub user: User,
+    /// The account and the credential's permissions.
+    pub actor: Actor,
     /// How it authenticated.
     pub method: AuthMethod,
-    /// When the credential stops working.
-    pub expires_at: OffsetDateTime,
+    /// When the credential stops working (`None`: never).
+    pub expires_at: Option<OffsetDateTime>,
     /// The session, for cookie callers.
     pub session: Option<Arc<SessionPrincipal>>,
     /// The cookie value, for cookie callers (to derive the CSRF token).
     pub cookie: Option<String>,
+    /// The key, for API-key callers.
+    pub api_key: Option<Arc<ApiKeyPrincipal>>,
+}
+
+impl Caller {
+    /// Fails with 403 `insufficient_permissions` unless the credential holds `scope`.
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        self.actor.require(scope).map_err(ApiError::from)
+    }
 }
 
 /// The credential a request presents.
@@ -62,13 +81,17 @@ pub enum Presented<'a> {
 /// Finds the single credential in a request; two is an error.
 pub fn presented(headers: &HeaderMap) -> Result<Presented<'_>, ApiError> {
     let cookie = session_cookie(headers);
-    let auth = headers
-        .get(header::AUTHORIZATION)
+    let mut auths = headers.get_all(header::AUTHORIZATION).iter();
+    let auth = auths
+        .next()
         .map(|v| {
             v.to_str()
                 .map_err(|_| ApiError::BadRequest("malformed Authorization header".into()))
         })
         .transpose()?;
+    if auths.next().is_some() {
+        return Err(ApiError::MultipleAuthMethods);
+    }
     match (cookie, auth) {
         (Some(_), Some(_)) => Err(ApiError::MultipleAuthMethods),
         (Some(c), None) => Ok(Presented::Cookie(c)),
@@ -90,32 +113,81 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Decodes `Basic base64(user:password)`; `None` if the header is not Basic or malformed.
+pub fn basic_credentials(header: &str) -> Option<(Zeroizing<String>, Zeroizing<String>)> {
+    let (scheme, rest) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = Zeroizing::new(STANDARD.decode(rest.trim()).ok()?);
+    let text = std::str::from_utf8(&decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((Zeroizing::new(user.to_owned()), Zeroizing::new(pass.to_owned())))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match presented(&parts.headers)? {
             Presented::Nothing => Err(CoreError::Unauthenticated.into()),
-            Presented::Authorization(_) => {
-                // Bearer tokens and API keys arrive with their own issues; until then an
-                // Authorization header authenticates nothing.
-                Err(CoreError::Unauthenticated.into())
-            }
+            Presented::Authorization(value) => authenticate_authorization(parts, state, value).await,
             Presented::Cookie(cookie) => {
                 let session = state.core.authenticate_session(cookie).await?;
                 if is_state_changing(&parts.method) {
                     check_csrf(&parts.headers, cookie, state.web.public_origin.as_deref())?;
                 }
                 Ok(Caller {
-                    user: session.user.clone(),
+                    actor: state.core.session_actor(&session),
                     method: AuthMethod::Cookie,
-                    expires_at: session.expires_at,
+                    expires_at: Some(session.expires_at),
                     cookie: Some(cookie.to_owned()),
                     session: Some(session),
+                    api_key: None,
                 })
             }
         }
     }
+}
+
+async fn authenticate_authorization(
+    parts: &Parts,
+    state: &AppState,
+    value: &str,
+) -> Result<Caller, ApiError> {
+    let scheme = value.split(' ').next().unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ApiError::BadCredential("Bearer"));
+    }
+    // SECURITY: an API key is the username and the password must be empty; anything
+    // else (a password, a malformed header) is refused without saying which part failed.
+    let Some((user, pass)) = basic_credentials(value) else {
+        return Err(ApiError::BadCredential("Basic"));
+    };
+    if !pass.is_empty() {
+        return Err(ApiError::BadCredential("Basic"));
+    }
+    let ip = parts.extensions.get::<ClientIp>().and_then(|c| c.0);
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let key = state
+        .core
+        .authenticate_api_key(&user, UseContext { ip, user_agent })
+        .await
+        .map_err(|e| match e {
+            CoreError::Unauthenticated => ApiError::BadCredential("Basic"),
+            other => other.into(),
+        })?;
+    Ok(Caller {
+        actor: state.core.key_actor(&key),
+        method: AuthMethod::ApiKey,
+        expires_at: key.expires_at,
+        session: None,
+        cookie: None,
+        api_key: Some(key),
+    })
 }
 
 /// Methods that may change state (SECURITY: a GET never does).
@@ -172,10 +244,7 @@ mod tests {
     fn the_session_cookie_is_found_among_others() {
         let h = headers(&[("cookie", "a=1; cloud.sso=abc ; b=2")]);
         assert_eq!(session_cookie(&h), Some("abc"));
-        assert_eq!(
-            session_cookie(&headers(&[("cookie", "cloud.ssox=1")])),
-            None
-        );
+        assert_eq!(session_cookie(&headers(&[("cookie", "cloud.ssox=1")])), None);
         assert_eq!(session_cookie(&headers(&[("cookie", "cloud.sso=")])), None);
     }
 
@@ -183,11 +252,24 @@ mod tests {
     fn a_cookie_and_an_authorization_header_together_are_refused() {
         let h = headers(&[("cookie", "cloud.sso=abc"), ("authorization", "Bearer x")]);
         assert!(matches!(presented(&h), Err(ApiError::MultipleAuthMethods)));
+        let two = headers(&[("authorization", "Bearer x"), ("authorization", "Basic eDo=")]);
+        assert!(matches!(presented(&two), Err(ApiError::MultipleAuthMethods)));
         let only_other_cookie = headers(&[("cookie", "theme=dark"), ("authorization", "Bearer x")]);
         assert!(matches!(
             presented(&only_other_cookie),
             Ok(Presented::Authorization(_))
         ));
+    }
+
+    #[test]
+    fn basic_credentials_decode_user_and_password() {
+        let (u, p) = basic_credentials("Basic Z3drX2FiYzo=").expect("decodes");
+        assert_eq!((u.as_str(), p.as_str()), ("gwk_abc", ""));
+        let (u, p) = basic_credentials("basic dTpw").expect("case-insensitive scheme");
+        assert_eq!((u.as_str(), p.as_str()), ("u", "p"));
+        assert!(basic_credentials("Basic !!!").is_none());
+        assert!(basic_credentials("Basic bm9jb2xvbg==").is_none(), "no colon");
+        assert!(basic_credentials("Bearer x").is_none());
     }
 
     #[test]

@@ -46,3 +46,39 @@ impl<T: Serialize> IntoResponse for Json<T> {
         axum::Json(self.0).into_response()
     }
 }
+
+/// A JSON body that may be absent: an empty body yields `T::default()`.
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonOrEmpty<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let empty = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v == "0")
+            || (!req.headers().contains_key(axum::http::header::CONTENT_TYPE)
+                && !req.headers().contains_key(axum::http::header::TRANSFER_ENCODING)
+                && !req.headers().contains_key(axum::http::header::CONTENT_LENGTH));
+        if empty {
+            return Ok(JsonOrEmpty(T::default()));
+        }
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| JsonOrEmpty(v))
+    }
+}
+
+/// Deserialises a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}

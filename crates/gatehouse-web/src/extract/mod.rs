@@ -4,4 +4,4 @@ pub mod auth;
 pub mod json;
 
 pub use auth::{Caller, SESSION_COOKIE};
-pub use json::Json;
+pub use json::{Json, JsonOrEmpty, double_option};

@@ -28,6 +28,9 @@ pub enum AdminCommand {
         /// Display name (defaults to the username).
         #[arg(long)]
         display_name: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
         /// Where the password comes from.
         #[command(flatten)]
         password: PasswordSource,
@@ -52,6 +55,8 @@ pub enum AdminCommand {
         /// Username.
         username: String,
     },
+    /// Show or change the default organisation's credential policy.
+    Policy(PolicyArgs),
     /// Show the newest audit records.
     Audit {
         /// How many.
@@ -106,6 +111,7 @@ pub async fn run(
             username,
             email,
             display_name,
+            admin,
             password,
         } => {
             let pw = password.read()?;
@@ -115,6 +121,7 @@ pub async fn run(
                     email,
                     display_name: display_name.as_deref(),
                     password: pw.expose_secret(),
+                    is_admin: *admin,
                 })
                 .await
                 .map_err(describe)?;
@@ -155,6 +162,7 @@ pub async fn run(
                 .map_err(describe)?;
             println!("enabled {username}");
         }
+        AdminCommand::Policy(args) => policy(&core, args).await?,
         AdminCommand::Audit { limit } => {
             for e in core.recent_audit(None, *limit).await.map_err(describe)? {
                 println!(
@@ -169,6 +177,60 @@ pub async fn run(
             }
         }
     }
+    Ok(())
+}
+
+/// `gatehouse admin policy`: flags given change the policy; with none it is shown.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Expirations members may choose for API keys, comma-separated (none,7,30,60,90).
+    #[arg(long, value_name = "LIST")]
+    api_key_expirations: Option<String>,
+    /// The expiration applied when none is chosen (none, 7, 30, 60 or 90).
+    #[arg(long, value_name = "EXP")]
+    api_key_default_expiration: Option<String>,
+    /// Whether members may choose the expiration (true/false).
+    #[arg(long, value_name = "BOOL")]
+    api_key_user_choice: Option<bool>,
+    /// Whether an enabled key must be disabled before deletion (true/false).
+    #[arg(long, value_name = "BOOL")]
+    require_disable_before_delete: Option<bool>,
+}
+
+async fn policy(core: &Core, args: &PolicyArgs) -> anyhow::Result<()> {
+    use gatehouse_core::org::KeyExpiration;
+    let org = core.default_org().await.map_err(describe)?;
+    let mut p = core.org_policy_of(&org.id).await.map_err(describe)?;
+    let mut changed = false;
+    if let Some(list) = &args.api_key_expirations {
+        p.api_key_expirations = list
+            .split(',')
+            .map(KeyExpiration::parse_code)
+            .collect::<Result<_, _>>()
+            .map_err(describe)?;
+        changed = true;
+    }
+    if let Some(d) = &args.api_key_default_expiration {
+        p.api_key_default_expiration = KeyExpiration::parse_code(d).map_err(describe)?;
+        changed = true;
+    }
+    if let Some(v) = args.api_key_user_choice {
+        p.api_key_user_choice = v;
+        changed = true;
+    }
+    if let Some(v) = args.require_disable_before_delete {
+        p.require_disable_before_delete = v;
+        changed = true;
+    }
+    if changed {
+        core.set_org_policy(&org.id, &p).await.map_err(describe)?;
+        println!("policy updated for organisation {}", org.name);
+    }
+    let list: Vec<String> = p.api_key_expirations.iter().map(KeyExpiration::as_code).collect();
+    println!("api_key_expirations           = {}", list.join(","));
+    println!("api_key_default_expiration    = {}", p.api_key_default_expiration.as_code());
+    println!("api_key_user_choice           = {}", p.api_key_user_choice);
+    println!("require_disable_before_delete = {}", p.require_disable_before_delete);
     Ok(())
 }
 

@@ -1,0 +1,44 @@
+//! Who is acting and with which permissions, whatever credential they used.
+
+use crate::account::User;
+use crate::api_key::Scopes;
+use crate::error::{Error, Result};
+use crate::ids::ApiKeyId;
+
+/// An authenticated caller, as the use cases see it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The account.
+    pub user: User,
+    /// What this credential may do.
+    pub scopes: Scopes,
+    /// The API key used, if any.
+    pub via_key: Option<ApiKeyId>,
+}
+
+impl Actor {
+    /// Fails with `InsufficientPermissions` unless the credential holds `scope`.
+    pub fn require(&self, scope: &str) -> Result<()> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(Error::InsufficientPermissions(format!(
+                "this credential lacks the {scope} permission"
+            )))
+        }
+    }
+
+    /// Fails unless the credential holds every scope in `wanted` (no privilege escalation
+    /// when minting new credentials).
+    pub fn require_all(&self, wanted: &Scopes) -> Result<()> {
+        let missing = self.scopes.missing(wanted);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InsufficientPermissions(format!(
+                "a credential cannot grant permissions it does not have: {}",
+                missing.join(", ")
+            )))
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The API-key hot path: keys by hash in memory, a lock-free per-key rate limiter, and
+//! last-use tracking coalesced to one in-memory update per key per second, flushed in
+//! batches. A hit costs a SHA-256, a read lock and a few atomics.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
+
+use time::OffsetDateTime;
+
+use super::{ApiKeyPrincipal, KeyUsage};
+use crate::ids::{ApiKeyId, UserId};
+use crate::secret::TokenHash;
+
+const MAX_ENTRIES: usize = 500_000;
+
+/// A per-key request rate: `per_minute` sustained, with `burst` in reserve.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRate {
+    /// Sustained requests per minute (0 = unlimited).
+    pub per_minute: u32,
+    /// Requests allowed at once above the sustained rate.
+    pub burst: u32,
+}
+
+/// One cached key.
+pub struct CachedKey {
+    /// What a successful check returns.
+    pub principal: Arc<ApiKeyPrincipal>,
+    /// The key's state when loaded.
+    pub enabled: bool,
+    /// Unix seconds when confirmed against the store.
+    pub checked_at: i64,
+    /// GCRA "theoretical arrival time", in microseconds of [`monotonic_us`].
+    tat: AtomicI64,
+    /// Unix second of the last recorded use; later uses in the same second are not recorded.
+    used_second: AtomicI64,
+    usage: Mutex<Option<KeyUsage>>,
+    dirty: AtomicBool,
+}
+
+/// Keys by hash.
+#[derive(Default)]
+pub struct ApiKeyCache {
+    map: RwLock<HashMap<TokenHash, Arc<CachedKey>>>,
+}
+
+impl ApiKeyCache {
+    /// The cached entry for a key hash.
+    pub fn get(&self, hash: &TokenHash) -> Option<Arc<CachedKey>> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    /// Caches a key just read from the store.
+    pub fn insert(&self, hash: TokenHash, principal: Arc<ApiKeyPrincipal>, enabled: bool, now: OffsetDateTime) {
+        let entry = Arc::new(CachedKey {
+            principal,
+            enabled,
+            checked_at: now.unix_timestamp(),
+            tat: AtomicI64::new(0),
+            used_second: AtomicI64::new(0),
+            usage: Mutex::new(None),
+            dirty: AtomicBool::new(false),
+        });
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        // A refreshed entry keeps the rate-limit state of the one it replaces.
+        if let Some(old) = map.get(&hash) {
+            entry.tat.store(old.tat.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        map.insert(hash, entry);
+    }
+
+    /// Drops one key (disable, enable, delete, revoke).
+    pub fn remove(&self, hash: &TokenHash) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
+    }
+
+    /// Drops every key of a user.
+    pub fn remove_user(&self, user: &UserId) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| &e.principal.user.id != user);
+    }
+
+    /// Takes the buffered uses since the last call.
+    pub fn take_usage(&self) -> Vec<KeyUsage> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values()
+            .filter(|e| e.dirty.swap(false, Ordering::Relaxed))
+            .filter_map(|e| e.usage.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .collect()
+    }
+}
+
+impl CachedKey {
+    /// Applies the key's rate; `Err(seconds)` when over it.
+    pub fn admit(&self, rate: KeyRate) -> Result<(), u64> {
+        if rate.per_minute == 0 {
+            return Ok(());
+        }
+        let interval = 60_000_000 / i64::from(rate.per_minute.max(1));
+        let tolerance = interval * i64::from(rate.burst);
+        let now = monotonic_us();
+        let mut tat = self.tat.load(Ordering::Relaxed);
+        loop {
+            let base = tat.max(now);
+            if base - now > tolerance {
+                let wait_us = base - now - tolerance;
+                return Err((wait_us / 1_000_000 + 1) as u64);
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, base + interval, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(seen) => tat = seen,
+            }
+        }
+    }
+
+    /// Records a use, at most once per key per second.
+    pub fn record_use(&self, at: OffsetDateTime, ip: Option<std::net::IpAddr>, user_agent: Option<&str>) {
+        let second = at.unix_timestamp();
+        if self.used_second.swap(second, Ordering::Relaxed) == second {
+            return;
+        }
+        let usage = KeyUsage {
+            id: self.principal.key_id.clone(),
+            at,
+            ip: ip.map(|i| i.to_string()),
+            user_agent: user_agent.map(|u| u.chars().take(256).collect()),
+        };
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = Some(usage);
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// The key's id.
+    pub fn id(&self) -> &ApiKeyId {
+        &self.principal.key_id
+    }
+}
+
+/// Microseconds since the first call, from a monotonic clock (rate limiting only).
+fn monotonic_us() -> i64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_micros() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::User;
+    use crate::api_key::Scopes;
+    use crate::ids::OrgId;
+
+    fn entry() -> Arc<CachedKey> {
+        let cache = ApiKeyCache::default();
+        let p = Arc::new(ApiKeyPrincipal {
+            key_id: ApiKeyId::generate(),
+            name: "k".into(),
+            user: User {
+                id: UserId::generate(),
+                username: "u".into(),
+                email: "u@example.org".into(),
+                display_name: "u".into(),
+                org_id: OrgId::generate(),
+                is_admin: false,
+                disabled: false,
+                created_at: OffsetDateTime::UNIX_EPOCH,
+            },
+            permissions: Scopes::default(),
+            expires_at: None,
+        });
+        let h = TokenHash::of("x");
+        cache.insert(h, p, true, OffsetDateTime::UNIX_EPOCH);
+        cache.get(&h).expect("cached")
+    }
+
+    #[test]
+    fn a_key_may_burst_then_is_limited_with_a_retry_time() {
+        let e = entry();
+        let rate = KeyRate { per_minute: 60, burst: 3 };
+        for _ in 0..4 {
+            assert!(e.admit(rate).is_ok());
+        }
+        let wait = e.admit(rate).expect_err("over the rate");
+        assert!((1..=2).contains(&wait), "{wait}");
+        assert!(e.admit(KeyRate { per_minute: 0, burst: 0 }).is_ok(), "0 means unlimited");
+    }
+
+    #[test]
+    fn uses_are_recorded_once_per_second_and_taken_once() {
+        let cache = ApiKeyCache::default();
+        let e = entry();
+        let t = OffsetDateTime::from_unix_timestamp(100).expect("t");
+        e.record_use(t, Some([192, 0, 2, 1].into()), Some("curl/8"));
+        e.record_use(t, Some([192, 0, 2, 2].into()), Some("curl/8"));
+        let u = e.usage.lock().expect("lock").clone().expect("recorded");
+        assert_eq!(u.ip.as_deref(), Some("192.0.2.1"), "second use in the same second is skipped");
+        assert!(cache.take_usage().is_empty(), "a different cache has nothing");
+    }
+}

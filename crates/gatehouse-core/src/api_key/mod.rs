@@ -1,0 +1,114 @@
+//! API keys: machine credentials used as HTTP Basic (key as the username, empty
+//! password). Only the SHA-256 of a key is stored.
+
+mod cache;
+mod format;
+mod scope;
+
+pub use cache::{ApiKeyCache, KeyRate};
+pub use format::{ApiKeySecret, DISPLAY_LEN, KEY_LEN, PREFIX, is_well_formed};
+pub use scope::{
+    ADMIN_ONLY_SCOPES, BUILTIN_SCOPES, DEFAULT_KEY_SCOPES, ScopeCatalog, Scopes,
+};
+
+use time::OffsetDateTime;
+
+use crate::account::User;
+use crate::error::{Error, Result};
+use crate::ids::{ApiKeyId, UserId};
+use crate::secret::TokenHash;
+
+/// A key's name: 1–64 printable characters, unique per user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyName(String);
+
+impl ApiKeyName {
+    /// Validates and trims a name.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if s.is_empty() || s.chars().count() > 64 {
+            return Err(Error::invalid("name", "must be 1 to 64 characters"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Error::invalid("name", "must not contain control characters"));
+        }
+        Ok(ApiKeyName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A key as stored (without its secret, which is never kept).
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    /// Id.
+    pub id: ApiKeyId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Unique per owner.
+    pub name: String,
+    /// `gwk_` and the first random characters, for recognising a key in a list.
+    pub display_prefix: String,
+    /// SHA-256 of the key.
+    pub key_hash: TokenHash,
+    /// What the key may do.
+    pub permissions: Scopes,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// The username that made it.
+    pub created_by: String,
+    /// When it stops working (`None`: never).
+    pub expires_at: Option<OffsetDateTime>,
+    /// Last use (coalesced in memory; see [`ApiKeyCache`]).
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Address of the last use.
+    pub last_used_ip: Option<String>,
+    /// User agent of the last use.
+    pub last_used_user_agent: Option<String>,
+    /// Disabled keys get 401 until re-enabled.
+    pub enabled: bool,
+}
+
+/// A buffered record of use, flushed in batches.
+#[derive(Debug, Clone)]
+pub struct KeyUsage {
+    /// Which key.
+    pub id: ApiKeyId,
+    /// When.
+    pub at: OffsetDateTime,
+    /// From where.
+    pub ip: Option<String>,
+    /// With what.
+    pub user_agent: Option<String>,
+}
+
+/// A request authenticated by an API key.
+#[derive(Debug, Clone)]
+pub struct ApiKeyPrincipal {
+    /// The key's id.
+    pub key_id: ApiKeyId,
+    /// The key's name.
+    pub name: String,
+    /// The owner.
+    pub user: User,
+    /// Effective permissions: the key's, limited to what the owner may still hold.
+    pub permissions: Scopes,
+    /// The key's expiry.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_are_trimmed_bounded_and_single_line() {
+        assert_eq!(ApiKeyName::parse("  ci deploy ").expect("ok").as_str(), "ci deploy");
+        assert!(ApiKeyName::parse("").is_err());
+        assert!(ApiKeyName::parse("a\nb").is_err());
+        assert!(ApiKeyName::parse(&"x".repeat(65)).is_err());
+    }
+}

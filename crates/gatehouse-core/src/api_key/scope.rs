@@ -1,0 +1,173 @@
+//! Permissions ("scopes") carried by API keys and tokens.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, Result};
+
+/// Gatehouse's own scopes. Platform scopes are added by configuration.
+pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
+    ("account:read", "read your account and session details"),
+    ("api_keys:read", "list your API keys"),
+    ("api_keys:write", "create, disable, duplicate and delete your API keys"),
+    ("tokens:write", "issue and revoke your short-lived tokens"),
+    ("ssh_keys:read", "list your SSH public keys"),
+    ("ssh_keys:write", "add and delete your SSH public keys"),
+    (
+        "ssh_keys:read_all",
+        "read every user's SSH public keys (cluster machine credential; administrators only)",
+    ),
+];
+
+/// Scopes only administrators may hold.
+pub const ADMIN_ONLY_SCOPES: &[&str] = &["ssh_keys:read_all"];
+
+/// What a new key gets when the request names no permissions.
+pub const DEFAULT_KEY_SCOPES: &[&str] = &["account:read"];
+
+/// A set of scope names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes(BTreeSet<String>);
+
+impl Scopes {
+    /// Builds a set from names, without validation.
+    pub fn of<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Self {
+        Scopes(names.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether the set contains `scope`.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+
+    /// Whether every scope of `other` is in this set.
+    pub fn covers(&self, other: &Scopes) -> bool {
+        other.0.is_subset(&self.0)
+    }
+
+    /// The scopes of `other` missing here.
+    pub fn missing<'a>(&'a self, other: &'a Scopes) -> Vec<&'a str> {
+        other.0.difference(&self.0).map(String::as_str).collect()
+    }
+
+    /// Intersection.
+    pub fn intersect(&self, other: &Scopes) -> Scopes {
+        Scopes(self.0.intersection(&other.0).cloned().collect())
+    }
+
+    /// Iterates in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// Space-separated, the stored and the JWT `scope` form.
+    pub fn to_space_separated(&self) -> String {
+        self.iter().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Parses the stored form.
+    pub fn from_space_separated(s: &str) -> Self {
+        Scopes::of(s.split_whitespace())
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The catalogue of scopes this deployment knows.
+#[derive(Debug, Clone)]
+pub struct ScopeCatalog {
+    platform: Vec<String>,
+}
+
+impl ScopeCatalog {
+    /// Built-in scopes plus the platform's (validated: `name:action`, lowercase).
+    pub fn new(platform: &[String]) -> Result<Self> {
+        for s in platform {
+            let ok = s.len() <= 64
+                && s.split_once(':').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ':' | '_' | '-' | '.'));
+            if !ok {
+                return Err(Error::invalid("platform_scopes", format!("{s:?} is not a valid scope name")));
+            }
+        }
+        Ok(ScopeCatalog {
+            platform: platform.to_vec(),
+        })
+    }
+
+    /// Every scope name with its description.
+    pub fn all(&self) -> Vec<(String, String)> {
+        BUILTIN_SCOPES
+            .iter()
+            .map(|(n, d)| ((*n).to_owned(), (*d).to_owned()))
+            .chain(
+                self.platform
+                    .iter()
+                    .map(|n| (n.clone(), "platform scope (configured)".to_owned())),
+            )
+            .collect()
+    }
+
+    /// The scopes an account may hold: everything, minus admin-only scopes for members.
+    pub fn for_user(&self, is_admin: bool) -> Scopes {
+        Scopes::of(
+            BUILTIN_SCOPES
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| is_admin || !ADMIN_ONLY_SCOPES.contains(n))
+                .map(str::to_owned)
+                .chain(self.platform.iter().cloned()),
+        )
+    }
+
+    /// Validates requested names; `None` means the default set.
+    pub fn parse_request(&self, requested: Option<&[String]>) -> Result<Scopes> {
+        let Some(names) = requested else {
+            return Ok(Scopes::of(DEFAULT_KEY_SCOPES.iter().copied()));
+        };
+        let known = self.for_user(true);
+        for n in names {
+            if !known.contains(n) {
+                return Err(Error::invalid("permissions", format!("unknown permission {n:?}")));
+            }
+        }
+        if names.is_empty() {
+            return Err(Error::invalid("permissions", "must name at least one permission"));
+        }
+        Ok(Scopes::of(names.iter().cloned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_never_hold_admin_only_scopes() {
+        let c = ScopeCatalog::new(&["compute:run".into()]).expect("catalog");
+        assert!(!c.for_user(false).contains("ssh_keys:read_all"));
+        assert!(c.for_user(true).contains("ssh_keys:read_all"));
+        assert!(c.for_user(false).contains("compute:run"));
+    }
+
+    #[test]
+    fn requests_default_to_account_read_and_unknown_names_are_refused() {
+        let c = ScopeCatalog::new(&[]).expect("catalog");
+        assert_eq!(c.parse_request(None).expect("default"), Scopes::of(["account:read"]));
+        assert!(c.parse_request(Some(&["nope:x".into()])).is_err());
+        assert!(c.parse_request(Some(&[])).is_err());
+        assert!(ScopeCatalog::new(&["Bad Scope".into()]).is_err());
+    }
+
+    #[test]
+    fn covers_and_missing_compare_sets() {
+        let big = Scopes::of(["a:r", "b:w"]);
+        let small = Scopes::of(["a:r"]);
+        assert!(big.covers(&small) && !small.covers(&big));
+        assert_eq!(small.missing(&big), ["b:w"]);
+        assert_eq!(Scopes::from_space_separated(&big.to_space_separated()), big);
+    }
+}

@@ -1,0 +1,337 @@
+//! API-key use cases: create, list, disable/enable, duplicate, delete, revoke by value,
+//! and per-request authentication through the in-process cache.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::actor::Actor;
+use crate::api_key::{ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, Scopes, is_well_formed};
+use crate::audit::AuditEvent;
+use crate::error::{Error, Result};
+use crate::ids::ApiKeyId;
+use crate::org::{KeyExpiration, OrgPolicy};
+use crate::secret::TokenHash;
+use crate::session::SessionPrincipal;
+
+use super::Core;
+
+/// A request for a new key.
+pub struct NewApiKey<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// `None`: the request named no expiration (the policy default applies).
+    pub expiration: Option<KeyExpiration>,
+    /// `None`: the documented default permissions.
+    pub permissions: Option<&'a [String]>,
+}
+
+/// Where a request came from, for last-use tracking.
+pub struct UseContext<'a> {
+    /// Client address.
+    pub ip: Option<IpAddr>,
+    /// Client user agent.
+    pub user_agent: Option<&'a str>,
+}
+
+impl Core {
+    /// The actor behind a session: every scope the account may hold.
+    pub fn session_actor(&self, session: &SessionPrincipal) -> Actor {
+        Actor {
+            scopes: self.catalog.for_user(session.user.is_admin),
+            user: session.user.clone(),
+            via_key: None,
+        }
+    }
+
+    /// The actor behind an API key.
+    pub fn key_actor(&self, key: &ApiKeyPrincipal) -> Actor {
+        Actor {
+            user: key.user.clone(),
+            scopes: key.permissions.clone(),
+            via_key: Some(key.key_id.clone()),
+        }
+    }
+
+    /// Every scope this deployment knows, with descriptions.
+    pub fn scope_catalog(&self) -> Vec<(String, String)> {
+        self.catalog.all()
+    }
+
+    /// The policy of the actor's organisation.
+    pub async fn policy_for(&self, actor: &Actor) -> Result<OrgPolicy> {
+        self.store.org_policy(&actor.user.org_id).await
+    }
+
+    /// Creates a key. Requires `api_keys:write` and every permission it grants.
+    #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
+    pub async fn create_api_key(
+        &self,
+        actor: &Actor,
+        req: NewApiKey<'_>,
+    ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
+        actor.require("api_keys:write")?;
+        let name = ApiKeyName::parse(req.name)?;
+        let permissions = self.catalog.parse_request(req.permissions)?;
+        actor.require_all(&permissions)?;
+        let policy = self.policy_for(actor).await?;
+        let expiration = policy.resolve_expiration(req.expiration)?;
+        self.mint_key(actor, name, permissions, expiration, "api_key.created")
+            .await
+    }
+
+    /// Makes a new key with the same permissions as `id` and a new secret.
+    #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
+    pub async fn duplicate_api_key(
+        &self,
+        actor: &Actor,
+        id: &ApiKeyId,
+        name: Option<&str>,
+        expiration: Option<KeyExpiration>,
+    ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
+        actor.require("api_keys:write")?;
+        let original = self.own_key(actor, id).await?;
+        actor.require_all(&original.permissions)?;
+        let name = match name {
+            Some(n) => ApiKeyName::parse(n)?,
+            None => {
+                let base: String = original.name.chars().take(57).collect();
+                ApiKeyName::parse(&format!("{base} (copy)"))?
+            }
+        };
+        let policy = self.policy_for(actor).await?;
+        let expiration = policy.resolve_expiration(expiration)?;
+        self.mint_key(actor, name, original.permissions, expiration, "api_key.duplicated")
+            .await
+    }
+
+    async fn mint_key(
+        &self,
+        actor: &Actor,
+        name: ApiKeyName,
+        permissions: Scopes,
+        expiration: KeyExpiration,
+        action: &str,
+    ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
+        let now = self.clock.now();
+        let secret = ApiKeySecret::generate();
+        let record = ApiKeyRecord {
+            id: ApiKeyId::generate(),
+            user_id: actor.user.id.clone(),
+            name: name.as_str().to_owned(),
+            display_prefix: secret.display_prefix(),
+            key_hash: secret.hash(),
+            permissions,
+            created_at: now,
+            created_by: actor.user.username.clone(),
+            expires_at: expiration.days().map(|d| now + Duration::days(d.into())),
+            last_used_at: None,
+            last_used_ip: None,
+            last_used_user_agent: None,
+            enabled: true,
+        };
+        self.store.insert_api_key(&record).await?;
+        self.audit(
+            AuditEvent::new(now, action)
+                .user(&actor.user.id)
+                .factor(actor_factor(actor))
+                .detail(format!("key={} name={:?}", record.id, record.name)),
+        )
+        .await;
+        Ok((record, secret))
+    }
+
+    /// The actor's keys. Requires `api_keys:read` (or `api_keys:write`).
+    pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKeyRecord>> {
+        require_read(actor)?;
+        self.store.list_api_keys(&actor.user.id).await
+    }
+
+    /// One of the actor's keys; another user's key is `NotFound`.
+    pub async fn get_api_key(&self, actor: &Actor, id: &ApiKeyId) -> Result<ApiKeyRecord> {
+        require_read(actor)?;
+        self.own_key(actor, id).await
+    }
+
+    /// Disables or re-enables a key. A disabled key gets 401 at once on this node.
+    #[tracing::instrument(skip_all, fields(user = %actor.user.id, enabled))]
+    pub async fn set_api_key_enabled(
+        &self,
+        actor: &Actor,
+        id: &ApiKeyId,
+        enabled: bool,
+    ) -> Result<ApiKeyRecord> {
+        actor.require("api_keys:write")?;
+        let key = self.own_key(actor, id).await?;
+        if !self.store.set_api_key_enabled(&actor.user.id, id, enabled).await? {
+            return Err(Error::NotFound);
+        }
+        self.api_keys.remove(&key.key_hash);
+        let action = if enabled { "api_key.enabled" } else { "api_key.disabled" };
+        self.audit(
+            AuditEvent::new(self.clock.now(), action)
+                .user(&actor.user.id)
+                .factor(actor_factor(actor))
+                .detail(format!("key={id}")),
+        )
+        .await;
+        Ok(ApiKeyRecord { enabled, ..key })
+    }
+
+    /// Deletes a key. Honours `require_disable_before_delete`.
+    #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
+    pub async fn delete_api_key(&self, actor: &Actor, id: &ApiKeyId) -> Result<()> {
+        actor.require("api_keys:write")?;
+        let key = self.own_key(actor, id).await?;
+        if key.enabled && self.policy_for(actor).await?.require_disable_before_delete {
+            return Err(Error::Conflict(
+                "your organisation requires disabling an API key before deleting it; disable it first"
+                    .into(),
+            ));
+        }
+        if !self.store.delete_api_key(&actor.user.id, id).await? {
+            return Err(Error::NotFound);
+        }
+        self.api_keys.remove(&key.key_hash);
+        self.audit(
+            AuditEvent::new(self.clock.now(), "api_key.deleted")
+                .user(&actor.user.id)
+                .factor(actor_factor(actor))
+                .detail(format!("key={id}")),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Revokes leaked keys by value. Says nothing about which existed.
+    #[tracing::instrument(skip_all, fields(count = keys.len()))]
+    pub async fn revoke_leaked_keys(&self, keys: &[String], ip: Option<IpAddr>) -> Result<()> {
+        if let Some(ip) = ip {
+            let now = self.clock.now();
+            if let Some(wait) = self.revoke_limiter.check(ip, now) {
+                return Err(Error::RateLimited {
+                    retry_after: wait,
+                    message: "too many revocation requests from this address".into(),
+                });
+            }
+            self.revoke_limiter.record_failure(ip, now);
+        }
+        for key in keys.iter().filter(|k| is_well_formed(k)) {
+            let hash = TokenHash::of(key);
+            self.api_keys.remove(&hash);
+            if let Some((id, owner)) = self.store.delete_api_key_by_hash(&hash).await? {
+                self.audit(
+                    AuditEvent::new(self.clock.now(), "api_key.revoked_leaked")
+                        .user(&owner)
+                        .ip(ip)
+                        .detail(format!("key={id}")),
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Authenticates an API key. A cache hit costs a SHA-256 and a map lookup, with no
+    /// store round trip; malformed keys are refused before any lookup.
+    pub async fn authenticate_api_key(
+        &self,
+        key: &str,
+        ctx: UseContext<'_>,
+    ) -> Result<Arc<ApiKeyPrincipal>> {
+        self.fail_closed()?;
+        let now = self.clock.now();
+        if let Some(ip) = ctx.ip
+            && let Some(wait) = self.ip_limiter.check(ip, now)
+        {
+            return Err(Error::RateLimited {
+                retry_after: wait,
+                message: "too many failed authentications from this address".into(),
+            });
+        }
+        if !is_well_formed(key) {
+            return Err(self.key_failure(ctx.ip, now));
+        }
+        let hash = TokenHash::of(key);
+        let entry = match self.api_keys.get(&hash) {
+            Some(e) if now.unix_timestamp() - e.checked_at < self.settings.session.cache_ttl.whole_seconds() => e,
+            _ => {
+                self.load_key(hash, now).await?;
+                self.api_keys.get(&hash).ok_or_else(|| self.key_failure(ctx.ip, now))?
+            }
+        };
+        let live = entry.enabled && entry.principal.expires_at.is_none_or(|t| now < t);
+        if !live {
+            return Err(self.key_failure(ctx.ip, now));
+        }
+        entry.admit(self.settings.key_rate).map_err(|wait| Error::RateLimited {
+            retry_after: wait,
+            message: "this API key is over its request rate".into(),
+        })?;
+        entry.record_use(now, ctx.ip, ctx.user_agent);
+        Ok(entry.principal.clone())
+    }
+
+    /// Reads a key into the cache (disabled keys too, so their refusals stay cheap).
+    async fn load_key(&self, hash: TokenHash, now: OffsetDateTime) -> Result<()> {
+        self.api_keys.remove(&hash);
+        let Some(rec) = self.store.api_key_by_hash(&hash).await? else {
+            return Ok(());
+        };
+        let Some(owner) = self.store.user_by_id(&rec.user_id).await? else {
+            return Ok(());
+        };
+        if owner.user.disabled {
+            return Ok(());
+        }
+        let allowed = self.catalog.for_user(owner.user.is_admin);
+        let principal = Arc::new(ApiKeyPrincipal {
+            key_id: rec.id,
+            name: rec.name,
+            permissions: rec.permissions.intersect(&allowed),
+            user: owner.user,
+            expires_at: rec.expires_at,
+        });
+        self.api_keys.insert(hash, principal, rec.enabled, now);
+        Ok(())
+    }
+
+    fn key_failure(&self, ip: Option<IpAddr>, now: OffsetDateTime) -> Error {
+        if let Some(ip) = ip {
+            self.ip_limiter.record_failure(ip, now);
+        }
+        Error::Unauthenticated
+    }
+
+    async fn own_key(&self, actor: &Actor, id: &ApiKeyId) -> Result<ApiKeyRecord> {
+        self.store
+            .api_key_by_id(&actor.user.id, id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// The organisation policy of an account (operator use).
+    pub async fn org_policy_of(&self, org: &crate::ids::OrgId) -> Result<OrgPolicy> {
+        self.store.org_policy(org).await
+    }
+
+    /// Replaces an organisation's policy (operator use).
+    pub async fn set_org_policy(&self, org: &crate::ids::OrgId, policy: &OrgPolicy) -> Result<()> {
+        policy.validate()?;
+        self.store.set_org_policy(org, policy).await?;
+        self.audit(AuditEvent::new(self.clock.now(), "org.policy_changed").detail(format!("org={org}")))
+            .await;
+        Ok(())
+    }
+}
+
+fn require_read(actor: &Actor) -> Result<()> {
+    actor
+        .require("api_keys:read")
+        .or_else(|_| actor.require("api_keys:write"))
+}
+
+fn actor_factor(actor: &Actor) -> &'static str {
+    if actor.via_key.is_some() { "api_key" } else { "session" }
+}

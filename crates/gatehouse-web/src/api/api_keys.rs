@@ -1,0 +1,253 @@
+//! `/api/api-keys`: create, list, show, disable, enable, duplicate, delete, and
+//! revoke-by-value for leaked keys.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::api_key::ApiKeyRecord;
+use gatehouse_core::ids::ApiKeyId;
+use gatehouse_core::org::{KEY_EXPIRATIONS, KeyExpiration};
+use gatehouse_core::service::NewApiKey;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, Json, JsonOrEmpty, double_option};
+use crate::middleware::client_ip::ClientIp;
+use crate::state::AppState;
+
+/// Most keys one revocation request may carry.
+const MAX_REVOKE: usize = 100;
+
+/// `POST /api/api-keys` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    name: String,
+    #[serde(default, deserialize_with = "double_option")]
+    expires_in_days: Option<Option<u32>>,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+}
+
+/// `POST /api/api-keys/{id}/duplicate` body (optional).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateKeyRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    expires_in_days: Option<Option<u32>>,
+}
+
+/// `POST /api/api-keys/revoke` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    keys: Vec<String>,
+}
+
+/// A key's metadata; never its secret or hash.
+#[derive(Serialize)]
+pub struct KeyResponse {
+    id: String,
+    name: String,
+    display_prefix: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    created_by: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    last_used_ip: Option<String>,
+    last_used_user_agent: Option<String>,
+    enabled: bool,
+    permissions: Vec<String>,
+}
+
+impl From<&ApiKeyRecord> for KeyResponse {
+    fn from(k: &ApiKeyRecord) -> Self {
+        KeyResponse {
+            id: k.id.to_string(),
+            name: k.name.clone(),
+            display_prefix: k.display_prefix.clone(),
+            created_at: k.created_at,
+            created_by: k.created_by.clone(),
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
+            last_used_ip: k.last_used_ip.clone(),
+            last_used_user_agent: k.last_used_user_agent.clone(),
+            enabled: k.enabled,
+            permissions: k.permissions.iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// A new key: the metadata plus the secret, shown this once.
+#[derive(Serialize)]
+pub struct CreatedKeyResponse {
+    #[serde(flatten)]
+    meta: KeyResponse,
+    key: String,
+}
+
+fn expiration(requested: Option<Option<u32>>) -> ApiResult<Option<KeyExpiration>> {
+    requested
+        .map(KeyExpiration::from_days)
+        .transpose()
+        .map_err(ApiError::from)
+}
+
+fn created(record: &ApiKeyRecord, secret: &gatehouse_core::api_key::ApiKeySecret) -> Response {
+    // SECURITY: the one response that carries the secret; `/api` answers are no-store.
+    (
+        StatusCode::CREATED,
+        Json(CreatedKeyResponse {
+            meta: record.into(),
+            key: secret.expose().to_owned(),
+        }),
+    )
+        .into_response()
+}
+
+/// `POST /api/api-keys`. Requires: `api_keys:write`, and every permission granted.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateKeyRequest>,
+) -> ApiResult<Response> {
+    caller.require("api_keys:write")?;
+    let (record, secret) = state
+        .core
+        .create_api_key(
+            &caller.actor,
+            NewApiKey {
+                name: &req.name,
+                expiration: expiration(req.expires_in_days)?,
+                permissions: req.permissions.as_deref(),
+            },
+        )
+        .await?;
+    Ok(created(&record, &secret))
+}
+
+/// `GET /api/api-keys`. Requires: `api_keys:read`.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<KeyResponse>>> {
+    let keys = state.core.list_api_keys(&caller.actor).await?;
+    Ok(Json(keys.iter().map(KeyResponse::from).collect()))
+}
+
+/// `GET /api/api-keys/{id}`. Requires: `api_keys:read`; another user's key is 404.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyResponse>> {
+    let key = state.core.get_api_key(&caller.actor, &ApiKeyId(id)).await?;
+    Ok(Json((&key).into()))
+}
+
+/// `POST /api/api-keys/{id}/disable`. Requires: `api_keys:write`.
+pub async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyResponse>> {
+    caller.require("api_keys:write")?;
+    let key = state.core.set_api_key_enabled(&caller.actor, &ApiKeyId(id), false).await?;
+    Ok(Json((&key).into()))
+}
+
+/// `POST /api/api-keys/{id}/enable`. Requires: `api_keys:write`.
+pub async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyResponse>> {
+    caller.require("api_keys:write")?;
+    let key = state.core.set_api_key_enabled(&caller.actor, &ApiKeyId(id), true).await?;
+    Ok(Json((&key).into()))
+}
+
+/// `POST /api/api-keys/{id}/duplicate`. Requires: `api_keys:write`.
+pub async fn duplicate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonOrEmpty(req): JsonOrEmpty<DuplicateKeyRequest>,
+) -> ApiResult<Response> {
+    caller.require("api_keys:write")?;
+    let (record, secret) = state
+        .core
+        .duplicate_api_key(
+            &caller.actor,
+            &ApiKeyId(id),
+            req.name.as_deref(),
+            expiration(req.expires_in_days)?,
+        )
+        .await?;
+    Ok(created(&record, &secret))
+}
+
+/// `DELETE /api/api-keys/{id}`. Requires: `api_keys:write`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require("api_keys:write")?;
+    state.core.delete_api_key(&caller.actor, &ApiKeyId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/api-keys/revoke`. Public, rate-limited per address. Revokes leaked keys
+/// by value and never says whether any existed.
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    Json(req): Json<RevokeRequest>,
+) -> ApiResult<Response> {
+    if req.keys.len() > MAX_REVOKE {
+        return Err(gatehouse_core::Error::invalid(
+            "keys",
+            format!("at most {MAX_REVOKE} keys per request"),
+        )
+        .into());
+    }
+    state.core.revoke_leaked_keys(&req.keys, ip).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
+}
+
+/// `GET /api/api-keys/options`: what the caller's policy lets them choose.
+/// Requires: `api_keys:read`.
+pub async fn options(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+    caller
+        .require("api_keys:read")
+        .or_else(|_| caller.require("api_keys:write"))?;
+    let policy = state.core.policy_for(&caller.actor).await?;
+    let offered: Vec<_> = policy
+        .offered_expirations()
+        .iter()
+        .map(|e| json!({"expires_in_days": e.days(), "label": e.label()}))
+        .collect();
+    let permissions: Vec<_> = state
+        .core
+        .scope_catalog()
+        .into_iter()
+        .map(|(name, description)| {
+            json!({"name": name, "description": description, "grantable": caller.actor.scopes.contains(&name)})
+        })
+        .collect();
+    Ok(Json(json!({
+        "expirations": offered,
+        "all_expirations": KEY_EXPIRATIONS.iter().map(|e| e.days()).collect::<Vec<_>>(),
+        "default_expires_in_days": policy.api_key_default_expiration.days(),
+        "user_may_choose": policy.api_key_user_choice,
+        "require_disable_before_delete": policy.require_disable_before_delete,
+        "default_permissions": gatehouse_core::api_key::DEFAULT_KEY_SCOPES,
+        "permissions": permissions,
+    })))
+}
