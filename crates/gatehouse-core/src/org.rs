@@ -66,10 +66,9 @@ impl KeyExpiration {
         if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("never") {
             return Ok(KeyExpiration::Never);
         }
-        let days: u32 = s
-            .trim_end_matches('d')
-            .parse()
-            .map_err(|_| crate::Error::invalid("expiration", format!("{s:?} is not none, 7, 30, 60 or 90")))?;
+        let days: u32 = s.trim_end_matches('d').parse().map_err(|_| {
+            crate::Error::invalid("expiration", format!("{s:?} is not none, 7, 30, 60 or 90"))
+        })?;
         Self::from_days(Some(days))
     }
 
@@ -118,9 +117,15 @@ impl OrgPolicy {
     /// Checks a policy for consistency.
     pub fn validate(&self) -> crate::Result<()> {
         if self.api_key_expirations.is_empty() {
-            return Err(crate::Error::invalid("api_key_expirations", "must allow at least one expiration"));
+            return Err(crate::Error::invalid(
+                "api_key_expirations",
+                "must allow at least one expiration",
+            ));
         }
-        if !self.api_key_expirations.contains(&self.api_key_default_expiration) {
+        if !self
+            .api_key_expirations
+            .contains(&self.api_key_default_expiration)
+        {
             return Err(crate::Error::invalid(
                 "api_key_default_expiration",
                 "must be one of the allowed expirations",
@@ -130,7 +135,10 @@ impl OrgPolicy {
     }
 
     /// The expiration a request gets: `requested` is `None` when the request named none.
-    pub fn resolve_expiration(&self, requested: Option<KeyExpiration>) -> crate::Result<KeyExpiration> {
+    pub fn resolve_expiration(
+        &self,
+        requested: Option<KeyExpiration>,
+    ) -> crate::Result<KeyExpiration> {
         let Some(wanted) = requested else {
             return Ok(self.api_key_default_expiration);
         };
@@ -144,7 +152,11 @@ impl OrgPolicy {
             ));
         }
         if !self.api_key_expirations.contains(&wanted) {
-            let allowed: Vec<String> = self.api_key_expirations.iter().map(KeyExpiration::label).collect();
+            let allowed: Vec<String> = self
+                .api_key_expirations
+                .iter()
+                .map(KeyExpiration::label)
+                .collect();
             return Err(crate::Error::invalid(
                 "expires_in_days",
                 format!(
@@ -180,8 +192,14 @@ mod tests {
         assert!(KeyExpiration::from_days(Some(30)).is_ok());
         assert!(KeyExpiration::from_days(None).is_ok());
         assert!(KeyExpiration::from_days(Some(31)).is_err());
-        assert_eq!(KeyExpiration::parse_code("90d").ok(), Some(KeyExpiration::Days(90)));
-        assert_eq!(KeyExpiration::parse_code("none").ok(), Some(KeyExpiration::Never));
+        assert_eq!(
+            KeyExpiration::parse_code("90d").ok(),
+            Some(KeyExpiration::Days(90))
+        );
+        assert_eq!(
+            KeyExpiration::parse_code("none").ok(),
+            Some(KeyExpiration::Never)
+        );
         assert!(KeyExpiration::parse_code("forever").is_err());
     }
 
@@ -192,9 +210,17 @@ mod tests {
             api_key_default_expiration: KeyExpiration::Days(30),
             ..OrgPolicy::default()
         };
-        assert_eq!(p.resolve_expiration(None).ok(), Some(KeyExpiration::Days(30)));
-        assert_eq!(p.resolve_expiration(Some(KeyExpiration::Days(7))).ok(), Some(KeyExpiration::Days(7)));
-        let err = p.resolve_expiration(Some(KeyExpiration::Never)).expect_err("not allowed");
+        assert_eq!(
+            p.resolve_expiration(None).ok(),
+            Some(KeyExpiration::Days(30))
+        );
+        assert_eq!(
+            p.resolve_expiration(Some(KeyExpiration::Days(7))).ok(),
+            Some(KeyExpiration::Days(7))
+        );
+        let err = p
+            .resolve_expiration(Some(KeyExpiration::Never))
+            .expect_err("not allowed");
         assert!(err.to_string().contains("not allowed"), "{err}");
         p.api_key_user_choice = false;
         assert!(p.resolve_expiration(Some(KeyExpiration::Days(7))).is_err());

@@ -84,7 +84,12 @@ pub trait KeyStore: Send + Sync + 'static {
     /// `owner`'s keys, oldest first.
     async fn list_api_keys(&self, owner: &UserId) -> Result<Vec<ApiKeyRecord>>;
     /// Enables or disables one of `owner`'s keys; whether it existed.
-    async fn set_api_key_enabled(&self, owner: &UserId, id: &ApiKeyId, enabled: bool) -> Result<bool>;
+    async fn set_api_key_enabled(
+        &self,
+        owner: &UserId,
+        id: &ApiKeyId,
+        enabled: bool,
+    ) -> Result<bool>;
     /// Deletes one of `owner`'s keys; whether it existed.
     async fn delete_api_key(&self, owner: &UserId, id: &ApiKeyId) -> Result<bool>;
     /// Deletes a key by hash (revocation of a leaked key); its id and owner if it existed.

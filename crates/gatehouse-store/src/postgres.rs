@@ -10,15 +10,18 @@ use crate::migrate::{Migration, run_migrations};
 type DbOf = sqlx::Postgres;
 
 /// Migrations, in order; file names match `migrations/sqlite/` (a test checks).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_accounts_sessions.sql",
-    sql: include_str!("../migrations/postgres/0001_accounts_sessions.sql"),
-}, Migration {
-    version: 2,
-    name: "0002_api_keys.sql",
-    sql: include_str!("../migrations/postgres/0002_api_keys.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_accounts_sessions.sql",
+        sql: include_str!("../migrations/postgres/0001_accounts_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_api_keys.sql",
+        sql: include_str!("../migrations/postgres/0002_api_keys.sql"),
+    },
+];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;

@@ -13,15 +13,18 @@ use crate::migrate::{Migration, run_migrations};
 type DbOf = sqlx::Sqlite;
 
 /// Migrations, in order; file names match `migrations/postgres/` (a test checks).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_accounts_sessions.sql",
-    sql: include_str!("../migrations/sqlite/0001_accounts_sessions.sql"),
-}, Migration {
-    version: 2,
-    name: "0002_api_keys.sql",
-    sql: include_str!("../migrations/sqlite/0002_api_keys.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_accounts_sessions.sql",
+        sql: include_str!("../migrations/sqlite/0001_accounts_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_api_keys.sql",
+        sql: include_str!("../migrations/sqlite/0002_api_keys.sql"),
+    },
+];
 
 /// A SQLite-backed store.
 pub struct SqliteStore {

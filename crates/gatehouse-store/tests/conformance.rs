@@ -654,53 +654,135 @@ fn key_for(user: &UserId, name: &str, secret: &str) -> ApiKeyRecord {
     }
 }
 
-conformance!(api_keys_are_owner_scoped_unique_by_name_and_round_trip, |store: Arc<dyn Store>| async move {
-    let a = add_user(&store, "owner").await;
-    let b = add_user(&store, "other").await;
-    let k = key_for(&a.id, "ci", "secret-a");
-    store.insert_api_key(&k).await.expect("insert");
-    let got = store.api_key_by_hash(&TokenHash::of("secret-a")).await.expect("q").expect("found");
-    assert_eq!(got.id, k.id);
-    assert_eq!(got.permissions, k.permissions);
-    assert_eq!(got.expires_at, k.expires_at);
-    assert!(store.api_key_by_id(&a.id, &k.id).await.expect("q").is_some());
-    assert!(store.api_key_by_id(&b.id, &k.id).await.expect("q").is_none(), "another user's key is invisible");
-    assert!(!store.set_api_key_enabled(&b.id, &k.id, false).await.expect("q"));
-    assert!(!store.delete_api_key(&b.id, &k.id).await.expect("q"));
-    match store.insert_api_key(&key_for(&a.id, "ci", "secret-b")).await {
-        Err(Error::Conflict(m)) => assert!(m.contains("name"), "{m}"),
-        other => panic!("expected conflict, got {other:?}"),
+conformance!(
+    api_keys_are_owner_scoped_unique_by_name_and_round_trip,
+    |store: Arc<dyn Store>| async move {
+        let a = add_user(&store, "owner").await;
+        let b = add_user(&store, "other").await;
+        let k = key_for(&a.id, "ci", "secret-a");
+        store.insert_api_key(&k).await.expect("insert");
+        let got = store
+            .api_key_by_hash(&TokenHash::of("secret-a"))
+            .await
+            .expect("q")
+            .expect("found");
+        assert_eq!(got.id, k.id);
+        assert_eq!(got.permissions, k.permissions);
+        assert_eq!(got.expires_at, k.expires_at);
+        assert!(
+            store
+                .api_key_by_id(&a.id, &k.id)
+                .await
+                .expect("q")
+                .is_some()
+        );
+        assert!(
+            store
+                .api_key_by_id(&b.id, &k.id)
+                .await
+                .expect("q")
+                .is_none(),
+            "another user's key is invisible"
+        );
+        assert!(
+            !store
+                .set_api_key_enabled(&b.id, &k.id, false)
+                .await
+                .expect("q")
+        );
+        assert!(!store.delete_api_key(&b.id, &k.id).await.expect("q"));
+        match store
+            .insert_api_key(&key_for(&a.id, "ci", "secret-b"))
+            .await
+        {
+            Err(Error::Conflict(m)) => assert!(m.contains("name"), "{m}"),
+            other => panic!("expected conflict, got {other:?}"),
+        }
+        store
+            .insert_api_key(&key_for(&b.id, "ci", "secret-c"))
+            .await
+            .expect("same name, other user");
+        assert!(
+            store
+                .set_api_key_enabled(&a.id, &k.id, false)
+                .await
+                .expect("disable")
+        );
+        assert!(
+            !store
+                .api_key_by_id(&a.id, &k.id)
+                .await
+                .expect("q")
+                .expect("f")
+                .enabled
+        );
+        assert_eq!(store.list_api_keys(&a.id).await.expect("list").len(), 1);
+        assert_eq!(store.count_api_keys().await.expect("count"), 2);
+        assert!(store.delete_api_key(&a.id, &k.id).await.expect("delete"));
+        assert!(
+            store
+                .api_key_by_hash(&k.key_hash)
+                .await
+                .expect("q")
+                .is_none()
+        );
+        let (id, owner) = store
+            .delete_api_key_by_hash(&TokenHash::of("secret-c"))
+            .await
+            .expect("q")
+            .expect("existed");
+        assert_eq!(owner, b.id);
+        assert!(!id.0.is_empty());
+        assert!(
+            store
+                .delete_api_key_by_hash(&TokenHash::of("secret-c"))
+                .await
+                .expect("q")
+                .is_none()
+        );
     }
-    store.insert_api_key(&key_for(&b.id, "ci", "secret-c")).await.expect("same name, other user");
-    assert!(store.set_api_key_enabled(&a.id, &k.id, false).await.expect("disable"));
-    assert!(!store.api_key_by_id(&a.id, &k.id).await.expect("q").expect("f").enabled);
-    assert_eq!(store.list_api_keys(&a.id).await.expect("list").len(), 1);
-    assert_eq!(store.count_api_keys().await.expect("count"), 2);
-    assert!(store.delete_api_key(&a.id, &k.id).await.expect("delete"));
-    assert!(store.api_key_by_hash(&k.key_hash).await.expect("q").is_none());
-    let (id, owner) = store.delete_api_key_by_hash(&TokenHash::of("secret-c")).await.expect("q").expect("existed");
-    assert_eq!(owner, b.id);
-    assert!(!id.0.is_empty());
-    assert!(store.delete_api_key_by_hash(&TokenHash::of("secret-c")).await.expect("q").is_none());
-});
+);
 
-conformance!(key_usage_is_recorded_and_never_moves_backwards, |store: Arc<dyn Store>| async move {
-    let a = add_user(&store, "user1").await;
-    let k = key_for(&a.id, "k", "s");
-    store.insert_api_key(&k).await.expect("insert");
-    let later = t0() + Duration::minutes(3);
-    let usage = |at, ip: &str| KeyUsage { id: k.id.clone(), at, ip: Some(ip.into()), user_agent: Some("curl/8".into()) };
-    store.record_api_key_usage(&[usage(later, "192.0.2.9")]).await.expect("record");
-    store.record_api_key_usage(&[usage(t0(), "192.0.2.1")]).await.expect("older");
-    let got = store.api_key_by_id(&a.id, &k.id).await.expect("q").expect("f");
-    assert_eq!(got.last_used_at, Some(later));
-    assert_eq!(got.last_used_ip.as_deref(), Some("192.0.2.9"));
-    assert_eq!(got.last_used_user_agent.as_deref(), Some("curl/8"));
-});
+conformance!(
+    key_usage_is_recorded_and_never_moves_backwards,
+    |store: Arc<dyn Store>| async move {
+        let a = add_user(&store, "user1").await;
+        let k = key_for(&a.id, "k", "s");
+        store.insert_api_key(&k).await.expect("insert");
+        let later = t0() + Duration::minutes(3);
+        let usage = |at, ip: &str| KeyUsage {
+            id: k.id.clone(),
+            at,
+            ip: Some(ip.into()),
+            user_agent: Some("curl/8".into()),
+        };
+        store
+            .record_api_key_usage(&[usage(later, "192.0.2.9")])
+            .await
+            .expect("record");
+        store
+            .record_api_key_usage(&[usage(t0(), "192.0.2.1")])
+            .await
+            .expect("older");
+        let got = store
+            .api_key_by_id(&a.id, &k.id)
+            .await
+            .expect("q")
+            .expect("f");
+        assert_eq!(got.last_used_at, Some(later));
+        assert_eq!(got.last_used_ip.as_deref(), Some("192.0.2.9"));
+        assert_eq!(got.last_used_user_agent.as_deref(), Some("curl/8"));
+    }
+);
 
-conformance!(org_policy_defaults_then_round_trips, |store: Arc<dyn Store>| async move {
+conformance!(org_policy_defaults_then_round_trips, |store: Arc<
+    dyn Store,
+>| async move {
     let org = store.ensure_org("default", t0()).await.expect("org");
-    assert_eq!(store.org_policy(&org.id).await.expect("q"), OrgPolicy::default());
+    assert_eq!(
+        store.org_policy(&org.id).await.expect("q"),
+        OrgPolicy::default()
+    );
     let p = OrgPolicy {
         api_key_expirations: vec![KeyExpiration::Days(7), KeyExpiration::Days(30)],
         api_key_user_choice: false,
@@ -709,145 +791,358 @@ conformance!(org_policy_defaults_then_round_trips, |store: Arc<dyn Store>| async
     };
     store.set_org_policy(&org.id, &p).await.expect("set");
     assert_eq!(store.org_policy(&org.id).await.expect("q"), p);
-    let p2 = OrgPolicy { api_key_user_choice: true, ..p };
+    let p2 = OrgPolicy {
+        api_key_user_choice: true,
+        ..p
+    };
     store.set_org_policy(&org.id, &p2).await.expect("update");
     assert_eq!(store.org_policy(&org.id).await.expect("q"), p2);
 });
 
 async fn member_actor(core: &Core, name: &str) -> Actor {
-    core.create_user(NewAccount { username: name, email: "x@example.org", display_name: None, password: PW, is_admin: false })
-        .await
-        .expect("create");
+    core.create_user(NewAccount {
+        username: name,
+        email: "x@example.org",
+        display_name: None,
+        password: PW,
+        is_admin: false,
+    })
+    .await
+    .expect("create");
     let s = core.login(attempt(name, PW)).await.expect("login");
     core.session_actor(&s.principal)
 }
 
 fn ctx() -> UseContext<'static> {
-    UseContext { ip: Some([198, 51, 100, 2].into()), user_agent: Some("test") }
+    UseContext {
+        ip: Some([198, 51, 100, 2].into()),
+        user_agent: Some("test"),
+    }
 }
 
-conformance!(a_created_key_authenticates_until_disabled_or_deleted, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store.clone());
-    let actor = member_actor(&core, "kate").await;
-    let (rec, secret) = core
-        .create_api_key(&actor, NewApiKey { name: "deploy", expiration: None, permissions: None })
-        .await
-        .expect("create");
-    assert!(is_well_formed(secret.expose()));
-    assert_eq!(rec.permissions, Scopes::of(["account:read"]), "documented default");
-    assert_eq!(rec.expires_at, Some(t0() + Duration::days(30)), "policy default");
-    // Only the hash is stored.
-    let stored = store.api_key_by_hash(&TokenHash::of(secret.expose())).await.expect("q").expect("f");
-    assert_ne!(stored.key_hash.to_hex(), secret.expose());
-    let p = core.authenticate_api_key(secret.expose(), ctx()).await.expect("auth");
-    assert_eq!(p.user.username, "kate");
-    core.set_api_key_enabled(&actor, &rec.id, false).await.expect("disable");
-    assert!(matches!(core.authenticate_api_key(secret.expose(), ctx()).await, Err(Error::Unauthenticated)));
-    core.set_api_key_enabled(&actor, &rec.id, true).await.expect("enable");
-    core.authenticate_api_key(secret.expose(), ctx()).await.expect("auth again");
-    core.delete_api_key(&actor, &rec.id).await.expect("delete");
-    assert!(matches!(core.authenticate_api_key(secret.expose(), ctx()).await, Err(Error::Unauthenticated)));
-    assert!(matches!(core.get_api_key(&actor, &rec.id).await, Err(Error::NotFound)));
-});
+conformance!(
+    a_created_key_authenticates_until_disabled_or_deleted,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store.clone());
+        let actor = member_actor(&core, "kate").await;
+        let (rec, secret) = core
+            .create_api_key(
+                &actor,
+                NewApiKey {
+                    name: "deploy",
+                    expiration: None,
+                    permissions: None,
+                },
+            )
+            .await
+            .expect("create");
+        assert!(is_well_formed(secret.expose()));
+        assert_eq!(
+            rec.permissions,
+            Scopes::of(["account:read"]),
+            "documented default"
+        );
+        assert_eq!(
+            rec.expires_at,
+            Some(t0() + Duration::days(30)),
+            "policy default"
+        );
+        // Only the hash is stored.
+        let stored = store
+            .api_key_by_hash(&TokenHash::of(secret.expose()))
+            .await
+            .expect("q")
+            .expect("f");
+        assert_ne!(stored.key_hash.to_hex(), secret.expose());
+        let p = core
+            .authenticate_api_key(secret.expose(), ctx())
+            .await
+            .expect("auth");
+        assert_eq!(p.user.username, "kate");
+        core.set_api_key_enabled(&actor, &rec.id, false)
+            .await
+            .expect("disable");
+        assert!(matches!(
+            core.authenticate_api_key(secret.expose(), ctx()).await,
+            Err(Error::Unauthenticated)
+        ));
+        core.set_api_key_enabled(&actor, &rec.id, true)
+            .await
+            .expect("enable");
+        core.authenticate_api_key(secret.expose(), ctx())
+            .await
+            .expect("auth again");
+        core.delete_api_key(&actor, &rec.id).await.expect("delete");
+        assert!(matches!(
+            core.authenticate_api_key(secret.expose(), ctx()).await,
+            Err(Error::Unauthenticated)
+        ));
+        assert!(matches!(
+            core.get_api_key(&actor, &rec.id).await,
+            Err(Error::NotFound)
+        ));
+    }
+);
 
-conformance!(keys_expire_and_last_use_is_flushed, |store: Arc<dyn Store>| async move {
+conformance!(keys_expire_and_last_use_is_flushed, |store: Arc<
+    dyn Store,
+>| async move {
     let (core, clock) = core_with(store.clone());
     let actor = member_actor(&core, "liam").await;
     let (rec, secret) = core
-        .create_api_key(&actor, NewApiKey { name: "week", expiration: Some(KeyExpiration::Days(7)), permissions: None })
+        .create_api_key(
+            &actor,
+            NewApiKey {
+                name: "week",
+                expiration: Some(KeyExpiration::Days(7)),
+                permissions: None,
+            },
+        )
         .await
         .expect("create");
-    core.authenticate_api_key(secret.expose(), ctx()).await.expect("auth");
+    core.authenticate_api_key(secret.expose(), ctx())
+        .await
+        .expect("auth");
     core.flush().await.expect("flush");
     let got = core.get_api_key(&actor, &rec.id).await.expect("get");
     assert_eq!(got.last_used_at, Some(t0()));
     assert_eq!(got.last_used_ip.as_deref(), Some("198.51.100.2"));
     clock.advance(Duration::days(7));
-    assert!(matches!(core.authenticate_api_key(secret.expose(), ctx()).await, Err(Error::Unauthenticated)));
+    assert!(matches!(
+        core.authenticate_api_key(secret.expose(), ctx()).await,
+        Err(Error::Unauthenticated)
+    ));
 });
 
-conformance!(no_key_can_mint_a_key_with_more_permissions_than_it_has, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store);
-    let actor = member_actor(&core, "mona").await;
-    let perms = vec!["account:read".to_owned()];
-    let (_, weak) = core
-        .create_api_key(&actor, NewApiKey { name: "weak", expiration: None, permissions: Some(&perms) })
-        .await
-        .expect("create");
-    let weak_actor = core.key_actor(&core.authenticate_api_key(weak.expose(), ctx()).await.expect("auth"));
-    let r = core.create_api_key(&weak_actor, NewApiKey { name: "x", expiration: None, permissions: None }).await;
-    assert!(matches!(r, Err(Error::InsufficientPermissions(_))), "no api_keys:write: {r:?}");
+conformance!(
+    no_key_can_mint_a_key_with_more_permissions_than_it_has,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store);
+        let actor = member_actor(&core, "mona").await;
+        let perms = vec!["account:read".to_owned()];
+        let (_, weak) = core
+            .create_api_key(
+                &actor,
+                NewApiKey {
+                    name: "weak",
+                    expiration: None,
+                    permissions: Some(&perms),
+                },
+            )
+            .await
+            .expect("create");
+        let weak_actor = core.key_actor(
+            &core
+                .authenticate_api_key(weak.expose(), ctx())
+                .await
+                .expect("auth"),
+        );
+        let r = core
+            .create_api_key(
+                &weak_actor,
+                NewApiKey {
+                    name: "x",
+                    expiration: None,
+                    permissions: None,
+                },
+            )
+            .await;
+        assert!(
+            matches!(r, Err(Error::InsufficientPermissions(_))),
+            "no api_keys:write: {r:?}"
+        );
 
-    let perms = vec!["api_keys:write".to_owned(), "account:read".to_owned()];
-    let (_, writer) = core
-        .create_api_key(&actor, NewApiKey { name: "writer", expiration: None, permissions: Some(&perms) })
-        .await
-        .expect("create");
-    let writer_actor = core.key_actor(&core.authenticate_api_key(writer.expose(), ctx()).await.expect("auth"));
-    let more = vec!["ssh_keys:write".to_owned()];
-    let r = core.create_api_key(&writer_actor, NewApiKey { name: "y", expiration: None, permissions: Some(&more) }).await;
-    assert!(matches!(r, Err(Error::InsufficientPermissions(_))), "{r:?}");
-    let admin_only = vec!["ssh_keys:read_all".to_owned()];
-    let r = core.create_api_key(&actor, NewApiKey { name: "z", expiration: None, permissions: Some(&admin_only) }).await;
-    assert!(matches!(r, Err(Error::InsufficientPermissions(_))), "members cannot grant admin scopes: {r:?}");
-    let r = core.create_api_key(&writer_actor, NewApiKey { name: "ok", expiration: None, permissions: None }).await;
-    assert!(r.is_ok(), "a subset is fine: {r:?}");
-});
-
-conformance!(duplicates_copy_permissions_with_a_new_secret_and_policy_rules_apply, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store.clone());
-    let actor = member_actor(&core, "nick").await;
-    let perms = vec!["account:read".to_owned(), "ssh_keys:read".to_owned()];
-    let (orig, s1) = core
-        .create_api_key(&actor, NewApiKey { name: "build", expiration: Some(KeyExpiration::Never), permissions: Some(&perms) })
-        .await
-        .expect("create");
-    assert_eq!(orig.expires_at, None);
-    let (copy, s2) = core.duplicate_api_key(&actor, &orig.id, None, None).await.expect("dup");
-    assert_eq!(copy.name, "build (copy)");
-    assert_eq!(copy.permissions, orig.permissions);
-    assert_ne!(s1.expose(), s2.expose());
-    assert_eq!(copy.expires_at, Some(t0() + Duration::days(30)), "the copy follows the policy default");
-
-    let org = actor.user.org_id.clone();
-    core.set_org_policy(&org, &OrgPolicy {
-        api_key_expirations: vec![KeyExpiration::Days(7)],
-        api_key_user_choice: true,
-        api_key_default_expiration: KeyExpiration::Days(7),
-        require_disable_before_delete: true,
-    }).await.expect("policy");
-    let r = core.create_api_key(&actor, NewApiKey { name: "n", expiration: Some(KeyExpiration::Never), permissions: None }).await;
-    assert!(matches!(r, Err(Error::Invalid { field: "expires_in_days", .. })), "{r:?}");
-    match core.delete_api_key(&actor, &copy.id).await {
-        Err(Error::Conflict(m)) => assert!(m.contains("disable"), "{m}"),
-        other => panic!("expected conflict, got {other:?}"),
+        let perms = vec!["api_keys:write".to_owned(), "account:read".to_owned()];
+        let (_, writer) = core
+            .create_api_key(
+                &actor,
+                NewApiKey {
+                    name: "writer",
+                    expiration: None,
+                    permissions: Some(&perms),
+                },
+            )
+            .await
+            .expect("create");
+        let writer_actor = core.key_actor(
+            &core
+                .authenticate_api_key(writer.expose(), ctx())
+                .await
+                .expect("auth"),
+        );
+        let more = vec!["ssh_keys:write".to_owned()];
+        let r = core
+            .create_api_key(
+                &writer_actor,
+                NewApiKey {
+                    name: "y",
+                    expiration: None,
+                    permissions: Some(&more),
+                },
+            )
+            .await;
+        assert!(matches!(r, Err(Error::InsufficientPermissions(_))), "{r:?}");
+        let admin_only = vec!["ssh_keys:read_all".to_owned()];
+        let r = core
+            .create_api_key(
+                &actor,
+                NewApiKey {
+                    name: "z",
+                    expiration: None,
+                    permissions: Some(&admin_only),
+                },
+            )
+            .await;
+        assert!(
+            matches!(r, Err(Error::InsufficientPermissions(_))),
+            "members cannot grant admin scopes: {r:?}"
+        );
+        let r = core
+            .create_api_key(
+                &writer_actor,
+                NewApiKey {
+                    name: "ok",
+                    expiration: None,
+                    permissions: None,
+                },
+            )
+            .await;
+        assert!(r.is_ok(), "a subset is fine: {r:?}");
     }
-    core.set_api_key_enabled(&actor, &copy.id, false).await.expect("disable");
-    core.delete_api_key(&actor, &copy.id).await.expect("delete after disable");
-});
+);
 
-conformance!(leaked_keys_are_revoked_by_value, |store: Arc<dyn Store>| async move {
-    let (core, _) = core_with(store.clone());
-    let actor = member_actor(&core, "olga").await;
-    let (_, secret) = core
-        .create_api_key(&actor, NewApiKey { name: "leaky", expiration: None, permissions: None })
+conformance!(
+    duplicates_copy_permissions_with_a_new_secret_and_policy_rules_apply,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store.clone());
+        let actor = member_actor(&core, "nick").await;
+        let perms = vec!["account:read".to_owned(), "ssh_keys:read".to_owned()];
+        let (orig, s1) = core
+            .create_api_key(
+                &actor,
+                NewApiKey {
+                    name: "build",
+                    expiration: Some(KeyExpiration::Never),
+                    permissions: Some(&perms),
+                },
+            )
+            .await
+            .expect("create");
+        assert_eq!(orig.expires_at, None);
+        let (copy, s2) = core
+            .duplicate_api_key(&actor, &orig.id, None, None)
+            .await
+            .expect("dup");
+        assert_eq!(copy.name, "build (copy)");
+        assert_eq!(copy.permissions, orig.permissions);
+        assert_ne!(s1.expose(), s2.expose());
+        assert_eq!(
+            copy.expires_at,
+            Some(t0() + Duration::days(30)),
+            "the copy follows the policy default"
+        );
+
+        let org = actor.user.org_id.clone();
+        core.set_org_policy(
+            &org,
+            &OrgPolicy {
+                api_key_expirations: vec![KeyExpiration::Days(7)],
+                api_key_user_choice: true,
+                api_key_default_expiration: KeyExpiration::Days(7),
+                require_disable_before_delete: true,
+            },
+        )
         .await
-        .expect("create");
-    core.authenticate_api_key(secret.expose(), ctx()).await.expect("auth");
-    core.revoke_leaked_keys(&[secret.expose().to_owned(), "junk".into()], None).await.expect("revoke");
-    assert!(matches!(core.authenticate_api_key(secret.expose(), ctx()).await, Err(Error::Unauthenticated)));
-    let audit = core.recent_audit(Some(&actor.user.id), 20).await.expect("audit");
-    assert!(audit.iter().any(|e| e.action == "api_key.revoked_leaked"));
-});
+        .expect("policy");
+        let r = core
+            .create_api_key(
+                &actor,
+                NewApiKey {
+                    name: "n",
+                    expiration: Some(KeyExpiration::Never),
+                    permissions: None,
+                },
+            )
+            .await;
+        assert!(
+            matches!(
+                r,
+                Err(Error::Invalid {
+                    field: "expires_in_days",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        match core.delete_api_key(&actor, &copy.id).await {
+            Err(Error::Conflict(m)) => assert!(m.contains("disable"), "{m}"),
+            other => panic!("expected conflict, got {other:?}"),
+        }
+        core.set_api_key_enabled(&actor, &copy.id, false)
+            .await
+            .expect("disable");
+        core.delete_api_key(&actor, &copy.id)
+            .await
+            .expect("delete after disable");
+    }
+);
 
-conformance!(disabling_the_owner_stops_their_keys, |store: Arc<dyn Store>| async move {
+conformance!(
+    leaked_keys_are_revoked_by_value,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_with(store.clone());
+        let actor = member_actor(&core, "olga").await;
+        let (_, secret) = core
+            .create_api_key(
+                &actor,
+                NewApiKey {
+                    name: "leaky",
+                    expiration: None,
+                    permissions: None,
+                },
+            )
+            .await
+            .expect("create");
+        core.authenticate_api_key(secret.expose(), ctx())
+            .await
+            .expect("auth");
+        core.revoke_leaked_keys(&[secret.expose().to_owned(), "junk".into()], None)
+            .await
+            .expect("revoke");
+        assert!(matches!(
+            core.authenticate_api_key(secret.expose(), ctx()).await,
+            Err(Error::Unauthenticated)
+        ));
+        let audit = core
+            .recent_audit(Some(&actor.user.id), 20)
+            .await
+            .expect("audit");
+        assert!(audit.iter().any(|e| e.action == "api_key.revoked_leaked"));
+    }
+);
+
+conformance!(disabling_the_owner_stops_their_keys, |store: Arc<
+    dyn Store,
+>| async move {
     let (core, _) = core_with(store);
     let actor = member_actor(&core, "pete").await;
     let (_, secret) = core
-        .create_api_key(&actor, NewApiKey { name: "k", expiration: None, permissions: None })
+        .create_api_key(
+            &actor,
+            NewApiKey {
+                name: "k",
+                expiration: None,
+                permissions: None,
+            },
+        )
         .await
         .expect("create");
-    core.authenticate_api_key(secret.expose(), ctx()).await.expect("auth");
+    core.authenticate_api_key(secret.expose(), ctx())
+        .await
+        .expect("auth");
     core.set_user_disabled("pete", true).await.expect("disable");
-    assert!(matches!(core.authenticate_api_key(secret.expose(), ctx()).await, Err(Error::Unauthenticated)));
+    assert!(matches!(
+        core.authenticate_api_key(secret.expose(), ctx()).await,
+        Err(Error::Unauthenticated)
+    ));
 });

@@ -170,7 +170,10 @@ impl IntoResponse for ApiError {
                 } else {
                     "Bearer realm=\"gatehouse\", error=\"invalid_token\""
                 };
-                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
             }
             _ => {}
         }

@@ -57,7 +57,13 @@ impl ApiKeyCache {
     }
 
     /// Caches a key just read from the store.
-    pub fn insert(&self, hash: TokenHash, principal: Arc<ApiKeyPrincipal>, enabled: bool, now: OffsetDateTime) {
+    pub fn insert(
+        &self,
+        hash: TokenHash,
+        principal: Arc<ApiKeyPrincipal>,
+        enabled: bool,
+        now: OffsetDateTime,
+    ) {
         let entry = Arc::new(CachedKey {
             principal,
             enabled,
@@ -73,7 +79,9 @@ impl ApiKeyCache {
         }
         // A refreshed entry keeps the rate-limit state of the one it replaces.
         if let Some(old) = map.get(&hash) {
-            entry.tat.store(old.tat.load(Ordering::Relaxed), Ordering::Relaxed);
+            entry
+                .tat
+                .store(old.tat.load(Ordering::Relaxed), Ordering::Relaxed);
         }
         map.insert(hash, entry);
     }
@@ -120,10 +128,12 @@ impl CachedKey {
                 let wait_us = base - now - tolerance;
                 return Err((wait_us / 1_000_000 + 1) as u64);
             }
-            match self
-                .tat
-                .compare_exchange_weak(tat, base + interval, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.tat.compare_exchange_weak(
+                tat,
+                base + interval,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Ok(()),
                 Err(seen) => tat = seen,
             }
@@ -131,7 +141,12 @@ impl CachedKey {
     }
 
     /// Records a use, at most once per key per second.
-    pub fn record_use(&self, at: OffsetDateTime, ip: Option<std::net::IpAddr>, user_agent: Option<&str>) {
+    pub fn record_use(
+        &self,
+        at: OffsetDateTime,
+        ip: Option<std::net::IpAddr>,
+        user_agent: Option<&str>,
+    ) {
         let second = at.unix_timestamp();
         if self.used_second.swap(second, Ordering::Relaxed) == second {
             return;
@@ -191,13 +206,23 @@ mod tests {
     #[test]
     fn a_key_may_burst_then_is_limited_with_a_retry_time() {
         let e = entry();
-        let rate = KeyRate { per_minute: 60, burst: 3 };
+        let rate = KeyRate {
+            per_minute: 60,
+            burst: 3,
+        };
         for _ in 0..4 {
             assert!(e.admit(rate).is_ok());
         }
         let wait = e.admit(rate).expect_err("over the rate");
         assert!((1..=2).contains(&wait), "{wait}");
-        assert!(e.admit(KeyRate { per_minute: 0, burst: 0 }).is_ok(), "0 means unlimited");
+        assert!(
+            e.admit(KeyRate {
+                per_minute: 0,
+                burst: 0
+            })
+            .is_ok(),
+            "0 means unlimited"
+        );
     }
 
     #[test]
@@ -208,7 +233,14 @@ mod tests {
         e.record_use(t, Some([192, 0, 2, 1].into()), Some("curl/8"));
         e.record_use(t, Some([192, 0, 2, 2].into()), Some("curl/8"));
         let u = e.usage.lock().expect("lock").clone().expect("recorded");
-        assert_eq!(u.ip.as_deref(), Some("192.0.2.1"), "second use in the same second is skipped");
-        assert!(cache.take_usage().is_empty(), "a different cache has nothing");
+        assert_eq!(
+            u.ip.as_deref(),
+            Some("192.0.2.1"),
+            "second use in the same second is skipped"
+        );
+        assert!(
+            cache.take_usage().is_empty(),
+            "a different cache has nothing"
+        );
     }
 }

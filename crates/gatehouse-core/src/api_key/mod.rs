@@ -7,9 +7,7 @@ mod scope;
 
 pub use cache::{ApiKeyCache, KeyRate};
 pub use format::{ApiKeySecret, DISPLAY_LEN, KEY_LEN, PREFIX, is_well_formed};
-pub use scope::{
-    ADMIN_ONLY_SCOPES, BUILTIN_SCOPES, DEFAULT_KEY_SCOPES, ScopeCatalog, Scopes,
-};
+pub use scope::{ADMIN_ONLY_SCOPES, BUILTIN_SCOPES, DEFAULT_KEY_SCOPES, ScopeCatalog, Scopes};
 
 use time::OffsetDateTime;
 
@@ -30,7 +28,10 @@ impl ApiKeyName {
             return Err(Error::invalid("name", "must be 1 to 64 characters"));
         }
         if s.chars().any(char::is_control) {
-            return Err(Error::invalid("name", "must not contain control characters"));
+            return Err(Error::invalid(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(ApiKeyName(s.to_owned()))
     }
@@ -106,7 +107,10 @@ mod tests {
 
     #[test]
     fn key_names_are_trimmed_bounded_and_single_line() {
-        assert_eq!(ApiKeyName::parse("  ci deploy ").expect("ok").as_str(), "ci deploy");
+        assert_eq!(
+            ApiKeyName::parse("  ci deploy ").expect("ok").as_str(),
+            "ci deploy"
+        );
         assert!(ApiKeyName::parse("").is_err());
         assert!(ApiKeyName::parse("a\nb").is_err());
         assert!(ApiKeyName::parse(&"x".repeat(65)).is_err());

@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
     ("account:read", "read your account and session details"),
     ("api_keys:read", "list your API keys"),
-    ("api_keys:write", "create, disable, duplicate and delete your API keys"),
+    (
+        "api_keys:write",
+        "create, disable, duplicate and delete your API keys",
+    ),
     ("tokens:write", "issue and revoke your short-lived tokens"),
     ("ssh_keys:read", "list your SSH public keys"),
     ("ssh_keys:write", "add and delete your SSH public keys"),
@@ -86,11 +89,18 @@ impl ScopeCatalog {
     pub fn new(platform: &[String]) -> Result<Self> {
         for s in platform {
             let ok = s.len() <= 64
-                && s.split_once(':').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-                && s.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ':' | '_' | '-' | '.'));
+                && s.split_once(':')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                && s.chars().all(|c| {
+                    c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || matches!(c, ':' | '_' | '-' | '.')
+                });
             if !ok {
-                return Err(Error::invalid("platform_scopes", format!("{s:?} is not a valid scope name")));
+                return Err(Error::invalid(
+                    "platform_scopes",
+                    format!("{s:?} is not a valid scope name"),
+                ));
             }
         }
         Ok(ScopeCatalog {
@@ -131,11 +141,17 @@ impl ScopeCatalog {
         let known = self.for_user(true);
         for n in names {
             if !known.contains(n) {
-                return Err(Error::invalid("permissions", format!("unknown permission {n:?}")));
+                return Err(Error::invalid(
+                    "permissions",
+                    format!("unknown permission {n:?}"),
+                ));
             }
         }
         if names.is_empty() {
-            return Err(Error::invalid("permissions", "must name at least one permission"));
+            return Err(Error::invalid(
+                "permissions",
+                "must name at least one permission",
+            ));
         }
         Ok(Scopes::of(names.iter().cloned()))
     }
@@ -156,7 +172,10 @@ mod tests {
     #[test]
     fn requests_default_to_account_read_and_unknown_names_are_refused() {
         let c = ScopeCatalog::new(&[]).expect("catalog");
-        assert_eq!(c.parse_request(None).expect("default"), Scopes::of(["account:read"]));
+        assert_eq!(
+            c.parse_request(None).expect("default"),
+            Scopes::of(["account:read"])
+        );
         assert!(c.parse_request(Some(&["nope:x".into()])).is_err());
         assert!(c.parse_request(Some(&[])).is_err());
         assert!(ScopeCatalog::new(&["Bad Scope".into()]).is_err());

@@ -127,7 +127,9 @@ impl Core {
 
     /// The organisation new accounts join.
     pub async fn default_org(&self) -> Result<crate::org::Org> {
-        self.store.ensure_org(DEFAULT_ORG_NAME, self.clock.now()).await
+        self.store
+            .ensure_org(DEFAULT_ORG_NAME, self.clock.now())
+            .await
     }
 
     /// Every account.

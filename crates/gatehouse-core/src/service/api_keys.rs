@@ -7,7 +7,9 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::actor::Actor;
-use crate::api_key::{ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, Scopes, is_well_formed};
+use crate::api_key::{
+    ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, Scopes, is_well_formed,
+};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::ApiKeyId;
@@ -102,8 +104,14 @@ impl Core {
         };
         let policy = self.policy_for(actor).await?;
         let expiration = policy.resolve_expiration(expiration)?;
-        self.mint_key(actor, name, original.permissions, expiration, "api_key.duplicated")
-            .await
+        self.mint_key(
+            actor,
+            name,
+            original.permissions,
+            expiration,
+            "api_key.duplicated",
+        )
+        .await
     }
 
     async fn mint_key(
@@ -164,11 +172,19 @@ impl Core {
     ) -> Result<ApiKeyRecord> {
         actor.require("api_keys:write")?;
         let key = self.own_key(actor, id).await?;
-        if !self.store.set_api_key_enabled(&actor.user.id, id, enabled).await? {
+        if !self
+            .store
+            .set_api_key_enabled(&actor.user.id, id, enabled)
+            .await?
+        {
             return Err(Error::NotFound);
         }
         self.api_keys.remove(&key.key_hash);
-        let action = if enabled { "api_key.enabled" } else { "api_key.disabled" };
+        let action = if enabled {
+            "api_key.enabled"
+        } else {
+            "api_key.disabled"
+        };
         self.audit(
             AuditEvent::new(self.clock.now(), action)
                 .user(&actor.user.id)
@@ -255,20 +271,29 @@ impl Core {
         }
         let hash = TokenHash::of(key);
         let entry = match self.api_keys.get(&hash) {
-            Some(e) if now.unix_timestamp() - e.checked_at < self.settings.session.cache_ttl.whole_seconds() => e,
+            Some(e)
+                if now.unix_timestamp() - e.checked_at
+                    < self.settings.session.cache_ttl.whole_seconds() =>
+            {
+                e
+            }
             _ => {
                 self.load_key(hash, now).await?;
-                self.api_keys.get(&hash).ok_or_else(|| self.key_failure(ctx.ip, now))?
+                self.api_keys
+                    .get(&hash)
+                    .ok_or_else(|| self.key_failure(ctx.ip, now))?
             }
         };
         let live = entry.enabled && entry.principal.expires_at.is_none_or(|t| now < t);
         if !live {
             return Err(self.key_failure(ctx.ip, now));
         }
-        entry.admit(self.settings.key_rate).map_err(|wait| Error::RateLimited {
-            retry_after: wait,
-            message: "this API key is over its request rate".into(),
-        })?;
+        entry
+            .admit(self.settings.key_rate)
+            .map_err(|wait| Error::RateLimited {
+                retry_after: wait,
+                message: "this API key is over its request rate".into(),
+            })?;
         entry.record_use(now, ctx.ip, ctx.user_agent);
         Ok(entry.principal.clone())
     }
@@ -320,8 +345,10 @@ impl Core {
     pub async fn set_org_policy(&self, org: &crate::ids::OrgId, policy: &OrgPolicy) -> Result<()> {
         policy.validate()?;
         self.store.set_org_policy(org, policy).await?;
-        self.audit(AuditEvent::new(self.clock.now(), "org.policy_changed").detail(format!("org={org}")))
-            .await;
+        self.audit(
+            AuditEvent::new(self.clock.now(), "org.policy_changed").detail(format!("org={org}")),
+        )
+        .await;
         Ok(())
     }
 }
@@ -333,5 +360,9 @@ fn require_read(actor: &Actor) -> Result<()> {
 }
 
 fn actor_factor(actor: &Actor) -> &'static str {
-    if actor.via_key.is_some() { "api_key" } else { "session" }
+    if actor.via_key.is_some() {
+        "api_key"
+    } else {
+        "session"
+    }
 }

@@ -135,7 +135,10 @@ pub async fn create(
 }
 
 /// `GET /api/api-keys`. Requires: `api_keys:read`.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<KeyResponse>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<KeyResponse>>> {
     let keys = state.core.list_api_keys(&caller.actor).await?;
     Ok(Json(keys.iter().map(KeyResponse::from).collect()))
 }
@@ -157,7 +160,10 @@ pub async fn disable(
     Path(id): Path<String>,
 ) -> ApiResult<Json<KeyResponse>> {
     caller.require("api_keys:write")?;
-    let key = state.core.set_api_key_enabled(&caller.actor, &ApiKeyId(id), false).await?;
+    let key = state
+        .core
+        .set_api_key_enabled(&caller.actor, &ApiKeyId(id), false)
+        .await?;
     Ok(Json((&key).into()))
 }
 
@@ -168,7 +174,10 @@ pub async fn enable(
     Path(id): Path<String>,
 ) -> ApiResult<Json<KeyResponse>> {
     caller.require("api_keys:write")?;
-    let key = state.core.set_api_key_enabled(&caller.actor, &ApiKeyId(id), true).await?;
+    let key = state
+        .core
+        .set_api_key_enabled(&caller.actor, &ApiKeyId(id), true)
+        .await?;
     Ok(Json((&key).into()))
 }
 
@@ -199,7 +208,10 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require("api_keys:write")?;
-    state.core.delete_api_key(&caller.actor, &ApiKeyId(id)).await?;
+    state
+        .core
+        .delete_api_key(&caller.actor, &ApiKeyId(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -223,7 +235,10 @@ pub async fn revoke(
 
 /// `GET /api/api-keys/options`: what the caller's policy lets them choose.
 /// Requires: `api_keys:read`.
-pub async fn options(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+pub async fn options(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
     caller
         .require("api_keys:read")
         .or_else(|_| caller.require("api_keys:write"))?;

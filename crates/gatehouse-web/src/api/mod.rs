@@ -7,7 +7,6 @@ pub mod health;
 use axum::Router;
 use axum::routing::{get, post};
 
-
 use crate::state::AppState;
 
 /// Routes of the JSON API.
@@ -19,7 +18,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api/api-keys/options", get(api_keys::options))
         .route("/api/api-keys/revoke", post(api_keys::revoke))
-        .route("/api/api-keys/{id}", get(api_keys::show).delete(api_keys::delete))
+        .route(
+            "/api/api-keys/{id}",
+            get(api_keys::show).delete(api_keys::delete),
+        )
         .route("/api/api-keys/{id}/disable", post(api_keys::disable))
         .route("/api/api-keys/{id}/enable", post(api_keys::enable))
         .route("/api/api-keys/{id}/duplicate", post(api_keys::duplicate))

@@ -122,7 +122,10 @@ pub fn basic_credentials(header: &str) -> Option<(Zeroizing<String>, Zeroizing<S
     let decoded = Zeroizing::new(STANDARD.decode(rest.trim()).ok()?);
     let text = std::str::from_utf8(&decoded).ok()?;
     let (user, pass) = text.split_once(':')?;
-    Some((Zeroizing::new(user.to_owned()), Zeroizing::new(pass.to_owned())))
+    Some((
+        Zeroizing::new(user.to_owned()),
+        Zeroizing::new(pass.to_owned()),
+    ))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -131,7 +134,9 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match presented(&parts.headers)? {
             Presented::Nothing => Err(CoreError::Unauthenticated.into()),
-            Presented::Authorization(value) => authenticate_authorization(parts, state, value).await,
+            Presented::Authorization(value) => {
+                authenticate_authorization(parts, state, value).await
+            }
             Presented::Cookie(cookie) => {
                 let session = state.core.authenticate_session(cookie).await?;
                 if is_state_changing(&parts.method) {
@@ -244,7 +249,10 @@ mod tests {
     fn the_session_cookie_is_found_among_others() {
         let h = headers(&[("cookie", "a=1; cloud.sso=abc ; b=2")]);
         assert_eq!(session_cookie(&h), Some("abc"));
-        assert_eq!(session_cookie(&headers(&[("cookie", "cloud.ssox=1")])), None);
+        assert_eq!(
+            session_cookie(&headers(&[("cookie", "cloud.ssox=1")])),
+            None
+        );
         assert_eq!(session_cookie(&headers(&[("cookie", "cloud.sso=")])), None);
     }
 
@@ -252,8 +260,14 @@ mod tests {
     fn a_cookie_and_an_authorization_header_together_are_refused() {
         let h = headers(&[("cookie", "cloud.sso=abc"), ("authorization", "Bearer x")]);
         assert!(matches!(presented(&h), Err(ApiError::MultipleAuthMethods)));
-        let two = headers(&[("authorization", "Bearer x"), ("authorization", "Basic eDo=")]);
-        assert!(matches!(presented(&two), Err(ApiError::MultipleAuthMethods)));
+        let two = headers(&[
+            ("authorization", "Bearer x"),
+            ("authorization", "Basic eDo="),
+        ]);
+        assert!(matches!(
+            presented(&two),
+            Err(ApiError::MultipleAuthMethods)
+        ));
         let only_other_cookie = headers(&[("cookie", "theme=dark"), ("authorization", "Bearer x")]);
         assert!(matches!(
             presented(&only_other_cookie),
@@ -268,7 +282,10 @@ mod tests {
         let (u, p) = basic_credentials("basic dTpw").expect("case-insensitive scheme");
         assert_eq!((u.as_str(), p.as_str()), ("u", "p"));
         assert!(basic_credentials("Basic !!!").is_none());
-        assert!(basic_credentials("Basic bm9jb2xvbg==").is_none(), "no colon");
+        assert!(
+            basic_credentials("Basic bm9jb2xvbg==").is_none(),
+            "no colon"
+        );
         assert!(basic_credentials("Bearer x").is_none());
     }
 

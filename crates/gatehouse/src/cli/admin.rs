@@ -226,11 +226,21 @@ async fn policy(core: &Core, args: &PolicyArgs) -> anyhow::Result<()> {
         core.set_org_policy(&org.id, &p).await.map_err(describe)?;
         println!("policy updated for organisation {}", org.name);
     }
-    let list: Vec<String> = p.api_key_expirations.iter().map(KeyExpiration::as_code).collect();
+    let list: Vec<String> = p
+        .api_key_expirations
+        .iter()
+        .map(KeyExpiration::as_code)
+        .collect();
     println!("api_key_expirations           = {}", list.join(","));
-    println!("api_key_default_expiration    = {}", p.api_key_default_expiration.as_code());
+    println!(
+        "api_key_default_expiration    = {}",
+        p.api_key_default_expiration.as_code()
+    );
     println!("api_key_user_choice           = {}", p.api_key_user_choice);
-    println!("require_disable_before_delete = {}", p.require_disable_before_delete);
+    println!(
+        "require_disable_before_delete = {}",
+        p.require_disable_before_delete
+    );
     Ok(())
 }
 
