@@ -5,10 +5,12 @@
 //! - `config.rs`: the typed, layered configuration.
 //! - `tls.rs`: certificate loading and first-start generation.
 //! - `startup.rs`: [`startup::Application`], which binds, serves and drains.
-//! - `cli/`: `serve`, `admin …`, `config …`.
+//! - `cli/`: `serve`, `admin …`, `config …`, and the user commands (`login`, `api-keys …`).
+//! - `client.rs`: the CLI's HTTPS client (fingerprint pinning, CA file, system roots).
 //! - `telemetry.rs`: log setup.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod startup;
 pub mod telemetry;

@@ -25,6 +25,15 @@ fn main() -> ExitCode {
                 gatehouse::cli::admin::run(config, &store.overrides(), command).await
             }
             Command::Config { command } => gatehouse::cli::config_command(config, command),
+            Command::Login(args) => gatehouse::cli::user::login(args).await,
+            Command::Logout => gatehouse::cli::user::logout().await,
+            Command::Auth {
+                server,
+                command: gatehouse::cli::AuthCommand::Session,
+            } => gatehouse::cli::user::auth_session(server).await,
+            Command::ApiKeys { server, command } => {
+                gatehouse::cli::user::api_keys(server, command).await
+            }
         }
     });
     match result {

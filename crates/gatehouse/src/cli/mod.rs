@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod serve;
+pub mod user;
 
 use std::path::PathBuf;
 
@@ -35,6 +36,28 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Sign in to a Gatehouse server and store the credential.
+    Login(user::LoginArgs),
+    /// Forget the stored credential (and end its session).
+    Logout,
+    /// Show who you are.
+    Auth {
+        /// Server flags.
+        #[command(flatten)]
+        server: user::ServerArgs,
+        /// The operation.
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+    /// Manage your API keys.
+    ApiKeys {
+        /// Server flags.
+        #[command(flatten)]
+        server: user::ServerArgs,
+        /// The operation.
+        #[command(subcommand)]
+        command: user::ApiKeysCommand,
+    },
     /// Inspect configuration.
     Config {
         /// The operation.
@@ -52,6 +75,13 @@ pub struct StoreArgs {
     /// Database URL (sqlite://… or postgres://…).
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+}
+
+/// `gatehouse auth …`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Show the account and credential in use.
+    Session,
 }
 
 /// `gatehouse config …`

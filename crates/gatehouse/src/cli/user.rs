@@ -1,0 +1,608 @@
+//! The user CLI: `login`, `logout`, `auth session`, `api-keys …`. Credentials live in
+//! `~/.config/gatehouse/credentials.toml` (mode 0600); `GATEHOUSE_API_KEY` overrides them.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::client::{Trust, http_client, normalize_fingerprint};
+
+/// Where the server is and how to trust it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServerArgs {
+    /// Server URL, e.g. https://gatehouse.example.org:8443.
+    #[arg(long, env = "GATEHOUSE_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Pin the server certificate (SHA256:… as printed by `gatehouse serve`).
+    #[arg(
+        long,
+        env = "GATEHOUSE_FINGERPRINT",
+        value_name = "FP",
+        conflicts_with = "ca_file"
+    )]
+    pub fingerprint: Option<String>,
+    /// Trust certificates issued by this CA (PEM).
+    #[arg(long, env = "GATEHOUSE_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// What is stored after `gatehouse login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// Server URL.
+    pub server: String,
+    /// Pinned fingerprint, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// CA file, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// `session`, `token` or `api_key`.
+    pub kind: String,
+    /// The credential itself.
+    pub secret: String,
+    /// The CSRF token of a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+    /// When the credential expires (RFC 3339), for clear messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl std::fmt::Display for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} credential for {}", self.kind, self.server)
+    }
+}
+
+/// `gatehouse login`
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server and its trust.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Sign in with a username; the password is read from standard input.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Store an API key read from standard input instead.
+    #[arg(long, conflicts_with = "username")]
+    pub api_key_stdin: bool,
+}
+
+/// `gatehouse api-keys …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysCommand {
+    /// Create a key and print it (once).
+    Create {
+        /// Name, unique among your keys.
+        #[arg(long)]
+        name: String,
+        /// none, 7d, 30d, 60d or 90d (default: your organisation's default).
+        #[arg(long)]
+        expires: Option<String>,
+        /// A permission to grant (repeatable; default: account:read).
+        #[arg(long = "permission", value_name = "SCOPE")]
+        permissions: Vec<String>,
+    },
+    /// List your keys.
+    List,
+    /// Show one key.
+    Show {
+        /// Key id.
+        id: String,
+    },
+    /// Disable a key (it stops working at once).
+    Disable {
+        /// Key id.
+        id: String,
+    },
+    /// Re-enable a key.
+    Enable {
+        /// Key id.
+        id: String,
+    },
+    /// Create a key with the same permissions and a new secret.
+    Duplicate {
+        /// Key id.
+        id: String,
+        /// Name of the copy (default: "<name> (copy)").
+        #[arg(long)]
+        name: Option<String>,
+        /// Expiration of the copy.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Delete a key.
+    Delete {
+        /// Key id.
+        id: String,
+    },
+}
+
+/// The credentials file.
+pub fn credentials_path() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("gatehouse/credentials.toml"));
+    }
+    let home = std::env::var_os("HOME").context("HOME is not set")?;
+    Ok(PathBuf::from(home).join(".config/gatehouse/credentials.toml"))
+}
+
+/// Loads stored credentials, if any.
+pub fn load_credentials() -> anyhow::Result<Option<Credentials>> {
+    let path = credentials_path()?;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Stores credentials with mode 0600 in a 0700 folder.
+pub fn save_credentials(c: &Credentials) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = credentials_path()?;
+    let dir = path.parent().context("credentials path has no folder")?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    crate::tls::write_private(&path, toml::to_string(c)?.as_bytes())?;
+    Ok(path)
+}
+
+/// An authenticated connection to the server.
+pub struct Session {
+    client: reqwest::Client,
+    base: String,
+    auth: Auth,
+}
+
+enum Auth {
+    Cookie {
+        cookie: String,
+        csrf: Option<String>,
+    },
+    Bearer(String),
+    Basic(String),
+    None,
+}
+
+fn trust_of(server: &ServerArgs, stored: Option<&Credentials>) -> anyhow::Result<Trust> {
+    if let Some(fp) = server
+        .fingerprint
+        .as_deref()
+        .or(stored.and_then(|c| c.fingerprint.as_deref()))
+    {
+        return Ok(Trust::Fingerprint(normalize_fingerprint(fp)?));
+    }
+    if let Some(ca) = server
+        .ca_file
+        .as_ref()
+        .or(stored.and_then(|c| c.ca_file.as_ref()))
+    {
+        return Ok(Trust::CaFile(ca.clone()));
+    }
+    Ok(Trust::System)
+}
+
+fn base_url(url: &str) -> anyhow::Result<String> {
+    let url = url.trim_end_matches('/');
+    if !url.starts_with("https://") {
+        bail!(
+            "the server URL must start with https:// (Gatehouse never authenticates over plain HTTP)"
+        );
+    }
+    Ok(url.to_owned())
+}
+
+impl Session {
+    /// Connects with the stored credential, or `GATEHOUSE_API_KEY` when set.
+    pub fn open(server: &ServerArgs) -> anyhow::Result<Self> {
+        let stored = load_credentials()?;
+        let api_key = std::env::var("GATEHOUSE_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        let url = server
+            .server
+            .clone()
+            .or_else(|| stored.as_ref().map(|c| c.server.clone()))
+            .context("no server: run `gatehouse login --server URL` or pass --server")?;
+        let trust = trust_of(server, stored.as_ref())?;
+        let auth = match (api_key, &stored) {
+            (Some(k), _) => Auth::Basic(k),
+            (None, Some(c)) => match c.kind.as_str() {
+                "session" => Auth::Cookie {
+                    cookie: c.secret.clone(),
+                    csrf: c.csrf_token.clone(),
+                },
+                "token" => Auth::Bearer(c.secret.clone()),
+                "api_key" => Auth::Basic(c.secret.clone()),
+                other => bail!("unknown credential kind {other:?} in the credentials file"),
+            },
+            (None, None) => bail!("not logged in: run `gatehouse login` or set GATEHOUSE_API_KEY"),
+        };
+        Ok(Session {
+            client: http_client(&trust)?,
+            base: base_url(&url)?,
+            auth,
+        })
+    }
+
+    fn anonymous(server: &str, trust: &Trust) -> anyhow::Result<Self> {
+        Ok(Session {
+            client: http_client(trust)?,
+            base: base_url(server)?,
+            auth: Auth::None,
+        })
+    }
+
+    /// Sends a request and returns the JSON body, or a readable error.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        req = match &self.auth {
+            Auth::Cookie { cookie, csrf } => {
+                let r = req.header("cookie", format!("cloud.sso={cookie}"));
+                match csrf {
+                    Some(t) => r.header("x-csrf-token", t),
+                    None => r,
+                }
+            }
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::Basic(k) => req.basic_auth(k, Some("")),
+            Auth::None => req,
+        };
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.map_err(describe_transport)?;
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if status.is_success() {
+            return Ok((status, value));
+        }
+        let message = value["message"].as_str().unwrap_or("request failed");
+        let code = value["error"].as_str().unwrap_or("error");
+        let rid = value["request_id"].as_str().unwrap_or("-");
+        if status == StatusCode::UNAUTHORIZED {
+            bail!(
+                "{message} ({code}, request {rid}); your credential may have expired or been revoked: run `gatehouse login` again"
+            );
+        }
+        bail!(
+            "{message} ({code}, HTTP {}, request {rid})",
+            status.as_u16()
+        )
+    }
+}
+
+fn describe_transport(e: reqwest::Error) -> anyhow::Error {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    anyhow::anyhow!("cannot reach the server: {msg}")
+}
+
+/// `gatehouse login`
+pub async fn login(args: &LoginArgs) -> anyhow::Result<()> {
+    let stored = load_credentials()?;
+    let server = args
+        .server
+        .server
+        .clone()
+        .or_else(|| stored.as_ref().map(|c| c.server.clone()))
+        .context("--server is required for the first login")?;
+    let trust = trust_of(&args.server, stored.as_ref())?;
+    let anon = Session::anonymous(&server, &trust)?;
+    let mut creds = Credentials {
+        server: base_url(&server)?,
+        fingerprint: match &trust {
+            Trust::Fingerprint(f) => Some(f.clone()),
+            _ => None,
+        },
+        ca_file: match &trust {
+            Trust::CaFile(p) => Some(p.clone()),
+            _ => None,
+        },
+        kind: String::new(),
+        secret: String::new(),
+        csrf_token: None,
+        expires_at: None,
+    };
+    if let Some(username) = &args.username {
+        let password = read_stdin_line("password")?;
+        let res = anon
+            .client
+            .post(format!("{}/api/auth/login", anon.base))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .map_err(describe_transport)?;
+        let status = res.status();
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .and_then(|kv| kv.strip_prefix("cloud.sso="))
+            .map(str::to_owned);
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        let Some(cookie) = cookie.filter(|_| status.is_success()) else {
+            bail!(
+                "sign-in failed: {}",
+                body["message"].as_str().unwrap_or("unexpected answer")
+            );
+        };
+        creds.kind = "session".into();
+        creds.secret = cookie;
+        creds.csrf_token = body["csrf_token"].as_str().map(str::to_owned);
+        creds.expires_at = body["expires_at"].as_str().map(str::to_owned);
+    } else if args.api_key_stdin {
+        creds.kind = "api_key".into();
+        creds.secret = read_stdin_line("API key")?;
+    } else {
+        bail!("give --username (password on stdin) or --api-key-stdin");
+    }
+    let probe = Session {
+        client: anon.client.clone(),
+        base: anon.base.clone(),
+        auth: match creds.kind.as_str() {
+            "session" => Auth::Cookie {
+                cookie: creds.secret.clone(),
+                csrf: None,
+            },
+            _ => Auth::Basic(creds.secret.clone()),
+        },
+    };
+    let (_, who) = probe.call(Method::GET, "/api/auth/session", None).await?;
+    let path = save_credentials(&creds)?;
+    println!(
+        "Logged in to {} as {} ({}); credentials saved in {}",
+        creds.server,
+        who["user"]["username"].as_str().unwrap_or("?"),
+        who["auth_method"].as_str().unwrap_or("?"),
+        path.display()
+    );
+    Ok(())
+}
+
+/// `gatehouse logout`
+pub async fn logout() -> anyhow::Result<()> {
+    let path = credentials_path()?;
+    if let Some(c) = load_credentials()?
+        && c.kind == "session"
+        && let Ok(s) = Session::open(&ServerArgs::default())
+    {
+        // Best effort: end the session server-side too.
+        let _ = s.call(Method::POST, "/api/auth/logout", None).await;
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => println!("Logged out; removed {}", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("Not logged in."),
+        Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+    Ok(())
+}
+
+/// `gatehouse auth session`
+pub async fn auth_session(server: &ServerArgs) -> anyhow::Result<()> {
+    let s = Session::open(server)?;
+    let (_, v) = s.call(Method::GET, "/api/auth/session", None).await?;
+    println!(
+        "user:        {} ({})",
+        v["user"]["username"].as_str().unwrap_or("?"),
+        v["user"]["id"].as_str().unwrap_or("?")
+    );
+    println!(
+        "email:       {}",
+        v["user"]["email"].as_str().unwrap_or("-")
+    );
+    println!("auth method: {}", v["auth_method"].as_str().unwrap_or("?"));
+    println!(
+        "expires at:  {}",
+        v["expires_at"].as_str().unwrap_or("never")
+    );
+    if let Some(p) = v["permissions"].as_array() {
+        let names: Vec<&str> = p.iter().filter_map(Value::as_str).collect();
+        println!("permissions: {}", names.join(" "));
+    }
+    Ok(())
+}
+
+fn expires_body(expires: Option<&str>) -> anyhow::Result<Option<Value>> {
+    let Some(e) = expires else { return Ok(None) };
+    let parsed = gatehouse_core::org::KeyExpiration::parse_code(e)
+        .map_err(|e| anyhow::anyhow!("--expires: {e}"))?;
+    Ok(Some(json!(parsed.days())))
+}
+
+/// `gatehouse api-keys …`
+pub async fn api_keys(server: &ServerArgs, cmd: &ApiKeysCommand) -> anyhow::Result<()> {
+    let s = Session::open(server)?;
+    match cmd {
+        ApiKeysCommand::Create {
+            name,
+            expires,
+            permissions,
+        } => {
+            let mut body = json!({"name": name});
+            if let Some(e) = expires_body(expires.as_deref())? {
+                body["expires_in_days"] = e;
+            }
+            if !permissions.is_empty() {
+                body["permissions"] = json!(permissions);
+            }
+            let (_, v) = s.call(Method::POST, "/api/api-keys", Some(body)).await?;
+            print_created(&v);
+        }
+        ApiKeysCommand::List => {
+            let (_, v) = s.call(Method::GET, "/api/api-keys", None).await?;
+            println!(
+                "{:<28} {:<20} {:<12} {:<8} {:<20} {:<20} {}",
+                "ID", "NAME", "PREFIX", "STATUS", "EXPIRES", "LAST USED", "PERMISSIONS"
+            );
+            for k in v.as_array().map(Vec::as_slice).unwrap_or_default() {
+                println!(
+                    "{:<28} {:<20} {:<12} {:<8} {:<20} {:<20} {}",
+                    k["id"].as_str().unwrap_or(""),
+                    k["name"].as_str().unwrap_or(""),
+                    k["display_prefix"].as_str().unwrap_or(""),
+                    if k["enabled"].as_bool().unwrap_or(false) {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    },
+                    k["expires_at"].as_str().unwrap_or("never"),
+                    k["last_used_at"].as_str().unwrap_or("never"),
+                    scopes(&k["permissions"]),
+                );
+            }
+        }
+        ApiKeysCommand::Show { id } => {
+            let (_, v) = s
+                .call(
+                    Method::GET,
+                    &format!("/api/api-keys/{}", path_segment(id)?),
+                    None,
+                )
+                .await?;
+            print_key(&v);
+        }
+        ApiKeysCommand::Disable { id } => {
+            s.call(
+                Method::POST,
+                &format!("/api/api-keys/{}/disable", path_segment(id)?),
+                None,
+            )
+            .await?;
+            println!("disabled {id}");
+        }
+        ApiKeysCommand::Enable { id } => {
+            s.call(
+                Method::POST,
+                &format!("/api/api-keys/{}/enable", path_segment(id)?),
+                None,
+            )
+            .await?;
+            println!("enabled {id}");
+        }
+        ApiKeysCommand::Duplicate { id, name, expires } => {
+            let mut body = json!({});
+            if let Some(n) = name {
+                body["name"] = json!(n);
+            }
+            if let Some(e) = expires_body(expires.as_deref())? {
+                body["expires_in_days"] = e;
+            }
+            let (_, v) = s
+                .call(
+                    Method::POST,
+                    &format!("/api/api-keys/{}/duplicate", path_segment(id)?),
+                    Some(body),
+                )
+                .await?;
+            print_created(&v);
+        }
+        ApiKeysCommand::Delete { id } => {
+            s.call(
+                Method::DELETE,
+                &format!("/api/api-keys/{}", path_segment(id)?),
+                None,
+            )
+            .await?;
+            println!("deleted {id}");
+        }
+    }
+    Ok(())
+}
+
+/// Ids go into URL paths; refuse anything that is not an id.
+fn path_segment(id: &str) -> anyhow::Result<&str> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        bail!("{id:?} is not a key id (see `gatehouse api-keys list`)");
+    }
+    Ok(id)
+}
+
+fn scopes(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+fn print_key(v: &Value) {
+    for (label, key) in [
+        ("id", "id"),
+        ("name", "name"),
+        ("prefix", "display_prefix"),
+        ("created at", "created_at"),
+        ("created by", "created_by"),
+        ("expires at", "expires_at"),
+        ("last used at", "last_used_at"),
+        ("last used from", "last_used_ip"),
+    ] {
+        println!("{label:<15} {}", v[key].as_str().unwrap_or("-"));
+    }
+    println!(
+        "{:<15} {}",
+        "enabled",
+        v["enabled"].as_bool().unwrap_or(false)
+    );
+    println!("{:<15} {}", "permissions", scopes(&v["permissions"]));
+}
+
+fn print_created(v: &Value) {
+    println!("{}", v["key"].as_str().unwrap_or(""));
+    eprintln!(
+        "Created API key {:?} ({}), expires {}. This is the only time the key is shown: store it now.",
+        v["name"].as_str().unwrap_or(""),
+        v["id"].as_str().unwrap_or(""),
+        v["expires_at"].as_str().unwrap_or("never"),
+    );
+}
+
+fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .with_context(|| format!("reading the {what} from stdin"))?;
+    let line = s
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('\r')
+        .to_owned();
+    if line.is_empty() {
+        bail!("no {what} on standard input");
+    }
+    Ok(line)
+}

@@ -1,0 +1,147 @@
+//! The HTTPS client of the user CLI: trusts a pinned certificate fingerprint (as printed
+//! by `gatehouse serve`), a CA file, or the system roots, and never "insecure".
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+/// How the client decides to trust the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// Exactly the certificate with this `SHA256:<hex>` fingerprint.
+    Fingerprint(String),
+    /// Certificates issued by the CA in this PEM file.
+    CaFile(std::path::PathBuf),
+    /// The operating system's roots.
+    System,
+}
+
+/// Builds a reqwest client for `trust`.
+pub fn http_client(trust: &Trust) -> anyhow::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("gatehouse-cli/", env!("CARGO_PKG_VERSION")))
+        .timeout(std::time::Duration::from_secs(30));
+    let builder = match trust {
+        Trust::System => builder,
+        Trust::CaFile(path) => {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            builder.tls_certs_only(certs)
+        }
+        Trust::Fingerprint(fp) => {
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let verifier = Arc::new(PinnedVerifier {
+                fingerprint: normalize_fingerprint(fp)?,
+                provider: provider.clone(),
+            });
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth();
+            builder.tls_backend_preconfigured(config)
+        }
+    };
+    builder.build().context("building the HTTPS client")
+}
+
+/// Accepts `SHA256:<64 hex>` (colons inside the hex are ignored); returns the lowercase form.
+pub fn normalize_fingerprint(fp: &str) -> anyhow::Result<String> {
+    let Some(hex_part) = fp.trim().strip_prefix("SHA256:") else {
+        bail!("a fingerprint looks like SHA256:<64 hex digits>, as printed by `gatehouse serve`");
+    };
+    let hex_part: String = hex_part
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_lowercase();
+    if hex_part.len() != 64 || !hex_part.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("a fingerprint looks like SHA256:<64 hex digits>, as printed by `gatehouse serve`");
+    }
+    Ok(format!("SHA256:{hex_part}"))
+}
+
+/// Trusts one certificate, by fingerprint, and still checks the handshake signatures.
+#[derive(Debug)]
+struct PinnedVerifier {
+    fingerprint: String,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let seen = crate::tls::fingerprint(end_entity.as_ref());
+        if gatehouse_core::secret::constant_time_eq(seen.as_bytes(), self.fingerprint.as_bytes()) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "the server's certificate fingerprint {seen} does not match the pinned {}",
+                self.fingerprint
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_normalised_and_malformed_ones_refused() {
+        let hex = "AB".repeat(32);
+        assert_eq!(
+            normalize_fingerprint(&format!("SHA256:{hex}")).expect("ok"),
+            format!("SHA256:{}", "ab".repeat(32))
+        );
+        let colons: Vec<String> = (0..32).map(|_| "ab".to_owned()).collect();
+        assert!(normalize_fingerprint(&format!("SHA256:{}", colons.join(":"))).is_ok());
+        assert!(normalize_fingerprint("MD5:abc").is_err());
+        assert!(normalize_fingerprint("SHA256:abc").is_err());
+    }
+}

@@ -1,0 +1,93 @@
+"""The operator CLI (`gatehouse admin ...`, `gatehouse config ...`) against a live server's store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+
+import harness
+from harness import assert_error, get_session, login, login_ok, new_password
+
+
+def _password_file(tmp_path, password: str):
+    path = tmp_path / f"pw-{uuid.uuid4().hex[:8]}"
+    path.write_text(password)
+    os.chmod(path, 0o600)
+    return path
+
+
+def _username() -> str:
+    return "user" + uuid.uuid4().hex[:8]
+
+
+def test_create_user_then_login(server, tmp_path):
+    name, password = _username(), new_password()
+    server.admin("create-user", name, "--email", f"{name}@example.test", "--display-name", "Test Person",
+                 "--password-file", str(_password_file(tmp_path, password)))
+
+    listing = server.admin("list-users")
+    assert name in listing.stdout, listing.stdout
+    assert password not in listing.stdout + listing.stderr
+
+    res = login_ok(server, name, password)
+    assert res.body["user"]["username"] == name, res.body
+    assert res.body["user"]["email"] == f"{name}@example.test", res.body
+    assert res.body["user"]["display_name"] == "Test Person", res.body
+    r = get_session(server, res.cookie)
+    assert r.status_code == 200 and r.json()["user"]["username"] == name, r.text
+
+
+def test_disable_user_blocks_login(server, tmp_path):
+    name, password = _username(), new_password()
+    server.admin("create-user", name, "--email", f"{name}@example.test",
+                 "--password-file", str(_password_file(tmp_path, password)))
+    login_ok(server, name, password)
+
+    server.admin("disable-user", name)
+    res = login(server, name, password)
+    assert res.status == 401, (res.status, res.response.text)
+    assert res.cookie is None
+
+
+def test_set_password(server, tmp_path):
+    name, old, new = _username(), new_password(), new_password()
+    server.admin("create-user", name, "--email", f"{name}@example.test",
+                 "--password-file", str(_password_file(tmp_path, old)))
+    login_ok(server, name, old)
+    server.admin("set-password", name, "--password-file", str(_password_file(tmp_path, new)))
+    assert_error(login(server, name, old).response, 401, "invalid_credentials")
+    login_ok(server, name, new)
+
+
+def test_password_length_limits(server, tmp_path):
+    for bad in (new_password(11), new_password(129)):
+        name = _username()
+        cp = server.admin("create-user", name, "--email", f"{name}@example.test",
+                          "--password-file", str(_password_file(tmp_path, bad)), check=False)
+        assert cp.returncode != 0, f"a {len(bad)}-character password was accepted"
+        assert bad not in cp.stdout + cp.stderr
+        assert name not in server.admin("list-users").stdout
+    for good in (new_password(12), new_password(128)):
+        name = _username()
+        server.admin("create-user", name, "--email", f"{name}@example.test",
+                     "--password-file", str(_password_file(tmp_path, good)))
+        login_ok(server, name, good)
+
+
+def test_config_example_passes_config_check(tmp_path):
+    cp = subprocess.run([str(harness.BINARY), "config", "example"], capture_output=True, text=True,
+                        stdin=subprocess.DEVNULL, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.strip(), "config example printed nothing"
+    example = tmp_path / "example.toml"
+    example.write_text(cp.stdout)
+    cp = subprocess.run([str(harness.BINARY), "config", "check", "--config", str(example)],
+                        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert cp.returncode == 0, f"the example config does not pass its own check: {cp.stdout}{cp.stderr}"
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("this is = = not toml [\n")
+    cp = subprocess.run([str(harness.BINARY), "config", "check", "--config", str(broken)],
+                        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert cp.returncode != 0, "config check accepted a broken file"
