@@ -118,6 +118,21 @@ function httpsGet(url) {
   });
 }
 
+// GET a path with an API key as HTTP Basic (key as the username, empty password).
+function keyStatus(base, key, pathname = '/api/auth/session') {
+  recordSecret(key);
+  const auth = 'Basic ' + Buffer.from(key + ':').toString('base64');
+  recordSecret(auth);
+  return new Promise((resolve, reject) => {
+    https
+      .get(base + pathname, { rejectUnauthorized: false, headers: { Authorization: auth } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      })
+      .on('error', reject);
+  });
+}
+
 async function waitHealthy(base) {
   const deadline = Date.now() + 60_000;
   let last;
@@ -252,6 +267,82 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
       assert.equal((await page.locator('#current-user').textContent()).trim(), 'admin');
       await page.screenshot({ path: path.join(SHOTS, `${tab}.png`), fullPage: true });
     }
+  });
+
+  test('API keys: add a key, see it once, copy it, and use it', async () => {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
+    await page.goto(server.base + '/account/authentication/api-keys');
+    const options = await page.locator('#api-key-expiration option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(options, ['none', '7', '30', '60', '90'], 'the default policy offers every expiration');
+    await page.fill('#api-key-name', 'browser-key');
+    await page.selectOption('#api-key-expiration', '7');
+    await page.check('input[name="permission"][value="api_keys:read"]');
+    await page.click('#api-key-create');
+    await page.locator('#api-key-created').waitFor({ state: 'visible' });
+    const key = (await page.locator('#api-key-secret').textContent()).trim();
+    recordSecret(key);
+    assert.match(key, /^gwk_[0-9A-Za-z]{38}$/);
+    assert.match(await page.locator('#api-key-created').textContent(), /cannot be seen again/);
+    await page.click('#api-key-copy');
+    await page.waitForFunction(() => document.querySelector('#api-key-copy-status').textContent.includes('Copied'));
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), key, 'the copy button copies the key');
+    await page.screenshot({ path: path.join(SHOTS, 'api-key-created.png'), fullPage: true });
+    assert.equal(await keyStatus(server.base, key), 200, 'the new key authenticates');
+
+    await page.click('#api-key-done');
+    await page.locator('#api-keys-table').waitFor();
+    assert.ok(!(await page.content()).includes(key), 'the key is not shown again');
+    const row = page.locator('tr[data-key-name="browser-key"]');
+    assert.match(await row.textContent(), /gwk_/);
+    assert.match(await row.locator('.key-status').textContent(), /Enabled/);
+    await row.locator('details.key-permissions summary').click();
+    assert.match(await row.locator('details.key-permissions').textContent(), /api_keys:read/);
+    await page.screenshot({ path: path.join(SHOTS, 'api-keys-table.png'), fullPage: true });
+    server.browserKey = key;
+  });
+
+  test('API keys: disable, enable and duplicate from the table', async () => {
+    const key = server.browserKey;
+    assert.ok(key, 'the previous test made a key');
+    let row = page.locator('tr[data-key-name="browser-key"]');
+    await Promise.all([page.waitForEvent('load'), row.locator('button.key-disable').click()]);
+    row = page.locator('tr[data-key-name="browser-key"]');
+    assert.match(await row.locator('.key-status').textContent(), /Disabled/);
+    assert.equal(await keyStatus(server.base, key), 401, 'a disabled key is refused at once');
+    await Promise.all([page.waitForEvent('load'), row.locator('button.key-enable').click()]);
+    row = page.locator('tr[data-key-name="browser-key"]');
+    assert.match(await row.locator('.key-status').textContent(), /Enabled/);
+    assert.equal(await keyStatus(server.base, key), 200);
+
+    await row.locator('button.key-duplicate').click();
+    await page.locator('#api-key-created').waitFor({ state: 'visible' });
+    const copy = (await page.locator('#api-key-secret').textContent()).trim();
+    recordSecret(copy);
+    assert.notEqual(copy, key, 'a duplicate has a new secret');
+    assert.equal(await keyStatus(server.base, copy), 200);
+    await page.click('#api-key-done');
+    await page.locator('tr[data-key-name="browser-key (copy)"]').waitFor();
+  });
+
+  test('API keys: the delete icon asks for confirmation, then the key stops working', async () => {
+    const key = server.browserKey;
+    const row = page.locator('tr[data-key-name="browser-key"]');
+    await row.locator('button.key-delete').click();
+    const dialog = page.locator('dialog#delete-key-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    assert.match(await dialog.textContent(), /browser-key/);
+    await page.screenshot({ path: path.join(SHOTS, 'api-key-delete-dialog.png'), fullPage: true });
+    await page.click('#delete-key-cancel');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await keyStatus(server.base, key), 200, 'cancel keeps the key');
+
+    await row.locator('button.key-delete').click();
+    await dialog.waitFor({ state: 'visible' });
+    assert.equal((await page.locator('#delete-key-confirm').textContent()).trim(), 'Delete API Key');
+    await Promise.all([page.waitForEvent('load'), page.click('#delete-key-confirm')]);
+    await page.locator('h2#tab-title').waitFor();
+    assert.equal(await page.locator('tr[data-key-name="browser-key"]').count(), 0);
+    assert.equal(await keyStatus(server.base, key), 401, 'a deleted key is refused');
   });
 
   test('sign out lands on /login and the account pages are closed again', async () => {

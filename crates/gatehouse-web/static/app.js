@@ -50,7 +50,96 @@ function setupSignOut() {
   });
 }
 
+function showError(id, data, status) {
+  const el = document.getElementById(id);
+  if (el) el.textContent = (data && data.message) || "Request failed (" + status + ")";
+}
+
+// Shows a freshly created secret once, with a copy button.
+function showCreatedKey(data) {
+  const panel = document.getElementById("api-key-created");
+  document.getElementById("api-key-secret").textContent = data.key;
+  document.getElementById("api-key-copy-status").textContent = "";
+  document.getElementById("api-key-form").hidden = true;
+  panel.hidden = false;
+  panel.scrollIntoView();
+}
+
+function setupApiKeys() {
+  const form = document.getElementById("api-key-form");
+  if (!form) return;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    document.getElementById("api-keys-error").textContent = "";
+    const exp = document.getElementById("api-key-expiration").value;
+    const permissions = Array.from(form.querySelectorAll('input[name="permission"]:checked')).map((c) => c.value);
+    const body = {
+      name: document.getElementById("api-key-name").value,
+      expires_in_days: exp === "none" ? null : Number(exp),
+      permissions,
+    };
+    const { status, data } = await api("POST", "/api/api-keys", body);
+    if (status === 201) showCreatedKey(data);
+    else showError("api-keys-error", data, status);
+  });
+  document.getElementById("api-key-copy").addEventListener("click", async () => {
+    const secret = document.getElementById("api-key-secret").textContent;
+    const status = document.getElementById("api-key-copy-status");
+    try {
+      await navigator.clipboard.writeText(secret);
+      status.textContent = "Copied to the clipboard";
+    } catch (_) {
+      status.textContent = "Copy failed: select the key and copy it by hand";
+    }
+  });
+  document.getElementById("api-key-done").addEventListener("click", () => {
+    // The secret leaves the page for good.
+    document.getElementById("api-key-secret").textContent = "";
+    window.location.reload();
+  });
+
+  const dialog = document.getElementById("delete-key-dialog");
+  let pendingDelete = null;
+  document.getElementById("delete-key-cancel").addEventListener("click", () => dialog.close());
+  document.getElementById("delete-key-confirm").addEventListener("click", async () => {
+    if (!pendingDelete) return;
+    const { status, data } = await api("DELETE", "/api/api-keys/" + encodeURIComponent(pendingDelete));
+    dialog.close();
+    if (status === 204) window.location.reload();
+    else showError("api-keys-error", data, status);
+  });
+
+  const table = document.getElementById("api-keys-table");
+  if (!table) return;
+  table.addEventListener("click", async (ev) => {
+    const btn = ev.target.closest("button");
+    const row = ev.target.closest("tr[data-key-id]");
+    if (!btn || !row) return;
+    const id = encodeURIComponent(row.dataset.keyId);
+    document.getElementById("api-keys-error").textContent = "";
+    if (btn.classList.contains("key-delete")) {
+      pendingDelete = row.dataset.keyId;
+      document.getElementById("delete-key-name").textContent = row.dataset.keyName;
+      dialog.showModal();
+      return;
+    }
+    let res;
+    if (btn.classList.contains("key-disable")) res = await api("POST", "/api/api-keys/" + id + "/disable");
+    else if (btn.classList.contains("key-enable")) res = await api("POST", "/api/api-keys/" + id + "/enable");
+    else if (btn.classList.contains("key-duplicate")) {
+      res = await api("POST", "/api/api-keys/" + id + "/duplicate", {});
+      if (res.status === 201) {
+        showCreatedKey(res.data);
+        return;
+      }
+    } else return;
+    if (res.status === 200) window.location.reload();
+    else showError("api-keys-error", res.data, res.status);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
+  setupApiKeys();
 });

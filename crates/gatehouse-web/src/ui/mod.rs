@@ -49,6 +49,95 @@ struct AccountPage<'a> {
     tabs: Vec<TabLink>,
     active: &'a str,
     title: &'a str,
+    keys: KeysPanel,
+}
+
+/// What the API Keys tab shows (empty on other tabs).
+#[derive(Default)]
+struct KeysPanel {
+    rows: Vec<KeyRow>,
+    expirations: Vec<Choice>,
+    permissions: Vec<PermissionChoice>,
+    require_disable_before_delete: bool,
+}
+
+struct KeyRow {
+    id: String,
+    name: String,
+    prefix: String,
+    created: String,
+    created_by: String,
+    expires: String,
+    last_used: String,
+    last_used_from: String,
+    enabled: bool,
+    permissions: Vec<String>,
+}
+
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+struct PermissionChoice {
+    name: String,
+    description: String,
+    checked: bool,
+}
+
+fn when(t: Option<time::OffsetDateTime>, none: &str) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| none.to_owned())
+}
+
+async fn keys_panel(
+    state: &AppState,
+    session: &gatehouse_core::session::SessionPrincipal,
+) -> gatehouse_core::Result<KeysPanel> {
+    let actor = state.core.session_actor(session);
+    let keys = state.core.list_api_keys(&actor).await?;
+    let policy = state.core.policy_for(&actor).await?;
+    let default = policy.api_key_default_expiration;
+    Ok(KeysPanel {
+        rows: keys
+            .iter()
+            .map(|k| KeyRow {
+                id: k.id.to_string(),
+                name: k.name.clone(),
+                prefix: k.display_prefix.clone(),
+                created: when(Some(k.created_at), "-"),
+                created_by: k.created_by.clone(),
+                expires: when(k.expires_at, "never"),
+                last_used: when(k.last_used_at, "never"),
+                last_used_from: k.last_used_ip.clone().unwrap_or_default(),
+                enabled: k.enabled,
+                permissions: k.permissions.iter().map(str::to_owned).collect(),
+            })
+            .collect(),
+        expirations: policy
+            .offered_expirations()
+            .iter()
+            .map(|e| Choice {
+                value: e.as_code(),
+                label: e.label(),
+                selected: *e == default,
+            })
+            .collect(),
+        permissions: state
+            .core
+            .scope_catalog()
+            .into_iter()
+            .filter(|(name, _)| actor.scopes.contains(name))
+            .map(|(name, description)| PermissionChoice {
+                checked: gatehouse_core::api_key::DEFAULT_KEY_SCOPES.contains(&name.as_str()),
+                name,
+                description,
+            })
+            .collect(),
+        require_disable_before_delete: policy.require_disable_before_delete,
+    })
 }
 
 struct TabLink {
@@ -99,7 +188,16 @@ async fn account_page(
     let Some((active, title)) = TABS.iter().find(|(slug, _)| *slug == tab) else {
         return (StatusCode::NOT_FOUND, ApiError::RouteNotFound).into_response();
     };
+    let keys = if *active == "api-keys" {
+        match keys_panel(&state, &session).await {
+            Ok(k) => k,
+            Err(e) => return ApiError::Core(e).into_response(),
+        }
+    } else {
+        KeysPanel::default()
+    };
     render(AccountPage {
+        keys,
         username: &session.user.username,
         display_name: &session.user.display_name,
         csrf: csrf_token(&cookie),

@@ -16,18 +16,19 @@ use crate::client::{Trust, http_client, normalize_fingerprint};
 #[derive(Debug, Args, Clone, Default)]
 pub struct ServerArgs {
     /// Server URL, e.g. https://gatehouse.example.org:8443.
-    #[arg(long, env = "GATEHOUSE_SERVER", value_name = "URL")]
+    #[arg(long, global = true, env = "GATEHOUSE_SERVER", value_name = "URL")]
     pub server: Option<String>,
     /// Pin the server certificate (SHA256:… as printed by `gatehouse serve`).
     #[arg(
         long,
+        global = true,
         env = "GATEHOUSE_FINGERPRINT",
         value_name = "FP",
         conflicts_with = "ca_file"
     )]
     pub fingerprint: Option<String>,
     /// Trust certificates issued by this CA (PEM).
-    #[arg(long, env = "GATEHOUSE_CA_FILE", value_name = "FILE")]
+    #[arg(long, global = true, env = "GATEHOUSE_CA_FILE", value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 }
 
@@ -457,8 +458,8 @@ pub async fn api_keys(server: &ServerArgs, cmd: &ApiKeysCommand) -> anyhow::Resu
         ApiKeysCommand::List => {
             let (_, v) = s.call(Method::GET, "/api/api-keys", None).await?;
             println!(
-                "{:<28} {:<20} {:<12} {:<8} {:<20} {:<20} {}",
-                "ID", "NAME", "PREFIX", "STATUS", "EXPIRES", "LAST USED", "PERMISSIONS"
+                "{:<28} {:<20} {:<12} {:<8} {:<20} {:<20} PERMISSIONS",
+                "ID", "NAME", "PREFIX", "STATUS", "EXPIRES", "LAST USED"
             );
             for k in v.as_array().map(Vec::as_slice).unwrap_or_default() {
                 println!(
