@@ -91,3 +91,24 @@ def test_config_example_passes_config_check(tmp_path):
     cp = subprocess.run([str(harness.BINARY), "config", "check", "--config", str(broken)],
                         capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert cp.returncode != 0, "config check accepted a broken file"
+
+
+def test_admin_policy_limits_api_key_expirations_at_once(server, tmp_path):
+    shown = server.admin("policy")
+    assert "api_key_expirations           = none,7,30,60,90" in shown.stdout, shown.stdout
+    server.admin("policy", "--api-key-expirations", "7,30", "--api-key-default-expiration", "7",
+                 "--require-disable-before-delete", "true")
+    res = login_ok(server, "admin", server.bootstrap_password)
+    harness.record_secret(res.body["csrf_token"])
+    headers = {"Cookie": f"cloud.sso={res.cookie}", "X-CSRF-Token": res.body["csrf_token"]}
+    s = harness.session()
+    r = s.post(server.url("/api/api-keys"), json={"name": "long", "expires_in_days": 90}, headers=headers, timeout=30)
+    assert_error(r, 422, "validation_failed")
+    assert "not allowed" in r.json()["message"], r.text
+    r = s.post(server.url("/api/api-keys"), json={"name": "ok"}, headers=headers, timeout=30)
+    assert r.status_code == 201, r.text
+    harness.record_secret(r.json()["key"])
+    r = s.delete(server.url(f"/api/api-keys/{r.json()['id']}"), headers=headers, timeout=30)
+    assert_error(r, 409, "conflict")
+    bad = server.admin("policy", "--api-key-expirations", "7", "--api-key-default-expiration", "90", check=False)
+    assert bad.returncode != 0 and "allowed" in bad.stderr, (bad.stdout, bad.stderr)

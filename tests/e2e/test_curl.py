@@ -91,3 +91,15 @@ def test_plain_http_listener_refuses_credentials(server, tmp_path):
                "--data-binary", "@-", server.http_url + "/api/auth/login", stdin=payload)
     _assert_error(res, 403, "https_required")
     assert not res.header_values("Set-Cookie"), res.headers
+
+
+def test_tls_older_than_1_2_is_refused_and_1_2_and_1_3_work(server, tmp_path):
+    import subprocess
+    base = ["curl", "-sS", "-k", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}"]
+    old = subprocess.run([*base, "--tlsv1.0", "--tls-max", "1.1", server.url("/healthz")],
+                         capture_output=True, text=True, timeout=60)
+    assert old.returncode != 0, f"a TLS 1.0/1.1 handshake succeeded: {old.stdout}"
+    for version in ("1.2", "1.3"):
+        ok = subprocess.run([*base, f"--tlsv{version}", "--tls-max", version, server.url("/healthz")],
+                            capture_output=True, text=True, timeout=60)
+        assert ok.returncode == 0 and ok.stdout == "200", (version, ok.stdout, ok.stderr)

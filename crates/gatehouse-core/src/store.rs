@@ -77,6 +77,8 @@ pub trait Store: KeyStore + Send + Sync + 'static {
 pub trait KeyStore: Send + Sync + 'static {
     /// Inserts a key; `Conflict` when the owner already has a key of that name.
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    /// Inserts many keys in one transaction (bulk provisioning and load tests).
+    async fn insert_api_keys(&self, keys: &[ApiKeyRecord]) -> Result<()>;
     /// Finds a key by the hash of its secret.
     async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRecord>>;
     /// Finds one of `owner`'s keys (another user's key is `None`).

@@ -440,6 +440,31 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn insert_api_keys(&self, keys: &[ApiKeyRecord]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for k in keys {
+                    sqlx::query(concat!("INSERT INTO api_key (", key_columns!(), ") VALUES \
+                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
+                    .bind(&k.id.0)
+                    .bind(&k.user_id.0)
+                    .bind(&k.name)
+                    .bind(&k.display_prefix)
+                    .bind(k.key_hash.to_hex())
+                    .bind(k.permissions.to_space_separated())
+                    .bind(k.created_at.unix_timestamp())
+                    .bind(&k.created_by)
+                    .bind(k.expires_at.map(|t| t.unix_timestamp()))
+                    .bind(k.last_used_at.map(|t| t.unix_timestamp()))
+                    .bind(&k.last_used_ip)
+                    .bind(&k.last_used_user_agent)
+                    .bind(k.enabled)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
             async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRecord>> {
                 sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_key WHERE key_hash = $1"))
                     .bind(hash.to_hex())

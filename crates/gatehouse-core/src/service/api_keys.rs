@@ -150,6 +150,53 @@ impl Core {
         Ok((record, secret))
     }
 
+    /// Creates `count` keys for `username` in one transaction, with `account:read` and no
+    /// expiry, and returns their secrets (operator use: bulk provisioning, load tests).
+    pub async fn seed_api_keys(&self, username: &str, count: usize) -> Result<Vec<ApiKeySecret>> {
+        let name = crate::account::Username::parse(username).map_err(|_| Error::NotFound)?;
+        let user = self
+            .store
+            .user_by_username(&name)
+            .await?
+            .ok_or(Error::NotFound)?
+            .user;
+        let now = self.clock.now();
+        let batch = hex::encode(crate::secret::random_bytes::<4>());
+        let mut secrets = Vec::with_capacity(count);
+        let mut records = Vec::with_capacity(count.min(10_000));
+        for i in 0..count {
+            let secret = ApiKeySecret::generate();
+            records.push(ApiKeyRecord {
+                id: ApiKeyId::generate(),
+                user_id: user.id.clone(),
+                name: format!("seed-{batch}-{i}"),
+                display_prefix: secret.display_prefix(),
+                key_hash: secret.hash(),
+                permissions: Scopes::of(["account:read"]),
+                created_at: now,
+                created_by: user.username.clone(),
+                expires_at: None,
+                last_used_at: None,
+                last_used_ip: None,
+                last_used_user_agent: None,
+                enabled: true,
+            });
+            secrets.push(secret);
+            if records.len() == 10_000 {
+                self.store.insert_api_keys(&records).await?;
+                records.clear();
+            }
+        }
+        self.store.insert_api_keys(&records).await?;
+        self.audit(
+            AuditEvent::new(now, "api_key.seeded")
+                .user(&user.id)
+                .detail(format!("count={count}")),
+        )
+        .await;
+        Ok(secrets)
+    }
+
     /// The actor's keys. Requires `api_keys:read` (or `api_keys:write`).
     pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKeyRecord>> {
         require_read(actor)?;

@@ -57,6 +57,19 @@ pub enum AdminCommand {
     },
     /// Show or change the default organisation's credential policy.
     Policy(PolicyArgs),
+    /// Create many API keys for a user at once (bulk provisioning, load tests); the keys
+    /// are written to a private file, one per line.
+    SeedApiKeys {
+        /// Owner.
+        #[arg(long)]
+        user: String,
+        /// How many.
+        #[arg(long)]
+        count: usize,
+        /// File to write the keys to (created with mode 0600).
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Show the newest audit records.
     Audit {
         /// How many.
@@ -163,6 +176,24 @@ pub async fn run(
             println!("enabled {username}");
         }
         AdminCommand::Policy(args) => policy(&core, args).await?,
+        AdminCommand::SeedApiKeys {
+            user,
+            count,
+            output,
+        } => {
+            let keys = core.seed_api_keys(user, *count).await.map_err(describe)?;
+            let mut text = String::with_capacity(keys.len() * 43);
+            for k in &keys {
+                text.push_str(k.expose());
+                text.push('\n');
+            }
+            crate::tls::write_private(output, text.as_bytes())?;
+            println!(
+                "created {} keys for {user}; written to {}",
+                keys.len(),
+                output.display()
+            );
+        }
         AdminCommand::Audit { limit } => {
             for e in core.recent_audit(None, *limit).await.map_err(describe)? {
                 println!(
