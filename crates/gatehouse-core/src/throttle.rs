@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use time::{Duration, OffsetDateTime};
 
@@ -71,7 +71,8 @@ impl LockoutPolicy {
 pub struct IpLimiter {
     max_failures: u32,
     window: Duration,
-    slots: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    /// Read on every authentication, written only on failures.
+    slots: RwLock<HashMap<IpAddr, (i64, u32)>>,
 }
 
 impl IpLimiter {
@@ -80,13 +81,13 @@ impl IpLimiter {
         IpLimiter {
             max_failures,
             window,
-            slots: Mutex::new(HashMap::new()),
+            slots: RwLock::new(HashMap::new()),
         }
     }
 
     /// Seconds the address must wait, if it is over its limit.
     pub fn check(&self, ip: IpAddr, now: OffsetDateTime) -> Option<u64> {
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
         let (start, count) = *slots.get(&ip)?;
         let end = start + self.window.whole_seconds();
         let now = now.unix_timestamp();
@@ -96,7 +97,7 @@ impl IpLimiter {
     /// Records one failure from the address.
     pub fn record_failure(&self, ip: IpAddr, now: OffsetDateTime) {
         let now = now.unix_timestamp();
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
         if slots.len() > 100_000 {
             let w = self.window.whole_seconds();
             slots.retain(|_, (start, _)| *start + w > now);

@@ -419,25 +419,7 @@ macro_rules! impl_store {
         #[async_trait]
         impl KeyStore for $store {
             async fn insert_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
-                sqlx::query(concat!("INSERT INTO api_key (", key_columns!(), ") VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
-                .bind(&k.id.0)
-                .bind(&k.user_id.0)
-                .bind(&k.name)
-                .bind(&k.display_prefix)
-                .bind(k.key_hash.to_hex())
-                .bind(k.permissions.to_space_separated())
-                .bind(k.created_at.unix_timestamp())
-                .bind(&k.created_by)
-                .bind(k.expires_at.map(|t| t.unix_timestamp()))
-                .bind(k.last_used_at.map(|t| t.unix_timestamp()))
-                .bind(&k.last_used_ip)
-                .bind(&k.last_used_user_agent)
-                .bind(k.enabled)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-                Ok(())
+                self.insert_api_keys(std::slice::from_ref(k)).await
             }
 
             async fn insert_api_keys(&self, keys: &[ApiKeyRecord]) -> Result<()> {
@@ -543,7 +525,7 @@ macro_rules! impl_store {
                          WHERE api_key_id = $4 AND (last_used_at IS NULL OR last_used_at <= $1)",
                     )
                     .bind(u.at.unix_timestamp())
-                    .bind(&u.ip)
+                    .bind(u.ip.map(|i| i.to_string()))
                     .bind(&u.user_agent)
                     .bind(&u.id.0)
                     .execute(&mut *tx)

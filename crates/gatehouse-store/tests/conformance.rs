@@ -753,7 +753,7 @@ conformance!(
         let usage = |at, ip: &str| KeyUsage {
             id: k.id.clone(),
             at,
-            ip: Some(ip.into()),
+            ip: Some(ip.parse().expect("ip")),
             user_agent: Some("curl/8".into()),
         };
         store
@@ -799,7 +799,7 @@ conformance!(org_policy_defaults_then_round_trips, |store: Arc<
     assert_eq!(store.org_policy(&org.id).await.expect("q"), p2);
 });
 
-async fn member_actor(core: &Core, name: &str) -> Actor {
+async fn member_actor(core: &Core, name: &str) -> Arc<Actor> {
     core.create_user(NewAccount {
         username: name,
         email: "x@example.org",

@@ -102,12 +102,13 @@ impl ApiKeyCache {
             .retain(|_, e| &e.principal.user.id != user);
     }
 
-    /// Takes the buffered uses since the last call.
+    /// Copies the uses buffered since the last call (the buffer keeps the last one, so
+    /// the next use by the same client updates it in place).
     pub fn take_usage(&self) -> Vec<KeyUsage> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         map.values()
             .filter(|e| e.dirty.swap(false, Ordering::Relaxed))
-            .filter_map(|e| e.usage.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .filter_map(|e| e.usage.lock().unwrap_or_else(|p| p.into_inner()).clone())
             .collect()
     }
 }
@@ -151,13 +152,23 @@ impl CachedKey {
         if self.used_second.swap(second, Ordering::Relaxed) == second {
             return;
         }
-        let usage = KeyUsage {
-            id: self.principal.key_id.clone(),
-            at,
-            ip: ip.map(|i| i.to_string()),
-            user_agent: user_agent.map(|u| u.chars().take(256).collect()),
-        };
-        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = Some(usage);
+        let user_agent = user_agent.map(|u| &u[..u.floor_char_boundary(256)]);
+        let mut slot = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_mut() {
+            // The usual case: the same client again. Update in place, no allocation.
+            Some(u) if u.user_agent.as_deref() == user_agent => {
+                u.at = at;
+                u.ip = ip;
+            }
+            _ => {
+                *slot = Some(KeyUsage {
+                    id: self.principal.key_id.clone(),
+                    at,
+                    ip,
+                    user_agent: user_agent.map(str::to_owned),
+                });
+            }
+        }
         self.dirty.store(true, Ordering::Relaxed);
     }
 
@@ -182,21 +193,27 @@ mod tests {
 
     fn entry() -> Arc<CachedKey> {
         let cache = ApiKeyCache::default();
+        let user = User {
+            id: UserId::generate(),
+            username: "u".into(),
+            email: "u@example.org".into(),
+            display_name: "u".into(),
+            org_id: OrgId::generate(),
+            is_admin: false,
+            disabled: false,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
         let p = Arc::new(ApiKeyPrincipal {
             key_id: ApiKeyId::generate(),
             name: "k".into(),
-            user: User {
-                id: UserId::generate(),
-                username: "u".into(),
-                email: "u@example.org".into(),
-                display_name: "u".into(),
-                org_id: OrgId::generate(),
-                is_admin: false,
-                disabled: false,
-                created_at: OffsetDateTime::UNIX_EPOCH,
-            },
+            user: user.clone(),
             permissions: Scopes::default(),
             expires_at: None,
+            actor: Arc::new(crate::actor::Actor {
+                user: user.clone(),
+                scopes: Scopes::default(),
+                via_key: None,
+            }),
         });
         let h = TokenHash::of("x");
         cache.insert(h, p, true, OffsetDateTime::UNIX_EPOCH);
@@ -234,9 +251,19 @@ mod tests {
         e.record_use(t, Some([192, 0, 2, 2].into()), Some("curl/8"));
         let u = e.usage.lock().expect("lock").clone().expect("recorded");
         assert_eq!(
-            u.ip.as_deref(),
-            Some("192.0.2.1"),
+            u.ip,
+            Some([192, 0, 2, 1].into()),
             "second use in the same second is skipped"
+        );
+        e.record_use(
+            t + time::Duration::seconds(1),
+            Some([192, 0, 2, 3].into()),
+            Some("curl/8"),
+        );
+        let u = e.usage.lock().expect("lock").clone().expect("recorded");
+        assert_eq!(
+            (u.ip, u.at.unix_timestamp()),
+            (Some([192, 0, 2, 3].into()), 101)
         );
         assert!(
             cache.take_usage().is_empty(),

@@ -81,7 +81,7 @@ pub struct KeyUsage {
     /// When.
     pub at: OffsetDateTime,
     /// From where.
-    pub ip: Option<String>,
+    pub ip: Option<std::net::IpAddr>,
     /// With what.
     pub user_agent: Option<String>,
 }
@@ -99,6 +99,8 @@ pub struct ApiKeyPrincipal {
     pub permissions: Scopes,
     /// The key's expiry.
     pub expires_at: Option<OffsetDateTime>,
+    /// The actor this key acts as, built once when the key is cached.
+    pub actor: std::sync::Arc<crate::actor::Actor>,
 }
 
 #[cfg(test)]

@@ -38,22 +38,24 @@ pub struct UseContext<'a> {
 }
 
 impl Core {
-    /// The actor behind a session: every scope the account may hold.
-    pub fn session_actor(&self, session: &SessionPrincipal) -> Actor {
-        Actor {
-            scopes: self.catalog.for_user(session.user.is_admin),
-            user: session.user.clone(),
-            via_key: None,
-        }
+    /// The actor behind a session: every scope the account may hold (built once per
+    /// cached session).
+    pub fn session_actor(&self, session: &SessionPrincipal) -> Arc<Actor> {
+        session.actor.clone()
     }
 
-    /// The actor behind an API key.
-    pub fn key_actor(&self, key: &ApiKeyPrincipal) -> Actor {
-        Actor {
-            user: key.user.clone(),
-            scopes: key.permissions.clone(),
-            via_key: Some(key.key_id.clone()),
-        }
+    /// The actor behind an API key (built once per cached key).
+    pub fn key_actor(&self, key: &ApiKeyPrincipal) -> Arc<Actor> {
+        key.actor.clone()
+    }
+
+    /// Builds the actor of a session for `user`.
+    pub(crate) fn actor_for_session(&self, user: &crate::account::User) -> Arc<Actor> {
+        Arc::new(Actor {
+            scopes: self.catalog.for_user(user.is_admin),
+            user: user.clone(),
+            via_key: None,
+        })
     }
 
     /// Every scope this deployment knows, with descriptions.
@@ -358,12 +360,19 @@ impl Core {
             return Ok(());
         }
         let allowed = self.catalog.for_user(owner.user.is_admin);
+        let permissions = rec.permissions.intersect(&allowed);
+        let actor = Arc::new(Actor {
+            user: owner.user.clone(),
+            scopes: permissions.clone(),
+            via_key: Some(rec.id.clone()),
+        });
         let principal = Arc::new(ApiKeyPrincipal {
             key_id: rec.id,
             name: rec.name,
-            permissions: rec.permissions.intersect(&allowed),
+            permissions,
             user: owner.user,
             expires_at: rec.expires_at,
+            actor,
         });
         self.api_keys.insert(hash, principal, rec.enabled, now);
         Ok(())

@@ -120,6 +120,7 @@ impl Core {
         self.store.insert_session(&session).await?;
         let principal = Arc::new(SessionPrincipal {
             session_id: session.id.clone(),
+            actor: self.actor_for_session(&record.user),
             user: record.user.clone(),
             expires_at: session.expires_at,
         });
@@ -198,6 +199,7 @@ impl Core {
         };
         let principal = Arc::new(SessionPrincipal {
             session_id: record.id,
+            actor: self.actor_for_session(&user),
             user,
             expires_at: record.expires_at,
         });

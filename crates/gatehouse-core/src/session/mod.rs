@@ -109,6 +109,8 @@ pub struct SessionPrincipal {
     pub user: User,
     /// Absolute expiry.
     pub expires_at: OffsetDateTime,
+    /// The actor this session acts as, built once when the session is cached.
+    pub actor: Arc<crate::actor::Actor>,
 }
 
 /// The result of a successful sign-in.

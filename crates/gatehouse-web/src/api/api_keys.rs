@@ -155,28 +155,32 @@ pub async fn show(
 
 /// `POST /api/api-keys/{id}/disable`. Requires: `api_keys:write`.
 pub async fn disable(
-    State(state): State<AppState>,
+    state: State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Path<String>,
 ) -> ApiResult<Json<KeyResponse>> {
-    caller.require("api_keys:write")?;
-    let key = state
-        .core
-        .set_api_key_enabled(&caller.actor, &ApiKeyId(id), false)
-        .await?;
-    Ok(Json((&key).into()))
+    set_enabled(state, caller, id, false).await
 }
 
 /// `POST /api/api-keys/{id}/enable`. Requires: `api_keys:write`.
 pub async fn enable(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> ApiResult<Json<KeyResponse>> {
+    set_enabled(state, caller, id, true).await
+}
+
+async fn set_enabled(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    enabled: bool,
 ) -> ApiResult<Json<KeyResponse>> {
     caller.require("api_keys:write")?;
     let key = state
         .core
-        .set_api_key_enabled(&caller.actor, &ApiKeyId(id), true)
+        .set_api_key_enabled(&caller.actor, &ApiKeyId(id), enabled)
         .await?;
     Ok(Json((&key).into()))
 }

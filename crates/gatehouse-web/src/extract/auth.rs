@@ -48,7 +48,7 @@ impl AuthMethod {
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The account and the credential's permissions.
-    pub actor: Actor,
+    pub actor: Arc<Actor>,
     /// How it authenticated.
     pub method: AuthMethod,
     /// When the credential stops working (`None`: never).

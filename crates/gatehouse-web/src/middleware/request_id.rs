@@ -22,10 +22,20 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|_| "-".to_owned())
 }
 
+/// A unique id: a random per-process prefix and a counter (no syscall per request).
+fn next_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| hex::encode(gatehouse_core::secret::random_bytes::<4>()));
+    format!("{prefix}{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Assigns the id, logs one line per request (method, path without query, status,
 /// duration, client address; never headers or bodies).
 pub async fn request_id(req: Request, next: Next) -> Response {
-    let id = hex::encode(gatehouse_core::secret::random_bytes::<8>());
+    let id = next_request_id();
     let method = req.method().clone();
     // SECURITY: the path only; a query string is never logged.
     let path = req.uri().path().to_owned();
