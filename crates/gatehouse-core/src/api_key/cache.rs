@@ -1,5 +1,5 @@
 //! The API-key hot path: keys by hash in memory, a lock-free per-key rate limiter, and
-//! last-use tracking coalesced to one in-memory update per key per second, flushed in
+//! last-use tracking coalesced to one in-memory update per key per minute, flushed in
 //! batches. A hit costs a SHA-256, a read lock and a few atomics.
 
 use std::collections::HashMap;
@@ -34,8 +34,9 @@ pub struct CachedKey {
     pub checked_at: i64,
     /// GCRA "theoretical arrival time", in microseconds of [`monotonic_us`].
     tat: AtomicI64,
-    /// Unix second of the last recorded use; later uses in the same second are not recorded.
-    used_second: AtomicI64,
+    /// Unix minute of the last recorded use; later uses in the same minute are not
+    /// recorded, so a busy key costs at most one store write per minute.
+    used_minute: AtomicI64,
     usage: Mutex<Option<KeyUsage>>,
     dirty: AtomicBool,
 }
@@ -69,7 +70,7 @@ impl ApiKeyCache {
             enabled,
             checked_at: now.unix_timestamp(),
             tat: AtomicI64::new(0),
-            used_second: AtomicI64::new(0),
+            used_minute: AtomicI64::new(0),
             usage: Mutex::new(None),
             dirty: AtomicBool::new(false),
         });
@@ -141,15 +142,15 @@ impl CachedKey {
         }
     }
 
-    /// Records a use, at most once per key per second.
+    /// Records a use, at most once per key per minute (the first use of each minute).
     pub fn record_use(
         &self,
         at: OffsetDateTime,
         ip: Option<std::net::IpAddr>,
         user_agent: Option<&str>,
     ) {
-        let second = at.unix_timestamp();
-        if self.used_second.swap(second, Ordering::Relaxed) == second {
+        let minute = at.unix_timestamp().div_euclid(60);
+        if self.used_minute.swap(minute, Ordering::Relaxed) == minute {
             return;
         }
         let user_agent = user_agent.map(|u| &u[..u.floor_char_boundary(256)]);
@@ -243,7 +244,7 @@ mod tests {
     }
 
     #[test]
-    fn uses_are_recorded_once_per_second_and_taken_once() {
+    fn uses_are_recorded_once_per_minute_and_taken_once() {
         let cache = ApiKeyCache::default();
         let e = entry();
         let t = OffsetDateTime::from_unix_timestamp(100).expect("t");
@@ -253,17 +254,17 @@ mod tests {
         assert_eq!(
             u.ip,
             Some([192, 0, 2, 1].into()),
-            "second use in the same second is skipped"
+            "a second use in the same minute is skipped"
         );
         e.record_use(
-            t + time::Duration::seconds(1),
+            t + time::Duration::seconds(60),
             Some([192, 0, 2, 3].into()),
             Some("curl/8"),
         );
         let u = e.usage.lock().expect("lock").clone().expect("recorded");
         assert_eq!(
             (u.ip, u.at.unix_timestamp()),
-            (Some([192, 0, 2, 3].into()), 101)
+            (Some([192, 0, 2, 3].into()), 160)
         );
         assert!(
             cache.take_usage().is_empty(),

@@ -26,55 +26,56 @@ pub struct LoginRequest {
 
 /// The public part of an account.
 #[derive(Serialize)]
-pub struct UserView {
-    id: String,
-    username: String,
-    email: String,
-    display_name: String,
+pub struct UserView<'a> {
+    id: &'a str,
+    username: &'a str,
+    email: &'a str,
+    display_name: &'a str,
 }
 
 /// The API key behind a request.
 #[derive(Serialize)]
-pub struct KeyInfo {
-    id: String,
-    name: String,
-    permissions: Vec<String>,
+pub struct KeyInfo<'a> {
+    id: &'a str,
+    name: &'a str,
+    permissions: Vec<&'a str>,
     #[serde(with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
 }
 
-/// Describes the caller and its credential.
+/// Describes the caller and its credential. Borrows from the caller: it is built on
+/// every `/api/auth/session` request.
 #[derive(Serialize)]
-pub struct SessionResponse {
-    user: UserView,
+pub struct SessionResponse<'a> {
+    user: UserView<'a>,
     auth_method: &'static str,
     #[serde(with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
-    permissions: Vec<String>,
+    permissions: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    api_key: Option<KeyInfo>,
+    api_key: Option<KeyInfo<'a>>,
 }
 
-impl SessionResponse {
-    fn of(caller: &Caller) -> Self {
+impl<'a> SessionResponse<'a> {
+    fn of(caller: &'a Caller) -> Self {
         let u = &caller.actor.user;
         SessionResponse {
             user: UserView {
-                id: u.id.to_string(),
-                username: u.username.clone(),
-                email: u.email.clone(),
-                display_name: u.display_name.clone(),
+                id: u.id.as_str(),
+                username: &u.username,
+                email: &u.email,
+                display_name: &u.display_name,
             },
             auth_method: caller.method.as_str(),
             expires_at: caller.expires_at,
-            permissions: caller.actor.scopes.iter().map(str::to_owned).collect(),
+            permissions: caller.actor.scopes.iter().collect(),
             csrf_token: caller.cookie.as_deref().map(csrf_token),
             api_key: caller.api_key.as_ref().map(|k| KeyInfo {
-                id: k.key_id.to_string(),
-                name: k.name.clone(),
-                permissions: k.permissions.iter().map(str::to_owned).collect(),
+                id: k.key_id.as_str(),
+                name: &k.name,
+                permissions: k.permissions.iter().collect(),
                 expires_at: k.expires_at,
             }),
         }
@@ -153,7 +154,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
 }
 
 /// `GET /api/auth/session`. Requires: `account:read`.
-pub async fn session(caller: Caller) -> ApiResult<Json<SessionResponse>> {
+pub async fn session(caller: Caller) -> ApiResult<Response> {
     caller.require("account:read")?;
-    Ok(Json(SessionResponse::of(&caller)))
+    Ok(Json(SessionResponse::of(&caller)).into_response())
 }
