@@ -22,6 +22,18 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|_| "-".to_owned())
 }
 
+/// Displays an optional address as itself or nothing, without allocating.
+struct MaybeIp(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for MaybeIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A unique id: a random per-process prefix and a counter (no syscall per request).
 fn next_request_id() -> String {
     use std::sync::OnceLock;
@@ -36,16 +48,16 @@ fn next_request_id() -> String {
 /// duration, client address; never headers or bodies).
 pub async fn request_id(req: Request, next: Next) -> Response {
     let id = next_request_id();
-    let method = req.method().clone();
-    // SECURITY: the path only; a query string is never logged.
-    let path = req.uri().path().to_owned();
-    let ip = req
-        .extensions()
-        .get::<ClientIp>()
-        .and_then(|c| c.0)
-        .map(|i| i.to_string())
-        .unwrap_or_default();
-    let span = tracing::info_span!("request", request_id = %id, %method, %path, client_ip = %ip);
+    let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
+    // SECURITY: the path only; a query string is never logged. The fields are formatted
+    // only if the span is enabled, so a quiet log level costs no allocation here.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        client_ip = %MaybeIp(ip),
+    );
     let started = Instant::now();
     let mut res = REQUEST_ID
         .scope(id.clone(), next.run(req).instrument(span.clone()))
