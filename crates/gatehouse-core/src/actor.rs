@@ -3,7 +3,7 @@
 use crate::account::User;
 use crate::api_key::Scopes;
 use crate::error::{Error, Result};
-use crate::ids::ApiKeyId;
+use crate::ids::{ApiKeyId, TokenId};
 
 /// An authenticated caller, as the use cases see it.
 #[derive(Debug, Clone)]
@@ -12,8 +12,30 @@ pub struct Actor {
     pub user: User,
     /// What this credential may do.
     pub scopes: Scopes,
-    /// The API key used, if any.
-    pub via_key: Option<ApiKeyId>,
+    /// The credential used.
+    pub via: Via,
+}
+
+/// The kind of credential behind an actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// A browser session (or a password sign-in from the CLI).
+    Session,
+    /// An API key.
+    ApiKey(ApiKeyId),
+    /// A bearer token.
+    Token(TokenId),
+}
+
+impl Via {
+    /// The factor name recorded in the audit trail.
+    pub fn factor(&self) -> &'static str {
+        match self {
+            Via::Session => "session",
+            Via::ApiKey(_) => "api_key",
+            Via::Token(_) => "token",
+        }
+    }
 }
 
 impl Actor {

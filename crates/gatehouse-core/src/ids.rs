@@ -50,6 +50,11 @@ id_type!(
     "key"
 );
 id_type!(
+    /// Identifies a bearer token (its `jti`).
+    TokenId,
+    "tok"
+);
+id_type!(
     /// Identifies an audit record.
     AuditId,
     "aud"

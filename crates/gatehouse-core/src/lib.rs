@@ -17,11 +17,13 @@ pub mod error;
 pub mod ids;
 pub mod org;
 pub mod password;
+pub mod seal;
 pub mod secret;
 pub mod service;
 pub mod session;
 pub mod store;
 pub mod throttle;
+pub mod token;
 
 pub use error::{Error, Result};
 pub use secrecy;

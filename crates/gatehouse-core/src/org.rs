@@ -100,6 +100,12 @@ pub struct OrgPolicy {
     pub api_key_default_expiration: KeyExpiration,
     /// Whether an enabled key must be disabled before it can be deleted.
     pub require_disable_before_delete: bool,
+    /// The longest token lifetime members may pick, in hours (1–24).
+    pub token_max_hours: u32,
+    /// Whether members choose a token's lifetime; if not, `token_default_hours` applies.
+    pub token_user_choice: bool,
+    /// The token lifetime used when none is given (or when members may not choose).
+    pub token_default_hours: u32,
 }
 
 impl Default for OrgPolicy {
@@ -109,6 +115,9 @@ impl Default for OrgPolicy {
             api_key_user_choice: true,
             api_key_default_expiration: KeyExpiration::Days(30),
             require_disable_before_delete: false,
+            token_max_hours: crate::token::MAX_HOURS,
+            token_user_choice: true,
+            token_default_hours: 8,
         }
     }
 }
@@ -131,7 +140,53 @@ impl OrgPolicy {
                 "must be one of the allowed expirations",
             ));
         }
+        crate::token::Lifetime::hours(self.token_max_hours)
+            .map_err(|_| crate::Error::invalid("token_max_hours", "must be from 1 to 24"))?;
+        if !(1..=self.token_max_hours).contains(&self.token_default_hours) {
+            return Err(crate::Error::invalid(
+                "token_default_hours",
+                "must be from 1 to the maximum token lifetime",
+            ));
+        }
         Ok(())
+    }
+
+    /// The lifetime a new token gets: `requested` is `None` when the request named none.
+    pub fn resolve_token_lifetime(
+        &self,
+        requested: Option<crate::token::Lifetime>,
+    ) -> crate::Result<crate::token::Lifetime> {
+        let Some(wanted) = requested else {
+            return crate::token::Lifetime::hours(self.token_default_hours);
+        };
+        if !self.token_user_choice && wanted.get() != self.token_default_hours {
+            return Err(crate::Error::invalid(
+                "expires_in_hours",
+                format!(
+                    "is set by your organisation to {} hours; leave it out",
+                    self.token_default_hours
+                ),
+            ));
+        }
+        if wanted.get() > self.token_max_hours {
+            return Err(crate::Error::invalid(
+                "expires_in_hours",
+                format!(
+                    "your organisation allows tokens of at most {} hours",
+                    self.token_max_hours
+                ),
+            ));
+        }
+        Ok(wanted)
+    }
+
+    /// The token lifetimes offered in the UI, in hours.
+    pub fn offered_token_hours(&self) -> Vec<u32> {
+        if self.token_user_choice {
+            (crate::token::MIN_HOURS..=self.token_max_hours).collect()
+        } else {
+            vec![self.token_default_hours]
+        }
     }
 
     /// The expiration a request gets: `requested` is `None` when the request named none.
@@ -227,5 +282,36 @@ mod tests {
         assert_eq!(p.offered_expirations(), vec![KeyExpiration::Days(30)]);
         p.api_key_default_expiration = KeyExpiration::Days(90);
         assert!(p.validate().is_err(), "default must be allowed");
+    }
+
+    #[test]
+    fn the_policy_caps_token_lifetimes_and_may_impose_its_default() {
+        use crate::token::Lifetime;
+        let hours = |h| Lifetime::hours(h).expect("valid");
+        let mut p = OrgPolicy {
+            token_max_hours: 12,
+            ..OrgPolicy::default()
+        };
+        assert!(p.validate().is_ok());
+        assert_eq!(p.resolve_token_lifetime(None).ok(), Some(hours(8)));
+        assert_eq!(
+            p.resolve_token_lifetime(Some(hours(12))).ok(),
+            Some(hours(12))
+        );
+        let err = p.resolve_token_lifetime(Some(hours(13))).expect_err("over");
+        assert!(err.to_string().contains("at most 12 hours"), "{err}");
+        assert_eq!(p.offered_token_hours(), (1..=12).collect::<Vec<_>>());
+        p.token_user_choice = false;
+        assert!(p.resolve_token_lifetime(Some(hours(2))).is_err());
+        assert_eq!(
+            p.resolve_token_lifetime(Some(hours(8))).ok(),
+            Some(hours(8))
+        );
+        assert_eq!(p.offered_token_hours(), vec![8]);
+        p.token_default_hours = 13;
+        assert!(p.validate().is_err(), "default above the maximum");
+        p.token_default_hours = 8;
+        p.token_max_hours = 25;
+        assert!(p.validate().is_err());
     }
 }

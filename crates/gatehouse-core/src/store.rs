@@ -9,16 +9,17 @@ use crate::account::{NewUser, User, UserRecord, Username};
 use crate::api_key::{ApiKeyRecord, KeyUsage};
 use crate::audit::AuditEvent;
 use crate::error::Result;
-use crate::ids::{ApiKeyId, OrgId, UserId};
+use crate::ids::{ApiKeyId, OrgId, TokenId, UserId};
 use crate::org::{Org, OrgPolicy};
 use crate::secret::TokenHash;
 use crate::session::SessionRecord;
 use crate::throttle::FailureState;
+use crate::token::{SigningKeyRecord, TokenRecord};
 
 /// Everything Gatehouse persists. Errors are domain errors: a unique-constraint
 /// violation arrives as `Error::Conflict`, a lost connection as `Error::Unavailable`.
 #[async_trait]
-pub trait Store: KeyStore + Send + Sync + 'static {
+pub trait Store: KeyStore + TokenStore + Send + Sync + 'static {
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;
 
@@ -105,4 +106,38 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn org_policy(&self, org: &OrgId) -> Result<OrgPolicy>;
     /// Replaces an organisation's policy.
     async fn set_org_policy(&self, org: &OrgId, policy: &OrgPolicy) -> Result<()>;
+}
+
+/// Bearer tokens and their signing keys.
+#[async_trait]
+pub trait TokenStore: Send + Sync + 'static {
+    /// Every signing key, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Adds a signing key and retires every other unretired one, atomically.
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+    /// Deletes retired keys that stopped verifying before `cutoff`; how many.
+    async fn delete_retired_signing_keys(&self, cutoff: OffsetDateTime) -> Result<u64>;
+
+    /// Records a newly issued token.
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
+    /// Finds a token by id (any owner: used to verify a presented token).
+    async fn token_by_id(&self, id: &TokenId) -> Result<Option<TokenRecord>>;
+    /// `owner`'s tokens that are neither revoked nor expired at `now`, newest first.
+    async fn list_live_tokens(
+        &self,
+        owner: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TokenRecord>>;
+    /// Revokes one of `owner`'s tokens; the token if it was live.
+    async fn revoke_token(
+        &self,
+        owner: &UserId,
+        id: &TokenId,
+        at: OffsetDateTime,
+    ) -> Result<Option<TokenRecord>>;
+    /// Revokes all of a user's tokens and sets their "not before" time to `at`; how many
+    /// were revoked.
+    async fn revoke_user_tokens(&self, user: &UserId, at: OffsetDateTime) -> Result<u64>;
+    /// Deletes tokens that expired before `cutoff`; how many.
+    async fn delete_expired_tokens(&self, cutoff: OffsetDateTime) -> Result<u64>;
 }

@@ -13,6 +13,7 @@ mod migrate;
 mod postgres;
 mod sql;
 mod sqlite;
+mod tokens;
 
 use std::sync::Arc;
 

@@ -21,6 +21,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_api_keys.sql",
         sql: include_str!("../migrations/postgres/0002_api_keys.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_tokens.sql",
+        sql: include_str!("../migrations/postgres/0003_tokens.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.
@@ -61,4 +66,5 @@ impl PostgresStore {
     }
 }
 
+crate::tokens::impl_token_store!(PostgresStore);
 crate::sql::impl_store!(PostgresStore);

@@ -31,7 +31,7 @@ macro_rules! impl_store {
 
         macro_rules! user_columns {
             () => {
-                "account_id, org_id, username, email, display_name, password_hash, is_admin, disabled, created_at"
+                "account_id, org_id, username, email, display_name, password_hash, is_admin, disabled, created_at, tokens_not_before"
             };
         }
 
@@ -48,6 +48,11 @@ macro_rules! impl_store {
                     created_at: ts(r.try_get("created_at").map_err(db)?)?,
                 },
                 password_hash: r.try_get("password_hash").map_err(db)?,
+                tokens_not_before: r
+                    .try_get::<Option<i64>, _>("tokens_not_before")
+                    .map_err(db)?
+                    .map(ts)
+                    .transpose()?,
             })
         }
 
@@ -416,6 +421,10 @@ macro_rules! impl_store {
             })
         }
 
+        fn hours(h: i64) -> u32 {
+            h.clamp(1, 24) as u32
+        }
+
         #[async_trait]
         impl KeyStore for $store {
             async fn insert_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
@@ -548,7 +557,8 @@ macro_rules! impl_store {
             async fn org_policy(&self, org: &OrgId) -> Result<OrgPolicy> {
                 let row = sqlx::query(
                     "SELECT api_key_expirations, api_key_user_choice, api_key_default_expiration, \
-                     require_disable_before_delete FROM org_policy WHERE org_id = $1",
+                     require_disable_before_delete, token_max_hours, token_user_choice, \
+                     token_default_hours FROM org_policy WHERE org_id = $1",
                 )
                 .bind(&org.0)
                 .fetch_optional(&self.pool)
@@ -569,6 +579,9 @@ macro_rules! impl_store {
                         &r.try_get::<String, _>("api_key_default_expiration").map_err(db)?,
                     )?,
                     require_disable_before_delete: r.try_get("require_disable_before_delete").map_err(db)?,
+                    token_max_hours: hours(r.try_get("token_max_hours").map_err(db)?),
+                    token_user_choice: r.try_get("token_user_choice").map_err(db)?,
+                    token_default_hours: hours(r.try_get("token_default_hours").map_err(db)?),
                 })
             }
 
@@ -576,12 +589,16 @@ macro_rules! impl_store {
                 let list: Vec<String> = p.api_key_expirations.iter().map(KeyExpiration::as_code).collect();
                 sqlx::query(
                     "INSERT INTO org_policy (org_id, api_key_expirations, api_key_user_choice, \
-                     api_key_default_expiration, require_disable_before_delete, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id) DO UPDATE SET \
+                     api_key_default_expiration, require_disable_before_delete, created_at, \
+                     token_max_hours, token_user_choice, token_default_hours) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (org_id) DO UPDATE SET \
                      api_key_expirations = excluded.api_key_expirations, \
                      api_key_user_choice = excluded.api_key_user_choice, \
                      api_key_default_expiration = excluded.api_key_default_expiration, \
-                     require_disable_before_delete = excluded.require_disable_before_delete",
+                     require_disable_before_delete = excluded.require_disable_before_delete, \
+                     token_max_hours = excluded.token_max_hours, \
+                     token_user_choice = excluded.token_user_choice, \
+                     token_default_hours = excluded.token_default_hours",
                 )
                 .bind(&org.0)
                 .bind(list.join(","))
@@ -589,6 +606,9 @@ macro_rules! impl_store {
                 .bind(p.api_key_default_expiration.as_code())
                 .bind(p.require_disable_before_delete)
                 .bind(OffsetDateTime::now_utc().unix_timestamp())
+                .bind(i64::from(p.token_max_hours))
+                .bind(p.token_user_choice)
+                .bind(i64::from(p.token_default_hours))
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;

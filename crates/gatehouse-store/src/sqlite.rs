@@ -24,6 +24,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_api_keys.sql",
         sql: include_str!("../migrations/sqlite/0002_api_keys.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_tokens.sql",
+        sql: include_str!("../migrations/sqlite/0003_tokens.sql"),
+    },
 ];
 
 /// A SQLite-backed store.
@@ -60,4 +65,5 @@ impl SqliteStore {
     }
 }
 
+crate::tokens::impl_token_store!(SqliteStore);
 crate::sql::impl_store!(SqliteStore);

@@ -3,47 +3,19 @@
 
 use std::sync::Arc;
 
+use gatehouse_core::Error;
 use gatehouse_core::account::{DisplayName, Email, NewUser, Username};
 use gatehouse_core::audit::AuditEvent;
-use gatehouse_core::clock::{Clock, ManualClock};
+use gatehouse_core::clock::Clock;
 use gatehouse_core::ids::{SessionId, UserId};
-use gatehouse_core::password::HashParams;
 use gatehouse_core::secret::TokenHash;
 use gatehouse_core::service::{BootstrapOutcome, LoginAttempt, NewAccount};
 use gatehouse_core::session::SessionRecord;
 use gatehouse_core::store::Store;
-use gatehouse_core::{Core, CoreSettings, Error};
-use gatehouse_store::testing;
+
+mod common;
+use common::*;
 use time::{Duration, OffsetDateTime};
-
-/// Runs a test body against both backends.
-macro_rules! conformance {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let store = gatehouse_store::open(&testing::fresh_sqlite_url(dir.path()))
-                    .await
-                    .expect("open sqlite");
-                ($body)(store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let url = testing::fresh_postgres_url().await;
-                let store = gatehouse_store::open(&url).await.expect("open postgres");
-                ($body)(store).await;
-            }
-        }
-    };
-}
-
-fn t0() -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid")
-}
 
 async fn add_user(store: &Arc<dyn Store>, name: &str) -> gatehouse_core::account::User {
     let org = store.ensure_org("default", t0()).await.expect("org");
@@ -309,35 +281,6 @@ conformance!(
 );
 
 // ---- use cases over a real store -------------------------------------------------
-
-fn fast_settings() -> CoreSettings {
-    CoreSettings {
-        hash_params: HashParams {
-            m_cost: 19_456,
-            t_cost: 2,
-            p_cost: 1,
-        },
-        ..CoreSettings::default()
-    }
-}
-
-fn core_with(store: Arc<dyn Store>) -> (Core, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(t0()));
-    let core = Core::new(store, clock.clone(), fast_settings()).expect("core");
-    (core, clock)
-}
-
-fn attempt<'a>(username: &'a str, password: &'a str) -> LoginAttempt<'a> {
-    LoginAttempt {
-        username,
-        password,
-        ip: Some([198, 51, 100, 1].into()),
-        user_agent: Some("conformance"),
-        previous_session: None,
-    }
-}
-
-const PW: &str = "a long enough passphrase";
 
 conformance!(
     bootstrap_creates_admin_once_with_a_random_password,
@@ -630,11 +573,10 @@ conformance!(
 
 // ---- API keys and policy ---------------------------------------------------------
 
-use gatehouse_core::actor::Actor;
 use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage, Scopes, is_well_formed};
 use gatehouse_core::ids::ApiKeyId;
 use gatehouse_core::org::{KeyExpiration, OrgPolicy};
-use gatehouse_core::service::{NewApiKey, UseContext};
+use gatehouse_core::service::NewApiKey;
 
 fn key_for(user: &UserId, name: &str, secret: &str) -> ApiKeyRecord {
     ApiKeyRecord {
@@ -788,6 +730,9 @@ conformance!(org_policy_defaults_then_round_trips, |store: Arc<
         api_key_user_choice: false,
         api_key_default_expiration: KeyExpiration::Days(7),
         require_disable_before_delete: true,
+        token_max_hours: 12,
+        token_user_choice: false,
+        token_default_hours: 4,
     };
     store.set_org_policy(&org.id, &p).await.expect("set");
     assert_eq!(store.org_policy(&org.id).await.expect("q"), p);
@@ -798,27 +743,6 @@ conformance!(org_policy_defaults_then_round_trips, |store: Arc<
     store.set_org_policy(&org.id, &p2).await.expect("update");
     assert_eq!(store.org_policy(&org.id).await.expect("q"), p2);
 });
-
-async fn member_actor(core: &Core, name: &str) -> Arc<Actor> {
-    core.create_user(NewAccount {
-        username: name,
-        email: "x@example.org",
-        display_name: None,
-        password: PW,
-        is_admin: false,
-    })
-    .await
-    .expect("create");
-    let s = core.login(attempt(name, PW)).await.expect("login");
-    core.session_actor(&s.principal)
-}
-
-fn ctx() -> UseContext<'static> {
-    UseContext {
-        ip: Some([198, 51, 100, 2].into()),
-        user_agent: Some("test"),
-    }
-}
 
 conformance!(
     a_created_key_authenticates_until_disabled_or_deleted,
@@ -1050,6 +974,7 @@ conformance!(
                 api_key_user_choice: true,
                 api_key_default_expiration: KeyExpiration::Days(7),
                 require_disable_before_delete: true,
+                ..OrgPolicy::default()
             },
         )
         .await

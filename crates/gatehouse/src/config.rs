@@ -10,6 +10,7 @@ use gatehouse_core::api_key::{KeyRate, ScopeCatalog};
 use gatehouse_core::password::HashParams;
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_core::throttle::LockoutPolicy;
+use gatehouse_core::token::TokenSettings;
 use gatehouse_web::middleware::client_ip::IpNet;
 use serde::{Deserialize, Serialize};
 use time::Duration;
@@ -30,6 +31,10 @@ pub struct Config {
     pub password: PasswordConfig,
     /// API keys.
     pub api_keys: ApiKeysConfig,
+    /// Bearer tokens.
+    pub tokens: TokensConfig,
+    /// Encryption of stored secrets.
+    pub secrets: SecretsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -183,6 +188,38 @@ impl Default for ApiKeysConfig {
     }
 }
 
+/// `[tokens]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    /// The `iss` of issued tokens; empty means `server.public_origin`, or `gatehouse`
+    /// when that is unset too.
+    pub issuer: String,
+    /// The `aud` of issued tokens, required on presented ones.
+    pub audience: String,
+    /// Verified tokens kept in memory (0 verifies every request in full).
+    pub cache_capacity: usize,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        TokensConfig {
+            issuer: String::new(),
+            audience: "gatehouse".into(),
+            cache_capacity: 100_000,
+        }
+    }
+}
+
+/// `[secrets]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// The master key file (created with mode 0600 on first start); empty means
+    /// `master.key` in the data folder. Every node must share the same file.
+    pub master_key_file: String,
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -290,6 +327,9 @@ impl Config {
         }
         ScopeCatalog::new(&self.api_keys.platform_scopes)
             .map_err(|e| anyhow::anyhow!("api_keys.{e}"))?;
+        if self.tokens.audience.trim().is_empty() {
+            bail!("tokens.audience must not be empty");
+        }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             bail!("log.format must be \"json\" or \"pretty\"");
         }
@@ -386,6 +426,31 @@ impl Config {
                 per_minute: self.api_keys.rate_limit_per_minute,
                 burst: self.api_keys.rate_limit_burst,
             },
+            tokens: TokenSettings {
+                issuer: self.token_issuer(),
+                audience: self.tokens.audience.clone(),
+                cache_capacity: self.tokens.cache_capacity,
+            },
+        }
+    }
+
+    /// The `iss` claim: the configured issuer, else the public origin, else `gatehouse`.
+    pub fn token_issuer(&self) -> String {
+        [&self.tokens.issuer, &self.server.public_origin]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map_or_else(
+                || "gatehouse".into(),
+                |s| s.trim_end_matches('/').to_owned(),
+            )
+    }
+
+    /// The master key file.
+    pub fn master_key_path(&self) -> PathBuf {
+        if self.secrets.master_key_file.is_empty() {
+            self.server.data_dir.join("master.key")
+        } else {
+            PathBuf::from(&self.secrets.master_key_file)
         }
     }
 

@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod secrets;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

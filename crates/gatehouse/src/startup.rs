@@ -48,11 +48,14 @@ impl Application {
         let store = gatehouse_store::open(&config.database_url())
             .await
             .context("opening the store")?;
-        let core = Arc::new(Core::new(
-            store,
-            Arc::new(SystemClock),
-            config.core_settings(),
-        )?);
+        let master = crate::secrets::load_or_generate(&config.master_key_path())?;
+        let core = Arc::new(
+            Core::new(store, Arc::new(SystemClock), config.core_settings())?
+                .with_master_keys(Arc::new(master)),
+        );
+        core.init_signing_keys()
+            .await
+            .context("loading the token signing keys")?;
         let outcome = core
             .bootstrap(bootstrap_password.as_ref().map(|p| p.expose_secret()))
             .await
@@ -185,7 +188,8 @@ impl Application {
     }
 }
 
-/// Periodic work: flush buffered writes, watch the store, sweep expired sessions.
+/// Periodic work: flush buffered writes, watch the store, pick up rotated signing keys,
+/// sweep expired sessions and tokens.
 async fn background_jobs(core: Arc<Core>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut n: u64 = 0;
@@ -196,10 +200,13 @@ async fn background_jobs(core: Arc<Core>) {
             if let Err(e) = core.flush().await {
                 tracing::warn!(error = %e, "flush failed");
             }
+            if let Err(e) = core.refresh_signing_keys().await {
+                tracing::error!(error = %e, "reloading token signing keys failed");
+            }
             if n.is_multiple_of(12)
                 && let Err(e) = core.sweep().await
             {
-                tracing::warn!(error = %e, "session sweep failed");
+                tracing::warn!(error = %e, "sweep failed");
             }
         }
     }

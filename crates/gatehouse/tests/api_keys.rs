@@ -334,6 +334,7 @@ async fn the_org_policy_limits_expirations_and_can_require_disable_before_delete
                 api_key_user_choice: true,
                 api_key_default_expiration: KeyExpiration::Days(7),
                 require_disable_before_delete: true,
+                ..OrgPolicy::default()
             },
         )
         .await

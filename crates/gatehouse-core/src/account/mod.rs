@@ -138,6 +138,8 @@ pub struct UserRecord {
     pub user: User,
     /// argon2id PHC string, or `None` for accounts without a password.
     pub password_hash: Option<String>,
+    /// Tokens issued before this time are void ("sign out everywhere", disabling).
+    pub tokens_not_before: Option<OffsetDateTime>,
 }
 
 /// What the store needs to insert an account.

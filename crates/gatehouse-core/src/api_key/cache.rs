@@ -213,7 +213,7 @@ mod tests {
             actor: Arc::new(crate::actor::Actor {
                 user: user.clone(),
                 scopes: Scopes::default(),
-                via_key: None,
+                via: crate::actor::Via::Session,
             }),
         });
         let h = TokenHash::of("x");

@@ -152,9 +152,12 @@ impl Core {
             .user)
     }
 
-    async fn end_all_sessions(&self, user: &UserId) -> Result<()> {
+    /// Ends every session and revokes every token of an account (password reset,
+    /// disabling, "sign out everywhere"). Its API keys are reloaded on next use.
+    pub(crate) async fn end_all_sessions(&self, user: &UserId) -> Result<()> {
         self.store.delete_user_sessions(user).await?;
         self.sessions.remove_user(user);
+        self.revoke_all_tokens(user).await?;
         self.api_keys.remove_user(user);
         Ok(())
     }

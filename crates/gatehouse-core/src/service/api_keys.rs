@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::actor::Actor;
+use crate::actor::{Actor, Via};
 use crate::api_key::{
     ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, Scopes, is_well_formed,
 };
@@ -54,7 +54,7 @@ impl Core {
         Arc::new(Actor {
             scopes: self.catalog.for_user(user.is_admin),
             user: user.clone(),
-            via_key: None,
+            via: Via::Session,
         })
     }
 
@@ -364,7 +364,7 @@ impl Core {
         let actor = Arc::new(Actor {
             user: owner.user.clone(),
             scopes: permissions.clone(),
-            via_key: Some(rec.id.clone()),
+            via: Via::ApiKey(rec.id.clone()),
         });
         let principal = Arc::new(ApiKeyPrincipal {
             key_id: rec.id,
@@ -415,10 +415,6 @@ fn require_read(actor: &Actor) -> Result<()> {
         .or_else(|_| actor.require("api_keys:write"))
 }
 
-fn actor_factor(actor: &Actor) -> &'static str {
-    if actor.via_key.is_some() {
-        "api_key"
-    } else {
-        "session"
-    }
+pub(crate) fn actor_factor(actor: &Actor) -> &'static str {
+    actor.via.factor()
 }

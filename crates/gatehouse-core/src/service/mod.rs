@@ -4,13 +4,15 @@
 mod accounts;
 mod api_keys;
 mod auth;
+mod tokens;
 
 pub use accounts::{BootstrapOutcome, NewAccount};
 pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
+pub use tokens::NewToken;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use time::Duration;
 
@@ -18,9 +20,11 @@ use crate::api_key::{ApiKeyCache, KeyRate, ScopeCatalog};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::password::{HashParams, PasswordHasher};
+use crate::seal::Keyring;
 use crate::session::{SessionCache, SessionPolicy};
 use crate::store::Store;
 use crate::throttle::{IpLimiter, LockoutPolicy};
+use crate::token::{TokenCache, TokenKeys, TokenSettings};
 
 /// Tunables of the core, filled from the binary's configuration.
 #[derive(Debug, Clone)]
@@ -43,6 +47,8 @@ pub struct CoreSettings {
     pub platform_scopes: Vec<String>,
     /// Request rate allowed per API key.
     pub key_rate: KeyRate,
+    /// Bearer token issuer, audience and cache size.
+    pub tokens: TokenSettings,
 }
 
 impl Default for CoreSettings {
@@ -60,6 +66,7 @@ impl Default for CoreSettings {
                 per_minute: 6000,
                 burst: 200,
             },
+            tokens: TokenSettings::default(),
         }
     }
 }
@@ -78,6 +85,12 @@ pub struct Core {
     ip_limiter: IpLimiter,
     /// Flipped by `check_store`; while false nothing authenticates (fail closed).
     store_up: AtomicBool,
+    /// Unwraps sealed secrets; `None` until [`Core::with_master_keys`].
+    master_keys: Option<Arc<Keyring>>,
+    /// Token signing and verifying keys, replaced whole on rotation.
+    token_keys: RwLock<Arc<TokenKeys>>,
+    /// Verified tokens by hash.
+    tokens: TokenCache,
 }
 
 impl Core {
@@ -97,7 +110,6 @@ impl Core {
         Ok(Core {
             store,
             clock,
-            settings,
             hasher,
             sessions: SessionCache::default(),
             api_keys: ApiKeyCache::default(),
@@ -105,6 +117,10 @@ impl Core {
             revoke_limiter: IpLimiter::new(30, Duration::minutes(1)),
             ip_limiter,
             store_up: AtomicBool::new(true),
+            master_keys: None,
+            token_keys: RwLock::new(Arc::new(TokenKeys::default())),
+            tokens: TokenCache::new(settings.tokens.cache_capacity),
+            settings,
         })
     }
 
@@ -159,12 +175,16 @@ impl Core {
         Ok(())
     }
 
-    /// Deletes sessions past their lifetime from the store.
+    /// Deletes sessions past their lifetime, expired tokens and signing keys that no
+    /// longer verify anything from the store.
     pub async fn sweep(&self) -> Result<u64> {
         let now = self.clock.now();
-        self.store
+        let sessions = self
+            .store
             .delete_expired_sessions(now, now - self.settings.session.idle_timeout)
-            .await
+            .await?;
+        let tokens = self.sweep_tokens(now).await?;
+        Ok(sessions + tokens)
     }
 
     fn fail_closed(&self) -> Result<()> {

@@ -43,6 +43,18 @@ pub struct KeyInfo<'a> {
     expires_at: Option<OffsetDateTime>,
 }
 
+/// The token behind a request.
+#[derive(Serialize)]
+pub struct TokenInfo<'a> {
+    id: &'a str,
+    name: &'a str,
+    scopes: Vec<&'a str>,
+    #[serde(with = "time::serde::rfc3339")]
+    issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
 /// Describes the caller and its credential. Borrows from the caller: it is built on
 /// every `/api/auth/session` request.
 #[derive(Serialize)]
@@ -56,6 +68,8 @@ pub struct SessionResponse<'a> {
     csrf_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<KeyInfo<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<TokenInfo<'a>>,
 }
 
 impl<'a> SessionResponse<'a> {
@@ -77,6 +91,13 @@ impl<'a> SessionResponse<'a> {
                 name: &k.name,
                 permissions: k.permissions.iter().collect(),
                 expires_at: k.expires_at,
+            }),
+            token: caller.token.as_ref().map(|t| TokenInfo {
+                id: t.token_id.as_str(),
+                name: &t.name,
+                scopes: t.scopes.iter().collect(),
+                issued_at: t.issued_at,
+                expires_at: t.expires_at,
             }),
         }
     }
@@ -124,6 +145,7 @@ pub async fn login(
         session: Some(outcome.principal.clone()),
         cookie: Some(outcome.token.expose().to_owned()),
         api_key: None,
+        token: None,
     };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax",
@@ -150,6 +172,26 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
         header::SET_COOKIE,
         HeaderValue::from_static("cloud.sso=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"),
     );
+    Ok(res)
+}
+
+/// `POST /api/auth/logout-everywhere`. Ends every session and revokes every token of
+/// the account (API keys are separate credentials and stay). Any credential of the
+/// account may do this; a cookie caller's own cookie is cleared too.
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Response> {
+    state.core.sign_out_everywhere(&caller.actor).await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    if caller.cookie.is_some() {
+        res.headers_mut().insert(
+            header::SET_COOKIE,
+            HeaderValue::from_static(
+                "cloud.sso=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
+            ),
+        );
+    }
     Ok(res)
 }
 

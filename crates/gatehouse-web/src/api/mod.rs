@@ -3,9 +3,10 @@
 pub mod api_keys;
 pub mod auth;
 pub mod health;
+pub mod tokens;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::state::AppState;
 
@@ -14,7 +15,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/logout-everywhere", post(auth::logout_everywhere))
         .route("/api/auth/session", get(auth::session))
+        .route("/api/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/tokens/options", get(tokens::options))
+        .route("/api/tokens/{id}", delete(tokens::revoke))
+        .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/api/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api/api-keys/options", get(api_keys::options))
         .route("/api/api-keys/revoke", post(api_keys::revoke))

@@ -1,6 +1,6 @@
 //! Who is calling. A request may carry exactly one credential: the `cloud.sso` cookie
-//! or an `Authorization` header (`Basic` with an API key as the username and an empty
-//! password). Cookie-authenticated state changes must also prove they come from our own
+//! or an `Authorization` header (`Bearer` with a token, or `Basic` with an API key as
+//! the username and an empty password). Cookie-authenticated state changes must also prove they come from our own
 //! pages (same-origin `Origin`, or the session's CSRF token).
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use gatehouse_core::actor::Actor;
 use gatehouse_core::api_key::ApiKeyPrincipal;
 use gatehouse_core::service::UseContext;
 use gatehouse_core::session::{SessionPrincipal, csrf_token_matches};
+use gatehouse_core::token::TokenPrincipal;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -32,6 +33,8 @@ pub enum AuthMethod {
     Cookie,
     /// HTTP Basic with an API key.
     ApiKey,
+    /// `Authorization: Bearer` with a token.
+    Bearer,
 }
 
 impl AuthMethod {
@@ -40,6 +43,7 @@ impl AuthMethod {
         match self {
             AuthMethod::Cookie => "cookie",
             AuthMethod::ApiKey => "api_key",
+            AuthMethod::Bearer => "bearer",
         }
     }
 }
@@ -59,6 +63,8 @@ pub struct Caller {
     pub cookie: Option<String>,
     /// The key, for API-key callers.
     pub api_key: Option<Arc<ApiKeyPrincipal>>,
+    /// The token, for bearer callers.
+    pub token: Option<Arc<TokenPrincipal>>,
 }
 
 impl Caller {
@@ -149,6 +155,7 @@ impl FromRequestParts<AppState> for Caller {
                     cookie: Some(cookie.to_owned()),
                     session: Some(session),
                     api_key: None,
+                    token: None,
                 })
             }
         }
@@ -160,7 +167,28 @@ async fn authenticate_authorization(
     state: &AppState,
     value: &str,
 ) -> Result<Caller, ApiError> {
-    let scheme = value.split(' ').next().unwrap_or_default();
+    let ip = parts.extensions.get::<ClientIp>().and_then(|c| c.0);
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let token = rest.trim();
+        let principal = state
+            .core
+            .authenticate_token(token, ip)
+            .await
+            .map_err(|e| match e {
+                CoreError::Unauthenticated => ApiError::BadCredential("Bearer"),
+                other => other.into(),
+            })?;
+        return Ok(Caller {
+            actor: principal.actor.clone(),
+            method: AuthMethod::Bearer,
+            expires_at: Some(principal.expires_at),
+            session: None,
+            cookie: None,
+            api_key: None,
+            token: Some(principal),
+        });
+    }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(ApiError::BadCredential("Bearer"));
     }
@@ -172,7 +200,6 @@ async fn authenticate_authorization(
     if !pass.is_empty() {
         return Err(ApiError::BadCredential("Basic"));
     }
-    let ip = parts.extensions.get::<ClientIp>().and_then(|c| c.0);
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
@@ -192,6 +219,7 @@ async fn authenticate_authorization(
         session: None,
         cookie: None,
         api_key: Some(key),
+        token: None,
     })
 }
 

@@ -70,6 +70,9 @@ pub enum AdminCommand {
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Add a new token signing key. The old key keeps verifying until every token it
+    /// signed has expired; running servers switch within a few seconds.
+    RotateSigningKey,
     /// Show the newest audit records.
     Audit {
         /// How many.
@@ -118,7 +121,9 @@ pub async fn run(
     let store = gatehouse_store::open(&config.database_url())
         .await
         .context("opening the store")?;
-    let core = Core::new(store, Arc::new(SystemClock), config.core_settings())?;
+    let master = crate::secrets::load_or_generate(&config.master_key_path())?;
+    let core = Core::new(store, Arc::new(SystemClock), config.core_settings())?
+        .with_master_keys(Arc::new(master));
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -194,6 +199,14 @@ pub async fn run(
                 output.display()
             );
         }
+        AdminCommand::RotateSigningKey => {
+            core.init_signing_keys().await.map_err(describe)?;
+            let key = core.rotate_signing_key().await.map_err(describe)?;
+            println!(
+                "new signing key {}; earlier keys verify until their tokens expire",
+                key.kid
+            );
+        }
         AdminCommand::Audit { limit } => {
             for e in core.recent_audit(None, *limit).await.map_err(describe)? {
                 println!(
@@ -226,6 +239,15 @@ pub struct PolicyArgs {
     /// Whether an enabled key must be disabled before deletion (true/false).
     #[arg(long, value_name = "BOOL")]
     require_disable_before_delete: Option<bool>,
+    /// The longest token lifetime members may choose, in hours (1–24).
+    #[arg(long, value_name = "HOURS")]
+    token_max_hours: Option<u32>,
+    /// The token lifetime applied when none is chosen, in hours.
+    #[arg(long, value_name = "HOURS")]
+    token_default_hours: Option<u32>,
+    /// Whether members may choose a token's lifetime (true/false).
+    #[arg(long, value_name = "BOOL")]
+    token_user_choice: Option<bool>,
 }
 
 async fn policy(core: &Core, args: &PolicyArgs) -> anyhow::Result<()> {
@@ -253,6 +275,18 @@ async fn policy(core: &Core, args: &PolicyArgs) -> anyhow::Result<()> {
         p.require_disable_before_delete = v;
         changed = true;
     }
+    if let Some(v) = args.token_max_hours {
+        p.token_max_hours = v;
+        changed = true;
+    }
+    if let Some(v) = args.token_default_hours {
+        p.token_default_hours = v;
+        changed = true;
+    }
+    if let Some(v) = args.token_user_choice {
+        p.token_user_choice = v;
+        changed = true;
+    }
     if changed {
         core.set_org_policy(&org.id, &p).await.map_err(describe)?;
         println!("policy updated for organisation {}", org.name);
@@ -272,6 +306,9 @@ async fn policy(core: &Core, args: &PolicyArgs) -> anyhow::Result<()> {
         "require_disable_before_delete = {}",
         p.require_disable_before_delete
     );
+    println!("token_max_hours               = {}", p.token_max_hours);
+    println!("token_default_hours           = {}", p.token_default_hours);
+    println!("token_user_choice             = {}", p.token_user_choice);
     Ok(())
 }
 

@@ -1,0 +1,269 @@
+//! Envelope encryption for secrets Gatehouse must be able to read back (signing keys,
+//! and later SSH private keys and TOTP seeds).
+//!
+//! Each record gets its own random 256-bit data key. The record is sealed with
+//! AES-256-GCM under that data key, and the data key is wrapped (AES-256-GCM again) by a
+//! master key that carries an id, so master keys can be rotated: new records use the
+//! first (active) master key, and older ones stay readable as long as their master key is
+//! still listed. The additional authenticated data binds every record to its purpose, id
+//! and owner, so a sealed value copied onto another row fails to open.
+//!
+//! Sealed text: `gh1.<master key id>.<wrapped data key>.<ciphertext>`, the last two
+//! base64url (nonce ‖ ciphertext ‖ tag).
+
+use std::fmt;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::secret::random_bytes;
+
+const VERSION: &str = "gh1";
+
+/// A master key: an id and 256 bits. `Debug` never shows the key.
+pub struct MasterKey {
+    id: String,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl MasterKey {
+    /// A new random master key with a random id.
+    pub fn generate() -> Self {
+        MasterKey {
+            id: format!("mk-{}", hex::encode(random_bytes::<4>())),
+            key: Zeroizing::new(random_bytes::<32>()),
+        }
+    }
+
+    /// The key's id (stored beside every record it wraps).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The master keys in use: the first seals, all of them open.
+#[derive(Debug)]
+pub struct Keyring {
+    keys: Vec<MasterKey>,
+}
+
+impl Keyring {
+    /// Parses the key file: one key per line, `<id> <base64 of 32 bytes>`; blank lines and
+    /// `#` comments are ignored; the first key is the active one.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut keys = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = || Error::invalid("master_key_file", format!("line {} is malformed", n + 1));
+            let (id, b64) = line.split_once(char::is_whitespace).ok_or_else(bad)?;
+            let bytes = Zeroizing::new(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| bad())?,
+            );
+            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| bad())?;
+            if id.is_empty() || id.contains('.') || keys.iter().any(|k: &MasterKey| k.id == id) {
+                return Err(bad());
+            }
+            keys.push(MasterKey {
+                id: id.to_owned(),
+                key: Zeroizing::new(key),
+            });
+        }
+        if keys.is_empty() {
+            return Err(Error::invalid("master_key_file", "holds no key"));
+        }
+        Ok(Keyring { keys })
+    }
+
+    /// The key file text for one key.
+    pub fn file_text(key: &MasterKey) -> Zeroizing<String> {
+        Zeroizing::new(format!(
+            "# Gatehouse master key: it unwraps every sealed secret in the store.\n\
+             # Keep it private and backed up; every node must hold the same file.\n\
+             # To rotate, put a new key on the first line and keep the old one below it.\n\
+             {} {}\n",
+            key.id,
+            base64::engine::general_purpose::STANDARD.encode(key.key.as_slice())
+        ))
+    }
+
+    /// A keyring of one key (tests).
+    pub fn single(key: MasterKey) -> Self {
+        Keyring { keys: vec![key] }
+    }
+
+    /// The active key's id.
+    pub fn active_id(&self) -> &str {
+        self.keys.first().map_or("", |k| k.id.as_str())
+    }
+
+    /// Seals `plaintext`; `context` is bound as additional data (purpose, record id, owner).
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<String> {
+        let master = self
+            .keys
+            .first()
+            .ok_or_else(|| Error::internal("no master key"))?;
+        let data_key = Zeroizing::new(random_bytes::<32>());
+        let body = encrypt(&data_key, plaintext, context.as_bytes())?;
+        let wrapped = encrypt(
+            &master.key,
+            data_key.as_slice(),
+            &wrap_aad(&master.id, context),
+        )?;
+        Ok(format!(
+            "{VERSION}.{}.{}.{}",
+            master.id,
+            B64.encode(wrapped),
+            B64.encode(body)
+        ))
+    }
+
+    /// Opens a sealed value; fails if the context differs, the value was altered, or its
+    /// master key is no longer listed.
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let broken = || Error::internal("sealed value cannot be opened");
+        let mut parts = sealed.split('.');
+        let (Some(VERSION), Some(id), Some(wrapped), Some(body), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(broken());
+        };
+        let master = self.keys.iter().find(|k| k.id == id).ok_or_else(|| {
+            Error::internal(format!("master key {id} is not in the master key file"))
+        })?;
+        let wrapped = B64.decode(wrapped).map_err(|_| broken())?;
+        let data_key = decrypt(&master.key, wrapped, &wrap_aad(id, context))?;
+        let data_key: Zeroizing<[u8; 32]> = Zeroizing::new(
+            data_key
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::internal("sealed value cannot be opened"))?,
+        );
+        let body = B64.decode(body).map_err(|_| broken())?;
+        decrypt(&data_key, body, context.as_bytes())
+    }
+}
+
+fn wrap_aad(master_id: &str, context: &str) -> Vec<u8> {
+    format!("gatehouse-data-key|{master_id}|{context}").into_bytes()
+}
+
+fn encrypt(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, key).map_err(|_| Error::internal("bad AEAD key"))?,
+    );
+    // Each key seals exactly one value (data keys are fresh per record; master keys wrap
+    // 32-byte data keys under random 96-bit nonces), so random nonces are safe here.
+    let nonce_bytes = random_bytes::<NONCE_LEN>();
+    let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);
+    out.extend_from_slice(&nonce_bytes);
+    let mut body = Zeroizing::new(plaintext.to_vec());
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce_bytes),
+        Aad::from(aad),
+        &mut *body,
+    )
+    .map_err(|_| Error::internal("sealing failed"))?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn decrypt(key: &[u8; 32], sealed: Vec<u8>, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let broken = || Error::internal("sealed value cannot be opened");
+    if sealed.len() < NONCE_LEN + 16 {
+        return Err(broken());
+    }
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| broken())?);
+    let mut sealed = Zeroizing::new(sealed);
+    let (nonce, _) = sealed.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| broken())?;
+    let mut body = Zeroizing::new(sealed.split_off(NONCE_LEN));
+    let plain_len = key
+        .open_in_place(nonce, Aad::from(aad), &mut body)
+        .map_err(|_| broken())?
+        .len();
+    body.truncate(plain_len);
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_value_opens_only_with_its_context_and_unaltered() {
+        let ring = Keyring::single(MasterKey::generate());
+        let sealed = ring
+            .seal(b"secret bytes", "signing_key|k1|system")
+            .expect("seal");
+        assert!(sealed.starts_with("gh1.mk-"));
+        assert!(!sealed.contains("secret"));
+        let opened = ring.open(&sealed, "signing_key|k1|system").expect("open");
+        assert_eq!(opened.as_slice(), b"secret bytes");
+        assert!(
+            ring.open(&sealed, "signing_key|k2|system").is_err(),
+            "another record"
+        );
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).expect("utf8");
+        assert!(ring.open(&tampered, "signing_key|k1|system").is_err());
+        assert_ne!(
+            ring.seal(b"secret bytes", "signing_key|k1|system")
+                .expect("seal"),
+            sealed,
+            "fresh data key and nonce each time"
+        );
+    }
+
+    #[test]
+    fn old_master_keys_still_open_after_rotation() {
+        let old = MasterKey::generate();
+        let old_text = Keyring::file_text(&old);
+        let old_ring = Keyring::parse(&old_text).expect("parse");
+        let sealed = old_ring.seal(b"x", "c").expect("seal");
+        let new = MasterKey::generate();
+        let rotated = format!("{}{}", Keyring::file_text(&new).as_str(), old_text.as_str());
+        let ring = Keyring::parse(&rotated).expect("parse");
+        assert_eq!(ring.active_id(), new.id());
+        assert_eq!(ring.open(&sealed, "c").expect("open").as_slice(), b"x");
+        assert!(ring.seal(b"y", "c").expect("seal").contains(new.id()));
+        let other = Keyring::single(MasterKey::generate());
+        let err = other.open(&sealed, "c").expect_err("unknown master key");
+        assert!(err.to_string().contains(old.id()), "{err}");
+    }
+
+    #[test]
+    fn malformed_key_files_are_refused_and_debug_hides_keys() {
+        assert!(Keyring::parse("").is_err());
+        assert!(Keyring::parse("mk-1 notbase64!").is_err());
+        assert!(Keyring::parse("mk-1 AAAA").is_err(), "too short");
+        let k = MasterKey::generate();
+        let text = Keyring::file_text(&k);
+        let twice = format!("{}{}", text.as_str(), text.as_str());
+        assert!(Keyring::parse(&twice).is_err(), "duplicate id");
+        let shown = format!("{:?}", Keyring::parse(&text).expect("parse"));
+        assert!(shown.contains("redacted") && !shown.contains(text.lines().last().unwrap_or("")));
+    }
+}

@@ -1,0 +1,351 @@
+//! Token use cases: issue, list, revoke, sign out everywhere, per-request verification,
+//! and the signing keys behind them.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use time::{Duration, OffsetDateTime};
+
+use crate::actor::{Actor, Via};
+use crate::audit::AuditEvent;
+use crate::error::{Error, Result};
+use crate::ids::{TokenId, UserId};
+use crate::seal::Keyring;
+use crate::secret::TokenHash;
+use crate::token::{
+    CLOCK_SKEW_SECONDS, Claims, Expectations, Jwk, Lifetime, MAX_TOKEN_LEN, SigningKeyRecord,
+    TokenKeys, TokenPrincipal, TokenRecord, parse_name, sign, verify,
+};
+
+use super::Core;
+use super::api_keys::actor_factor;
+
+/// A request for a new token.
+pub struct NewToken<'a> {
+    /// Its label (a default when absent).
+    pub name: Option<&'a str>,
+    /// `None`: the organisation's default lifetime.
+    pub lifetime: Option<Lifetime>,
+    /// `None`: every permission the creator holds.
+    pub permissions: Option<&'a [String]>,
+}
+
+impl Core {
+    /// Gives the core its master keys (needed to read and create signing keys).
+    pub fn with_master_keys(mut self, keys: Arc<Keyring>) -> Self {
+        self.master_keys = Some(keys);
+        self
+    }
+
+    fn master(&self) -> Result<&Keyring> {
+        self.master_keys
+            .as_deref()
+            .ok_or_else(|| Error::internal("no master key configured"))
+    }
+
+    /// Loads the signing keys, generating the first one on a new store.
+    pub async fn init_signing_keys(&self) -> Result<()> {
+        let now = self.clock.now();
+        let records = self.store.list_signing_keys().await?;
+        if !records.iter().any(|r| r.retired_at.is_none()) {
+            let key = SigningKeyRecord::generate(self.master()?, now)?;
+            self.store.add_signing_key(&key).await?;
+            self.audit(
+                AuditEvent::new(now, "signing_key.created").detail(format!("kid={}", key.kid)),
+            )
+            .await;
+        }
+        self.refresh_signing_keys().await
+    }
+
+    /// Re-reads the signing keys (another node or `gatehouse admin rotate-signing-key`
+    /// may have added one). Cheap when nothing changed.
+    pub async fn refresh_signing_keys(&self) -> Result<()> {
+        let now = self.clock.now();
+        let records = self.store.list_signing_keys().await?;
+        let keys = TokenKeys::load(&records, self.master()?, now)?;
+        let current = self.token_keys();
+        let same = current.kids() == keys.kids()
+            && current.signer().map(|s| &s.kid) == keys.signer().map(|s| &s.kid);
+        if !same {
+            if current.signer().is_some() {
+                tracing::info!(
+                    kid = keys.signer().map(|s| s.kid.as_str()).unwrap_or("-"),
+                    "token signing keys changed"
+                );
+            }
+            *self.token_keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        }
+        Ok(())
+    }
+
+    /// Adds a new signing key; the old one keeps verifying until its tokens expire.
+    pub async fn rotate_signing_key(&self) -> Result<SigningKeyRecord> {
+        let now = self.clock.now();
+        let key = SigningKeyRecord::generate(self.master()?, now)?;
+        self.store.add_signing_key(&key).await?;
+        self.audit(AuditEvent::new(now, "signing_key.rotated").detail(format!("kid={}", key.kid)))
+            .await;
+        self.refresh_signing_keys().await?;
+        Ok(key)
+    }
+
+    fn token_keys(&self) -> Arc<TokenKeys> {
+        self.token_keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The public keys that verify tokens, for `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> Vec<Jwk> {
+        self.token_keys().jwks()
+    }
+
+    /// Issues a token. Requires `tokens:write`; the token never holds more than the
+    /// creator does.
+    #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
+    pub async fn issue_token(
+        &self,
+        actor: &Actor,
+        req: NewToken<'_>,
+    ) -> Result<(TokenRecord, SecretString)> {
+        actor.require("tokens:write")?;
+        let name = parse_name(req.name)?;
+        let scopes = match req.permissions {
+            None => actor.scopes.clone(),
+            Some(list) => {
+                let wanted = self.catalog.parse_request(Some(list))?;
+                actor.require_all(&wanted)?;
+                wanted
+            }
+        };
+        let lifetime = self
+            .policy_for(actor)
+            .await?
+            .resolve_token_lifetime(req.lifetime)?;
+        let keys = self.token_keys();
+        let signer = keys
+            .signer()
+            .ok_or_else(|| Error::internal("no token signing key loaded"))?;
+        let now = self.clock.now();
+        let expires_at = now + Duration::hours(lifetime.get().into());
+        let id = TokenId::generate();
+        let claims = Claims {
+            iss: self.settings.tokens.issuer.clone(),
+            sub: actor.user.id.0.clone(),
+            aud: self.settings.tokens.audience.clone(),
+            iat: now.unix_timestamp(),
+            nbf: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+            jti: id.0.clone(),
+            scope: scopes.to_space_separated(),
+        };
+        let token = SecretString::from(sign(&claims, signer)?);
+        let record = TokenRecord {
+            id,
+            user_id: actor.user.id.clone(),
+            name,
+            token_hash: TokenHash::of(secrecy::ExposeSecret::expose_secret(&token)),
+            scopes,
+            created_at: now,
+            expires_at,
+            created_via: actor_factor(actor).into(),
+            revoked_at: None,
+        };
+        self.store.insert_token(&record).await?;
+        self.audit(
+            AuditEvent::new(now, "token.created")
+                .user(&actor.user.id)
+                .factor(actor_factor(actor))
+                .detail(format!(
+                    "token={} hours={} kid={}",
+                    record.id,
+                    lifetime.get(),
+                    signer.kid
+                )),
+        )
+        .await;
+        Ok((record, token))
+    }
+
+    /// The actor's live tokens (metadata only).
+    pub async fn list_tokens(&self, actor: &Actor) -> Result<Vec<TokenRecord>> {
+        actor.require("tokens:write")?;
+        let now = self.clock.now();
+        let floor = self.tokens_not_before(&actor.user.id).await?;
+        Ok(self
+            .store
+            .list_live_tokens(&actor.user.id, now)
+            .await?
+            .into_iter()
+            .filter(|t| floor.is_none_or(|f| t.created_at >= f))
+            .collect())
+    }
+
+    /// Revokes one of the actor's tokens; it gets 401 at once on this node.
+    #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
+    pub async fn revoke_token(&self, actor: &Actor, id: &TokenId) -> Result<()> {
+        actor.require("tokens:write")?;
+        let now = self.clock.now();
+        let Some(token) = self.store.revoke_token(&actor.user.id, id, now).await? else {
+            return Err(Error::NotFound);
+        };
+        self.tokens.remove(&token.token_hash);
+        self.audit(
+            AuditEvent::new(now, "token.revoked")
+                .user(&actor.user.id)
+                .factor(actor_factor(actor))
+                .detail(format!("token={id}")),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Ends every session and revokes every token of the actor's account.
+    #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
+    pub async fn sign_out_everywhere(&self, actor: &Actor) -> Result<()> {
+        self.end_all_sessions(&actor.user.id).await?;
+        self.audit(
+            AuditEvent::new(self.clock.now(), "user.signed_out_everywhere")
+                .user(&actor.user.id)
+                .factor(actor_factor(actor)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Revokes every token of a user through the per-user "not before" time.
+    pub(crate) async fn revoke_all_tokens(&self, user: &UserId) -> Result<()> {
+        self.store
+            .revoke_user_tokens(user, self.clock.now())
+            .await?;
+        self.tokens.remove_user(user);
+        Ok(())
+    }
+
+    async fn tokens_not_before(&self, user: &UserId) -> Result<Option<OffsetDateTime>> {
+        Ok(self
+            .store
+            .user_by_id(user)
+            .await?
+            .and_then(|u| u.tokens_not_before))
+    }
+
+    /// Authenticates a bearer token. A cache hit costs a SHA-256 and a map lookup; a
+    /// first sight verifies the signature and reads the token's record and owner.
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Arc<TokenPrincipal>> {
+        self.fail_closed()?;
+        let now = self.clock.now();
+        if let Some(ip) = ip
+            && let Some(wait) = self.ip_limiter.check(ip, now)
+        {
+            return Err(Error::RateLimited {
+                retry_after: wait,
+                message: "too many failed authentications from this address".into(),
+            });
+        }
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(self.token_failure(ip, now, "malformed"));
+        }
+        let hash = TokenHash::of(token);
+        if let Some(hit) = self.tokens.get(&hash) {
+            let fresh = now.unix_timestamp() - hit.checked_at
+                < self.settings.session.cache_ttl.whole_seconds();
+            if fresh && hit.principal.is_current(now) {
+                return Ok(hit.principal.clone());
+            }
+            self.tokens.remove(&hash);
+        }
+        let principal = self
+            .load_token(token, hash, now)
+            .await?
+            .map_err(|why| self.token_failure(ip, now, why))?;
+        self.tokens.insert(hash, principal.clone(), now);
+        Ok(principal)
+    }
+
+    /// Full verification. The outer error is a store failure; the inner one says why
+    /// the token was refused (for the debug log only).
+    async fn load_token(
+        &self,
+        token: &str,
+        hash: TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<std::result::Result<Arc<TokenPrincipal>, &'static str>> {
+        let keys = self.token_keys();
+        let expect = Expectations {
+            issuer: &self.settings.tokens.issuer,
+            audience: &self.settings.tokens.audience,
+            now: now.unix_timestamp(),
+        };
+        let claims = match verify(token, &keys, &expect) {
+            Ok(c) => c,
+            Err(r) => return Ok(Err(r.as_str())),
+        };
+        let Some(record) = self.store.token_by_id(&TokenId(claims.jti.clone())).await? else {
+            return Ok(Err("unknown_jti"));
+        };
+        if record.token_hash != hash || record.user_id.0 != claims.sub {
+            return Ok(Err("record_mismatch"));
+        }
+        if record.revoked_at.is_some() {
+            return Ok(Err("revoked"));
+        }
+        let Some(owner) = self.store.user_by_id(&record.user_id).await? else {
+            return Ok(Err("no_owner"));
+        };
+        if owner.user.disabled {
+            return Ok(Err("owner_disabled"));
+        }
+        if owner
+            .tokens_not_before
+            .is_some_and(|nb| claims.iat < nb.unix_timestamp())
+        {
+            return Ok(Err("before_not_before"));
+        }
+        let allowed = self.catalog.for_user(owner.user.is_admin);
+        let scopes = record.scopes.intersect(&allowed);
+        let ts = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(Error::internal);
+        let principal = Arc::new(TokenPrincipal {
+            actor: Arc::new(Actor {
+                user: owner.user.clone(),
+                scopes: scopes.clone(),
+                via: Via::Token(record.id.clone()),
+            }),
+            token_id: record.id,
+            name: record.name,
+            user: owner.user,
+            scopes,
+            issued_at: ts(claims.iat)?,
+            not_before: ts(claims.nbf)?,
+            expires_at: ts(claims.exp)?,
+        });
+        Ok(Ok(principal))
+    }
+
+    fn token_failure(&self, ip: Option<IpAddr>, now: OffsetDateTime, why: &str) -> Error {
+        tracing::debug!(reason = why, "bearer token refused");
+        if let Some(ip) = ip {
+            self.ip_limiter.record_failure(ip, now);
+        }
+        Error::Unauthenticated
+    }
+
+    /// Deletes expired tokens and signing keys that no longer verify anything.
+    pub(crate) async fn sweep_tokens(&self, now: OffsetDateTime) -> Result<u64> {
+        self.tokens.sweep(now);
+        let grace = Duration::seconds(CLOCK_SKEW_SECONDS) + Duration::hours(1);
+        let n = self.store.delete_expired_tokens(now - grace).await?;
+        let cutoff = now
+            - Duration::hours(crate::token::MAX_HOURS.into())
+            - Duration::seconds(CLOCK_SKEW_SECONDS);
+        self.store.delete_retired_signing_keys(cutoff).await?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,207 @@
+//! Verified tokens by hash, kept until they expire or are revoked. A hit costs a SHA-256
+//! of the token and a read-locked map lookup; no signature check, no store round trip.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use time::OffsetDateTime;
+
+use super::TokenPrincipal;
+use crate::ids::{TokenId, UserId};
+use crate::secret::TokenHash;
+
+/// One verified token.
+pub struct CachedToken {
+    /// What a successful check returns.
+    pub principal: Arc<TokenPrincipal>,
+    /// Unix seconds when its revocation state was read from the store.
+    pub checked_at: i64,
+}
+
+/// The cache. With a capacity of 0 nothing is kept (every request verifies in full).
+pub struct TokenCache {
+    capacity: usize,
+    map: RwLock<HashMap<TokenHash, Arc<CachedToken>>>,
+}
+
+impl TokenCache {
+    /// A cache holding at most `capacity` tokens.
+    pub fn new(capacity: usize) -> Self {
+        TokenCache {
+            capacity,
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The entry for a token hash.
+    pub fn get(&self, hash: &TokenHash) -> Option<Arc<CachedToken>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    /// Caches a verified token. When full, expired entries go first, then everything.
+    pub fn insert(&self, hash: TokenHash, principal: Arc<TokenPrincipal>, now: OffsetDateTime) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity {
+            map.retain(|_, e| e.principal.is_current(now));
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+        map.insert(
+            hash,
+            Arc::new(CachedToken {
+                principal,
+                checked_at: now.unix_timestamp(),
+            }),
+        );
+    }
+
+    /// Drops one token.
+    pub fn remove(&self, hash: &TokenHash) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
+    }
+
+    /// Drops a token by id.
+    pub fn remove_id(&self, id: &TokenId) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| &e.principal.token_id != id);
+    }
+
+    /// Drops every token of a user.
+    pub fn remove_user(&self, user: &UserId) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| &e.principal.user.id != user);
+    }
+
+    /// Drops tokens past their expiry.
+    pub fn sweep(&self, now: OffsetDateTime) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| e.principal.is_current(now));
+    }
+
+    /// How many tokens are cached.
+    pub fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::User;
+    use crate::actor::{Actor, Via};
+    use crate::api_key::Scopes;
+    use crate::ids::OrgId;
+    use time::Duration;
+
+    fn principal(user: &User, exp: OffsetDateTime) -> Arc<TokenPrincipal> {
+        let id = TokenId::generate();
+        Arc::new(TokenPrincipal {
+            token_id: id.clone(),
+            name: "t".into(),
+            user: user.clone(),
+            scopes: Scopes::default(),
+            issued_at: exp - Duration::hours(1),
+            not_before: exp - Duration::hours(1),
+            expires_at: exp,
+            actor: Arc::new(Actor {
+                user: user.clone(),
+                scopes: Scopes::default(),
+                via: Via::Token(id),
+            }),
+        })
+    }
+
+    fn user() -> User {
+        User {
+            id: UserId::generate(),
+            username: "u".into(),
+            email: "u@example.org".into(),
+            display_name: "u".into(),
+            org_id: OrgId::generate(),
+            is_admin: false,
+            disabled: false,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn tokens_leave_by_hash_id_user_expiry_or_capacity() {
+        let now = OffsetDateTime::from_unix_timestamp(10_000).expect("t");
+        let cache = TokenCache::new(3);
+        let (a, b) = (user(), user());
+        let p1 = principal(&a, now + Duration::hours(1));
+        cache.insert(TokenHash::of("1"), p1.clone(), now);
+        cache.insert(
+            TokenHash::of("2"),
+            principal(&a, now + Duration::hours(1)),
+            now,
+        );
+        cache.insert(
+            TokenHash::of("3"),
+            principal(&b, now + Duration::hours(1)),
+            now,
+        );
+        assert_eq!(cache.len(), 3);
+        cache.remove_id(&p1.token_id);
+        assert!(cache.get(&TokenHash::of("1")).is_none());
+        cache.remove_user(&a.id);
+        assert_eq!(cache.len(), 1);
+        cache.remove(&TokenHash::of("3"));
+        assert!(cache.is_empty());
+
+        cache.insert(
+            TokenHash::of("old"),
+            principal(&a, now - Duration::hours(2)),
+            now,
+        );
+        cache.insert(
+            TokenHash::of("4"),
+            principal(&a, now + Duration::hours(1)),
+            now,
+        );
+        cache.insert(
+            TokenHash::of("5"),
+            principal(&a, now + Duration::hours(1)),
+            now,
+        );
+        cache.insert(
+            TokenHash::of("6"),
+            principal(&a, now + Duration::hours(1)),
+            now,
+        );
+        assert!(
+            cache.get(&TokenHash::of("old")).is_none(),
+            "expired evicted first"
+        );
+        assert_eq!(cache.len(), 3);
+
+        let off = TokenCache::new(0);
+        off.insert(TokenHash::of("1"), p1, now);
+        assert!(off.get(&TokenHash::of("1")).is_none());
+    }
+}

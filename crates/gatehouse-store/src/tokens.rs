@@ -1,0 +1,241 @@
+//! SQL for bearer tokens and their signing keys (`TokenStore`), one text for both
+//! backends, stamped out by `impl_token_store!` like `sql::impl_store!`.
+
+macro_rules! impl_token_store {
+    ($store:ident) => {
+        mod token_store {
+            use async_trait::async_trait;
+            use base64::Engine;
+            use base64::engine::general_purpose::STANDARD as B64;
+            use gatehouse_core::api_key::Scopes;
+            use gatehouse_core::ids::{TokenId, UserId};
+            use gatehouse_core::secret::TokenHash;
+            use gatehouse_core::store::TokenStore;
+            use gatehouse_core::token::{SigningKeyRecord, TokenRecord};
+            use gatehouse_core::{Error, Result};
+            use sqlx::Row;
+            use time::OffsetDateTime;
+
+            use super::{DbOf, $store};
+            use crate::error::db;
+            use crate::sql::ts;
+
+            macro_rules! token_columns {
+                () => {
+                    "token_id, account_id, name, token_hash, scopes, created_at, expires_at, \
+                     created_via, revoked_at"
+                };
+            }
+
+            fn token_row(r: &<DbOf as sqlx::Database>::Row) -> Result<TokenRecord> {
+                let hash: String = r.try_get("token_hash").map_err(db)?;
+                Ok(TokenRecord {
+                    id: TokenId(r.try_get("token_id").map_err(db)?),
+                    user_id: UserId(r.try_get("account_id").map_err(db)?),
+                    name: r.try_get("name").map_err(db)?,
+                    token_hash: TokenHash::from_hex(&hash)
+                        .ok_or_else(|| Error::internal("malformed token hash in store"))?,
+                    scopes: Scopes::from_space_separated(
+                        &r.try_get::<String, _>("scopes").map_err(db)?,
+                    ),
+                    created_at: ts(r.try_get("created_at").map_err(db)?)?,
+                    expires_at: ts(r.try_get("expires_at").map_err(db)?)?,
+                    created_via: r.try_get("created_via").map_err(db)?,
+                    revoked_at: r
+                        .try_get::<Option<i64>, _>("revoked_at")
+                        .map_err(db)?
+                        .map(ts)
+                        .transpose()?,
+                })
+            }
+
+            fn key_row(r: &<DbOf as sqlx::Database>::Row) -> Result<SigningKeyRecord> {
+                let public: String = r.try_get("public_key").map_err(db)?;
+                Ok(SigningKeyRecord {
+                    kid: r.try_get("kid").map_err(db)?,
+                    algorithm: r.try_get("algorithm").map_err(db)?,
+                    public_key: B64
+                        .decode(public)
+                        .map_err(|_| Error::internal("malformed public key in store"))?,
+                    sealed_private_key: r.try_get("sealed_private_key").map_err(db)?,
+                    created_at: ts(r.try_get("created_at").map_err(db)?)?,
+                    retired_at: r
+                        .try_get::<Option<i64>, _>("retired_at")
+                        .map_err(db)?
+                        .map(ts)
+                        .transpose()?,
+                })
+            }
+
+            #[async_trait]
+            impl TokenStore for $store {
+                async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+                    sqlx::query(
+                        "SELECT kid, algorithm, public_key, sealed_private_key, created_at, \
+                         retired_at FROM signing_key ORDER BY created_at, kid",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(key_row)
+                    .collect()
+                }
+
+                async fn add_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    sqlx::query("UPDATE signing_key SET retired_at = $1 WHERE retired_at IS NULL")
+                        .bind(k.created_at.unix_timestamp())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    sqlx::query(
+                        "INSERT INTO signing_key (kid, algorithm, public_key, \
+                         sealed_private_key, created_at, retired_at) \
+                         VALUES ($1, $2, $3, $4, $5, NULL)",
+                    )
+                    .bind(&k.kid)
+                    .bind(&k.algorithm)
+                    .bind(B64.encode(&k.public_key))
+                    .bind(&k.sealed_private_key)
+                    .bind(k.created_at.unix_timestamp())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    tx.commit().await.map_err(db)
+                }
+
+                async fn delete_retired_signing_keys(&self, cutoff: OffsetDateTime) -> Result<u64> {
+                    let done = sqlx::query(
+                        "DELETE FROM signing_key WHERE retired_at IS NOT NULL AND retired_at < $1",
+                    )
+                    .bind(cutoff.unix_timestamp())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn insert_token(&self, t: &TokenRecord) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO token (token_id, account_id, name, token_hash, scopes, \
+                         created_at, expires_at, created_via, revoked_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(&t.id.0)
+                    .bind(&t.user_id.0)
+                    .bind(&t.name)
+                    .bind(t.token_hash.to_hex())
+                    .bind(t.scopes.to_space_separated())
+                    .bind(t.created_at.unix_timestamp())
+                    .bind(t.expires_at.unix_timestamp())
+                    .bind(&t.created_via)
+                    .bind(t.revoked_at.map(|r| r.unix_timestamp()))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn token_by_id(&self, id: &TokenId) -> Result<Option<TokenRecord>> {
+                    let sql = concat!(
+                        "SELECT ",
+                        token_columns!(),
+                        " FROM token WHERE token_id = $1"
+                    );
+                    sqlx::query(sql)
+                        .bind(&id.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .as_ref()
+                        .map(token_row)
+                        .transpose()
+                }
+
+                async fn list_live_tokens(
+                    &self,
+                    owner: &UserId,
+                    now: OffsetDateTime,
+                ) -> Result<Vec<TokenRecord>> {
+                    let sql = concat!(
+                        "SELECT ",
+                        token_columns!(),
+                        " FROM token WHERE account_id = $1 \
+                         AND revoked_at IS NULL AND expires_at > $2 \
+                         ORDER BY created_at DESC, token_id"
+                    );
+                    sqlx::query(sql)
+                        .bind(&owner.0)
+                        .bind(now.unix_timestamp())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(token_row)
+                        .collect()
+                }
+
+                async fn revoke_token(
+                    &self,
+                    owner: &UserId,
+                    id: &TokenId,
+                    at: OffsetDateTime,
+                ) -> Result<Option<TokenRecord>> {
+                    let sql = concat!(
+                        "UPDATE token SET revoked_at = $1 WHERE token_id = $2 \
+                         AND account_id = $3 AND revoked_at IS NULL AND expires_at > $1 \
+                         RETURNING ",
+                        token_columns!()
+                    );
+                    sqlx::query(sql)
+                        .bind(at.unix_timestamp())
+                        .bind(&id.0)
+                        .bind(&owner.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .as_ref()
+                        .map(token_row)
+                        .transpose()
+                }
+
+                async fn revoke_user_tokens(
+                    &self,
+                    user: &UserId,
+                    at: OffsetDateTime,
+                ) -> Result<u64> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    sqlx::query("UPDATE account SET tokens_not_before = $1 WHERE account_id = $2")
+                        .bind(at.unix_timestamp())
+                        .bind(&user.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    let done = sqlx::query(
+                        "UPDATE token SET revoked_at = $1 \
+                         WHERE account_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(at.unix_timestamp())
+                    .bind(&user.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    tx.commit().await.map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn delete_expired_tokens(&self, cutoff: OffsetDateTime) -> Result<u64> {
+                    let done = sqlx::query("DELETE FROM token WHERE expires_at < $1")
+                        .bind(cutoff.unix_timestamp())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_token_store;

@@ -1,0 +1,143 @@
+//! `/api/tokens`: issue, list and revoke bearer tokens; `/.well-known/jwks.json`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::ids::TokenId;
+use gatehouse_core::secrecy::ExposeSecret;
+use gatehouse_core::service::NewToken;
+use gatehouse_core::token::{Lifetime, TokenRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json};
+use crate::state::AppState;
+
+/// `POST /api/tokens` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// Checked by hand so that `1.5`, `"3"` or `0` get one clear 422 message.
+    #[serde(default)]
+    expires_in_hours: Option<serde_json::Value>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+}
+
+/// A token's metadata; never the token or its hash.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    id: String,
+    name: String,
+    scopes: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    created_via: String,
+}
+
+impl From<&TokenRecord> for TokenResponse {
+    fn from(t: &TokenRecord) -> Self {
+        TokenResponse {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            scopes: t.scopes.iter().map(str::to_owned).collect(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            created_via: t.created_via.clone(),
+        }
+    }
+}
+
+/// A new token: its metadata plus the token, shown this once.
+#[derive(Serialize)]
+pub struct CreatedTokenResponse {
+    #[serde(flatten)]
+    meta: TokenResponse,
+    token: String,
+}
+
+/// `POST /api/tokens`. Requires: `tokens:write`; the token gets the caller's permissions
+/// (or the subset named in `permissions`).
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateTokenRequest>,
+) -> ApiResult<Response> {
+    caller.require("tokens:write")?;
+    let lifetime = match &req.expires_in_hours {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(Lifetime::from_json(v)?),
+    };
+    let (record, token) = state
+        .core
+        .issue_token(
+            &caller.actor,
+            NewToken {
+                name: req.name.as_deref(),
+                lifetime,
+                permissions: req.permissions.as_deref(),
+            },
+        )
+        .await?;
+    // SECURITY: the one response that carries the token; `/api` answers are no-store.
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTokenResponse {
+            meta: (&record).into(),
+            token: token.expose_secret().to_owned(),
+        }),
+    )
+        .into_response())
+}
+
+/// `GET /api/tokens`: the caller's live tokens. Requires: `tokens:write`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<TokenResponse>>> {
+    let tokens = state.core.list_tokens(&caller.actor).await?;
+    Ok(Json(tokens.iter().map(TokenResponse::from).collect()))
+}
+
+/// `DELETE /api/tokens/{id}`: revokes at once. Requires: `tokens:write`; another user's
+/// token is 404.
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.core.revoke_token(&caller.actor, &TokenId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/tokens/options`: the lifetimes the caller's policy offers.
+/// Requires: `tokens:write`.
+pub async fn options(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require("tokens:write")?;
+    let policy = state.core.policy_for(&caller.actor).await?;
+    Ok(Json(json!({
+        "hours": policy.offered_token_hours(),
+        "default_hours": policy.token_default_hours,
+        "max_hours": policy.token_max_hours,
+        "user_may_choose": policy.token_user_choice,
+    })))
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that verify tokens. Public.
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let mut res = Json(json!({ "keys": state.core.jwks() })).into_response();
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    res
+}
