@@ -34,6 +34,9 @@ fn main() -> ExitCode {
             Command::ApiKeys { server, command } => {
                 gatehouse::cli::user::api_keys(server, command).await
             }
+            Command::Tokens { server, command } => {
+                gatehouse::cli::user::tokens(server, command).await
+            }
         }
     });
     match result {

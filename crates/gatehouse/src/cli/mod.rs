@@ -36,9 +36,10 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
-    /// Sign in to a Gatehouse server and store the credential.
+    /// Sign in to a Gatehouse server and store the credential: a token (from --token,
+    /// GATEHOUSE_TOKEN or standard input), a password sign-in, or an API key.
     Login(user::LoginArgs),
-    /// Forget the stored credential (and end its session).
+    /// Forget the stored credential (a password sign-in's session is also ended).
     Logout,
     /// Show who you are.
     Auth {
@@ -57,6 +58,15 @@ pub enum Command {
         /// The operation.
         #[command(subcommand)]
         command: user::ApiKeysCommand,
+    },
+    /// Make, list and revoke bearer tokens.
+    Tokens {
+        /// Server flags.
+        #[command(flatten)]
+        server: user::ServerArgs,
+        /// The operation.
+        #[command(subcommand)]
+        command: user::TokensCommand,
     },
     /// Inspect configuration.
     Config {

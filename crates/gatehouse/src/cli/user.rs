@@ -1,5 +1,6 @@
-//! The user CLI: `login`, `logout`, `auth session`, `api-keys …`. Credentials live in
-//! `~/.config/gatehouse/credentials.toml` (mode 0600); `GATEHOUSE_API_KEY` overrides them.
+//! The user CLI: `login`, `logout`, `auth session`, `api-keys …`, `tokens …`.
+//! Credentials live in `~/.config/gatehouse/credentials.toml` (mode 0600);
+//! `GATEHOUSE_TOKEN` or `GATEHOUSE_API_KEY` override them.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -68,12 +69,53 @@ pub struct LoginArgs {
     /// The server and its trust.
     #[command(flatten)]
     pub server: ServerArgs,
-    /// Sign in with a username; the password is read from standard input.
+    /// The token to store (made in Account → Authentication → Tokens). Without this
+    /// flag it is read from GATEHOUSE_TOKEN, or else from standard input.
+    #[arg(long, value_name = "TOKEN", conflicts_with_all = ["username", "api_key_stdin"])]
+    pub token: Option<String>,
+    /// Sign in with a username instead; the password is read from standard input.
     #[arg(long)]
     pub username: Option<String>,
     /// Store an API key read from standard input instead.
     #[arg(long, conflicts_with = "username")]
     pub api_key_stdin: bool,
+}
+
+/// `gatehouse tokens …`
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Make a token and print it (once).
+    Create {
+        /// Lifetime in hours, 1–24 (default: your organisation's default).
+        #[arg(long, value_name = "N")]
+        hours: Option<u32>,
+        /// A label.
+        #[arg(long)]
+        name: Option<String>,
+        /// A permission to give it (repeatable; default: all of yours).
+        #[arg(long = "permission", value_name = "SCOPE")]
+        permissions: Vec<String>,
+    },
+    /// List your live tokens.
+    List,
+    /// Revoke a token (it stops working at once).
+    Revoke {
+        /// Token id.
+        id: String,
+    },
+}
+
+/// What to tell the user when a stored token has expired.
+pub fn token_expired_message(expires_at: &str) -> String {
+    format!(
+        "token expired at {expires_at}; generate a new one in Account → Authentication → Tokens, then run `gatehouse login` again"
+    )
+}
+
+/// Whether an RFC 3339 time is in the past.
+fn is_past(rfc3339: &str) -> bool {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .is_ok_and(|t| t <= time::OffsetDateTime::now_utc())
 }
 
 /// `gatehouse api-keys …`
@@ -163,6 +205,8 @@ pub struct Session {
     client: reqwest::Client,
     base: String,
     auth: Auth,
+    /// For a stored token: when it expires, to explain a 401.
+    token_expires_at: Option<String>,
 }
 
 enum Auth {
@@ -204,35 +248,48 @@ fn base_url(url: &str) -> anyhow::Result<String> {
 }
 
 impl Session {
-    /// Connects with the stored credential, or `GATEHOUSE_API_KEY` when set.
+    /// Connects with the stored credential, or `GATEHOUSE_TOKEN` / `GATEHOUSE_API_KEY`
+    /// when set. A stored token past its expiry is refused here with a clear message.
     pub fn open(server: &ServerArgs) -> anyhow::Result<Self> {
         let stored = load_credentials()?;
-        let api_key = std::env::var("GATEHOUSE_API_KEY")
-            .ok()
-            .filter(|k| !k.is_empty());
+        let env = |name: &str| std::env::var(name).ok().filter(|k| !k.trim().is_empty());
+        let (env_token, api_key) = (env("GATEHOUSE_TOKEN"), env("GATEHOUSE_API_KEY"));
         let url = server
             .server
             .clone()
             .or_else(|| stored.as_ref().map(|c| c.server.clone()))
             .context("no server: run `gatehouse login --server URL` or pass --server")?;
         let trust = trust_of(server, stored.as_ref())?;
-        let auth = match (api_key, &stored) {
-            (Some(k), _) => Auth::Basic(k),
-            (None, Some(c)) => match c.kind.as_str() {
+        let mut token_expires_at = None;
+        let auth = match (env_token, api_key, &stored) {
+            (Some(t), _, _) => Auth::Bearer(t.trim().to_owned()),
+            (None, Some(k), _) => Auth::Basic(k),
+            (None, None, Some(c)) if c.kind == "token" => {
+                if let Some(exp) = &c.expires_at {
+                    if is_past(exp) {
+                        bail!("{}", token_expired_message(exp));
+                    }
+                    token_expires_at = Some(exp.clone());
+                }
+                Auth::Bearer(c.secret.clone())
+            }
+            (None, None, Some(c)) => match c.kind.as_str() {
                 "session" => Auth::Cookie {
                     cookie: c.secret.clone(),
                     csrf: c.csrf_token.clone(),
                 },
-                "token" => Auth::Bearer(c.secret.clone()),
                 "api_key" => Auth::Basic(c.secret.clone()),
                 other => bail!("unknown credential kind {other:?} in the credentials file"),
             },
-            (None, None) => bail!("not logged in: run `gatehouse login` or set GATEHOUSE_API_KEY"),
+            (None, None, None) => bail!(
+                "not logged in: run `gatehouse login --server URL` with a token, or set GATEHOUSE_TOKEN or GATEHOUSE_API_KEY"
+            ),
         };
         Ok(Session {
             client: http_client(&trust)?,
             base: base_url(&url)?,
             auth,
+            token_expires_at,
         })
     }
 
@@ -241,6 +298,7 @@ impl Session {
             client: http_client(trust)?,
             base: base_url(server)?,
             auth: Auth::None,
+            token_expires_at: None,
         })
     }
 
@@ -282,6 +340,9 @@ impl Session {
         let code = value["error"].as_str().unwrap_or("error");
         let rid = value["request_id"].as_str().unwrap_or("-");
         if status == StatusCode::UNAUTHORIZED {
+            if let Some(exp) = self.token_expires_at.as_deref().filter(|e| is_past(e)) {
+                bail!("{}", token_expired_message(exp));
+            }
             bail!(
                 "{message} ({code}, request {rid}); your credential may have expired or been revoked: run `gatehouse login` again"
             );
@@ -361,7 +422,12 @@ pub async fn login(args: &LoginArgs) -> anyhow::Result<()> {
         creds.kind = "api_key".into();
         creds.secret = read_stdin_line("API key")?;
     } else {
-        bail!("give --username (password on stdin) or --api-key-stdin");
+        creds.kind = "token".into();
+        creds.secret = match (&args.token, std::env::var("GATEHOUSE_TOKEN")) {
+            (Some(t), _) => t.trim().to_owned(),
+            (None, Ok(t)) if !t.trim().is_empty() => t.trim().to_owned(),
+            _ => read_stdin_line("token")?,
+        };
     }
     let probe = Session {
         client: anon.client.clone(),
@@ -371,10 +437,26 @@ pub async fn login(args: &LoginArgs) -> anyhow::Result<()> {
                 cookie: creds.secret.clone(),
                 csrf: None,
             },
+            "token" => Auth::Bearer(creds.secret.clone()),
             _ => Auth::Basic(creds.secret.clone()),
         },
+        token_expires_at: None,
     };
-    let (_, who) = probe.call(Method::GET, "/api/auth/session", None).await?;
+    let (_, who) = probe
+        .call(Method::GET, "/api/auth/session", None)
+        .await
+        .map_err(|e| {
+            if creds.kind == "token" {
+                anyhow::anyhow!(
+                    "the server refused this token: {e:#}. Tokens last 1 to 24 hours; generate a new one in Account → Authentication → Tokens"
+                )
+            } else {
+                e
+            }
+        })?;
+    if creds.kind == "token" {
+        creds.expires_at = who["expires_at"].as_str().map(str::to_owned);
+    }
     let path = save_credentials(&creds)?;
     println!(
         "Logged in to {} as {} ({}); credentials saved in {}",
@@ -383,6 +465,13 @@ pub async fn login(args: &LoginArgs) -> anyhow::Result<()> {
         who["auth_method"].as_str().unwrap_or("?"),
         path.display()
     );
+    if let Some(exp) = creds
+        .expires_at
+        .as_deref()
+        .filter(|_| creds.kind == "token")
+    {
+        println!("The token expires at {exp}.");
+    }
     Ok(())
 }
 
@@ -418,6 +507,13 @@ pub async fn auth_session(server: &ServerArgs) -> anyhow::Result<()> {
         v["user"]["email"].as_str().unwrap_or("-")
     );
     println!("auth method: {}", v["auth_method"].as_str().unwrap_or("?"));
+    if let Some(t) = v.get("token") {
+        println!(
+            "token:       {} ({})",
+            t["id"].as_str().unwrap_or("?"),
+            t["name"].as_str().unwrap_or("")
+        );
+    }
     println!(
         "expires at:  {}",
         v["expires_at"].as_str().unwrap_or("never")
@@ -536,6 +632,64 @@ pub async fn api_keys(server: &ServerArgs, cmd: &ApiKeysCommand) -> anyhow::Resu
     Ok(())
 }
 
+/// `gatehouse tokens …`
+pub async fn tokens(server: &ServerArgs, cmd: &TokensCommand) -> anyhow::Result<()> {
+    let s = Session::open(server)?;
+    match cmd {
+        TokensCommand::Create {
+            hours,
+            name,
+            permissions,
+        } => {
+            let mut body = json!({});
+            if let Some(h) = hours {
+                body["expires_in_hours"] = json!(h);
+            }
+            if let Some(n) = name {
+                body["name"] = json!(n);
+            }
+            if !permissions.is_empty() {
+                body["permissions"] = json!(permissions);
+            }
+            let (_, v) = s.call(Method::POST, "/api/tokens", Some(body)).await?;
+            println!("{}", v["token"].as_str().unwrap_or(""));
+            eprintln!(
+                "Created token {:?} ({}), expires {}. This is the only time the token is shown: store it now.",
+                v["name"].as_str().unwrap_or(""),
+                v["id"].as_str().unwrap_or(""),
+                v["expires_at"].as_str().unwrap_or("?"),
+            );
+        }
+        TokensCommand::List => {
+            let (_, v) = s.call(Method::GET, "/api/tokens", None).await?;
+            println!(
+                "{:<28} {:<20} {:<22} {:<22} SCOPES",
+                "ID", "NAME", "CREATED", "EXPIRES"
+            );
+            for t in v.as_array().map(Vec::as_slice).unwrap_or_default() {
+                println!(
+                    "{:<28} {:<20} {:<22} {:<22} {}",
+                    t["id"].as_str().unwrap_or(""),
+                    t["name"].as_str().unwrap_or(""),
+                    t["created_at"].as_str().unwrap_or(""),
+                    t["expires_at"].as_str().unwrap_or(""),
+                    scopes(&t["scopes"]),
+                );
+            }
+        }
+        TokensCommand::Revoke { id } => {
+            s.call(
+                Method::DELETE,
+                &format!("/api/tokens/{}", path_segment(id)?),
+                None,
+            )
+            .await?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
 /// Ids go into URL paths; refuse anything that is not an id.
 fn path_segment(id: &str) -> anyhow::Result<&str> {
     if id.is_empty()
@@ -544,7 +698,7 @@ fn path_segment(id: &str) -> anyhow::Result<&str> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        bail!("{id:?} is not a key id (see `gatehouse api-keys list`)");
+        bail!("{id:?} is not an id (see `gatehouse api-keys list` or `gatehouse tokens list`)");
     }
     Ok(id)
 }
