@@ -8,7 +8,10 @@
 # HTTPS with wrk (64 connections, 2 threads), ROUNDS rounds of DURATION seconds each:
 #   1. GET /healthz (no authentication): the baseline;
 #   2. GET /api/auth/session with one API key (HTTP Basic);
-#   3. the same with 100,000 keys in the store, traffic spread over 10,000 of them.
+#   3. the same with 100,000 keys in the store, traffic spread over 10,000 of them;
+#   4. GET /api/auth/session with one bearer token (verified once, then cached);
+#   5. the same with the token cache turned off (tokens.cache_capacity = 0), so every
+#      request is a first sight: signature check plus the token's and owner's rows.
 # It prints the medians of requests/s and p99 latency and the ratios to the baseline.
 # Everything runs on loopback; the script stops the server and removes its folder.
 set -euo pipefail
@@ -36,12 +39,29 @@ trap cleanup EXIT
 printf 'a benchmark password %s\n' "$RANDOM$RANDOM" > "$WORK/pw"
 export GATEHOUSE_API_KEYS__RATE_LIMIT_PER_MINUTE=0   # measure the check, not the limiter
 export GATEHOUSE_LOG__LEVEL=warn                     # no per-request log line while measuring
-"$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --bootstrap-password-file "$WORK/pw" \
-  > "$WORK/stdout" 2> "$WORK/stderr" &
-SERVER_PID=$!
-for _ in $(seq 100); do grep -q 'listening on' "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
-URL=$(grep -o 'https://[0-9.:]*' "$WORK/stdout" | head -1)
-[[ -n $URL ]] || { cat "$WORK/stderr"; exit 1; }
+start_server() { # extra env assignments...
+  : > "$WORK/stdout"
+  env "$@" "$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+    --bootstrap-password-file "$WORK/pw" > "$WORK/stdout" 2> "$WORK/stderr" &
+  SERVER_PID=$!
+  for _ in $(seq 100); do grep -q 'listening on' "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
+  URL=$(grep -o 'https://[0-9.:]*' "$WORK/stdout" | head -1)
+  [[ -n $URL ]] || { cat "$WORK/stderr"; exit 1; }
+}
+stop_server() {
+  kill "$SERVER_PID" && wait "$SERVER_PID" || true
+  SERVER_PID=""
+}
+start_server
+
+# A bearer token, made the way a user makes one: sign in, then POST /api/tokens.
+curl -sfk -c "$WORK/jar" -H 'content-type: application/json' \
+  --data "{\"username\":\"admin\",\"password\":\"$(head -1 "$WORK/pw")\"}" "$URL/api/auth/login" > "$WORK/login.json"
+CSRF=$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' "$WORK/login.json")
+TOKEN=$(curl -sfk -b "$WORK/jar" -H "x-csrf-token: $CSRF" -H 'content-type: application/json' \
+  --data '{"expires_in_hours":1,"name":"bench"}' "$URL/api/tokens" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+BEARER="Authorization: Bearer $TOKEN"
+curl -sfk -H "$BEARER" "$URL/api/auth/session" >/dev/null || { echo "the token does not authenticate" >&2; exit 1; }
 
 "$BIN" admin --data-dir "$WORK/data" seed-api-keys --user admin --count 1 --output "$WORK/one.txt" >/dev/null
 KEY=$(head -1 "$WORK/one.txt")
@@ -81,6 +101,7 @@ to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /m
 
 run_wrk healthz "$URL/healthz"
 run_wrk apikey -H "$AUTH" "$URL/api/auth/session"
+run_wrk bearer -H "$BEARER" "$URL/api/auth/session"
 
 echo "seeding $SEED_KEYS keys..." >&2
 "$BIN" admin --data-dir "$WORK/data" seed-api-keys --user admin --count "$SEED_KEYS" --output "$WORK/many.txt" >/dev/null
@@ -89,12 +110,21 @@ head -n "$SPREAD" "$WORK/many.txt" | while read -r k; do printf '%s:' "$k" | bas
 KEYS_FILE=$WORK/spread.txt wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$WORK/spread.lua" "$URL" >/dev/null
 KEYS_FILE=$WORK/spread.txt run_wrk spread -s "$WORK/spread.lua" "$URL"
 
+# Same server and store, token cache off: every request verifies the token in full.
+stop_server
+start_server GATEHOUSE_TOKENS__CACHE_CAPACITY=0
+run_wrk firstseen -H "$BEARER" "$URL/api/auth/session"
+
 H_RPS=$(cut -d' ' -f1 "$WORK/healthz.results" | median)
 K_RPS=$(cut -d' ' -f1 "$WORK/apikey.results" | median)
 S_RPS=$(cut -d' ' -f1 "$WORK/spread.results" | median)
 H_P99=$(cut -d' ' -f2 "$WORK/healthz.results" | to_ms | median)
 K_P99=$(cut -d' ' -f2 "$WORK/apikey.results" | to_ms | median)
 S_P99=$(cut -d' ' -f2 "$WORK/spread.results" | to_ms | median)
+B_RPS=$(cut -d' ' -f1 "$WORK/bearer.results" | median)
+B_P99=$(cut -d' ' -f2 "$WORK/bearer.results" | to_ms | median)
+F_RPS=$(cut -d' ' -f1 "$WORK/firstseen.results" | median)
+F_P99=$(cut -d' ' -f2 "$WORK/firstseen.results" | to_ms | median)
 
 echo
 echo "| route (wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, median of $ROUNDS) | requests/s | p99 (ms) | ratio |"
@@ -103,3 +133,5 @@ echo "| GET /healthz (no auth) | $H_RPS | $H_P99 | 1.00 |"
 awk -v k="$K_RPS" -v h="$H_RPS" -v p="$K_P99" 'BEGIN {printf "| GET /api/auth/session, one API key | %s | %s | %.2f× healthz |\n", k, p, k/h}'
 awk -v s="$S_RPS" -v k="$K_RPS" -v h="$H_RPS" -v p="$S_P99" -v n="$SEED_KEYS" -v m="$SPREAD" \
   'BEGIN {printf "| same, %d keys stored, spread over %d | %s | %s | %.2f× one key (%.2f× healthz) |\n", n, m, s, p, s/k, s/h}'
+awk -v b="$B_RPS" -v h="$H_RPS" -v p="$B_P99" 'BEGIN {printf "| GET /api/auth/session, one bearer token (cached) | %s | %s | %.2f× healthz |\n", b, p, b/h}'
+awk -v f="$F_RPS" -v h="$H_RPS" -v p="$F_P99" 'BEGIN {printf "| same, token cache off (every request a first sight) | %s | %s | %.2f× healthz |\n", f, p, f/h}'
