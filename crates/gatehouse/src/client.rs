@@ -20,11 +20,21 @@ pub enum Trust {
     System,
 }
 
-/// Builds a reqwest client for `trust`.
+/// Builds a reqwest client for `trust` (30 s per request).
 pub fn http_client(trust: &Trust) -> anyhow::Result<reqwest::Client> {
+    http_client_with_timeout(trust, std::time::Duration::from_secs(30))
+}
+
+/// Builds a reqwest client for `trust` whose requests, connection included, give up after
+/// `timeout`.
+pub fn http_client_with_timeout(
+    trust: &Trust,
+    timeout: std::time::Duration,
+) -> anyhow::Result<reqwest::Client> {
     let builder = reqwest::Client::builder()
         .user_agent(concat!("gatehouse-cli/", env!("CARGO_PKG_VERSION")))
-        .timeout(std::time::Duration::from_secs(30));
+        .connect_timeout(timeout)
+        .timeout(timeout);
     let builder = match trust {
         Trust::System => builder,
         Trust::CaFile(path) => {

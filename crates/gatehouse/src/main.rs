@@ -37,6 +37,10 @@ fn main() -> ExitCode {
             Command::Tokens { server, command } => {
                 gatehouse::cli::user::tokens(server, command).await
             }
+            Command::SshKeys { server, command } => {
+                gatehouse::cli::user::ssh_keys(server, command).await
+            }
+            Command::Ssh { command } => gatehouse::cli::ssh::run(command).await,
         }
     });
     match result {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod serve;
+pub mod ssh;
 pub mod user;
 
 use std::path::PathBuf;
@@ -67,6 +68,21 @@ pub enum Command {
         /// The operation.
         #[command(subcommand)]
         command: user::TokensCommand,
+    },
+    /// Manage your SSH public keys (cluster login).
+    SshKeys {
+        /// Server flags.
+        #[command(flatten)]
+        server: user::ServerArgs,
+        /// The operation.
+        #[command(subcommand)]
+        command: user::SshKeysCommand,
+    },
+    /// Cluster integration: the sshd `AuthorizedKeysCommand`.
+    Ssh {
+        /// The operation.
+        #[command(subcommand)]
+        command: ssh::SshCommand,
     },
     /// Inspect configuration.
     Config {

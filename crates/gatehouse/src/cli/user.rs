@@ -105,6 +105,32 @@ pub enum TokensCommand {
     },
 }
 
+/// `gatehouse ssh-keys …`
+#[derive(Debug, Subcommand)]
+pub enum SshKeysCommand {
+    /// Add a public key (the contents of a .pub file).
+    Add {
+        /// Name, unique among your keys.
+        #[arg(long)]
+        name: String,
+        /// The public key file, e.g. ~/.ssh/id_ed25519.pub (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List your keys.
+    List,
+    /// Print one key's authorized_keys line.
+    Show {
+        /// Key id.
+        id: String,
+    },
+    /// Delete a key (it stops letting you log in).
+    Delete {
+        /// Key id.
+        id: String,
+    },
+}
+
 /// What to tell the user when a stored token has expired.
 pub fn token_expired_message(expires_at: &str) -> String {
     format!(
@@ -685,6 +711,79 @@ pub async fn tokens(server: &ServerArgs, cmd: &TokensCommand) -> anyhow::Result<
             )
             .await?;
             println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// `gatehouse ssh-keys …`
+pub async fn ssh_keys(server: &ServerArgs, cmd: &SshKeysCommand) -> anyhow::Result<()> {
+    let s = Session::open(server)?;
+    match cmd {
+        SshKeysCommand::Add { name, file } => {
+            let key = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                text
+            } else {
+                let meta = std::fs::metadata(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                if meta.len() > 64 * 1024 {
+                    bail!("{} is too large to be a public key", file.display());
+                }
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let (_, v) = s
+                .call(
+                    Method::POST,
+                    "/api/ssh-keys",
+                    Some(json!({"name": name, "key": key})),
+                )
+                .await?;
+            println!(
+                "added {} ({} {}) as {}",
+                v["fingerprint"].as_str().unwrap_or(""),
+                v["key_type"].as_str().unwrap_or(""),
+                v["bits"],
+                v["id"].as_str().unwrap_or("")
+            );
+        }
+        SshKeysCommand::List => {
+            let (_, v) = s.call(Method::GET, "/api/ssh-keys", None).await?;
+            println!(
+                "{:<28} {:<20} {:<36} {:<52} ADDED",
+                "ID", "NAME", "TYPE", "FINGERPRINT"
+            );
+            for k in v.as_array().map(Vec::as_slice).unwrap_or_default() {
+                println!(
+                    "{:<28} {:<20} {:<36} {:<52} {}",
+                    k["id"].as_str().unwrap_or(""),
+                    k["name"].as_str().unwrap_or(""),
+                    k["key_type"].as_str().unwrap_or(""),
+                    k["fingerprint"].as_str().unwrap_or(""),
+                    k["created_at"].as_str().unwrap_or(""),
+                );
+            }
+        }
+        SshKeysCommand::Show { id } => {
+            let (_, v) = s
+                .call(
+                    Method::GET,
+                    &format!("/api/ssh-keys/{}", path_segment(id)?),
+                    None,
+                )
+                .await?;
+            println!("{}", v["public_key"].as_str().unwrap_or(""));
+        }
+        SshKeysCommand::Delete { id } => {
+            s.call(
+                Method::DELETE,
+                &format!("/api/ssh-keys/{}", path_segment(id)?),
+                None,
+            )
+            .await?;
+            println!("deleted {id}");
         }
     }
     Ok(())
