@@ -9,7 +9,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -61,7 +61,7 @@ function startServer(name) {
     { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'], env: { RUST_LOG: 'debug', ...process.env } },
   );
   child.stderr.pipe(stderrLog);
-  const info = { child, tmp, lines: [], exited: null };
+  const info = { child, tmp, dataDir, lines: [], exited: null };
   const exited = once(child, 'exit').then(([code, signal]) => {
     info.exited = { code, signal };
     return info.exited;
@@ -131,6 +131,58 @@ function keyStatus(base, key, pathname = '/api/auth/session') {
       })
       .on('error', reject);
   });
+}
+
+// GET a path with a bearer token; resolves to { status, body } (body parsed as JSON when it is).
+function bearerGet(base, token, pathname = '/api/auth/session') {
+  recordSecret(token);
+  const auth = recordSecret('Bearer ' + token);
+  return new Promise((resolve, reject) => {
+    https
+      .get(base + pathname, { rejectUnauthorized: false, headers: { Authorization: auth } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let body = null;
+          try { body = JSON.parse(text); } catch {}
+          resolve({ status: res.statusCode, body });
+        });
+      })
+      .on('error', reject);
+  });
+}
+
+// Run the real CLI with a private config folder and nothing inherited that could pick
+// another credential; its output goes to the logs the log check reads.
+function runCli(configHome, args, input) {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_') && k !== 'XDG_CONFIG_HOME'),
+  );
+  env.XDG_CONFIG_HOME = configHome;
+  env.NO_COLOR = '1';
+  const r = spawnSync(BINARY, args, { env, input: input ?? '', encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw r.error;
+  fs.mkdirSync(LOG_DIR, { recursive: true });
+  fs.appendFileSync(
+    path.join(LOG_DIR, 'browser-cli.stdout.log'),
+    `$ gatehouse ${args.join(' ')}\n${r.stdout}`,
+  );
+  fs.appendFileSync(path.join(LOG_DIR, 'browser-cli.stderr.log'), r.stderr);
+  return r;
+}
+
+// `gatehouse admin --data-dir <server's data dir> <args…>` against a running server's store.
+function runAdmin(server, args) {
+  const r = spawnSync(BINARY, ['admin', '--data-dir', server.dataDir, ...args], {
+    cwd: server.tmp, input: '', encoding: 'utf8', timeout: 120_000,
+  });
+  if (r.error) throw r.error;
+  fs.mkdirSync(LOG_DIR, { recursive: true });
+  fs.appendFileSync(path.join(LOG_DIR, 'browser-admin-cli.log'),
+    `$ gatehouse admin ${args.join(' ')}  (exit ${r.status})\n${r.stdout}${r.stderr}\n`);
+  assert.equal(r.status, 0, `gatehouse admin ${args.join(' ')} failed: ${r.stderr}`);
+  return r;
 }
 
 async function waitHealthy(base) {
@@ -343,6 +395,192 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
     await page.locator('h2#tab-title').waitFor();
     assert.equal(await page.locator('tr[data-key-name="browser-key"]').count(), 0);
     assert.equal(await keyStatus(server.base, key), 401, 'a deleted key is refused');
+  });
+
+  test('tokens: the tab offers 1 to 24 hours and generates a token shown once', async () => {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
+    await page.goto(server.base + '/account/authentication/tokens');
+    assert.equal((await page.locator('h2#tab-title').textContent()).trim(), 'Tokens');
+    assert.equal(await page.locator('#tab-placeholder').count(), 0, 'the placeholder is gone');
+    await page.locator('#tokens-empty').waitFor();
+    assert.match(await page.locator('#tokens-empty').textContent(), /no live tokens/);
+    assert.match(await page.locator('#tokens-intro').textContent(), /last\s+from 1 to 24 hours/);
+
+    const select = page.locator('#token-expiration');
+    assert.equal(await select.isEnabled(), true, 'the default policy lets the user choose');
+    const options = await select.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent.trim()]));
+    assert.deepEqual(options.map(([v]) => v), Array.from({ length: 24 }, (_, i) => String(i + 1)),
+      'exactly 1..24 hours in 1-hour steps');
+    assert.equal(options[0][1], '1 hour');
+    assert.equal(options[23][1], '24 hours');
+    assert.equal(await select.inputValue(), '8', 'the policy default is preselected');
+    // The same choices as the API offers.
+    const apiOptions = await page.evaluate(async () => (await fetch('/api/tokens/options')).json());
+    assert.deepEqual(apiOptions.hours.map(String), options.map(([v]) => v));
+    assert.equal(String(apiOptions.default_hours), '8');
+    // Labelled controls.
+    assert.equal(await page.locator('label[for="token-name"]').count(), 1);
+    assert.equal(await page.locator('label[for="token-expiration"]').count(), 1);
+    await page.screenshot({ path: path.join(SHOTS, 'tokens-tab.png'), fullPage: true });
+
+    await page.fill('#token-name', 'cli');
+    await page.selectOption('#token-expiration', '2');
+    const before = Date.now();
+    await page.click('#token-create');
+    const panel = page.locator('#token-created');
+    await panel.waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#token-form').isVisible(), false, 'the form is hidden while the token is shown');
+    const field = page.locator('#token-secret');
+    const token = recordSecret(await field.inputValue());
+    assert.match(token, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'a JWT: three base64url parts');
+    assert.equal(await field.getAttribute('readonly'), '', 'the token field is read-only');
+    assert.match(await field.evaluate((el) => getComputedStyle(el).fontFamily), /mono/i);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'token-secret', 'focus moves to the token');
+    const text = await panel.textContent();
+    assert.match(text, /will not be shown again/);
+    assert.match(text, new RegExp(`gatehouse login --server ${server.base.replace(/[.]/g, '\\.')}`));
+    assert.ok(text.includes(`curl -H "Authorization: Bearer $TOKEN" ${server.base}/api/auth/session`), 'the curl hint');
+    const expiresAt = Date.parse(await page.locator('#token-expires').getAttribute('datetime'));
+    const twoHours = 2 * 3600_000;
+    assert.ok(expiresAt >= before + twoHours - 120_000 && expiresAt <= Date.now() + twoHours + 120_000,
+      `expires about 2 hours from now, got ${new Date(expiresAt).toISOString()}`);
+    assert.match(await page.locator('#token-expires').textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+
+    await page.click('#token-copy');
+    await page.waitForFunction(() => document.querySelector('#token-copy-status').textContent.includes('Copied'));
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token, 'the copy button copies the token');
+    await page.screenshot({ path: path.join(SHOTS, 'token-created.png'), fullPage: true });
+
+    await Promise.all([page.waitForEvent('load'), page.click('#token-done')]);
+    await page.locator('#tokens-table').waitFor();
+    assert.ok(!(await page.content()).includes(token), 'the token is not in the page after reload');
+    assert.equal(await page.locator('#token-created').isVisible(), false);
+    assert.equal(await page.locator('#token-secret').inputValue(), '');
+    await page.reload();
+    await page.locator('#tokens-table').waitFor();
+    assert.ok(!(await page.content()).includes(token), 'the token is not shown again');
+    const row = page.locator('tr[data-token-name="cli"]');
+    assert.equal(await row.count(), 1, 'the new token is listed');
+    assert.match(await row.locator('.token-expires').textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    await row.locator('details.token-scopes summary').click();
+    assert.match(await row.locator('details.token-scopes').textContent(), /tokens:write/);
+    assert.equal(await page.locator('#tokens-empty').count(), 0);
+    await page.screenshot({ path: path.join(SHOTS, 'tokens-table.png'), fullPage: true });
+    server.webToken = token;
+  });
+
+  test('tokens: the web token authenticates as a bearer token', async () => {
+    const token = server.webToken;
+    assert.ok(token, 'the previous test made a token');
+    const { status, body } = await bearerGet(server.base, token);
+    assert.equal(status, 200);
+    assert.equal(body.auth_method, 'bearer');
+    assert.equal(body.user.username, server.username);
+    const id = await page.locator('tr[data-token-name="cli"]').getAttribute('data-token-id');
+    assert.equal(body.token.id, id, 'the session names the listed token');
+  });
+
+  test('tokens: the CLI logs in with the token made in the web UI', async () => {
+    const token = server.webToken;
+    const configHome = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-cli-'));
+    try {
+      const login = runCli(configHome, ['login', '--server', server.base, '--fingerprint', server.fingerprint], token + '\n');
+      assert.equal(login.status, 0, `gatehouse login failed: ${login.stderr}`);
+      assert.match(login.stdout, /as admin \(bearer\)/);
+      const creds = path.join(configHome, 'gatehouse', 'credentials.toml');
+      assert.ok(fs.existsSync(creds), 'login stored the credentials');
+      assert.equal(fs.statSync(creds).mode & 0o777, 0o600, 'the credentials file is private');
+
+      const who = runCli(configHome, ['auth', 'session']);
+      assert.equal(who.status, 0, `gatehouse auth session failed: ${who.stderr}`);
+      assert.match(who.stdout, new RegExp(`^user:\\s+${server.username} `, 'm'));
+      assert.match(who.stdout, /^auth method:\s+bearer$/m);
+      assert.ok(!who.stdout.includes(token) && !login.stdout.includes(token), 'the CLI never prints the token');
+
+      const out = runCli(configHome, ['logout']);
+      assert.equal(out.status, 0, `gatehouse logout failed: ${out.stderr}`);
+      assert.equal(fs.existsSync(creds), false, 'logout removed the credentials file');
+    } finally {
+      fs.rmSync(configHome, { recursive: true, force: true });
+    }
+    assert.equal((await bearerGet(server.base, token)).status, 200, 'logout does not revoke the token');
+  });
+
+  test('tokens: revoke asks for confirmation, then the token stops working', async () => {
+    const token = server.webToken;
+    await page.goto(server.base + '/account/authentication/tokens');
+    const row = page.locator('tr[data-token-name="cli"]');
+    const revoke = row.locator('button.token-revoke');
+    assert.match(await revoke.getAttribute('aria-label'), /^Revoke token cli /);
+    await revoke.click();
+    const dialog = page.locator('dialog#revoke-token-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    assert.match(await dialog.textContent(), /cli/);
+    assert.match(await dialog.textContent(), /stops working immediately/);
+    await page.screenshot({ path: path.join(SHOTS, 'token-revoke-dialog.png'), fullPage: true });
+    await page.click('#revoke-token-cancel');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await row.count(), 1, 'cancel keeps the row');
+    assert.equal((await bearerGet(server.base, token)).status, 200, 'cancel keeps the token');
+
+    await revoke.click();
+    await dialog.waitFor({ state: 'visible' });
+    assert.equal((await page.locator('#revoke-token-confirm').textContent()).trim(), 'Revoke Token');
+    await Promise.all([page.waitForEvent('load'), page.click('#revoke-token-confirm')]);
+    await page.locator('h2#tab-title').waitFor();
+    assert.equal(await page.locator('tr[data-token-name="cli"]').count(), 0, 'the row is gone');
+    await page.locator('#tokens-empty').waitFor();
+    assert.equal((await bearerGet(server.base, token)).status, 401, 'a revoked token is refused at once');
+  });
+
+  test('tokens: the organisation policy limits the lifetimes offered', async () => {
+    const hoursOffered = () => page.locator('#token-expiration option').evaluateAll((os) => os.map((o) => o.value));
+    try {
+      runAdmin(server, ['policy', '--token-max-hours', '12', '--token-default-hours', '4']);
+      await page.goto(server.base + '/account/authentication/tokens');
+      assert.deepEqual(await hoursOffered(), Array.from({ length: 12 }, (_, i) => String(i + 1)));
+      assert.equal(await page.locator('#token-expiration').inputValue(), '4');
+      assert.equal(await page.locator('#token-expiration').isEnabled(), true);
+
+      // The policy tightens while the page is open: the server's message is shown.
+      await page.selectOption('#token-expiration', '12');
+      runAdmin(server, ['policy', '--token-max-hours', '3', '--token-default-hours', '2']);
+      await page.click('#token-create');
+      await page.waitForFunction(() => (document.querySelector('#tokens-error')?.textContent ?? '').trim().length > 0);
+      assert.match(await page.locator('#tokens-error').textContent(), /3/, 'the message names the limit');
+      assert.equal(await page.locator('#token-created').isVisible(), false);
+      assert.equal(await page.locator('#token-create').isEnabled(), true, 'the button is usable again');
+
+      // One imposed lifetime: shown, but not choosable.
+      runAdmin(server, ['policy', '--token-user-choice', 'false', '--token-default-hours', '3']);
+      await page.goto(server.base + '/account/authentication/tokens');
+      assert.deepEqual(await hoursOffered(), ['3']);
+      assert.equal(await page.locator('#token-expiration').isDisabled(), true);
+      assert.match(await page.locator('#token-expiration-note').textContent(), /organisation sets/);
+      assert.match(await page.locator('#tokens-intro').textContent(), /last\s+3 hours and/);
+      await page.screenshot({ path: path.join(SHOTS, 'tokens-policy-fixed.png'), fullPage: true });
+      const before = Date.now();
+      await page.click('#token-create');
+      await page.locator('#token-created').waitFor({ state: 'visible' });
+      const token = recordSecret(await page.locator('#token-secret').inputValue());
+      const expiresAt = Date.parse(await page.locator('#token-expires').getAttribute('datetime'));
+      assert.ok(Math.abs(expiresAt - (before + 3 * 3600_000)) < 120_000, 'the imposed 3 hours apply');
+      // Leaving and coming back (back/forward cache or not) does not bring it back.
+      await Promise.all([
+        page.waitForURL((u) => u.pathname === '/account/authentication/ssh-keys'),
+        page.click('a[data-tab="ssh-keys"]'),
+      ]);
+      await page.goBack();
+      await page.locator('#token-form').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#token-secret').inputValue(), '', 'the token is gone after Back');
+      assert.ok(!(await page.content()).includes(token));
+      await page.reload();
+      const row = page.locator('tr[data-token-name="token"]');
+      assert.equal(await row.count(), 1, 'an unnamed token is listed as "token"');
+      assert.equal((await bearerGet(server.base, token)).status, 200);
+    } finally {
+      runAdmin(server, ['policy', '--token-user-choice', 'true', '--token-max-hours', '24', '--token-default-hours', '8']);
+    }
   });
 
   test('sign out lands on /login and the account pages are closed again', async () => {

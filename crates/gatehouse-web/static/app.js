@@ -138,8 +138,107 @@ function setupApiKeys() {
   });
 }
 
+// "2025-01-02T03:04:05Z" → "2025-01-02 03:04 UTC", the format the tables use.
+function utcMinutes(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso || "";
+  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+function setupTokens() {
+  const form = document.getElementById("token-form");
+  if (!form) return;
+  const panel = document.getElementById("token-created");
+  const secret = document.getElementById("token-secret");
+  const copyStatus = document.getElementById("token-copy-status");
+  for (const el of panel.querySelectorAll(".origin")) el.textContent = window.location.origin;
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    document.getElementById("tokens-error").textContent = "";
+    const button = document.getElementById("token-create");
+    const body = { expires_in_hours: Number(document.getElementById("token-expiration").value) };
+    const name = document.getElementById("token-name").value.trim();
+    if (name) body.name = name;
+    button.disabled = true;
+    let res;
+    try {
+      res = await api("POST", "/api/tokens", body);
+    } catch (_) {
+      res = { status: 0, data: { message: "Cannot reach the server; try again." } };
+    } finally {
+      button.disabled = false;
+    }
+    if (res.status !== 201 || !res.data || !res.data.token) {
+      showError("tokens-error", res.data, res.status);
+      return;
+    }
+    // Shown once: the token lives only in this field until "Done" reloads the page.
+    secret.value = res.data.token;
+    const expires = document.getElementById("token-expires");
+    expires.dateTime = res.data.expires_at;
+    expires.textContent = utcMinutes(res.data.expires_at);
+    copyStatus.textContent = "";
+    form.hidden = true;
+    panel.hidden = false;
+    panel.scrollIntoView();
+    secret.focus();
+    secret.select();
+  });
+
+  document.getElementById("token-copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(secret.value);
+      copyStatus.textContent = "Copied to the clipboard";
+    } catch (_) {
+      secret.focus();
+      secret.select();
+      copyStatus.textContent = "Copy failed: the token is selected, copy it by hand";
+    }
+  });
+  // Leaving the page (even into the back/forward cache) drops the token too.
+  window.addEventListener("pagehide", () => {
+    secret.value = "";
+    panel.hidden = true;
+    form.hidden = false;
+  });
+  document.getElementById("token-done").addEventListener("click", () => {
+    // The token leaves the page for good.
+    secret.value = "";
+    window.location.reload();
+  });
+
+  const dialog = document.getElementById("revoke-token-dialog");
+  let pendingRevoke = null;
+  dialog.addEventListener("close", () => { pendingRevoke = null; });
+  document.getElementById("revoke-token-cancel").addEventListener("click", () => dialog.close());
+  document.getElementById("revoke-token-confirm").addEventListener("click", async () => {
+    const id = pendingRevoke;
+    if (!id) return;
+    const { status, data } = await api("DELETE", "/api/tokens/" + encodeURIComponent(id));
+    dialog.close();
+    // 404: it was already revoked or has expired; either way it is gone.
+    if (status === 204 || status === 404) window.location.reload();
+    else showError("tokens-error", data, status);
+  });
+
+  const table = document.getElementById("tokens-table");
+  if (!table) return;
+  table.addEventListener("click", (ev) => {
+    const btn = ev.target.closest("button.token-revoke");
+    const row = ev.target.closest("tr[data-token-id]");
+    if (!btn || !row) return;
+    document.getElementById("tokens-error").textContent = "";
+    pendingRevoke = row.dataset.tokenId;
+    document.getElementById("revoke-token-name").textContent = row.dataset.tokenName;
+    document.getElementById("revoke-token-expires").textContent = row.dataset.tokenExpires;
+    dialog.showModal();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
   setupApiKeys();
+  setupTokens();
 });

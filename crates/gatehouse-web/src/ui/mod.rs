@@ -50,6 +50,7 @@ struct AccountPage<'a> {
     active: &'a str,
     title: &'a str,
     keys: KeysPanel,
+    tokens: TokensPanel,
 }
 
 /// What the API Keys tab shows (empty on other tabs).
@@ -72,6 +73,26 @@ struct KeyRow {
     last_used_from: String,
     enabled: bool,
     permissions: Vec<String>,
+}
+
+/// What the Tokens tab shows (empty on other tabs).
+#[derive(Default)]
+struct TokensPanel {
+    rows: Vec<TokenRow>,
+    /// The lifetimes the policy offers, in hours (what `/api/tokens/options` lists).
+    hours: Vec<Choice>,
+    /// False when the organisation imposes one lifetime.
+    user_may_choose: bool,
+    /// "from 1 to 24 hours", or the one imposed lifetime ("8 hours").
+    lifetime_text: String,
+}
+
+struct TokenRow {
+    id: String,
+    name: String,
+    created: String,
+    expires: String,
+    scopes: Vec<String>,
 }
 
 struct Choice {
@@ -140,6 +161,56 @@ async fn keys_panel(
     })
 }
 
+fn hours_label(h: u32) -> String {
+    if h == 1 {
+        "1 hour".to_owned()
+    } else {
+        format!("{h} hours")
+    }
+}
+
+async fn tokens_panel(
+    state: &AppState,
+    session: &gatehouse_core::session::SessionPrincipal,
+) -> gatehouse_core::Result<TokensPanel> {
+    let actor = state.core.session_actor(session);
+    let tokens = state.core.list_tokens(&actor).await?;
+    let policy = state.core.policy_for(&actor).await?;
+    let offered = policy.offered_token_hours();
+    // The policy's default, or the longest offered lifetime if the default is not offered.
+    let default = if offered.contains(&policy.token_default_hours) {
+        policy.token_default_hours
+    } else {
+        offered.last().copied().unwrap_or_default()
+    };
+    Ok(TokensPanel {
+        rows: tokens
+            .iter()
+            .map(|t| TokenRow {
+                id: t.id.to_string(),
+                name: t.name.clone(),
+                created: when(Some(t.created_at), "-"),
+                expires: when(Some(t.expires_at), "-"),
+                scopes: t.scopes.iter().map(str::to_owned).collect(),
+            })
+            .collect(),
+        hours: offered
+            .iter()
+            .map(|h| Choice {
+                value: h.to_string(),
+                label: hours_label(*h),
+                selected: *h == default,
+            })
+            .collect(),
+        lifetime_text: match (policy.token_user_choice, offered.last()) {
+            (true, Some(&max)) if max > 1 => format!("from 1 to {max} hours"),
+            (_, Some(&h)) => hours_label(h),
+            (_, None) => "a few hours".to_owned(),
+        },
+        user_may_choose: policy.token_user_choice,
+    })
+}
+
 struct TabLink {
     slug: &'static str,
     name: &'static str,
@@ -196,8 +267,17 @@ async fn account_page(
     } else {
         KeysPanel::default()
     };
+    let tokens = if *active == "tokens" {
+        match tokens_panel(&state, &session).await {
+            Ok(t) => t,
+            Err(e) => return ApiError::Core(e).into_response(),
+        }
+    } else {
+        TokensPanel::default()
+    };
     render(AccountPage {
         keys,
+        tokens,
         username: &session.user.username,
         display_name: &session.user.display_name,
         csrf: csrf_token(&cookie),
