@@ -446,13 +446,13 @@ pub async fn login(args: &LoginArgs) -> anyhow::Result<()> {
         creds.expires_at = body["expires_at"].as_str().map(str::to_owned);
     } else if args.api_key_stdin {
         creds.kind = "api_key".into();
-        creds.secret = read_stdin_line("API key")?;
+        creds.secret = read_stdin_line("API key")?.trim().to_owned();
     } else {
         creds.kind = "token".into();
         creds.secret = match (&args.token, std::env::var("GATEHOUSE_TOKEN")) {
             (Some(t), _) => t.trim().to_owned(),
             (None, Ok(t)) if !t.trim().is_empty() => t.trim().to_owned(),
-            _ => read_stdin_line("token")?,
+            _ => read_stdin_line("token")?.trim().to_owned(),
         };
     }
     let probe = Session {
@@ -845,16 +845,17 @@ fn print_created(v: &Value) {
 }
 
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprint!("Paste the {what} and press Enter: ");
+    }
+    // One line, so a pasted secret needs only Enter (not Ctrl-D) at a terminal.
     let mut s = String::new();
     std::io::stdin()
-        .read_to_string(&mut s)
+        .read_line(&mut s)
         .with_context(|| format!("reading the {what} from stdin"))?;
-    let line = s
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('\r')
-        .to_owned();
+    // Only the line ending goes: a password may begin or end with spaces.
+    let line = s.trim_end_matches(['\r', '\n']).to_owned();
     if line.is_empty() {
         bail!("no {what} on standard input");
     }
