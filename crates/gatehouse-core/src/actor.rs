@@ -14,6 +14,10 @@ pub struct Actor {
     pub scopes: Scopes,
     /// The credential used.
     pub via: Via,
+    /// When that credential stops working, for credentials that may mint others (keys
+    /// and tokens): what they mint may not outlive them. `None` for sessions and
+    /// non-expiring keys.
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 /// The kind of credential behind an actor.

@@ -138,6 +138,13 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Revokes all of a user's tokens and sets their "not before" time to `at`; how many
     /// were revoked.
     async fn revoke_user_tokens(&self, user: &UserId, at: OffsetDateTime) -> Result<u64>;
+    /// Revokes the live tokens minted by `parent` (an API key or token id); their ids and
+    /// hashes.
+    async fn revoke_tokens_by_parent(
+        &self,
+        parent: &str,
+        at: OffsetDateTime,
+    ) -> Result<Vec<(TokenId, TokenHash)>>;
     /// Deletes tokens that expired before `cutoff`; how many.
     async fn delete_expired_tokens(&self, cutoff: OffsetDateTime) -> Result<u64>;
 }

@@ -23,7 +23,7 @@ macro_rules! impl_token_store {
             macro_rules! token_columns {
                 () => {
                     "token_id, account_id, name, token_hash, scopes, created_at, expires_at, \
-                     created_via, revoked_at"
+                     created_via, parent_id, revoked_at"
                 };
             }
 
@@ -41,6 +41,7 @@ macro_rules! impl_token_store {
                     created_at: ts(r.try_get("created_at").map_err(db)?)?,
                     expires_at: ts(r.try_get("expires_at").map_err(db)?)?,
                     created_via: r.try_get("created_via").map_err(db)?,
+                    parent_id: r.try_get("parent_id").map_err(db)?,
                     revoked_at: r
                         .try_get::<Option<i64>, _>("revoked_at")
                         .map_err(db)?
@@ -119,8 +120,8 @@ macro_rules! impl_token_store {
                 async fn insert_token(&self, t: &TokenRecord) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO token (token_id, account_id, name, token_hash, scopes, \
-                         created_at, expires_at, created_via, revoked_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                         created_at, expires_at, created_via, parent_id, revoked_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(&t.id.0)
                     .bind(&t.user_id.0)
@@ -130,6 +131,7 @@ macro_rules! impl_token_store {
                     .bind(t.created_at.unix_timestamp())
                     .bind(t.expires_at.unix_timestamp())
                     .bind(&t.created_via)
+                    .bind(&t.parent_id)
                     .bind(t.revoked_at.map(|r| r.unix_timestamp()))
                     .execute(&self.pool)
                     .await
@@ -223,6 +225,32 @@ macro_rules! impl_token_store {
                     .map_err(db)?;
                     tx.commit().await.map_err(db)?;
                     Ok(done.rows_affected())
+                }
+
+                async fn revoke_tokens_by_parent(
+                    &self,
+                    parent: &str,
+                    at: OffsetDateTime,
+                ) -> Result<Vec<(TokenId, TokenHash)>> {
+                    sqlx::query(
+                        "UPDATE token SET revoked_at = $1 WHERE parent_id = $2 \
+                         AND revoked_at IS NULL RETURNING token_id, token_hash",
+                    )
+                    .bind(at.unix_timestamp())
+                    .bind(parent)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| -> Result<(TokenId, TokenHash)> {
+                        let hash: String = r.try_get("token_hash").map_err(db)?;
+                        Ok((
+                            TokenId(r.try_get("token_id").map_err(db)?),
+                            TokenHash::from_hex(&hash)
+                                .ok_or_else(|| Error::internal("malformed token hash in store"))?,
+                        ))
+                    })
+                    .collect()
                 }
 
                 async fn delete_expired_tokens(&self, cutoff: OffsetDateTime) -> Result<u64> {

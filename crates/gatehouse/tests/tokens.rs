@@ -107,7 +107,7 @@ impl TestApp {
             .await
             .expect("jwks");
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(res.headers()[CACHE_CONTROL], "public, max-age=300");
+        assert_eq!(res.headers()[CACHE_CONTROL], "public, max-age=60");
         res.json::<Value>().await.expect("json")["keys"]
             .as_array()
             .expect("keys")
@@ -460,9 +460,10 @@ async fn a_token_never_holds_more_than_its_creator() {
         res.json::<Value>().await.expect("j")["error"],
         "insufficient_permissions"
     );
+    // (Shorter than the minter: a token may not outlive the one that makes it.)
     let res = app
         .with_bearer(Method::POST, "/api/tokens", &minter)
-        .json(&json!({}))
+        .json(&json!({"expires_in_hours": 1}))
         .send()
         .await
         .expect("r");
@@ -1033,4 +1034,103 @@ async fn a_cookie_and_a_bearer_token_together_are_a_400_and_plain_http_is_refuse
         "https_required"
     );
     assert_eq!(app.bearer_session(&token).await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minted_token_neither_outlives_nor_survives_the_credential_that_made_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_session().await;
+
+    // No body at all: every field is optional.
+    let res = app
+        .with_cookie(Method::POST, "/api/tokens", &admin)
+        .send()
+        .await
+        .expect("empty body");
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // A one-hour token cannot mint a longer one, but can mint one that fits.
+    let parent = token_of(&app.new_token(&admin, json!({"expires_in_hours": 1})).await);
+    let res = app
+        .with_bearer(Method::POST, "/api/tokens", &parent)
+        .json(&json!({"expires_in_hours": 24}))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("outlive")),
+        "{body}"
+    );
+    let res = app
+        .with_bearer(Method::POST, "/api/tokens", &parent)
+        .json(&json!({"expires_in_hours": 1}))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let child: Value = res.json().await.expect("json");
+    let child = token_of(&child);
+    let grandchild = app
+        .with_bearer(Method::POST, "/api/tokens", &child)
+        .json(&json!({"expires_in_hours": 1}))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(grandchild.status(), StatusCode::CREATED);
+    let grandchild = token_of(&grandchild.json().await.expect("json"));
+
+    // Revoking the parent revokes what it minted, down the chain.
+    let parent_id = segment(&parent, 1)["jti"].as_str().expect("jti").to_owned();
+    let res = app
+        .with_cookie(Method::DELETE, &format!("/api/tokens/{parent_id}"), &admin)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    for t in [&parent, &child, &grandchild] {
+        assert_refused(app.bearer_session(t).await, "descendant of a revoked token").await;
+    }
+
+    // Tokens minted with an API key die when the key is disabled or deleted.
+    for action in ["disable", "delete"] {
+        let res = app
+            .with_cookie(Method::POST, "/api/api-keys", &admin)
+            .json(&json!({"name": format!("minter-{action}"), "permissions": ["account:read", "tokens:write"]}))
+            .send()
+            .await
+            .expect("key");
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let key: Value = res.json().await.expect("json");
+        let secret = key["key"].as_str().expect("key").to_owned();
+        let res = app
+            .client
+            .post(app.url("/api/tokens"))
+            .basic_auth(&secret, Some(""))
+            .json(&json!({"expires_in_hours": 2}))
+            .send()
+            .await
+            .expect("mint");
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let minted = token_of(&res.json().await.expect("json"));
+        assert_eq!(app.bearer_session(&minted).await.status(), StatusCode::OK);
+        let key_id = key["id"].as_str().expect("id");
+        let res = if action == "disable" {
+            app.with_cookie(
+                Method::POST,
+                &format!("/api/api-keys/{key_id}/disable"),
+                &admin,
+            )
+        } else {
+            app.with_cookie(Method::DELETE, &format!("/api/api-keys/{key_id}"), &admin)
+        }
+        .send()
+        .await
+        .expect("action");
+        assert!(res.status().is_success(), "{action}");
+        assert_refused(app.bearer_session(&minted).await, action).await;
+    }
 }

@@ -214,6 +214,7 @@ mod tests {
                 user: user.clone(),
                 scopes: Scopes::default(),
                 via: crate::actor::Via::Session,
+                expires_at: None,
             }),
         });
         let h = TokenHash::of("x");

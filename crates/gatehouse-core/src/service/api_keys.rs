@@ -55,6 +55,7 @@ impl Core {
             scopes: self.catalog.for_user(user.is_admin),
             user: user.clone(),
             via: Via::Session,
+            expires_at: None,
         })
     }
 
@@ -229,6 +230,10 @@ impl Core {
             return Err(Error::NotFound);
         }
         self.api_keys.remove(&key.key_hash);
+        if !enabled {
+            // Tokens minted with a key go with it (re-enabling does not revive them).
+            self.revoke_descendants(id.as_str()).await?;
+        }
         let action = if enabled {
             "api_key.enabled"
         } else {
@@ -259,6 +264,7 @@ impl Core {
             return Err(Error::NotFound);
         }
         self.api_keys.remove(&key.key_hash);
+        self.revoke_descendants(id.as_str()).await?;
         self.audit(
             AuditEvent::new(self.clock.now(), "api_key.deleted")
                 .user(&actor.user.id)
@@ -286,6 +292,7 @@ impl Core {
             let hash = TokenHash::of(key);
             self.api_keys.remove(&hash);
             if let Some((id, owner)) = self.store.delete_api_key_by_hash(&hash).await? {
+                self.revoke_descendants(id.as_str()).await?;
                 self.audit(
                     AuditEvent::new(self.clock.now(), "api_key.revoked_leaked")
                         .user(&owner)
@@ -365,6 +372,7 @@ impl Core {
             user: owner.user.clone(),
             scopes: permissions.clone(),
             via: Via::ApiKey(rec.id.clone()),
+            expires_at: rec.expires_at,
         });
         let principal = Arc::new(ApiKeyPrincipal {
             key_id: rec.id,

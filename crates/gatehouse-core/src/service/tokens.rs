@@ -131,6 +131,21 @@ impl Core {
             .ok_or_else(|| Error::internal("no token signing key loaded"))?;
         let now = self.clock.now();
         let expires_at = now + Duration::hours(lifetime.get().into());
+        // A token or key cannot extend itself by minting a longer-lived credential.
+        if let Some(limit) = actor.expires_at
+            && expires_at > limit
+        {
+            return Err(Error::invalid(
+                "expires_in_hours",
+                format!(
+                    "would outlive the credential making this token, which expires at {}; \
+                     choose a shorter lifetime or sign in again",
+                    limit
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                ),
+            ));
+        }
         let id = TokenId::generate();
         let claims = Claims {
             iss: self.settings.tokens.issuer.clone(),
@@ -152,6 +167,11 @@ impl Core {
             created_at: now,
             expires_at,
             created_via: actor_factor(actor).into(),
+            parent_id: match &actor.via {
+                Via::Session => None,
+                Via::ApiKey(k) => Some(k.0.clone()),
+                Via::Token(t) => Some(t.0.clone()),
+            },
             revoked_at: None,
         };
         self.store.insert_token(&record).await?;
@@ -193,6 +213,7 @@ impl Core {
             return Err(Error::NotFound);
         };
         self.tokens.remove(&token.token_hash);
+        self.revoke_descendants(id.as_str()).await?;
         self.audit(
             AuditEvent::new(now, "token.revoked")
                 .user(&actor.user.id)
@@ -214,6 +235,22 @@ impl Core {
         )
         .await;
         Ok(())
+    }
+
+    /// Revokes every token minted, directly or through other tokens, by the API key or
+    /// token `parent`, and evicts them on this node.
+    pub(crate) async fn revoke_descendants(&self, parent: &str) -> Result<u64> {
+        let now = self.clock.now();
+        let mut pending = vec![parent.to_owned()];
+        let mut revoked = 0;
+        while let Some(p) = pending.pop() {
+            for (id, hash) in self.store.revoke_tokens_by_parent(&p, now).await? {
+                self.tokens.remove(&hash);
+                revoked += 1;
+                pending.push(id.0);
+            }
+        }
+        Ok(revoked)
     }
 
     /// Revokes every token of a user through the per-user "not before" time.
@@ -317,6 +354,7 @@ impl Core {
                 user: owner.user.clone(),
                 scopes: scopes.clone(),
                 via: Via::Token(record.id.clone()),
+                expires_at: Some(ts(claims.exp)?),
             }),
             token_id: record.id,
             name: record.name,

@@ -132,6 +132,7 @@ mod tests {
                 user: user.clone(),
                 scopes: Scopes::default(),
                 via: Via::Token(id),
+                expires_at: Some(exp),
             }),
         })
     }

@@ -116,6 +116,8 @@ pub struct TokenRecord {
     pub expires_at: OffsetDateTime,
     /// How the creator authenticated: `session`, `api_key` or `token`.
     pub created_via: String,
+    /// The API key or token that minted it (revoking that revokes this too).
+    pub parent_id: Option<String>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
 }

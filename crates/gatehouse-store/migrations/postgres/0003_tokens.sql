@@ -20,11 +20,13 @@ CREATE TABLE token (
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL,
     created_via TEXT    NOT NULL,
+    parent_id   TEXT,
     revoked_at  BIGINT
 );
 
 CREATE INDEX token_account_idx ON token (account_id, expires_at);
 CREATE INDEX token_expires_idx ON token (expires_at);
+CREATE INDEX token_parent_idx ON token (parent_id);
 
 ALTER TABLE org_policy ADD COLUMN token_max_hours BIGINT NOT NULL DEFAULT 24;
 ALTER TABLE org_policy ADD COLUMN token_user_choice BOOLEAN NOT NULL DEFAULT TRUE;

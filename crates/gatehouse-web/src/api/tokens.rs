@@ -12,11 +12,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::error::ApiResult;
-use crate::extract::{Caller, Json};
+use crate::extract::{Caller, Json, JsonOrEmpty};
 use crate::state::AppState;
 
 /// `POST /api/tokens` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     /// Checked by hand so that `1.5`, `"3"` or `0` get one clear 422 message.
@@ -67,7 +67,7 @@ pub struct CreatedTokenResponse {
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(req): Json<CreateTokenRequest>,
+    JsonOrEmpty(req): JsonOrEmpty<CreateTokenRequest>,
 ) -> ApiResult<Response> {
     caller.require("tokens:write")?;
     let lifetime = match &req.expires_in_hours {
@@ -137,7 +137,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut res = Json(json!({ "keys": state.core.jwks() })).into_response();
     res.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+        HeaderValue::from_static("public, max-age=60"),
     );
     res
 }
