@@ -253,6 +253,33 @@ macro_rules! impl_token_store {
                     .collect()
                 }
 
+                async fn revoked_tokens_since(
+                    &self,
+                    since: OffsetDateTime,
+                    now: OffsetDateTime,
+                ) -> Result<Vec<(TokenId, TokenHash, OffsetDateTime)>> {
+                    sqlx::query(
+                        "SELECT token_id, token_hash, expires_at FROM token \
+                         WHERE revoked_at IS NOT NULL AND revoked_at >= $1 AND expires_at > $2",
+                    )
+                    .bind(since.unix_timestamp())
+                    .bind(now.unix_timestamp())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| -> Result<(TokenId, TokenHash, OffsetDateTime)> {
+                        let hash: String = r.try_get("token_hash").map_err(db)?;
+                        Ok((
+                            TokenId(r.try_get("token_id").map_err(db)?),
+                            TokenHash::from_hex(&hash)
+                                .ok_or_else(|| Error::internal("malformed token hash in store"))?,
+                            ts(r.try_get("expires_at").map_err(db)?)?,
+                        ))
+                    })
+                    .collect()
+                }
+
                 async fn delete_expired_tokens(&self, cutoff: OffsetDateTime) -> Result<u64> {
                     let done = sqlx::query("DELETE FROM token WHERE expires_at < $1")
                         .bind(cutoff.unix_timestamp())

@@ -337,3 +337,49 @@ conformance!(
         ));
     }
 );
+
+conformance!(other_nodes_learn_of_revocations_by_polling, |store: Arc<
+    dyn Store,
+>| async move {
+    let master = Arc::new(Keyring::single(MasterKey::generate()));
+    let clock = Arc::new(ManualClock::new(t0()));
+    let node = || {
+        Core::new(store.clone(), clock.clone(), fast_settings())
+            .expect("core")
+            .with_master_keys(master.clone())
+    };
+    let (a, b) = (node(), node());
+    a.init_tokens().await.expect("a");
+    b.init_tokens().await.expect("b");
+    let actor = member_actor(&a, "olga").await;
+    let (id, token) = issue(&a, &actor, 2).await;
+    let (_, unseen) = issue(&a, &actor, 2).await;
+    b.authenticate_token(&token, None)
+        .await
+        .expect("b caches it");
+
+    a.revoke_token(&actor, &id).await.expect("revoke on a");
+    refused(a.authenticate_token(&token, None).await);
+    // b learns at its next poll (every few seconds in a server), not before.
+    b.authenticate_token(&token, None)
+        .await
+        .expect("still cached on b");
+    b.refresh_revocations().await.expect("poll");
+    refused(b.authenticate_token(&token, None).await);
+    b.authenticate_token(&unseen, None)
+        .await
+        .expect("other tokens are unaffected");
+
+    // A node starting later loads every unexpired revocation.
+    let c = node();
+    c.init_tokens().await.expect("c");
+    refused(c.authenticate_token(&token, None).await);
+
+    // Signing out everywhere also catches tokens issued in the same second.
+    let (_, same_second) = issue(&a, &actor, 1).await;
+    a.sign_out_everywhere(&actor).await.expect("everywhere");
+    refused(a.authenticate_token(&same_second, None).await);
+    b.refresh_revocations().await.expect("poll");
+    refused(b.authenticate_token(&same_second, None).await);
+    refused(b.authenticate_token(&unseen, None).await);
+});

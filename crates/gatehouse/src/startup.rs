@@ -53,9 +53,9 @@ impl Application {
             Core::new(store, Arc::new(SystemClock), config.core_settings())?
                 .with_master_keys(Arc::new(master)),
         );
-        core.init_signing_keys()
+        core.init_tokens()
             .await
-            .context("loading the token signing keys")?;
+            .context("loading the token signing keys and revocations")?;
         let outcome = core
             .bootstrap(bootstrap_password.as_ref().map(|p| p.expose_secret()))
             .await
@@ -202,6 +202,9 @@ async fn background_jobs(core: Arc<Core>) {
             }
             if let Err(e) = core.refresh_signing_keys().await {
                 tracing::error!(error = %e, "reloading token signing keys failed");
+            }
+            if let Err(e) = core.refresh_revocations().await {
+                tracing::warn!(error = %e, "reading token revocations failed");
             }
             if n.is_multiple_of(12)
                 && let Err(e) = core.sweep().await

@@ -112,6 +112,7 @@ impl Core {
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<User> {
         let user = self.user_named(username).await?;
         self.store.set_user_disabled(&user.id, disabled).await?;
+        self.token_owners.remove(&user.id);
         if disabled {
             self.end_all_sessions(&user.id).await?;
         }

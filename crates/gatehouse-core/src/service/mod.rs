@@ -24,7 +24,7 @@ use crate::seal::Keyring;
 use crate::session::{SessionCache, SessionPolicy};
 use crate::store::Store;
 use crate::throttle::{IpLimiter, LockoutPolicy};
-use crate::token::{TokenCache, TokenKeys, TokenSettings};
+use crate::token::{OwnerCache, RevokedTokens, TokenCache, TokenKeys, TokenSettings};
 
 /// Tunables of the core, filled from the binary's configuration.
 #[derive(Debug, Clone)]
@@ -91,6 +91,12 @@ pub struct Core {
     token_keys: RwLock<Arc<TokenKeys>>,
     /// Verified tokens by hash.
     tokens: TokenCache,
+    /// Revoked, unexpired token ids (this node's revocations and polled ones).
+    revoked_tokens: RevokedTokens,
+    /// Unix seconds of the last revocation poll.
+    revocations_polled: std::sync::atomic::AtomicI64,
+    /// Token owners, for first sights of tokens.
+    token_owners: OwnerCache,
 }
 
 impl Core {
@@ -120,6 +126,9 @@ impl Core {
             master_keys: None,
             token_keys: RwLock::new(Arc::new(TokenKeys::default())),
             tokens: TokenCache::new(settings.tokens.cache_capacity),
+            revoked_tokens: RevokedTokens::default(),
+            revocations_polled: std::sync::atomic::AtomicI64::new(i64::MIN),
+            token_owners: OwnerCache::default(),
             settings,
         })
     }

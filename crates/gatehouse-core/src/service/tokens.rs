@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
@@ -14,8 +15,8 @@ use crate::ids::{TokenId, UserId};
 use crate::seal::Keyring;
 use crate::secret::TokenHash;
 use crate::token::{
-    CLOCK_SKEW_SECONDS, Claims, Expectations, Jwk, Lifetime, MAX_TOKEN_LEN, SigningKeyRecord,
-    TokenKeys, TokenPrincipal, TokenRecord, parse_name, sign, verify,
+    CLOCK_SKEW_SECONDS, Claims, Expectations, Jwk, Lifetime, MAX_TOKEN_LEN, Owner,
+    SigningKeyRecord, TokenKeys, TokenPrincipal, TokenRecord, parse_name, sign, verify,
 };
 
 use super::Core;
@@ -42,6 +43,13 @@ impl Core {
         self.master_keys
             .as_deref()
             .ok_or_else(|| Error::internal("no master key configured"))
+    }
+
+    /// Loads the signing keys (generating the first one on a new store) and the
+    /// revocations of unexpired tokens.
+    pub async fn init_tokens(&self) -> Result<()> {
+        self.init_signing_keys().await?;
+        self.refresh_revocations().await
     }
 
     /// Loads the signing keys, generating the first one on a new store.
@@ -213,6 +221,8 @@ impl Core {
             return Err(Error::NotFound);
         };
         self.tokens.remove(&token.token_hash);
+        self.revoked_tokens
+            .insert(token.id.clone(), token.expires_at.unix_timestamp());
         self.revoke_descendants(id.as_str()).await?;
         self.audit(
             AuditEvent::new(now, "token.revoked")
@@ -246,6 +256,11 @@ impl Core {
         while let Some(p) = pending.pop() {
             for (id, hash) in self.store.revoke_tokens_by_parent(&p, now).await? {
                 self.tokens.remove(&hash);
+                // The expiry is unknown here; a day bounds every token's life.
+                self.revoked_tokens.insert(
+                    id.clone(),
+                    (now + Duration::hours(crate::token::MAX_HOURS.into())).unix_timestamp(),
+                );
                 revoked += 1;
                 pending.push(id.0);
             }
@@ -258,8 +273,11 @@ impl Core {
         self.store
             .revoke_user_tokens(user, self.clock.now())
             .await?;
+        self.token_owners.remove(user);
         self.tokens.remove_user(user);
-        Ok(())
+        // Tokens issued in the same second as the new "not before" are caught by their
+        // revoked rows.
+        self.refresh_revocations().await
     }
 
     async fn tokens_not_before(&self, user: &UserId) -> Result<Option<OffsetDateTime>> {
@@ -300,19 +318,19 @@ impl Core {
             self.tokens.remove(&hash);
         }
         let principal = self
-            .load_token(token, hash, now)
+            .load_token(token, now)
             .await?
             .map_err(|why| self.token_failure(ip, now, why))?;
         self.tokens.insert(hash, principal.clone(), now);
         Ok(principal)
     }
 
-    /// Full verification. The outer error is a store failure; the inner one says why
-    /// the token was refused (for the debug log only).
+    /// Full verification: the signature and claims, then the revoked-token set and the
+    /// owner (from the owner cache, or one store read). The outer error is a store
+    /// failure; the inner one says why the token was refused (for the debug log only).
     async fn load_token(
         &self,
         token: &str,
-        hash: TokenHash,
         now: OffsetDateTime,
     ) -> Result<std::result::Result<Arc<TokenPrincipal>, &'static str>> {
         let keys = self.token_keys();
@@ -325,46 +343,79 @@ impl Core {
             Ok(c) => c,
             Err(r) => return Ok(Err(r.as_str())),
         };
-        let Some(record) = self.store.token_by_id(&TokenId(claims.jti.clone())).await? else {
-            return Ok(Err("unknown_jti"));
-        };
-        if record.token_hash != hash || record.user_id.0 != claims.sub {
-            return Ok(Err("record_mismatch"));
-        }
-        if record.revoked_at.is_some() {
+        let token_id = TokenId(claims.jti);
+        if self.revoked_tokens.contains(&token_id) {
             return Ok(Err("revoked"));
         }
-        let Some(owner) = self.store.user_by_id(&record.user_id).await? else {
+        let Some(owner) = self.token_owner(&UserId(claims.sub), now).await? else {
             return Ok(Err("no_owner"));
         };
         if owner.user.disabled {
             return Ok(Err("owner_disabled"));
         }
-        if owner
-            .tokens_not_before
-            .is_some_and(|nb| claims.iat < nb.unix_timestamp())
-        {
+        if owner.tokens_not_before.is_some_and(|nb| claims.iat < nb) {
             return Ok(Err("before_not_before"));
         }
         let allowed = self.catalog.for_user(owner.user.is_admin);
-        let scopes = record.scopes.intersect(&allowed);
+        let scopes =
+            crate::api_key::Scopes::from_space_separated(&claims.scope).intersect(&allowed);
         let ts = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(Error::internal);
         let principal = Arc::new(TokenPrincipal {
             actor: Arc::new(Actor {
                 user: owner.user.clone(),
                 scopes: scopes.clone(),
-                via: Via::Token(record.id.clone()),
+                via: Via::Token(token_id.clone()),
                 expires_at: Some(ts(claims.exp)?),
             }),
-            token_id: record.id,
-            name: record.name,
-            user: owner.user,
+            token_id,
+            user: owner.user.clone(),
             scopes,
             issued_at: ts(claims.iat)?,
             not_before: ts(claims.nbf)?,
             expires_at: ts(claims.exp)?,
         });
         Ok(Ok(principal))
+    }
+
+    /// A token's owner, from the owner cache or the store.
+    async fn token_owner(&self, id: &UserId, now: OffsetDateTime) -> Result<Option<Arc<Owner>>> {
+        let now_s = now.unix_timestamp();
+        let ttl = self.settings.session.cache_ttl.whole_seconds();
+        if let Some(o) = self.token_owners.get(id, now_s, ttl) {
+            return Ok(Some(o));
+        }
+        let Some(record) = self.store.user_by_id(id).await? else {
+            return Ok(None);
+        };
+        let owner = Arc::new(Owner {
+            tokens_not_before: record.tokens_not_before.map(|t| t.unix_timestamp()),
+            user: record.user,
+            checked_at: now_s,
+        });
+        self.token_owners.insert(owner.clone());
+        Ok(Some(owner))
+    }
+
+    /// Learns of revocations made by other nodes (and the admin CLI) since the last poll,
+    /// and evicts those tokens. Run at start and every few seconds.
+    pub async fn refresh_revocations(&self) -> Result<()> {
+        let now = self.clock.now();
+        let last = self.revocations_polled.load(Ordering::Relaxed);
+        // The first poll reads every unexpired revocation; later ones overlap the previous
+        // window by two minutes, for clock differences between nodes.
+        let since = if last == i64::MIN {
+            now - Duration::hours(crate::token::MAX_HOURS.into()) - Duration::hours(1)
+        } else {
+            OffsetDateTime::from_unix_timestamp(last - 120).map_err(Error::internal)?
+        };
+        for (id, hash, expires_at) in self.store.revoked_tokens_since(since, now).await? {
+            self.tokens.remove(&hash);
+            self.revoked_tokens.insert(id, expires_at.unix_timestamp());
+        }
+        self.revoked_tokens.prune(now.unix_timestamp());
+        self.revocations_polled
+            .store(now.unix_timestamp(), Ordering::Relaxed);
+        Ok(())
     }
 
     fn token_failure(&self, ip: Option<IpAddr>, now: OffsetDateTime, why: &str) -> Error {

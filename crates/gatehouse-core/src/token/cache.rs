@@ -1,5 +1,7 @@
 //! Verified tokens by hash, kept until they expire or are revoked. A hit costs a SHA-256
 //! of the token and a read-locked map lookup; no signature check, no store round trip.
+//! A first sight costs the signature check and two in-memory lookups: the revoked-token
+//! set and the owner cache (a store read only for an owner not seen recently).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -109,6 +111,86 @@ impl TokenCache {
     }
 }
 
+/// Token ids revoked and not yet expired, so a token seen for the first time needs no
+/// store read to know it was revoked. Filled at start, by this node's revocations, and by
+/// polling the store for other nodes' revocations.
+#[derive(Default)]
+pub struct RevokedTokens {
+    map: RwLock<HashMap<TokenId, i64>>,
+}
+
+impl RevokedTokens {
+    /// Records a revoked token and its expiry (unix seconds).
+    pub fn insert(&self, id: TokenId, expires_at: i64) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, expires_at);
+    }
+
+    /// Whether a token id was revoked.
+    pub fn contains(&self, id: &TokenId) -> bool {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(id)
+    }
+
+    /// Forgets revocations of tokens that have expired anyway.
+    pub fn prune(&self, now: i64) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, exp| *exp + super::CLOCK_SKEW_SECONDS >= now);
+    }
+}
+
+/// What verification needs to know about a token's owner.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    /// The account.
+    pub user: crate::account::User,
+    /// Tokens issued before this (unix seconds) are void.
+    pub tokens_not_before: Option<i64>,
+    /// Unix seconds when read from the store.
+    pub checked_at: i64,
+}
+
+/// Token owners by id, so first sights of different tokens of one user share a store read.
+#[derive(Default)]
+pub struct OwnerCache {
+    map: RwLock<HashMap<UserId, Arc<Owner>>>,
+}
+
+impl OwnerCache {
+    /// The cached owner, if read less than `ttl` seconds before `now`.
+    pub fn get(&self, id: &UserId, now: i64, ttl: i64) -> Option<Arc<Owner>> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .filter(|o| now - o.checked_at < ttl)
+            .cloned()
+    }
+
+    /// Caches an owner just read.
+    pub fn insert(&self, owner: Arc<Owner>) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 100_000 {
+            map.clear();
+        }
+        map.insert(owner.user.id.clone(), owner);
+    }
+
+    /// Drops an owner (disabled, signed out everywhere, password reset).
+    pub fn remove(&self, id: &UserId) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,7 +204,6 @@ mod tests {
         let id = TokenId::generate();
         Arc::new(TokenPrincipal {
             token_id: id.clone(),
-            name: "t".into(),
             user: user.clone(),
             scopes: Scopes::default(),
             issued_at: exp - Duration::hours(1),

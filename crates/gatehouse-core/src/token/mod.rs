@@ -13,7 +13,7 @@ mod cache;
 mod jwt;
 mod keys;
 
-pub use cache::TokenCache;
+pub use cache::{Owner, OwnerCache, RevokedTokens, TokenCache};
 pub use jwt::{Claims, Expectations, Rejection, sign, verify};
 pub use keys::{Jwk, SIGNING_ALGORITHM, SigningKey, SigningKeyRecord, TokenKeys};
 
@@ -127,8 +127,6 @@ pub struct TokenRecord {
 pub struct TokenPrincipal {
     /// The token id.
     pub token_id: TokenId,
-    /// Its label.
-    pub name: String,
     /// The owner.
     pub user: User,
     /// Effective scopes: the token's, limited to what the owner may still hold.

@@ -47,7 +47,6 @@ pub struct KeyInfo<'a> {
 #[derive(Serialize)]
 pub struct TokenInfo<'a> {
     id: &'a str,
-    name: &'a str,
     scopes: Vec<&'a str>,
     #[serde(with = "time::serde::rfc3339")]
     issued_at: OffsetDateTime,
@@ -94,7 +93,6 @@ impl<'a> SessionResponse<'a> {
             }),
             token: caller.token.as_ref().map(|t| TokenInfo {
                 id: t.token_id.as_str(),
-                name: &t.name,
                 scopes: t.scopes.iter().collect(),
                 issued_at: t.issued_at,
                 expires_at: t.expires_at,

@@ -534,11 +534,7 @@ pub async fn auth_session(server: &ServerArgs) -> anyhow::Result<()> {
     );
     println!("auth method: {}", v["auth_method"].as_str().unwrap_or("?"));
     if let Some(t) = v.get("token") {
-        println!(
-            "token:       {} ({})",
-            t["id"].as_str().unwrap_or("?"),
-            t["name"].as_str().unwrap_or("")
-        );
+        println!("token:       {}", t["id"].as_str().unwrap_or("?"));
     }
     println!(
         "expires at:  {}",
