@@ -55,6 +55,11 @@ id_type!(
     "tok"
 );
 id_type!(
+    /// Identifies an SSH public key.
+    SshKeyId,
+    "ssh"
+);
+id_type!(
     /// Identifies an audit record.
     AuditId,
     "aud"

@@ -21,6 +21,7 @@ pub mod seal;
 pub mod secret;
 pub mod service;
 pub mod session;
+pub mod ssh_key;
 pub mod store;
 pub mod throttle;
 pub mod token;

@@ -9,17 +9,18 @@ use crate::account::{NewUser, User, UserRecord, Username};
 use crate::api_key::{ApiKeyRecord, KeyUsage};
 use crate::audit::AuditEvent;
 use crate::error::Result;
-use crate::ids::{ApiKeyId, OrgId, TokenId, UserId};
+use crate::ids::{ApiKeyId, OrgId, SshKeyId, TokenId, UserId};
 use crate::org::{Org, OrgPolicy};
 use crate::secret::TokenHash;
 use crate::session::SessionRecord;
+use crate::ssh_key::SshKeyRecord;
 use crate::throttle::FailureState;
 use crate::token::{SigningKeyRecord, TokenRecord};
 
 /// Everything Gatehouse persists. Errors are domain errors: a unique-constraint
 /// violation arrives as `Error::Conflict`, a lost connection as `Error::Unavailable`.
 #[async_trait]
-pub trait Store: KeyStore + TokenStore + Send + Sync + 'static {
+pub trait Store: KeyStore + TokenStore + SshKeyStore + Send + Sync + 'static {
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;
 
@@ -154,4 +155,17 @@ pub trait TokenStore: Send + Sync + 'static {
     ) -> Result<Vec<(TokenId, TokenHash, OffsetDateTime)>>;
     /// Deletes tokens that expired before `cutoff`; how many.
     async fn delete_expired_tokens(&self, cutoff: OffsetDateTime) -> Result<u64>;
+}
+
+/// SSH public keys.
+#[async_trait]
+pub trait SshKeyStore: Send + Sync + 'static {
+    /// Inserts a key; `Conflict` when the owner already has that name or that key.
+    async fn insert_ssh_key(&self, key: &SshKeyRecord) -> Result<()>;
+    /// `owner`'s keys, oldest first.
+    async fn list_ssh_keys(&self, owner: &UserId) -> Result<Vec<SshKeyRecord>>;
+    /// One of `owner`'s keys (another user's key is `None`).
+    async fn ssh_key_by_id(&self, owner: &UserId, id: &SshKeyId) -> Result<Option<SshKeyRecord>>;
+    /// Deletes one of `owner`'s keys; the key if it existed.
+    async fn delete_ssh_key(&self, owner: &UserId, id: &SshKeyId) -> Result<Option<SshKeyRecord>>;
 }

@@ -39,6 +39,16 @@ const CONFLICTS: &[(&str, &str, &str)] = &[
         "api_key.name",
         "you already have an API key with that name",
     ),
+    (
+        "ssh_key_account_name_key",
+        "ssh_key.name",
+        "you already have an SSH key with that name",
+    ),
+    (
+        "ssh_key_account_fingerprint_key",
+        "ssh_key.fingerprint",
+        "this SSH key is already on your account",
+    ),
 ];
 
 impl From<StoreError> for CoreError {

@@ -12,6 +12,7 @@ mod error;
 mod migrate;
 mod postgres;
 mod sql;
+mod ssh_keys;
 mod sqlite;
 mod tokens;
 

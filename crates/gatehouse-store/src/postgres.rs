@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_tokens.sql",
         sql: include_str!("../migrations/postgres/0003_tokens.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_ssh_keys.sql",
+        sql: include_str!("../migrations/postgres/0004_ssh_keys.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.
@@ -67,4 +72,5 @@ impl PostgresStore {
 }
 
 crate::tokens::impl_token_store!(PostgresStore);
+crate::ssh_keys::impl_ssh_key_store!(PostgresStore);
 crate::sql::impl_store!(PostgresStore);

@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_tokens.sql",
         sql: include_str!("../migrations/sqlite/0003_tokens.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_ssh_keys.sql",
+        sql: include_str!("../migrations/sqlite/0004_ssh_keys.sql"),
+    },
 ];
 
 /// A SQLite-backed store.
@@ -66,4 +71,5 @@ impl SqliteStore {
 }
 
 crate::tokens::impl_token_store!(SqliteStore);
+crate::ssh_keys::impl_ssh_key_store!(SqliteStore);
 crate::sql::impl_store!(SqliteStore);

@@ -4,6 +4,7 @@
 mod accounts;
 mod api_keys;
 mod auth;
+mod ssh_keys;
 mod tokens;
 
 pub use accounts::{BootstrapOutcome, NewAccount};

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod health;
+pub mod ssh_keys;
 pub mod tokens;
 
 use axum::Router;
@@ -21,6 +22,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/tokens/options", get(tokens::options))
         .route("/api/tokens/{id}", delete(tokens::revoke))
         .route("/.well-known/jwks.json", get(tokens::jwks))
+        .route("/api/ssh-keys", get(ssh_keys::list).post(ssh_keys::add))
+        .route(
+            "/api/ssh-keys/{id}",
+            get(ssh_keys::show).delete(ssh_keys::delete),
+        )
+        .route(
+            "/api/ssh/authorized-keys/{username}",
+            get(ssh_keys::authorized_keys),
+        )
         .route("/api/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api/api-keys/options", get(api_keys::options))
         .route("/api/api-keys/revoke", post(api_keys::revoke))

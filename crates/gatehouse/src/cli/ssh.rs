@@ -183,7 +183,11 @@ pub async fn run(cmd: &SshCommand) -> anyhow::Result<()> {
             }
         }
     };
-    let wanted = fingerprint.as_deref().map(str::trim);
+    // An empty `%f` (no key offered yet) means every key.
+    let wanted = fingerprint
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty());
     let mut out = std::io::stdout().lock();
     for (line, fp) in &lines {
         if wanted.is_none_or(|w| w == fp) {

@@ -1,0 +1,97 @@
+//! An SSH key as stored, and its name.
+
+use time::OffsetDateTime;
+
+use super::SshPublicKey;
+use crate::error::{Error, Result};
+use crate::ids::{SshKeyId, UserId};
+
+/// A key's name: 1–64 printable characters, unique per user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshKeyName(String);
+
+impl SshKeyName {
+    /// Validates and trims a name.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if s.is_empty() || s.chars().count() > 64 {
+            return Err(Error::invalid("name", "must be 1 to 64 characters"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "name",
+                "must not contain control characters",
+            ));
+        }
+        Ok(SshKeyName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An SSH public key on an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshKeyRecord {
+    /// Id.
+    pub id: SshKeyId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Unique per owner.
+    pub name: String,
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, ….
+    pub key_type: String,
+    /// Key size in bits.
+    pub bits: u32,
+    /// `SHA256:…`, as `ssh-keygen -lf` prints it; unique per owner.
+    pub fingerprint: String,
+    /// `<type> <base64 blob>`.
+    pub public_key: String,
+    /// The normalised comment (may be empty).
+    pub comment: String,
+    /// When it was added.
+    pub created_at: OffsetDateTime,
+}
+
+impl SshKeyRecord {
+    /// A record for a parsed key.
+    pub fn new(
+        id: SshKeyId,
+        user_id: UserId,
+        name: SshKeyName,
+        key: &SshPublicKey,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        let line = key.authorized_keys_line();
+        let comment = key.comment().to_owned();
+        let public_key = if comment.is_empty() {
+            line
+        } else {
+            line.strip_suffix(&format!(" {comment}"))
+                .map(str::to_owned)
+                .unwrap_or(line)
+        };
+        SshKeyRecord {
+            id,
+            user_id,
+            name: name.0,
+            key_type: key.key_type().as_str().to_owned(),
+            bits: key.bits(),
+            fingerprint: key.fingerprint(),
+            public_key,
+            comment,
+            created_at,
+        }
+    }
+
+    /// The key as one authorized_keys line (no options, no newline).
+    pub fn authorized_keys_line(&self) -> String {
+        if self.comment.is_empty() {
+            self.public_key.clone()
+        } else {
+            format!("{} {}", self.public_key, self.comment)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `/api/ssh-keys`: add, list, show and delete SSH public keys; and
+//! `/api/ssh/authorized-keys/{username}`, which clusters' sshd asks (through
+//! `gatehouse ssh authorized-keys`) when someone logs in.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::ids::SshKeyId;
+use gatehouse_core::ssh_key::SshKeyRecord;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json};
+use crate::state::AppState;
+
+/// `POST /api/ssh-keys` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddKeyRequest {
+    name: String,
+    key: String,
+}
+
+/// A key's metadata (and, where asked for, its public key line).
+#[derive(Serialize)]
+pub struct SshKeyResponse {
+    id: String,
+    name: String,
+    key_type: String,
+    bits: u32,
+    fingerprint: String,
+    comment: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+}
+
+impl SshKeyResponse {
+    fn of(k: &SshKeyRecord, with_line: bool) -> Self {
+        SshKeyResponse {
+            id: k.id.to_string(),
+            name: k.name.clone(),
+            key_type: k.key_type.clone(),
+            bits: k.bits,
+            fingerprint: k.fingerprint.clone(),
+            comment: k.comment.clone(),
+            created_at: k.created_at,
+            public_key: with_line.then(|| k.authorized_keys_line()),
+        }
+    }
+}
+
+/// `POST /api/ssh-keys`. Requires: `ssh_keys:write`.
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<AddKeyRequest>,
+) -> ApiResult<Response> {
+    let key = state
+        .core
+        .add_ssh_key(&caller.actor, &req.name, &req.key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(SshKeyResponse::of(&key, true))).into_response())
+}
+
+/// `GET /api/ssh-keys`. Requires: `ssh_keys:read`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<SshKeyResponse>>> {
+    let keys = state.core.list_ssh_keys(&caller.actor).await?;
+    Ok(Json(
+        keys.iter().map(|k| SshKeyResponse::of(k, true)).collect(),
+    ))
+}
+
+/// `GET /api/ssh-keys/{id}` (with the public key line, for the copy button).
+/// Requires: `ssh_keys:read`; another user's key is 404.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SshKeyResponse>> {
+    let key = state.core.get_ssh_key(&caller.actor, &SshKeyId(id)).await?;
+    Ok(Json(SshKeyResponse::of(&key, true)))
+}
+
+/// `DELETE /api/ssh-keys/{id}`. Requires: `ssh_keys:write`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .core
+        .delete_ssh_key(&caller.actor, &SshKeyId(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One line of an authorized_keys answer.
+#[derive(Serialize)]
+pub struct AuthorizedKey {
+    line: String,
+    fingerprint: String,
+}
+
+/// The authorized_keys answer for one username.
+#[derive(Serialize)]
+pub struct AuthorizedKeys {
+    username: String,
+    keys: Vec<AuthorizedKey>,
+}
+
+/// `GET /api/ssh/authorized-keys/{username}`. Requires: `ssh_keys:read_all`.
+/// Unknown or disabled accounts get an empty list.
+pub async fn authorized_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> ApiResult<Json<AuthorizedKeys>> {
+    let keys = state.core.authorized_keys(&caller.actor, &username).await?;
+    Ok(Json(AuthorizedKeys {
+        username,
+        keys: keys
+            .iter()
+            .map(|k| AuthorizedKey {
+                line: k.authorized_keys_line(),
+                fingerprint: k.fingerprint.clone(),
+            })
+            .collect(),
+    }))
+}
