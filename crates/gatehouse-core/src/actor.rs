@@ -68,3 +68,16 @@ impl Actor {
         }
     }
 }
+
+/// A rendering of an immutable principal, made once by a front end and reused while the
+/// principal stays cached (for example the JSON that describes the caller). The core never
+/// reads it.
+#[derive(Debug, Default, Clone)]
+pub struct Memo(std::sync::OnceLock<std::sync::Arc<[u8]>>);
+
+impl Memo {
+    /// The rendering, computed on first use.
+    pub fn get_or_init(&self, render: impl FnOnce() -> Vec<u8>) -> std::sync::Arc<[u8]> {
+        self.0.get_or_init(|| render().into()).clone()
+    }
+}

@@ -146,12 +146,12 @@ pub trait TokenStore: Send + Sync + 'static {
         parent: &str,
         at: OffsetDateTime,
     ) -> Result<Vec<(TokenId, TokenHash)>>;
-    /// Tokens revoked at or after `since` that have not expired at `now`: their ids,
+    /// Tokens revoked at or after `since` whose expiry is after `live_after`: their ids,
     /// hashes and expiry times (how nodes learn of each other's revocations).
     async fn revoked_tokens_since(
         &self,
         since: OffsetDateTime,
-        now: OffsetDateTime,
+        live_after: OffsetDateTime,
     ) -> Result<Vec<(TokenId, TokenHash, OffsetDateTime)>>;
     /// Deletes tokens that expired before `cutoff`; how many.
     async fn delete_expired_tokens(&self, cutoff: OffsetDateTime) -> Result<u64>;

@@ -236,9 +236,138 @@ function setupTokens() {
   });
 }
 
+// The server prefixes a validation message with the field's name ("key this is a
+// private key; …"); the key's messages are whole sentences, so show them without it.
+function sshKeyMessage(data, status) {
+  const msg = (data && data.message) || "Request failed (" + status + ")";
+  if (data && data.field === "key" && msg.startsWith("key ")) return msg.slice(4);
+  return msg;
+}
+
+// Copies text; falls back to a hidden textarea and execCommand where the async
+// clipboard API is missing or refused.
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch (_) {
+    const ta = document.createElement("textarea");
+    ta.value = text;
+    ta.setAttribute("readonly", "");
+    ta.className = "visually-hidden";
+    document.body.appendChild(ta);
+    ta.select();
+    let ok = false;
+    try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
+    ta.remove();
+    return ok;
+  }
+}
+
+function setupSshKeys() {
+  const form = document.getElementById("ssh-key-form");
+  if (!form) return;
+  const error = document.getElementById("ssh-keys-error");
+  const nameField = document.getElementById("ssh-key-name");
+  const keyField = document.getElementById("ssh-key-text");
+  const clearError = () => {
+    error.textContent = "";
+    nameField.removeAttribute("aria-invalid");
+    keyField.removeAttribute("aria-invalid");
+  };
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearError();
+    const button = document.getElementById("ssh-key-add");
+    // Surrounding blank lines and spaces (as left by copying a whole file) are dropped;
+    // the server judges everything else.
+    const body = { name: nameField.value.trim(), key: keyField.value.trim() };
+    button.disabled = true;
+    let res;
+    try {
+      res = await api("POST", "/api/ssh-keys", body);
+    } catch (_) {
+      res = { status: 0, data: { message: "Cannot reach the server; try again." } };
+    } finally {
+      button.disabled = false;
+    }
+    if (res.status === 201) {
+      window.location.reload();
+      return;
+    }
+    error.textContent = sshKeyMessage(res.data, res.status);
+    const field = res.data && res.data.field;
+    if (field === "name") {
+      nameField.setAttribute("aria-invalid", "true");
+      nameField.focus();
+    } else if (field === "key" || res.status === 409) {
+      // 409: the name or the key is already there; the message says which.
+      const target = /name/.test(error.textContent) ? nameField : keyField;
+      target.setAttribute("aria-invalid", "true");
+      target.focus();
+    }
+  });
+
+  const dialog = document.getElementById("delete-ssh-key-dialog");
+  let pendingDelete = null;
+  dialog.addEventListener("close", () => { pendingDelete = null; });
+  document.getElementById("delete-ssh-key-cancel").addEventListener("click", () => dialog.close());
+  document.getElementById("delete-ssh-key-confirm").addEventListener("click", async () => {
+    const id = pendingDelete;
+    if (!id) return;
+    let res;
+    try {
+      res = await api("DELETE", "/api/ssh-keys/" + encodeURIComponent(id));
+    } catch (_) {
+      res = { status: 0, data: { message: "Cannot reach the server; try again." } };
+    }
+    dialog.close();
+    // 404: it was already deleted (in another tab, say); either way it is gone.
+    if (res.status === 204 || res.status === 404) window.location.reload();
+    else error.textContent = sshKeyMessage(res.data, res.status);
+  });
+
+  const table = document.getElementById("ssh-keys-table");
+  if (!table) return;
+  table.addEventListener("click", async (ev) => {
+    const btn = ev.target.closest("button");
+    const row = ev.target.closest("tr[data-ssh-key-id]");
+    if (!btn || !row) return;
+    clearError();
+    if (btn.classList.contains("ssh-key-delete")) {
+      pendingDelete = row.dataset.sshKeyId;
+      document.getElementById("delete-ssh-key-name").textContent = row.dataset.sshKeyName;
+      document.getElementById("delete-ssh-key-fingerprint").textContent = row.dataset.fingerprint;
+      dialog.showModal();
+      return;
+    }
+    if (!btn.classList.contains("ssh-key-copy")) return;
+    const status = row.querySelector(".ssh-key-copy-status");
+    status.textContent = "";
+    let line = row.dataset.publicKey;
+    if (!line) {
+      const res = await api("GET", "/api/ssh-keys/" + encodeURIComponent(row.dataset.sshKeyId));
+      line = res.status === 200 && res.data ? res.data.public_key : "";
+      if (!line) {
+        error.textContent = sshKeyMessage(res.data, res.status);
+        return;
+      }
+    }
+    if (await copyText(line)) {
+      status.textContent = "Copied";
+      clearTimeout(status.timer);
+      status.timer = setTimeout(() => { status.textContent = ""; }, 4000);
+    } else {
+      status.textContent = "Copy failed: copy the line from your .pub file";
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
   setupApiKeys();
   setupTokens();
+  setupSshKeys();
 });

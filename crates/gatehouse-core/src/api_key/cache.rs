@@ -210,6 +210,7 @@ mod tests {
             user: user.clone(),
             permissions: Scopes::default(),
             expires_at: None,
+            memo: Default::default(),
             actor: Arc::new(crate::actor::Actor {
                 user: user.clone(),
                 scopes: Scopes::default(),

@@ -101,6 +101,8 @@ pub struct ApiKeyPrincipal {
     pub expires_at: Option<OffsetDateTime>,
     /// The actor this key acts as, built once when the key is cached.
     pub actor: std::sync::Arc<crate::actor::Actor>,
+    /// The front end's rendering of this principal.
+    pub memo: crate::actor::Memo,
 }
 
 #[cfg(test)]

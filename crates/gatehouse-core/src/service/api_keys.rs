@@ -381,6 +381,7 @@ impl Core {
             user: owner.user,
             expires_at: rec.expires_at,
             actor,
+            memo: Default::default(),
         });
         self.api_keys.insert(hash, principal, rec.enabled, now);
         Ok(())

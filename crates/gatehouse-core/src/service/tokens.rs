@@ -373,6 +373,7 @@ impl Core {
             issued_at: ts(claims.iat)?,
             not_before: ts(claims.nbf)?,
             expires_at: ts(claims.exp)?,
+            memo: Default::default(),
         });
         Ok(Ok(principal))
     }
@@ -408,7 +409,9 @@ impl Core {
         } else {
             OffsetDateTime::from_unix_timestamp(last - 120).map_err(Error::internal)?
         };
-        for (id, hash, expires_at) in self.store.revoked_tokens_since(since, now).await? {
+        // Tokens are accepted until `exp` + skew, so their revocations must be kept as long.
+        let live_after = now - Duration::seconds(CLOCK_SKEW_SECONDS);
+        for (id, hash, expires_at) in self.store.revoked_tokens_since(since, live_after).await? {
             self.tokens.remove(&hash);
             self.revoked_tokens.insert(id, expires_at.unix_timestamp());
         }

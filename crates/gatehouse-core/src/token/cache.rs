@@ -209,6 +209,7 @@ mod tests {
             issued_at: exp - Duration::hours(1),
             not_before: exp - Duration::hours(1),
             expires_at: exp,
+            memo: Default::default(),
             actor: Arc::new(Actor {
                 user: user.clone(),
                 scopes: Scopes::default(),

@@ -139,6 +139,8 @@ pub struct TokenPrincipal {
     pub expires_at: OffsetDateTime,
     /// The actor, built once when the token is cached.
     pub actor: Arc<Actor>,
+    /// The front end's rendering of this principal.
+    pub memo: crate::actor::Memo,
 }
 
 impl TokenPrincipal {

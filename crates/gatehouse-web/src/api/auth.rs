@@ -196,5 +196,23 @@ pub async fn logout_everywhere(
 /// `GET /api/auth/session`. Requires: `account:read`.
 pub async fn session(caller: Caller) -> ApiResult<Response> {
     caller.require("account:read")?;
-    Ok(Json(SessionResponse::of(&caller)).into_response())
+    // A key's or token's description never changes while it is cached: render it once.
+    let memo = match (&caller.api_key, &caller.token) {
+        (Some(k), _) => Some(&k.memo),
+        (None, Some(t)) => Some(&t.memo),
+        (None, None) => None,
+    };
+    let Some(memo) = memo else {
+        return Ok(Json(SessionResponse::of(&caller)).into_response());
+    };
+    let body =
+        memo.get_or_init(|| serde_json::to_vec(&SessionResponse::of(&caller)).unwrap_or_default());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        axum::body::Bytes::from_owner(body),
+    )
+        .into_response())
 }

@@ -51,6 +51,7 @@ struct AccountPage<'a> {
     title: &'a str,
     keys: KeysPanel,
     tokens: TokensPanel,
+    ssh: SshKeysPanel,
 }
 
 /// What the API Keys tab shows (empty on other tabs).
@@ -93,6 +94,25 @@ struct TokenRow {
     created: String,
     expires: String,
     scopes: Vec<String>,
+}
+
+/// What the SSH Keys tab shows (empty on other tabs).
+#[derive(Default)]
+struct SshKeysPanel {
+    rows: Vec<SshKeyRow>,
+}
+
+struct SshKeyRow {
+    id: String,
+    name: String,
+    key_type: String,
+    bits: u32,
+    fingerprint: String,
+    comment: String,
+    created: String,
+    created_iso: String,
+    /// The whole authorized_keys line, for the copy button (a public key: not a secret).
+    line: String,
 }
 
 struct Choice {
@@ -211,6 +231,33 @@ async fn tokens_panel(
     })
 }
 
+async fn ssh_keys_panel(
+    state: &AppState,
+    session: &gatehouse_core::session::SessionPrincipal,
+) -> gatehouse_core::Result<SshKeysPanel> {
+    let actor = state.core.session_actor(session);
+    let keys = state.core.list_ssh_keys(&actor).await?;
+    Ok(SshKeysPanel {
+        rows: keys
+            .iter()
+            .map(|k| SshKeyRow {
+                id: k.id.to_string(),
+                name: k.name.clone(),
+                key_type: k.key_type.clone(),
+                bits: k.bits,
+                fingerprint: k.fingerprint.clone(),
+                comment: k.comment.clone(),
+                created: when(Some(k.created_at), "-"),
+                created_iso: k
+                    .created_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                line: k.authorized_keys_line(),
+            })
+            .collect(),
+    })
+}
+
 struct TabLink {
     slug: &'static str,
     name: &'static str,
@@ -275,9 +322,18 @@ async fn account_page(
     } else {
         TokensPanel::default()
     };
+    let ssh = if *active == "ssh-keys" {
+        match ssh_keys_panel(&state, &session).await {
+            Ok(s) => s,
+            Err(e) => return ApiError::Core(e).into_response(),
+        }
+    } else {
+        SshKeysPanel::default()
+    };
     render(AccountPage {
         keys,
         tokens,
+        ssh,
         username: &session.user.username,
         display_name: &session.user.display_name,
         csrf: csrf_token(&cookie),
