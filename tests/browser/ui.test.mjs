@@ -185,6 +185,48 @@ function runAdmin(server, args) {
   return r;
 }
 
+// A fresh key pair made by the real ssh-keygen: { priv, pub, line, fingerprint, dir }.
+// `line` is the .pub file's single line; `fingerprint` is field 2 of `ssh-keygen -lf`.
+// The private key's body lines are recorded as secrets (it is pasted once, by mistake).
+function sshKeygen(dir, name, args, comment) {
+  const priv = path.join(dir, name);
+  const r = spawnSync('ssh-keygen', ['-q', ...args, '-N', '', '-C', comment, '-f', priv], {
+    encoding: 'utf8', timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, `ssh-keygen ${args.join(' ')} failed: ${r.stderr}`);
+  const pub = fs.readFileSync(priv + '.pub', 'utf8');
+  const lf = spawnSync('ssh-keygen', ['-lf', priv + '.pub'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(lf.status, 0, `ssh-keygen -lf failed: ${lf.stderr}`);
+  const fingerprint = lf.stdout.trim().split(/\s+/)[1];
+  assert.match(fingerprint, /^SHA256:[A-Za-z0-9+/]{43}$/);
+  const privText = fs.readFileSync(priv, 'utf8');
+  for (const l of privText.split('\n')) {
+    if (l && !l.startsWith('-----') && !pub.includes(l)) recordSecret(l);
+  }
+  return { priv: privText, pub, line: pub.trim(), fingerprint };
+}
+
+// GET a path with the browser's session cookie from Node; resolves to { status, body }.
+function cookieGet(base, cookieValue, pathname) {
+  recordSecret(cookieValue);
+  const cookie = recordSecret(`${COOKIE}=${cookieValue}`);
+  return new Promise((resolve, reject) => {
+    https
+      .get(base + pathname, { rejectUnauthorized: false, headers: { Cookie: cookie } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let body = null;
+          try { body = JSON.parse(text); } catch {}
+          resolve({ status: res.statusCode, body });
+        });
+      })
+      .on('error', reject);
+  });
+}
+
 async function waitHealthy(base) {
   const deadline = Date.now() + 60_000;
   let last;
@@ -247,6 +289,7 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
     await browser?.close();
     await server?.stop();
     if (server?.tmp) fs.rmSync(server.tmp, { recursive: true, force: true });
+    if (server?.sshDir) fs.rmSync(server.sshDir, { recursive: true, force: true });
   });
 
   test('login page renders', async () => {
@@ -581,6 +624,178 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
     } finally {
       runAdmin(server, ['policy', '--token-user-choice', 'true', '--token-max-hours', '24', '--token-default-hours', '8']);
     }
+  });
+
+  test('SSH keys: add real ssh-keygen keys through the form; the table shows their fingerprints', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-ssh-'));
+    server.sshDir = dir;
+    const ed = sshKeygen(dir, 'id_ed25519', ['-t', 'ed25519'], 'alice@laptop');
+    const ec = sshKeygen(dir, 'id_ecdsa', ['-t', 'ecdsa', '-b', '256'], 'alice@desktop');
+    server.ssh = { ed, ec };
+
+    await page.goto(server.base + '/account/authentication/ssh-keys');
+    assert.equal((await page.locator('h2#tab-title').textContent()).trim(), 'SSH Keys');
+    assert.equal(await page.locator('#tab-placeholder').count(), 0, 'the placeholder is gone');
+    await page.locator('#ssh-keys-empty').waitFor();
+    assert.match(await page.locator('#ssh-keys-empty').textContent(), /no SSH keys/);
+    assert.equal(await page.locator('#ssh-keys-table').count(), 0);
+    // The form: labelled, a monospace key field with the supported types, and how to get a key.
+    assert.equal(await page.locator('label[for="ssh-key-name"]').count(), 1);
+    assert.equal(await page.locator('label[for="ssh-key-text"]').count(), 1);
+    const textarea = page.locator('textarea#ssh-key-text');
+    assert.equal(await textarea.getAttribute('placeholder'),
+      'Begins with ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, sk-ssh-ed25519@openssh.com…');
+    assert.match(await textarea.evaluate((el) => getComputedStyle(el).fontFamily), /mono/i);
+    const hint = await page.locator('#ssh-key-hint').textContent();
+    assert.match(hint, /ssh-keygen -t ed25519/);
+    assert.match(hint, /~\/\.ssh\/id_ed25519\.pub/);
+    // How to use it, with the real username.
+    assert.equal((await page.locator('#ssh-keys-usage-command').textContent()).trim(),
+      `ssh -i ~/.ssh/id_ed25519 ${server.username}@<cluster>`);
+    assert.match(await page.locator('#ssh-keys-usage').textContent(), /Log in to clusters with/);
+    await page.screenshot({ path: path.join(SHOTS, 'ssh-keys-empty.png'), fullPage: true });
+
+    const before = Date.now();
+    for (const [name, key] of [['laptop', ed], ['desktop', ec]]) {
+      await page.fill('#ssh-key-name', name);
+      await page.fill('#ssh-key-text', key.pub); // the whole file, trailing newline included
+      const [res] = await Promise.all([
+        page.waitForResponse((r) => new URL(r.url()).pathname === '/api/ssh-keys' && r.request().method() === 'POST'),
+        page.waitForEvent('load'),
+        page.click('#ssh-key-add'),
+      ]);
+      assert.equal(res.status(), 201, `adding ${name}`);
+      await page.locator(`tr[data-ssh-key-name="${name}"]`).waitFor();
+    }
+    assert.equal(await page.locator('#ssh-keys-empty').count(), 0);
+    assert.equal(await page.locator('#ssh-keys-table tbody tr').count(), 2);
+
+    const listed = await page.evaluate(async () => (await fetch('/api/ssh-keys')).json());
+    assert.equal(listed.length, 2);
+    for (const [name, key, type] of [['laptop', ed, 'ssh-ed25519'], ['desktop', ec, 'ecdsa-sha2-nistp256']]) {
+      const row = page.locator(`tr[data-ssh-key-name="${name}"]`);
+      assert.equal((await row.locator('.ssh-key-label').textContent()).trim(), name);
+      assert.equal((await row.locator('.ssh-key-comment').textContent()).trim(), key.line.split(' ')[2]);
+      const typeCell = (await row.locator('.ssh-key-type').textContent()).trim().replace(/\s+/g, ' ');
+      assert.equal(typeCell, `${type} 256 bits`);
+      const fp = row.locator('.ssh-key-fingerprint code');
+      assert.equal((await fp.textContent()).trim(), key.fingerprint, `${name}: the fingerprint ssh-keygen -lf prints`);
+      assert.match(await fp.evaluate((el) => getComputedStyle(el).fontFamily), /mono/i);
+      // The date added: the API's created_at, to the minute, and just now.
+      const api = listed.find((k) => k.name === name);
+      assert.ok(api, `${name} is listed by the API`);
+      assert.equal(api.fingerprint, key.fingerprint);
+      const created = Date.parse(api.created_at);
+      assert.ok(created >= before - 120_000 && created <= Date.now() + 120_000, `${name} was added just now`);
+      const shown = (await row.locator('.ssh-key-added').textContent()).trim();
+      assert.equal(shown, new Date(created).toISOString().slice(0, 16).replace('T', ' ') + ' UTC');
+      assert.equal(await row.getAttribute('data-ssh-key-id'), api.id);
+      assert.equal(await row.locator('button.ssh-key-copy').getAttribute('aria-label'), `Copy the public key ${name}`);
+      assert.equal(await row.locator('button.ssh-key-delete').getAttribute('aria-label'), `Delete SSH key ${name}`);
+    }
+    assert.equal(await page.locator('#ssh-keys-error').textContent(), '');
+    await page.screenshot({ path: path.join(SHOTS, 'ssh-keys-table.png'), fullPage: true });
+  });
+
+  test('SSH keys: the clipboard button copies the public key line', async () => {
+    const { ed, ec } = server.ssh;
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
+    for (const [name, key] of [['laptop', ed], ['desktop', ec]]) {
+      const row = page.locator(`tr[data-ssh-key-name="${name}"]`);
+      await page.evaluate(() => navigator.clipboard.writeText('-'));
+      await row.locator('button.ssh-key-copy').click();
+      await row.locator('.ssh-key-copy-status', { hasText: 'Copied' }).waitFor();
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      assert.deepEqual(copied.split(' ').slice(0, 2), key.line.split(' ').slice(0, 2), `${name}: type and key`);
+      assert.equal(copied, key.line, `${name}: the whole .pub line, comment included`);
+      assert.ok(!/[\r\n]/.test(copied), 'a single line');
+      const id = await row.getAttribute('data-ssh-key-id');
+      const one = await page.evaluate(async (id) => (await fetch('/api/ssh-keys/' + id)).json(), id);
+      assert.equal(copied, one.public_key, 'the line GET /api/ssh-keys/{id} gives');
+    }
+  });
+
+  test('SSH keys: refused keys show the server\'s message and add nothing', async () => {
+    const { ed } = server.ssh;
+    const fresh = sshKeygen(server.sshDir, 'id_ed25519_2', ['-t', 'ed25519'], 'alice@spare');
+    const cases = [
+      ['a private key', 'private', ed.priv, 422, 'this is a private key; paste the contents of the .pub file'],
+      ['the same key again', 'laptop again', ed.pub, 409, 'this SSH key is already on your account'],
+      ['a name already used', 'laptop', fresh.pub, 409, 'you already have an SSH key with that name'],
+      ['authorized_keys options', 'forced', `command="echo hi" ${fresh.line}`, 422,
+        'authorized_keys options such as command="...", from="..." or no-pty are not allowed'],
+    ];
+    for (const [what, name, text, status, message] of cases) {
+      await page.fill('#ssh-key-name', name);
+      await page.fill('#ssh-key-text', text);
+      const [res] = await Promise.all([
+        page.waitForResponse((r) => new URL(r.url()).pathname === '/api/ssh-keys' && r.request().method() === 'POST'),
+        page.click('#ssh-key-add'),
+      ]);
+      assert.equal(res.status(), status, what);
+      await page.waitForFunction((m) => document.querySelector('#ssh-keys-error').textContent.includes(m), message);
+      const shown = (await page.locator('#ssh-keys-error').textContent()).trim();
+      assert.ok(shown.startsWith(message), `${what}: ${shown}`);
+      assert.equal(await page.locator('#ssh-key-add').isEnabled(), true);
+      assert.equal(await page.locator('#ssh-key-text').inputValue(), text, 'the paste stays to be fixed');
+      const invalid = /name/.test(message) ? '#ssh-key-name' : '#ssh-key-text';
+      assert.equal(await page.locator(invalid).getAttribute('aria-invalid'), 'true', `${what}: the field is marked`);
+      if (what === 'authorized_keys options') {
+        // (Not the private-key case: no private key material in the artifacts.)
+        await page.screenshot({ path: path.join(SHOTS, 'ssh-key-error.png'), fullPage: true });
+      }
+      assert.equal(await page.locator('#ssh-keys-table tbody tr').count(), 2, `${what}: no row added`);
+      const listed = await page.evaluate(async () => (await fetch('/api/ssh-keys')).json());
+      assert.deepEqual(listed.map((k) => k.name).sort(), ['desktop', 'laptop'], `${what}: nothing added`);
+    }
+    assert.ok(!(await page.content()).includes(ed.priv.split('\n')[2]), 'the private key is not echoed');
+    await page.reload();
+    assert.equal(await page.locator('#ssh-keys-table tbody tr').count(), 2);
+    assert.equal(await page.locator('#ssh-keys-error').textContent(), '');
+  });
+
+  test('SSH keys: the delete icon asks for confirmation, then the key is gone', async () => {
+    const { ec } = server.ssh;
+    const cookie = (await context.cookies(server.base)).find((c) => c.name === COOKIE);
+    assert.ok(cookie, 'signed in');
+    const names = async () => {
+      const { status, body } = await cookieGet(server.base, cookie.value, '/api/ssh-keys');
+      assert.equal(status, 200);
+      return body.map((k) => k.name).sort();
+    };
+    assert.deepEqual(await names(), ['desktop', 'laptop']);
+
+    const row = page.locator('tr[data-ssh-key-name="desktop"]');
+    const del = page.getByRole('button', { name: 'Delete SSH key desktop' });
+    await del.click();
+    const dialog = page.locator('dialog#delete-ssh-key-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    const text = await dialog.textContent();
+    assert.match(text, /desktop/);
+    assert.ok(text.includes(ec.fingerprint), 'the dialog names the fingerprint');
+    await page.screenshot({ path: path.join(SHOTS, 'ssh-key-delete-dialog.png'), fullPage: true });
+    await page.click('#delete-ssh-key-cancel');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await row.count(), 1, 'cancel keeps the row');
+    assert.deepEqual(await names(), ['desktop', 'laptop'], 'cancel keeps the key');
+
+    await del.click();
+    await dialog.waitFor({ state: 'visible' });
+    assert.equal((await page.locator('#delete-ssh-key-confirm').textContent()).trim(), 'Delete SSH Key');
+    await Promise.all([page.waitForEvent('load'), page.click('#delete-ssh-key-confirm')]);
+    await page.locator('h2#tab-title').waitFor();
+    assert.equal(await page.locator('tr[data-ssh-key-name="desktop"]').count(), 0, 'the row is gone');
+    assert.equal(await page.locator('tr[data-ssh-key-name="laptop"]').count(), 1, 'the other key stays');
+    assert.deepEqual(await names(), ['laptop'], 'GET /api/ssh-keys no longer lists it');
+
+    // The last one: the empty state comes back.
+    await page.getByRole('button', { name: 'Delete SSH key laptop' }).click();
+    await dialog.waitFor({ state: 'visible' });
+    await Promise.all([page.waitForEvent('load'), page.click('#delete-ssh-key-confirm')]);
+    await page.locator('#ssh-keys-empty').waitFor();
+    assert.equal(await page.locator('#ssh-keys-table').count(), 0);
+    assert.deepEqual(await names(), []);
+    fs.rmSync(server.sshDir, { recursive: true, force: true });
   });
 
   test('sign out lands on /login and the account pages are closed again', async () => {

@@ -6,7 +6,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::EncodingKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -102,7 +102,6 @@ impl SigningKey {
 pub struct VerifyingKey {
     pub(super) kid: String,
     pub(super) public_key: Vec<u8>,
-    pub(super) key: DecodingKey,
 }
 
 /// A published key (RFC 8037 OKP JWK).
@@ -168,7 +167,6 @@ impl TokenKeys {
             keys.verifiers.push(VerifyingKey {
                 kid: r.kid.clone(),
                 public_key: r.public_key.clone(),
-                key: DecodingKey::from_ed_der(&r.public_key),
             });
         }
         Ok(keys)
