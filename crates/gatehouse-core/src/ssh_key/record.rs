@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use super::SshPublicKey;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{SshKeyId, UserId};
 
 /// A key's name: 1–64 printable characters, unique per user.
@@ -11,19 +11,9 @@ use crate::ids::{SshKeyId, UserId};
 pub struct SshKeyName(String);
 
 impl SshKeyName {
-    /// Validates and trims a name.
+    /// Validates and trims a name (the rules of API key names).
     pub fn parse(raw: &str) -> Result<Self> {
-        let s = raw.trim();
-        if s.is_empty() || s.chars().count() > 64 {
-            return Err(Error::invalid("name", "must be 1 to 64 characters"));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "name",
-                "must not contain control characters",
-            ));
-        }
-        Ok(SshKeyName(s.to_owned()))
+        crate::api_key::ApiKeyName::parse(raw).map(|n| SshKeyName(n.as_str().to_owned()))
     }
 
     /// The name.
