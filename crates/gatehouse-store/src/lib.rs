@@ -12,8 +12,8 @@ mod error;
 mod migrate;
 mod postgres;
 mod sql;
-mod ssh_keys;
 mod sqlite;
+mod ssh_keys;
 mod tokens;
 
 use std::sync::Arc;
