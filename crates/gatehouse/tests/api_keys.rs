@@ -12,19 +12,8 @@ use support::{TestApp, spawn_app, spawn_app_with};
 impl TestApp {
     /// Signs in as admin and returns the cookie header and CSRF token.
     async fn admin_session(&self) -> (String, String) {
-        let res = self.login("admin", &self.admin_password).await;
-        let cookie = res.headers()["set-cookie"]
-            .to_str()
-            .expect("c")
-            .split(';')
-            .next()
-            .expect("kv")
-            .to_owned();
-        let csrf = res.json::<Value>().await.expect("json")["csrf_token"]
-            .as_str()
-            .expect("csrf")
-            .to_owned();
-        (cookie, csrf)
+        let login = self.sign_in("admin", &self.admin_password).await;
+        (login.cookie, login.csrf)
     }
 
     async fn create_key(&self, body: Value) -> reqwest::Response {
@@ -237,18 +226,7 @@ async fn another_users_key_is_404_for_every_operation() {
         })
         .await
         .expect("user");
-    let res = app.login("mallory", "eve has a long passphrase").await;
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .expect("c")
-        .split(';')
-        .next()
-        .expect("kv")
-        .to_owned();
-    let csrf = res.json::<Value>().await.expect("json")["csrf_token"]
-        .as_str()
-        .expect("t")
-        .to_owned();
+    let support::Login { cookie, csrf } = app.sign_in("mallory", "eve has a long passphrase").await;
     for (method, path) in [
         (reqwest::Method::GET, format!("/api/api-keys/{id}")),
         (reqwest::Method::POST, format!("/api/api-keys/{id}/disable")),

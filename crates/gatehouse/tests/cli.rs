@@ -256,18 +256,7 @@ async fn logout_ends_the_session_and_forgets_it() {
 /// Signs in as admin over the API and mints a token; returns the 201 body and the cookie
 /// session (`cloud.sso=…`, CSRF token) that made it.
 async fn api_token(app: &TestApp, body: serde_json::Value) -> (serde_json::Value, String, String) {
-    let res = app.login("admin", &app.admin_password).await;
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("kv")
-        .to_owned();
-    let csrf = res.json::<serde_json::Value>().await.expect("json")["csrf_token"]
-        .as_str()
-        .expect("csrf")
-        .to_owned();
+    let support::Login { cookie, csrf } = app.sign_in("admin", &app.admin_password).await;
     let res = app
         .post("/api/tokens")
         .header("cookie", &cookie)

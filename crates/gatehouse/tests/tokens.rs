@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use reqwest::header::{CACHE_CONTROL, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TestApp, spawn_app, spawn_app_with};
+use support::{Login, TestApp, spawn_app, spawn_app_with};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -21,30 +21,7 @@ const CHALLENGE: &str = "Bearer realm=\"gatehouse\", error=\"invalid_token\"";
 /// The password of accounts made by [`TestApp::add_user`].
 const USER_PASSWORD: &str = "a perfectly long passphrase";
 
-/// A cookie session: the `cloud.sso=…` pair and its CSRF token.
-struct Login {
-    cookie: String,
-    csrf: String,
-}
-
 impl TestApp {
-    async fn sign_in(&self, username: &str, password: &str) -> Login {
-        let res = self.login(username, password).await;
-        assert_eq!(res.status(), StatusCode::OK, "login {username}");
-        let cookie = res.headers()[SET_COOKIE]
-            .to_str()
-            .expect("c")
-            .split(';')
-            .next()
-            .expect("kv")
-            .to_owned();
-        let csrf = res.json::<Value>().await.expect("json")["csrf_token"]
-            .as_str()
-            .expect("csrf")
-            .to_owned();
-        Login { cookie, csrf }
-    }
-
     async fn admin_session(&self) -> Login {
         self.sign_in("admin", &self.admin_password).await
     }

@@ -9,6 +9,12 @@ use gatehouse_core::secrecy::SecretString;
 use gatehouse_web::AppState;
 use serde_json::json;
 
+/// A cookie session: the `cloud.sso=…` pair and its CSRF token.
+pub struct Login {
+    pub cookie: String,
+    pub csrf: String,
+}
+
 /// A running server.
 pub struct TestApp {
     pub base: String,
@@ -108,6 +114,24 @@ impl TestApp {
             .send()
             .await
             .expect("login request")
+    }
+
+    /// Signs in (which must succeed) and returns the cookie pair and CSRF token.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Login {
+        let res = self.login(username, password).await;
+        assert_eq!(res.status(), reqwest::StatusCode::OK, "login {username}");
+        let cookie = res.headers()[reqwest::header::SET_COOKIE]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("kv")
+            .to_owned();
+        let csrf = res.json::<serde_json::Value>().await.expect("json")["csrf_token"]
+            .as_str()
+            .expect("csrf")
+            .to_owned();
+        Login { cookie, csrf }
     }
 
     pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
