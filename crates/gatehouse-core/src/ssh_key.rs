@@ -215,10 +215,15 @@ impl SshPublicKey {
         format!("SHA256:{}", STANDARD_NO_PAD.encode(digest))
     }
 
+    /// `<type> <base64 blob>`: the key without its comment.
+    pub fn public_key(&self) -> String {
+        format!("{} {}", self.key_type, STANDARD.encode(&self.blob))
+    }
+
     /// The key as one `authorized_keys` line, `<type> <base64>[ <comment>]`, without a
     /// trailing newline. Parsing it gives back an equal key.
     pub fn authorized_keys_line(&self) -> String {
-        let mut line = format!("{} {}", self.key_type, STANDARD.encode(&self.blob));
+        let mut line = self.public_key();
         if !self.comment.is_empty() {
             line.push(' ');
             line.push_str(&self.comment);

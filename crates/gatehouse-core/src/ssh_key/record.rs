@@ -54,15 +54,6 @@ impl SshKeyRecord {
         key: &SshPublicKey,
         created_at: OffsetDateTime,
     ) -> Self {
-        let line = key.authorized_keys_line();
-        let comment = key.comment().to_owned();
-        let public_key = if comment.is_empty() {
-            line
-        } else {
-            line.strip_suffix(&format!(" {comment}"))
-                .map(str::to_owned)
-                .unwrap_or(line)
-        };
         SshKeyRecord {
             id,
             user_id,
@@ -70,8 +61,8 @@ impl SshKeyRecord {
             key_type: key.key_type().as_str().to_owned(),
             bits: key.bits(),
             fingerprint: key.fingerprint(),
-            public_key,
-            comment,
+            public_key: key.public_key(),
+            comment: key.comment().to_owned(),
             created_at,
         }
     }

@@ -76,14 +76,6 @@ impl TokenCache {
             .remove(hash);
     }
 
-    /// Drops a token by id.
-    pub fn remove_id(&self, id: &TokenId) {
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, e| &e.principal.token_id != id);
-    }
-
     /// Drops every token of a user.
     pub fn remove_user(&self, user: &UserId) {
         self.map
@@ -233,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn tokens_leave_by_hash_id_user_expiry_or_capacity() {
+    fn tokens_leave_by_hash_user_expiry_or_capacity() {
         let now = OffsetDateTime::from_unix_timestamp(10_000).expect("t");
         let cache = TokenCache::new(3);
         let (a, b) = (user(), user());
@@ -250,7 +242,7 @@ mod tests {
             now,
         );
         assert_eq!(cache.len(), 3);
-        cache.remove_id(&p1.token_id);
+        cache.remove(&TokenHash::of("1"));
         assert!(cache.get(&TokenHash::of("1")).is_none());
         cache.remove_user(&a.id);
         assert_eq!(cache.len(), 1);

@@ -22,7 +22,7 @@ pub struct AddKeyRequest {
     key: String,
 }
 
-/// A key's metadata (and, where asked for, its public key line).
+/// A key's metadata and its public key line (for the copy button; not a secret).
 #[derive(Serialize)]
 pub struct SshKeyResponse {
     id: String,
@@ -33,12 +33,11 @@ pub struct SshKeyResponse {
     comment: String,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_key: Option<String>,
+    public_key: String,
 }
 
-impl SshKeyResponse {
-    fn of(k: &SshKeyRecord, with_line: bool) -> Self {
+impl From<&SshKeyRecord> for SshKeyResponse {
+    fn from(k: &SshKeyRecord) -> Self {
         SshKeyResponse {
             id: k.id.to_string(),
             name: k.name.clone(),
@@ -47,7 +46,7 @@ impl SshKeyResponse {
             fingerprint: k.fingerprint.clone(),
             comment: k.comment.clone(),
             created_at: k.created_at,
-            public_key: with_line.then(|| k.authorized_keys_line()),
+            public_key: k.authorized_keys_line(),
         }
     }
 }
@@ -62,7 +61,7 @@ pub async fn add(
         .core
         .add_ssh_key(&caller.actor, &req.name, &req.key)
         .await?;
-    Ok((StatusCode::CREATED, Json(SshKeyResponse::of(&key, true))).into_response())
+    Ok((StatusCode::CREATED, Json(SshKeyResponse::from(&key))).into_response())
 }
 
 /// `GET /api/ssh-keys`. Requires: `ssh_keys:read`.
@@ -71,9 +70,7 @@ pub async fn list(
     caller: Caller,
 ) -> ApiResult<Json<Vec<SshKeyResponse>>> {
     let keys = state.core.list_ssh_keys(&caller.actor).await?;
-    Ok(Json(
-        keys.iter().map(|k| SshKeyResponse::of(k, true)).collect(),
-    ))
+    Ok(Json(keys.iter().map(SshKeyResponse::from).collect()))
 }
 
 /// `GET /api/ssh-keys/{id}` (with the public key line, for the copy button).
@@ -84,7 +81,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<SshKeyResponse>> {
     let key = state.core.get_ssh_key(&caller.actor, &SshKeyId(id)).await?;
-    Ok(Json(SshKeyResponse::of(&key, true)))
+    Ok(Json(SshKeyResponse::from(&key)))
 }
 
 /// `DELETE /api/ssh-keys/{id}`. Requires: `ssh_keys:write`.
