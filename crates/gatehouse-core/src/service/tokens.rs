@@ -68,15 +68,13 @@ impl Core {
     }
 
     /// Re-reads the signing keys (another node or `gatehouse admin rotate-signing-key`
-    /// may have added one). Cheap when nothing changed.
+    /// may have added one). When nothing changed, nothing is unsealed.
     pub async fn refresh_signing_keys(&self) -> Result<()> {
         let now = self.clock.now();
         let records = self.store.list_signing_keys().await?;
-        let keys = TokenKeys::load(&records, self.master()?, now)?;
         let current = self.token_keys();
-        let same = current.kids() == keys.kids()
-            && current.signer().map(|s| &s.kid) == keys.signer().map(|s| &s.kid);
-        if !same {
+        if !current.matches(&records, now) {
+            let keys = TokenKeys::load(&records, self.master()?, now)?;
             if current.signer().is_some() {
                 tracing::info!(
                     kid = keys.signer().map(|s| s.kid.as_str()).unwrap_or("-"),

@@ -77,6 +77,24 @@ fn thumbprint(public_key: &[u8]) -> String {
     B64.encode(Sha256::digest(canonical.as_bytes()))
 }
 
+/// Which record signs (the newest unretired one) and which verify (every Ed25519 key whose
+/// verification window is still open), in store order.
+fn plan(
+    records: &[SigningKeyRecord],
+    now: OffsetDateTime,
+) -> (Option<&SigningKeyRecord>, Vec<&SigningKeyRecord>) {
+    let signer = records
+        .iter()
+        .filter(|r| r.retired_at.is_none())
+        .max_by_key(|r| (r.created_at, r.kid.clone()));
+    let verifiers = records
+        .iter()
+        .filter(|r| r.algorithm == SIGNING_ALGORITHM && r.public_key.len() == 32)
+        .filter(|r| r.verifies_until().is_none_or(|t| now <= t))
+        .collect();
+    (signer, verifiers)
+}
+
 /// The key that signs new tokens. `Debug` never shows it.
 pub struct SigningKey {
     /// Its id.
@@ -138,10 +156,7 @@ impl TokenKeys {
         now: OffsetDateTime,
     ) -> Result<Self> {
         let mut keys = TokenKeys::default();
-        let signer = records
-            .iter()
-            .filter(|r| r.retired_at.is_none())
-            .max_by_key(|r| (r.created_at, r.kid.clone()));
+        let (signer, verifiers) = plan(records, now);
         if let Some(r) = signer {
             let pkcs8 = master.open(&r.sealed_private_key, &seal_context(&r.kid))?;
             // Check the pair before trusting it.
@@ -157,19 +172,22 @@ impl TokenKeys {
                 key: EncodingKey::from_ed_der(&pkcs8),
             });
         }
-        for r in records {
-            if r.algorithm != SIGNING_ALGORITHM || r.public_key.len() != 32 {
-                continue;
-            }
-            if r.verifies_until().is_some_and(|t| now > t) {
-                continue;
-            }
-            keys.verifiers.push(VerifyingKey {
+        keys.verifiers = verifiers
+            .into_iter()
+            .map(|r| VerifyingKey {
                 kid: r.kid.clone(),
                 public_key: r.public_key.clone(),
-            });
-        }
+            })
+            .collect();
         Ok(keys)
+    }
+
+    /// Whether [`TokenKeys::load`] would give the same signer and verifiers, decided
+    /// without unsealing anything.
+    pub fn matches(&self, records: &[SigningKeyRecord], now: OffsetDateTime) -> bool {
+        let (signer, verifiers) = plan(records, now);
+        signer.map(|r| &r.kid) == self.signer.as_ref().map(|s| &s.kid)
+            && verifiers.iter().map(|r| r.kid.as_str()).eq(self.kids())
     }
 
     /// The key that signs, if any.
@@ -233,7 +251,11 @@ mod tests {
         assert!(jwks.iter().all(|k| k.kty == "OKP" && k.alg == "EdDSA"));
 
         let later = t0 + Duration::hours(26);
+        assert!(keys.matches(&records, t0 + Duration::hours(2)));
+        assert!(!keys.matches(&records, later), "the old key has aged out");
+        assert!(!TokenKeys::default().matches(&records, later));
         let keys = TokenKeys::load(&records, &master, later).expect("load");
+        assert!(keys.matches(&records, later));
         assert_eq!(keys.kids(), vec![new.kid.as_str()], "old key aged out");
     }
 
