@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Authentication hot-path benchmark (see docs/benchmarks.md).
 #
-#   bench/auth-load.sh            # full run: ~2.5 minutes after the release build
+#   bench/auth-load.sh                       # full run: ~3.5 minutes after the release build
 #   DURATION=5 ROUNDS=1 bench/auth-load.sh   # quick look
 #
-# Starts a release `gatehouse serve` on SQLite in a temporary folder and loads it over
-# HTTPS with wrk (64 connections, 2 threads), ROUNDS rounds of DURATION seconds each:
-#   1. GET /healthz (no authentication): the baseline;
-#   2. GET /api/auth/session with one API key (HTTP Basic);
-#   3. the same with 100,000 keys in the store, traffic spread over 10,000 of them;
-#   4. GET /api/auth/session with one bearer token (verified once, then cached);
-#   5. the same with the token cache turned off (tokens.cache_capacity = 0), so every
-#      request is a first sight: signature check plus the token's and owner's rows.
-# It prints the medians of requests/s and p99 latency and the ratios to the baseline.
-# Everything runs on loopback; the script stops the server and removes its folder.
+# Starts two release `gatehouse serve` processes on one SQLite data folder (the second with
+# tokens.cache_capacity = 0) and loads them over HTTPS with wrk (64 connections, 2 threads).
+# Each round runs every case once, one after another, so the machine's drift between rounds
+# hits all cases alike; ratios are taken within a round, then the median over rounds:
+#   healthz   GET /healthz (no authentication): the baseline;
+#   apikey    GET /api/auth/session with one API key (HTTP Basic);
+#   bearer    the same with one bearer token (verified once, then cached);
+#   firstseen the same token against the server with the token cache off, so every request
+#             is a first sight: header allow-list, Ed25519 signature, claims, revocation set;
+#   onelua    one API key sent through the wrk Lua script of the next case;
+#   spread    100,000 keys in the store, traffic spread over 10,000 of them (wrk Lua).
+# Everything runs on loopback; the script stops the servers and removes its folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -29,9 +31,9 @@ cargo build --release --locked --bin gatehouse >/dev/null
 BIN=$ROOT/target/release/gatehouse
 
 WORK=$(mktemp -d)
-SERVER_PID=""
+PIDS=()
 cleanup() {
-  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -39,36 +41,43 @@ trap cleanup EXIT
 printf 'a benchmark password %s\n' "$RANDOM$RANDOM" > "$WORK/pw"
 export GATEHOUSE_API_KEYS__RATE_LIMIT_PER_MINUTE=0   # measure the check, not the limiter
 export GATEHOUSE_LOG__LEVEL=warn                     # no per-request log line while measuring
-start_server() { # extra env assignments...
-  : > "$WORK/stdout"
+start_server() { # name, extra env assignments...; sets URL
+  local name=$1; shift
   env "$@" "$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
-    --bootstrap-password-file "$WORK/pw" > "$WORK/stdout" 2> "$WORK/stderr" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do grep -q 'listening on' "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
-  URL=$(grep -o 'https://[0-9.:]*' "$WORK/stdout" | head -1)
-  [[ -n $URL ]] || { cat "$WORK/stderr"; exit 1; }
+    --bootstrap-password-file "$WORK/pw" > "$WORK/$name.stdout" 2> "$WORK/$name.stderr" &
+  PIDS+=($!)
+  URL=""
+  for _ in $(seq 100); do grep -q 'listening on' "$WORK/$name.stdout" 2>/dev/null && break; sleep 0.1; done
+  URL=$(grep -o 'https://[0-9.:]*' "$WORK/$name.stdout" | head -1)
+  [[ -n $URL ]] || { cat "$WORK/$name.stderr"; exit 1; }
 }
-stop_server() {
-  kill "$SERVER_PID" && wait "$SERVER_PID" || true
-  SERVER_PID=""
-}
-start_server
+start_server main
+MAIN=$URL
+start_server nocache GATEHOUSE_TOKENS__CACHE_CAPACITY=0
+NOCACHE=$URL
 
 # A bearer token, made the way a user makes one: sign in, then POST /api/tokens.
 curl -sfk -c "$WORK/jar" -H 'content-type: application/json' \
-  --data "{\"username\":\"admin\",\"password\":\"$(head -1 "$WORK/pw")\"}" "$URL/api/auth/login" > "$WORK/login.json"
+  --data "{\"username\":\"admin\",\"password\":\"$(head -1 "$WORK/pw")\"}" "$MAIN/api/auth/login" > "$WORK/login.json"
 CSRF=$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' "$WORK/login.json")
 TOKEN=$(curl -sfk -b "$WORK/jar" -H "x-csrf-token: $CSRF" -H 'content-type: application/json' \
-  --data '{"expires_in_hours":1,"name":"bench"}' "$URL/api/tokens" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  --data '{"expires_in_hours":1,"name":"bench"}' "$MAIN/api/tokens" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 BEARER="Authorization: Bearer $TOKEN"
-curl -sfk -H "$BEARER" "$URL/api/auth/session" >/dev/null || { echo "the token does not authenticate" >&2; exit 1; }
+for u in "$MAIN" "$NOCACHE"; do
+  curl -sfk -H "$BEARER" "$u/api/auth/session" >/dev/null || { echo "the token does not authenticate at $u" >&2; exit 1; }
+done
 
 "$BIN" admin --data-dir "$WORK/data" seed-api-keys --user admin --count 1 --output "$WORK/one.txt" >/dev/null
 KEY=$(head -1 "$WORK/one.txt")
 AUTH="Authorization: Basic $(printf '%s:' "$KEY" | base64 -w0)"
-curl -sfk -H "$AUTH" "$URL/api/auth/session" >/dev/null || { echo "the key does not authenticate" >&2; exit 1; }
+curl -sfk -H "$AUTH" "$MAIN/api/auth/session" >/dev/null || { echo "the key does not authenticate" >&2; exit 1; }
 
-# Lua for wrk: each request takes the next of the SPREAD keys.
+echo "seeding $SEED_KEYS keys..." >&2
+"$BIN" admin --data-dir "$WORK/data" seed-api-keys --user admin --count "$SEED_KEYS" --output "$WORK/many.txt" >/dev/null
+head -n "$SPREAD" "$WORK/many.txt" | while read -r k; do printf '%s:' "$k" | base64 -w0; echo; done > "$WORK/spread.txt"
+printf '%s:' "$KEY" | base64 -w0 > "$WORK/one-lua.txt"; echo >> "$WORK/one-lua.txt"
+
+# Lua for wrk: each request takes the next key of KEYS_FILE.
 cat > "$WORK/spread.lua" <<'LUA'
 local headers = {}
 local n = 0
@@ -82,61 +91,49 @@ request = function()
   return wrk.format("GET", "/api/auth/session", { ["Authorization"] = headers[i] })
 end
 LUA
+# Warm up: TLS session set-up and allocator on both servers, and the spread keys in the cache
+# (first sight of a key costs one store read), as a real fleet would have them.
+wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "$MAIN/healthz" >/dev/null
+wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "$BEARER" "$NOCACHE/api/auth/session" >/dev/null
+KEYS_FILE=$WORK/spread.txt wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$WORK/spread.lua" "$MAIN" >/dev/null
 
-# wrk prints "Requests/sec: X" and, with --latency, "99% Yms".
-run_wrk() { # name, extra args...
-  local name=$1; shift
-  for r in $(seq "$ROUNDS"); do
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" > "$WORK/$name.$r.txt"
-    local rps p99
-    rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.$r.txt")
-    p99=$(awk '$1 == "99%" {print $2}' "$WORK/$name.$r.txt")
-    echo "$name round $r: $rps req/s, p99 $p99" >&2
-    echo "$rps $p99" >> "$WORK/$name.results"
-  done
+# One wrk run; appends "round rps p99" to $WORK/<name>.results.
+# wrk prints "Requests/sec: X" and, with --latency, "99% Yms"; p99 is normalised to ms.
+run_case() { # name, round, wrk args...
+  local name=$1 round=$2; shift 2
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" > "$WORK/$name.$round.txt"
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.$round.txt")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; printf "%.2f", v}' "$WORK/$name.$round.txt")
+  echo "round $round  $name: $rps req/s, p99 $p99 ms" >&2
+  echo "$round $rps $p99" >> "$WORK/$name.results"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# p99 values come as "1.23ms" / "850.00us"; normalise to ms.
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; printf "%.2f\n", v}'; }
+for r in $(seq "$ROUNDS"); do
+  run_case healthz "$r" "$MAIN/healthz"
+  run_case apikey "$r" -H "$AUTH" "$MAIN/api/auth/session"
+  run_case bearer "$r" -H "$BEARER" "$MAIN/api/auth/session"
+  run_case firstseen "$r" -H "$BEARER" "$NOCACHE/api/auth/session"
+  KEYS_FILE=$WORK/one-lua.txt run_case onelua "$r" -s "$WORK/spread.lua" "$MAIN"
+  KEYS_FILE=$WORK/spread.txt run_case spread "$r" -s "$WORK/spread.lua" "$MAIN"
+done
+for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a server died during the run" >&2; exit 1; }; done
 
-run_wrk healthz "$URL/healthz"
-run_wrk apikey -H "$AUTH" "$URL/api/auth/session"
-run_wrk bearer -H "$BEARER" "$URL/api/auth/session"
-
-echo "seeding $SEED_KEYS keys..." >&2
-"$BIN" admin --data-dir "$WORK/data" seed-api-keys --user admin --count "$SEED_KEYS" --output "$WORK/many.txt" >/dev/null
-head -n "$SPREAD" "$WORK/many.txt" | while read -r k; do printf '%s:' "$k" | base64 -w0; echo; done > "$WORK/spread.txt"
-# Warm the cache once (first sight of a key costs one store read), as a real fleet would.
-KEYS_FILE=$WORK/spread.txt wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$WORK/spread.lua" "$URL" >/dev/null
-KEYS_FILE=$WORK/spread.txt run_wrk spread -s "$WORK/spread.lua" "$URL"
-# The same Lua script with one key: wrk's per-request Lua costs CPU on the same 2 cores,
-# so the spread case is compared with this, not with the static-header run.
-printf '%s:' "$KEY" | base64 -w0 > "$WORK/one-lua.txt"; echo >> "$WORK/one-lua.txt"
-KEYS_FILE=$WORK/one-lua.txt run_wrk onelua -s "$WORK/spread.lua" "$URL"
-
-# Same server and store, token cache off: every request verifies the token in full.
-stop_server
-start_server GATEHOUSE_TOKENS__CACHE_CAPACITY=0
-run_wrk firstseen -H "$BEARER" "$URL/api/auth/session"
-
-H_RPS=$(cut -d' ' -f1 "$WORK/healthz.results" | median)
-K_RPS=$(cut -d' ' -f1 "$WORK/apikey.results" | median)
-S_RPS=$(cut -d' ' -f1 "$WORK/spread.results" | median)
-H_P99=$(cut -d' ' -f2 "$WORK/healthz.results" | to_ms | median)
-K_P99=$(cut -d' ' -f2 "$WORK/apikey.results" | to_ms | median)
-S_P99=$(cut -d' ' -f2 "$WORK/spread.results" | to_ms | median)
-L_RPS=$(cut -d' ' -f1 "$WORK/onelua.results" | median)
-B_RPS=$(cut -d' ' -f1 "$WORK/bearer.results" | median)
-B_P99=$(cut -d' ' -f2 "$WORK/bearer.results" | to_ms | median)
-F_RPS=$(cut -d' ' -f1 "$WORK/firstseen.results" | median)
-F_P99=$(cut -d' ' -f2 "$WORK/firstseen.results" | to_ms | median)
-
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+col() { awk -v c="$2" '{print $c}' "$WORK/$1.results" | median; }   # name, column (2 rps, 3 p99)
+# Per-round ratio of case $1 to case $2, as a list "0.91 0.88 0.95", and its median.
+ratios() { join "$WORK/$1.results" "$WORK/$2.results" | awk '{printf "%.2f\n", $2/$4}'; }
+row() { # label, case, baseline case, baseline label
+  local list
+  list=$(ratios "$2" "$3")
+  printf '| %s | %s | %s | **%s×** %s | %s |\n' "$1" "$(col "$2" 2)" "$(col "$2" 3)" \
+    "$(echo "$list" | median)" "$4" "$(echo "$list" | paste -sd' ')"
+}
 echo
-echo "| route (wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, median of $ROUNDS) | requests/s | p99 (ms) | ratio |"
-echo "|---|---|---|---|"
-echo "| GET /healthz (no auth) | $H_RPS | $H_P99 | 1.00 |"
-awk -v k="$K_RPS" -v h="$H_RPS" -v p="$K_P99" 'BEGIN {printf "| GET /api/auth/session, one API key | %s | %s | %.2f× healthz |\n", k, p, k/h}'
-awk -v s="$S_RPS" -v l="$L_RPS" -v h="$H_RPS" -v p="$S_P99" -v n="$SEED_KEYS" -v m="$SPREAD" \
-  'BEGIN {printf "| same, %d keys stored, spread over %d (wrk Lua) | %s | %s | %.2f× one key via the same Lua (%s req/s); %.2f× healthz |\n", n, m, s, p, s/l, l, s/h}'
-awk -v b="$B_RPS" -v h="$H_RPS" -v p="$B_P99" 'BEGIN {printf "| GET /api/auth/session, one bearer token (cached) | %s | %s | %.2f× healthz |\n", b, p, b/h}'
-awk -v f="$F_RPS" -v h="$H_RPS" -v p="$F_P99" 'BEGIN {printf "| same, token cache off (every request a first sight) | %s | %s | %.2f× healthz |\n", f, p, f/h}'
+echo "| case (wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS interleaved rounds) | requests/s (median) | p99 ms (median) | ratio (median of rounds) | per-round ratios |"
+echo "|---|---|---|---|---|"
+printf '| GET /healthz (no auth) | %s | %s | 1.00 | |\n' "$(col healthz 2)" "$(col healthz 3)"
+row "GET /api/auth/session, one API key" apikey healthz "healthz"
+row "same, $SEED_KEYS keys stored, spread over $SPREAD (wrk Lua)" spread onelua "one key via the same Lua"
+row "one key via the same Lua script" onelua healthz "healthz"
+row "GET /api/auth/session, one bearer token (cached)" bearer healthz "healthz"
+row "same token, cache off (every request a first sight)" firstseen healthz "healthz"

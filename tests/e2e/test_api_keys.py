@@ -9,6 +9,10 @@ import json
 import os
 import subprocess
 import sys
+import time
+
+import requests
+from requests.auth import HTTPBasicAuth
 
 from harness import login_ok, record_secret, session
 
@@ -82,3 +86,46 @@ def test_a_deleted_key_gets_401_with_a_basic_challenge_from_curl(server, tmp_pat
         env=env, capture_output=True, text=True, timeout=60)
     assert cp.stdout.startswith("HTTP/1.1 401"), cp.stdout
     assert 'www-authenticate: basic realm="gatehouse"' in cp.stdout.lower(), cp.stdout
+
+
+def test_a_change_on_one_node_reaches_another_node_within_its_poll(gatehouse, server):
+    # Two servers over one store (SQLite file or PostgreSQL database), as a multi-node
+    # deployment runs. Each caches keys for 15 minutes, so only the invalidation poll
+    # (every 5 s) can make the second node refuse a key the first one changed.
+    other = gatehouse.start(store=server.store, expect_bootstrap=False)
+    created = _make_key(server, permissions=["account:read", "api_keys:write"])
+    cert = str(server.store.data_dir / "tls" / "cert.pem")
+    auth = HTTPBasicAuth(created["key"], "")
+
+    def status(node, method="GET", path="/api/auth/session"):
+        return requests.request(method, node.url(path), auth=auth, verify=cert, timeout=30).status_code
+
+    def wait_for(node, want, within=8.0):
+        start = time.monotonic()
+        while (got := status(node)) != want and time.monotonic() - start < within:
+            time.sleep(0.2)
+        assert got == want, f"{node.log_name} still answers {got} after {within} s"
+        return time.monotonic() - start
+
+    assert status(other) == 200  # now cached on the other node
+    assert status(server, "POST", f"/api/api-keys/{created['id']}/disable") == 200
+    assert status(server) == 401, "at once on the node that disabled it"
+    took = wait_for(other, 401)
+    print(f"disable reached the other node in {took:.1f} s")
+
+    # A disabled key cannot enable itself; the owner signs in to do it.
+    res = login_ok(server, "admin", server.bootstrap_password)
+    record_secret(res.body["csrf_token"])
+    r = session().post(server.url(f"/api/api-keys/{created['id']}/enable"),
+                       headers={"Cookie": f"cloud.sso={res.cookie}", "X-CSRF-Token": res.body["csrf_token"]},
+                       timeout=30)
+    assert r.status_code == 200, r.text
+    wait_for(other, 200)
+
+    server.admin("disable-user", "admin")
+    wait_for(other, 401)
+    server.admin("enable-user", "admin")
+    wait_for(other, 200)
+
+    assert status(server, "DELETE", f"/api/api-keys/{created['id']}") == 204
+    wait_for(other, 401)

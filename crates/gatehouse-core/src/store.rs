@@ -39,8 +39,13 @@ pub trait Store: KeyStore + TokenStore + SshKeyStore + Send + Sync + 'static {
     async fn count_users(&self) -> Result<u64>;
     /// Replaces an account's password hash.
     async fn set_password_hash(&self, id: &UserId, hash: &str) -> Result<()>;
-    /// Disables or re-enables an account.
-    async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> Result<()>;
+    /// Disables or re-enables an account, publishing [`Invalidation::User`] with it.
+    async fn set_user_disabled(
+        &self,
+        id: &UserId,
+        disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<()>;
     /// Members of an organisation.
     async fn org_member_count(&self, org: &OrgId) -> Result<u64>;
 
@@ -72,6 +77,41 @@ pub trait Store: KeyStore + TokenStore + SshKeyStore + Send + Sync + 'static {
     async fn insert_audit(&self, event: &AuditEvent) -> Result<()>;
     /// The newest audit records, optionally for one account.
     async fn list_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>>;
+
+    /// Cache invalidations published at or after `since`, oldest first.
+    async fn invalidations_since(&self, since: OffsetDateTime) -> Result<Vec<Invalidation>>;
+    /// Deletes invalidations published before `cutoff`; how many.
+    async fn delete_invalidations_before(&self, cutoff: OffsetDateTime) -> Result<u64>;
+}
+
+/// A change that every node must drop from its in-memory caches. The store writes it
+/// in the same transaction as the change itself, and every node polls for new ones, so
+/// a revocation made on one node reaches the others within one poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// An API key was disabled, enabled or deleted.
+    ApiKey(ApiKeyId),
+    /// An account was disabled, enabled, or signed out everywhere.
+    User(UserId),
+}
+
+impl Invalidation {
+    /// The stored form: a kind and a subject id.
+    pub fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Invalidation::ApiKey(id) => ("api_key", id.as_str()),
+            Invalidation::User(id) => ("user", id.as_str()),
+        }
+    }
+
+    /// Reads the stored form back; `None` for a kind this version does not know.
+    pub fn from_parts(kind: &str, subject: String) -> Option<Self> {
+        match kind {
+            "api_key" => Some(Invalidation::ApiKey(ApiKeyId(subject))),
+            "user" => Some(Invalidation::User(UserId(subject))),
+            _ => None,
+        }
+    }
 }
 
 /// API keys and organisation policy.
@@ -87,17 +127,28 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn api_key_by_id(&self, owner: &UserId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>>;
     /// `owner`'s keys, oldest first.
     async fn list_api_keys(&self, owner: &UserId) -> Result<Vec<ApiKeyRecord>>;
-    /// Enables or disables one of `owner`'s keys; whether it existed.
+    /// Enables or disables one of `owner`'s keys; whether it existed. Publishes
+    /// [`Invalidation::ApiKey`] with the change, as do both deletes.
     async fn set_api_key_enabled(
         &self,
         owner: &UserId,
         id: &ApiKeyId,
         enabled: bool,
+        at: OffsetDateTime,
     ) -> Result<bool>;
     /// Deletes one of `owner`'s keys; whether it existed.
-    async fn delete_api_key(&self, owner: &UserId, id: &ApiKeyId) -> Result<bool>;
+    async fn delete_api_key(
+        &self,
+        owner: &UserId,
+        id: &ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
     /// Deletes a key by hash (revocation of a leaked key); its id and owner if it existed.
-    async fn delete_api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<(ApiKeyId, UserId)>>;
+    async fn delete_api_key_by_hash(
+        &self,
+        hash: &TokenHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<(ApiKeyId, UserId)>>;
     /// Writes buffered last-use records.
     async fn record_api_key_usage(&self, usage: &[KeyUsage]) -> Result<()>;
     /// How many keys exist in all (for benchmarks and metrics).
@@ -137,7 +188,7 @@ pub trait TokenStore: Send + Sync + 'static {
         at: OffsetDateTime,
     ) -> Result<Option<TokenRecord>>;
     /// Revokes all of a user's tokens and sets their "not before" time to `at`; how many
-    /// were revoked.
+    /// were revoked. Publishes [`Invalidation::User`] with the change.
     async fn revoke_user_tokens(&self, user: &UserId, at: OffsetDateTime) -> Result<u64>;
     /// Revokes the live tokens minted by `parent` (an API key or token id); their ids and
     /// hashes.

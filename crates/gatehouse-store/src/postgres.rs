@@ -31,6 +31,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0004_ssh_keys.sql",
         sql: include_str!("../migrations/postgres/0004_ssh_keys.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_invalidations.sql",
+        sql: include_str!("../migrations/postgres/0005_invalidations.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.

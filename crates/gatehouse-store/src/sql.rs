@@ -8,6 +8,10 @@ pub(crate) fn ts(secs: i64) -> gatehouse_core::Result<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp(secs).map_err(gatehouse_core::Error::internal)
 }
 
+/// Publishes a cache invalidation; run inside the transaction of the change it reports.
+pub(crate) const INSERT_INVALIDATION: &str =
+    "INSERT INTO invalidation (at, kind, subject) VALUES ($1, $2, $3)";
+
 macro_rules! impl_store {
     ($store:ty) => {
         use async_trait::async_trait;
@@ -17,7 +21,7 @@ macro_rules! impl_store {
         use gatehouse_core::org::Org;
         use gatehouse_core::secret::TokenHash;
         use gatehouse_core::session::SessionRecord;
-        use gatehouse_core::store::{KeyStore, Store};
+        use gatehouse_core::store::{Invalidation, KeyStore, Store};
         use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage, Scopes};
         use gatehouse_core::ids::ApiKeyId;
         use gatehouse_core::org::{KeyExpiration, OrgPolicy};
@@ -203,17 +207,19 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> Result<()> {
+            async fn set_user_disabled(&self, id: &UserId, disabled: bool, at: OffsetDateTime) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
                 let done = sqlx::query("UPDATE account SET disabled = $1 WHERE account_id = $2")
                     .bind(disabled)
                     .bind(&id.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
                 if done.rows_affected() == 0 {
                     return Err(Error::NotFound);
                 }
-                Ok(())
+                publish(&mut tx, at, Invalidation::User(id.clone())).await?;
+                tx.commit().await.map_err(db)
             }
 
             async fn org_member_count(&self, org: &OrgId) -> Result<u64> {
@@ -389,6 +395,50 @@ macro_rules! impl_store {
                 .map(audit_row)
                 .collect()
             }
+
+            async fn invalidations_since(&self, since: OffsetDateTime) -> Result<Vec<Invalidation>> {
+                let rows = sqlx::query("SELECT kind, subject FROM invalidation WHERE at >= $1 ORDER BY at")
+                    .bind(since.unix_timestamp())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let kind: String = r.try_get("kind").map_err(db)?;
+                    // A kind from a newer version is skipped, not fatal: its cache entries
+                    // still age out.
+                    if let Some(i) = Invalidation::from_parts(&kind, r.try_get("subject").map_err(db)?) {
+                        out.push(i);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn delete_invalidations_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM invalidation WHERE at < $1")
+                    .bind(cutoff.unix_timestamp())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        /// Writes an invalidation inside the transaction of the change it reports.
+        async fn publish(
+            tx: &mut sqlx::Transaction<'_, DbOf>,
+            at: OffsetDateTime,
+            what: Invalidation,
+        ) -> Result<()> {
+            let (kind, subject) = what.parts();
+            sqlx::query(crate::sql::INSERT_INVALIDATION)
+                .bind(at.unix_timestamp())
+                .bind(kind)
+                .bind(subject)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+            Ok(())
         }
 
         macro_rules! key_columns {
@@ -490,40 +540,64 @@ macro_rules! impl_store {
                     .collect()
             }
 
-            async fn set_api_key_enabled(&self, owner: &UserId, id: &ApiKeyId, enabled: bool) -> Result<bool> {
+            async fn set_api_key_enabled(
+                &self,
+                owner: &UserId,
+                id: &ApiKeyId,
+                enabled: bool,
+                at: OffsetDateTime,
+            ) -> Result<bool> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
                 let done = sqlx::query("UPDATE api_key SET enabled = $1 WHERE api_key_id = $2 AND account_id = $3")
                     .bind(enabled)
                     .bind(&id.0)
                     .bind(&owner.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(true)
             }
 
-            async fn delete_api_key(&self, owner: &UserId, id: &ApiKeyId) -> Result<bool> {
+            async fn delete_api_key(&self, owner: &UserId, id: &ApiKeyId, at: OffsetDateTime) -> Result<bool> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
                 let done = sqlx::query("DELETE FROM api_key WHERE api_key_id = $1 AND account_id = $2")
                     .bind(&id.0)
                     .bind(&owner.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(true)
             }
 
-            async fn delete_api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<(ApiKeyId, UserId)>> {
-                let row = sqlx::query("DELETE FROM api_key WHERE key_hash = $1 RETURNING api_key_id, account_id")
+            async fn delete_api_key_by_hash(
+                &self,
+                hash: &TokenHash,
+                at: OffsetDateTime,
+            ) -> Result<Option<(ApiKeyId, UserId)>> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let Some(r) = sqlx::query("DELETE FROM api_key WHERE key_hash = $1 RETURNING api_key_id, account_id")
                     .bind(hash.to_hex())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await
-                    .map_err(db)?;
-                row.map(|r| -> Result<(ApiKeyId, UserId)> {
-                    Ok((
-                        ApiKeyId(r.try_get("api_key_id").map_err(db)?),
-                        UserId(r.try_get("account_id").map_err(db)?),
-                    ))
-                })
-                .transpose()
+                    .map_err(db)?
+                else {
+                    return Ok(None);
+                };
+                let id = ApiKeyId(r.try_get("api_key_id").map_err(db)?);
+                let owner = UserId(r.try_get("account_id").map_err(db)?);
+                publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(Some((id, owner)))
             }
 
             async fn record_api_key_usage(&self, usage: &[KeyUsage]) -> Result<()> {

@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0004_ssh_keys.sql",
         sql: include_str!("../migrations/sqlite/0004_ssh_keys.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_invalidations.sql",
+        sql: include_str!("../migrations/sqlite/0005_invalidations.sql"),
+    },
 ];
 
 /// A SQLite-backed store.

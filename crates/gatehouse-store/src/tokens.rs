@@ -16,7 +16,8 @@ macro_rules! impl_token_store {
             use sqlx::Row;
             use time::OffsetDateTime;
 
-            use super::{DbOf, $store};
+            use super::{DbOf, $store, publish};
+            use gatehouse_core::store::Invalidation;
             use crate::error::db;
             use crate::sql::ts;
 
@@ -223,6 +224,7 @@ macro_rules! impl_token_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                    publish(&mut tx, at, Invalidation::User(user.clone())).await?;
                     tx.commit().await.map_err(db)?;
                     Ok(done.rows_affected())
                 }

@@ -11,7 +11,7 @@ use gatehouse_core::ids::{SessionId, UserId};
 use gatehouse_core::secret::TokenHash;
 use gatehouse_core::service::{BootstrapOutcome, LoginAttempt, NewAccount};
 use gatehouse_core::session::SessionRecord;
-use gatehouse_core::store::Store;
+use gatehouse_core::store::{Invalidation, Store};
 
 mod common;
 use common::*;
@@ -114,7 +114,11 @@ conformance!(
             .set_password_hash(&u.id, "new-hash")
             .await
             .expect("set");
-        store.set_user_disabled(&u.id, true).await.expect("disable");
+        let t = OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("t");
+        store
+            .set_user_disabled(&u.id, true, t)
+            .await
+            .expect("disable");
         let r = store.user_by_id(&u.id).await.expect("q").expect("found");
         assert_eq!(r.password_hash.as_deref(), Some("new-hash"));
         assert!(r.user.disabled);
@@ -123,9 +127,53 @@ conformance!(
             Err(Error::NotFound)
         ));
         assert!(matches!(
-            store.set_user_disabled(&UserId::generate(), true).await,
+            store.set_user_disabled(&UserId::generate(), true, t).await,
             Err(Error::NotFound)
         ));
+        assert_eq!(
+            store.invalidations_since(t).await.expect("poll"),
+            vec![Invalidation::User(u.id.clone())],
+            "the change is published with it; an unknown account publishes nothing"
+        );
+    }
+);
+
+conformance!(
+    invalidations_are_read_from_a_time_on_and_swept,
+    |store: Arc<dyn Store>| async move {
+        let u = add_user(&store, "ines").await;
+        let t = OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("t");
+        for (i, disabled) in [true, false, true].into_iter().enumerate() {
+            store
+                .set_user_disabled(&u.id, disabled, t + Duration::seconds(i as i64 * 10))
+                .await
+                .expect("set");
+        }
+        assert_eq!(store.invalidations_since(t).await.expect("q").len(), 3);
+        assert_eq!(
+            store
+                .invalidations_since(t + Duration::seconds(10))
+                .await
+                .expect("q")
+                .len(),
+            2,
+            "since is inclusive"
+        );
+        assert!(
+            store
+                .invalidations_since(t + Duration::seconds(21))
+                .await
+                .expect("q")
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .delete_invalidations_before(t + Duration::seconds(10))
+                .await
+                .expect("sweep"),
+            1
+        );
+        assert_eq!(store.invalidations_since(t).await.expect("q").len(), 2);
     }
 );
 
@@ -626,13 +674,14 @@ conformance!(
                 .is_none(),
             "another user's key is invisible"
         );
+        let t = OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("t");
         assert!(
             !store
-                .set_api_key_enabled(&b.id, &k.id, false)
+                .set_api_key_enabled(&b.id, &k.id, false, t)
                 .await
                 .expect("q")
         );
-        assert!(!store.delete_api_key(&b.id, &k.id).await.expect("q"));
+        assert!(!store.delete_api_key(&b.id, &k.id, t).await.expect("q"));
         match store
             .insert_api_key(&key_for(&a.id, "ci", "secret-b"))
             .await
@@ -646,7 +695,7 @@ conformance!(
             .expect("same name, other user");
         assert!(
             store
-                .set_api_key_enabled(&a.id, &k.id, false)
+                .set_api_key_enabled(&a.id, &k.id, false, t + Duration::seconds(1))
                 .await
                 .expect("disable")
         );
@@ -660,7 +709,12 @@ conformance!(
         );
         assert_eq!(store.list_api_keys(&a.id).await.expect("list").len(), 1);
         assert_eq!(store.count_api_keys().await.expect("count"), 2);
-        assert!(store.delete_api_key(&a.id, &k.id).await.expect("delete"));
+        assert!(
+            store
+                .delete_api_key(&a.id, &k.id, t + Duration::seconds(2))
+                .await
+                .expect("delete")
+        );
         assert!(
             store
                 .api_key_by_hash(&k.key_hash)
@@ -669,7 +723,7 @@ conformance!(
                 .is_none()
         );
         let (id, owner) = store
-            .delete_api_key_by_hash(&TokenHash::of("secret-c"))
+            .delete_api_key_by_hash(&TokenHash::of("secret-c"), t + Duration::seconds(3))
             .await
             .expect("q")
             .expect("existed");
@@ -677,10 +731,19 @@ conformance!(
         assert!(!id.0.is_empty());
         assert!(
             store
-                .delete_api_key_by_hash(&TokenHash::of("secret-c"))
+                .delete_api_key_by_hash(&TokenHash::of("secret-c"), t + Duration::seconds(4))
                 .await
                 .expect("q")
                 .is_none()
+        );
+        assert_eq!(
+            store.invalidations_since(t).await.expect("poll"),
+            vec![
+                Invalidation::ApiKey(k.id.clone()),
+                Invalidation::ApiKey(k.id.clone()),
+                Invalidation::ApiKey(id),
+            ],
+            "disable, delete and revoke publish; refused changes publish nothing"
         );
     }
 );
@@ -804,6 +867,133 @@ conformance!(
         assert!(matches!(
             core.get_api_key(&actor, &rec.id).await,
             Err(Error::NotFound)
+        ));
+    }
+);
+
+conformance!(
+    a_key_change_on_one_node_reaches_the_others_at_their_next_poll,
+    |store: Arc<dyn Store>| async move {
+        // Two nodes over one store, each with its own caches.
+        let (a, _) = core_with(store.clone());
+        let (b, b_clock) = core_with(store.clone());
+        b.refresh_invalidations().await.expect("first poll");
+        let refused = |r: gatehouse_core::Result<_>| matches!(r, Err(Error::Unauthenticated));
+        let actor = member_actor(&a, "nina").await;
+        let new = |name| NewApiKey {
+            name,
+            expiration: None,
+            permissions: None,
+        };
+        let (rec, secret) = a.create_api_key(&actor, new("ci")).await.expect("create");
+        let key = secret.expose();
+        b.authenticate_api_key(key, ctx())
+            .await
+            .expect("b caches it");
+
+        a.set_api_key_enabled(&actor, &rec.id, false)
+            .await
+            .expect("disable on a");
+        assert!(
+            refused(a.authenticate_api_key(key, ctx()).await),
+            "at once on a"
+        );
+        assert!(
+            b.authenticate_api_key(key, ctx()).await.is_ok(),
+            "b trusts its cache until its next poll (the documented window)"
+        );
+        b_clock.advance(Duration::seconds(5));
+        b.refresh_invalidations().await.expect("poll");
+        assert!(
+            refused(b.authenticate_api_key(key, ctx()).await),
+            "b after its poll"
+        );
+
+        a.set_api_key_enabled(&actor, &rec.id, true)
+            .await
+            .expect("enable on a");
+        assert!(
+            refused(b.authenticate_api_key(key, ctx()).await),
+            "b caches refusals too"
+        );
+        b.refresh_invalidations().await.expect("poll");
+        b.authenticate_api_key(key, ctx())
+            .await
+            .expect("re-enabled on b");
+
+        // Disabling the account on a reaches b's keys (and the next poll is idempotent).
+        a.set_user_disabled("nina", true)
+            .await
+            .expect("disable user");
+        b.refresh_invalidations().await.expect("poll");
+        b.refresh_invalidations().await.expect("poll again");
+        assert!(
+            refused(b.authenticate_api_key(key, ctx()).await),
+            "owner disabled"
+        );
+        a.set_user_disabled("nina", false)
+            .await
+            .expect("enable user");
+        b.refresh_invalidations().await.expect("poll");
+        b.authenticate_api_key(key, ctx())
+            .await
+            .expect("owner enabled");
+
+        // A leaked key revoked by value on a, and a key deleted on a.
+        a.revoke_leaked_keys(&[key.to_string()], None)
+            .await
+            .expect("revoke");
+        let (rec2, secret2) = a.create_api_key(&actor, new("cd")).await.expect("create");
+        b.authenticate_api_key(secret2.expose(), ctx())
+            .await
+            .expect("b caches the second key");
+        a.delete_api_key(&actor, &rec2.id).await.expect("delete");
+        b.refresh_invalidations().await.expect("poll");
+        assert!(refused(b.authenticate_api_key(key, ctx()).await), "revoked");
+        assert!(
+            refused(b.authenticate_api_key(secret2.expose(), ctx()).await),
+            "deleted"
+        );
+    }
+);
+
+conformance!(
+    a_missed_invalidation_lasts_at_most_the_key_cache_ttl,
+    |store: Arc<dyn Store>| async move {
+        let (a, _) = core_with(store.clone());
+        let (b, b_clock) = core_with(store.clone());
+        let actor = member_actor(&a, "omar").await;
+        let (rec, secret) = a
+            .create_api_key(
+                &actor,
+                NewApiKey {
+                    name: "ci",
+                    expiration: None,
+                    permissions: None,
+                },
+            )
+            .await
+            .expect("create");
+        b.authenticate_api_key(secret.expose(), ctx())
+            .await
+            .expect("b caches it");
+        a.set_api_key_enabled(&actor, &rec.id, false)
+            .await
+            .expect("disable");
+        // Lose the invalidation, as if b had been partitioned from the store for longer
+        // than invalidations are kept.
+        store
+            .delete_invalidations_before(t0() + Duration::days(1))
+            .await
+            .expect("drop");
+        b.refresh_invalidations().await.expect("poll");
+        let ttl = b.settings().key_cache_ttl;
+        b_clock.advance(ttl - Duration::seconds(1));
+        assert!(b.authenticate_api_key(secret.expose(), ctx()).await.is_ok());
+        b_clock.advance(Duration::seconds(1));
+        assert!(matches!(
+            b.authenticate_api_key(secret.expose(), ctx()).await,
+            Err(Error::Unauthenticated)
         ));
     }
 );

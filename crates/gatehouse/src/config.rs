@@ -173,6 +173,10 @@ pub struct ApiKeysConfig {
     pub rate_limit_per_minute: u32,
     /// Requests a key may make at once above the sustained rate.
     pub rate_limit_burst: u32,
+    /// How long a node trusts a cached key before reading it again. Disabling or
+    /// deleting a key on any node reaches every node within one invalidation poll (5 s);
+    /// this only bounds how long a missed invalidation could last.
+    pub cache_ttl_seconds: u32,
     /// Platform permissions keys and tokens may carry, beyond Gatehouse's own
     /// (names like `compute:submit`).
     pub platform_scopes: Vec<String>,
@@ -183,6 +187,7 @@ impl Default for ApiKeysConfig {
         ApiKeysConfig {
             rate_limit_per_minute: 6000,
             rate_limit_burst: 200,
+            cache_ttl_seconds: 900,
             platform_scopes: Vec::new(),
         }
     }
@@ -325,6 +330,9 @@ impl Config {
         if s.idle_timeout_minutes == 0 || s.absolute_lifetime_hours == 0 {
             bail!("session: lifetimes must be positive");
         }
+        if self.api_keys.cache_ttl_seconds == 0 {
+            bail!("api_keys.cache_ttl_seconds must be positive");
+        }
         ScopeCatalog::new(&self.api_keys.platform_scopes)
             .map_err(|e| anyhow::anyhow!("api_keys.{e}"))?;
         if self.tokens.audience.trim().is_empty() {
@@ -426,6 +434,7 @@ impl Config {
                 per_minute: self.api_keys.rate_limit_per_minute,
                 burst: self.api_keys.rate_limit_burst,
             },
+            key_cache_ttl: Duration::seconds(self.api_keys.cache_ttl_seconds.into()),
             tokens: TokenSettings {
                 issuer: self.token_issuer(),
                 audience: self.tokens.audience.clone(),

@@ -189,7 +189,7 @@ impl Application {
 }
 
 /// Periodic work: flush buffered writes, watch the store, pick up rotated signing keys,
-/// sweep expired sessions and tokens.
+/// revocations and other nodes' cache invalidations, sweep expired sessions and tokens.
 async fn background_jobs(core: Arc<Core>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut n: u64 = 0;
@@ -205,6 +205,9 @@ async fn background_jobs(core: Arc<Core>) {
             }
             if let Err(e) = core.refresh_revocations().await {
                 tracing::warn!(error = %e, "reading token revocations failed");
+            }
+            if let Err(e) = core.refresh_invalidations().await {
+                tracing::warn!(error = %e, "reading cache invalidations failed");
             }
             if n.is_multiple_of(12)
                 && let Err(e) = core.sweep().await

@@ -2,7 +2,7 @@
 //! last-use tracking coalesced to one in-memory update per key per minute, flushed in
 //! batches. A hit costs a SHA-256, a read lock and a few atomics.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
@@ -93,6 +93,20 @@ impl ApiKeyCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(hash);
+    }
+
+    /// Drops the keys with these ids and every key of these users, in one pass
+    /// (invalidations polled from the store, which name keys by id).
+    pub fn remove_invalidated(&self, keys: &HashSet<ApiKeyId>, users: &HashSet<UserId>) {
+        if keys.is_empty() && users.is_empty() {
+            return;
+        }
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| {
+                !keys.contains(&e.principal.key_id) && !users.contains(&e.principal.user.id)
+            });
     }
 
     /// Drops every key of a user.

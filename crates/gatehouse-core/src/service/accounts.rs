@@ -111,7 +111,9 @@ impl Core {
     #[tracing::instrument(skip_all, fields(username = %username, disabled))]
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<User> {
         let user = self.user_named(username).await?;
-        self.store.set_user_disabled(&user.id, disabled).await?;
+        self.store
+            .set_user_disabled(&user.id, disabled, self.clock.now())
+            .await?;
         self.token_owners.remove(&user.id);
         if disabled {
             self.end_all_sessions(&user.id).await?;

@@ -224,7 +224,7 @@ impl Core {
         let key = self.own_key(actor, id).await?;
         if !self
             .store
-            .set_api_key_enabled(&actor.user.id, id, enabled)
+            .set_api_key_enabled(&actor.user.id, id, enabled, self.clock.now())
             .await?
         {
             return Err(Error::NotFound);
@@ -260,7 +260,11 @@ impl Core {
                     .into(),
             ));
         }
-        if !self.store.delete_api_key(&actor.user.id, id).await? {
+        if !self
+            .store
+            .delete_api_key(&actor.user.id, id, self.clock.now())
+            .await?
+        {
             return Err(Error::NotFound);
         }
         self.api_keys.remove(&key.key_hash);
@@ -291,7 +295,11 @@ impl Core {
         for key in keys.iter().filter(|k| is_well_formed(k)) {
             let hash = TokenHash::of(key);
             self.api_keys.remove(&hash);
-            if let Some((id, owner)) = self.store.delete_api_key_by_hash(&hash).await? {
+            if let Some((id, owner)) = self
+                .store
+                .delete_api_key_by_hash(&hash, self.clock.now())
+                .await?
+            {
                 self.revoke_descendants(id.as_str()).await?;
                 self.audit(
                     AuditEvent::new(self.clock.now(), "api_key.revoked_leaked")
@@ -329,7 +337,7 @@ impl Core {
         let entry = match self.api_keys.get(&hash) {
             Some(e)
                 if now.unix_timestamp() - e.checked_at
-                    < self.settings.session.cache_ttl.whole_seconds() =>
+                    < self.settings.key_cache_ttl.whole_seconds() =>
             {
                 e
             }

@@ -12,6 +12,7 @@ pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
 pub use tokens::NewToken;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -23,9 +24,14 @@ use crate::error::{Error, Result};
 use crate::password::{HashParams, PasswordHasher};
 use crate::seal::Keyring;
 use crate::session::{SessionCache, SessionPolicy};
-use crate::store::Store;
+use crate::store::{Invalidation, Store};
 use crate::throttle::{IpLimiter, LockoutPolicy};
 use crate::token::{OwnerCache, RevokedTokens, TokenCache, TokenKeys, TokenSettings};
+
+/// How far each invalidation poll reaches back before the previous one.
+const INVALIDATION_OVERLAP: Duration = Duration::minutes(2);
+/// How long invalidations stay in the store: far longer than any poll gap.
+const INVALIDATION_RETENTION: Duration = Duration::hours(1);
 
 /// Tunables of the core, filled from the binary's configuration.
 #[derive(Debug, Clone)]
@@ -48,6 +54,10 @@ pub struct CoreSettings {
     pub platform_scopes: Vec<String>,
     /// Request rate allowed per API key.
     pub key_rate: KeyRate,
+    /// How long a cached API key is trusted before it is read again. Changes made on
+    /// any node reach every node's cache sooner, through the invalidation poll; this only
+    /// bounds how long a missed invalidation could last.
+    pub key_cache_ttl: Duration,
     /// Bearer token issuer, audience and cache size.
     pub tokens: TokenSettings,
 }
@@ -67,6 +77,7 @@ impl Default for CoreSettings {
                 per_minute: 6000,
                 burst: 200,
             },
+            key_cache_ttl: Duration::minutes(15),
             tokens: TokenSettings::default(),
         }
     }
@@ -98,6 +109,8 @@ pub struct Core {
     revocations_polled: std::sync::atomic::AtomicI64,
     /// Token owners, for first sights of tokens.
     token_owners: OwnerCache,
+    /// Unix seconds of the last invalidation poll.
+    invalidations_polled: std::sync::atomic::AtomicI64,
 }
 
 impl Core {
@@ -130,6 +143,7 @@ impl Core {
             revoked_tokens: RevokedTokens::default(),
             revocations_polled: std::sync::atomic::AtomicI64::new(i64::MIN),
             token_owners: OwnerCache::default(),
+            invalidations_polled: std::sync::atomic::AtomicI64::new(i64::MIN),
             settings,
         })
     }
@@ -185,8 +199,42 @@ impl Core {
         Ok(())
     }
 
-    /// Deletes sessions past their lifetime, expired tokens and signing keys that no
-    /// longer verify anything from the store.
+    /// Drops from this node's caches what any node changed since the last poll (API
+    /// keys disabled, enabled or deleted; accounts disabled or signed out everywhere).
+    /// Run every few seconds: that interval is how long a change made on one node takes
+    /// to reach the others. Polls overlap by two minutes, for clock differences between
+    /// nodes and slow commits; dropping an entry twice costs one store read.
+    pub async fn refresh_invalidations(&self) -> Result<()> {
+        let now = self.clock.now();
+        let last = self.invalidations_polled.load(Ordering::Relaxed);
+        let since = if last == i64::MIN {
+            now
+        } else {
+            time::OffsetDateTime::from_unix_timestamp(last).map_err(Error::internal)?
+        } - INVALIDATION_OVERLAP;
+        let mut keys = HashSet::new();
+        let mut users = HashSet::new();
+        for change in self.store.invalidations_since(since).await? {
+            match change {
+                Invalidation::ApiKey(id) => {
+                    keys.insert(id);
+                }
+                Invalidation::User(user) => {
+                    self.sessions.remove_user(&user);
+                    self.tokens.remove_user(&user);
+                    self.token_owners.remove(&user);
+                    users.insert(user);
+                }
+            }
+        }
+        self.api_keys.remove_invalidated(&keys, &users);
+        self.invalidations_polled
+            .store(now.unix_timestamp(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Deletes sessions past their lifetime, expired tokens, signing keys that no
+    /// longer verify anything, and old invalidations from the store.
     pub async fn sweep(&self) -> Result<u64> {
         let now = self.clock.now();
         let sessions = self
@@ -194,6 +242,9 @@ impl Core {
             .delete_expired_sessions(now, now - self.settings.session.idle_timeout)
             .await?;
         let tokens = self.sweep_tokens(now).await?;
+        self.store
+            .delete_invalidations_before(now - INVALIDATION_RETENTION)
+            .await?;
         Ok(sessions + tokens)
     }
 

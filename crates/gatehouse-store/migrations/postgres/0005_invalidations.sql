@@ -1,0 +1,11 @@
+-- Changes every node must drop from its in-memory caches (an API key disabled, enabled or
+-- deleted; an account disabled, enabled or signed out everywhere). Each row is written in
+-- the same transaction as the change; every node polls the recent rows every few seconds.
+
+CREATE TABLE invalidation (
+    at      BIGINT NOT NULL,
+    kind    TEXT    NOT NULL,
+    subject TEXT    NOT NULL
+);
+
+CREATE INDEX invalidation_at_idx ON invalidation (at);
