@@ -40,7 +40,7 @@ impl ApiKeySecret {
             }
         }
         let check = checksum(&body);
-        body.push_str(&check);
+        body.extend(check.iter().map(|&b| char::from(b)));
         ApiKeySecret(SecretString::from(body))
     }
 
@@ -70,17 +70,18 @@ pub fn is_well_formed(key: &str) -> bool {
         return false;
     }
     let (body, check) = key.split_at(PREFIX.len() + BODY_LEN);
-    crate::secret::constant_time_eq(checksum(body).as_bytes(), check.as_bytes())
+    crate::secret::constant_time_eq(&checksum(body), check.as_bytes())
 }
 
-fn checksum(body: &str) -> String {
+/// The CRC32 of `body` in base62, fixed width (no allocation: it runs on every request).
+fn checksum(body: &str) -> [u8; CHECK_LEN] {
     let mut n = crc32(body.as_bytes());
     let mut out = [b'0'; CHECK_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// CRC-32 (IEEE 802.3, as in zlib and GitHub's token checksums), table-driven: it runs
