@@ -53,8 +53,8 @@ pub trait Store: KeyStore + TokenStore + SshKeyStore + Send + Sync + 'static {
     async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
     /// Finds a session by the hash of its cookie secret.
     async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionRecord>>;
-    /// Deletes one session; whether it existed.
-    async fn delete_session(&self, hash: &TokenHash) -> Result<bool>;
+    /// Deletes one session; whether it existed. Publishes [`Invalidation::Session`] with it.
+    async fn delete_session(&self, hash: &TokenHash, at: OffsetDateTime) -> Result<bool>;
     /// Deletes every session of an account; how many.
     async fn delete_user_sessions(&self, user: &UserId) -> Result<u64>;
     /// Records activity for many sessions at once (never moves `last_seen_at` back).
@@ -93,14 +93,18 @@ pub enum Invalidation {
     ApiKey(ApiKeyId),
     /// An account was disabled, enabled, or signed out everywhere.
     User(UserId),
+    /// A session was ended (sign-out), named by the hash of its cookie secret, which is
+    /// what the session table already holds.
+    Session(TokenHash),
 }
 
 impl Invalidation {
     /// The stored form: a kind and a subject id.
-    pub fn parts(&self) -> (&'static str, &str) {
+    pub fn parts(&self) -> (&'static str, String) {
         match self {
-            Invalidation::ApiKey(id) => ("api_key", id.as_str()),
-            Invalidation::User(id) => ("user", id.as_str()),
+            Invalidation::ApiKey(id) => ("api_key", id.0.clone()),
+            Invalidation::User(id) => ("user", id.0.clone()),
+            Invalidation::Session(hash) => ("session", hash.to_hex()),
         }
     }
 
@@ -109,6 +113,7 @@ impl Invalidation {
         match kind {
             "api_key" => Some(Invalidation::ApiKey(ApiKeyId(subject))),
             "user" => Some(Invalidation::User(UserId(subject))),
+            "session" => TokenHash::from_hex(&subject).map(Invalidation::Session),
             _ => None,
         }
     }

@@ -266,13 +266,19 @@ macro_rules! impl_store {
                 .transpose()
             }
 
-            async fn delete_session(&self, hash: &TokenHash) -> Result<bool> {
+            async fn delete_session(&self, hash: &TokenHash, at: OffsetDateTime) -> Result<bool> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
                 let done = sqlx::query("DELETE FROM session WHERE token_hash = $1")
                     .bind(hash.to_hex())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                publish(&mut tx, at, Invalidation::Session(*hash)).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(true)
             }
 
             async fn delete_user_sessions(&self, user: &UserId) -> Result<u64> {

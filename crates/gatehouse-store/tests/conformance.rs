@@ -215,12 +215,23 @@ conformance!(
             .expect("found");
         assert_eq!(got.last_seen_at, later, "last_seen never moves backwards");
 
-        assert!(store.delete_session(&s.token_hash).await.expect("delete"));
+        let t = OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("t");
+        assert!(
+            store
+                .delete_session(&s.token_hash, t)
+                .await
+                .expect("delete")
+        );
         assert!(
             !store
-                .delete_session(&s.token_hash)
+                .delete_session(&s.token_hash, t)
                 .await
                 .expect("delete again")
+        );
+        assert_eq!(
+            store.invalidations_since(t).await.expect("poll"),
+            vec![Invalidation::Session(s.token_hash)],
+            "published once, by the delete that found it"
         );
         assert!(
             store
@@ -380,6 +391,28 @@ conformance!(
         core.logout(out.token.expose()).await.expect("logout");
         assert!(matches!(
             core.authenticate_session(out.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ));
+    }
+);
+
+conformance!(
+    a_sign_out_on_one_node_ends_the_session_on_the_others_at_their_poll,
+    |store: Arc<dyn Store>| async move {
+        let (a, _) = core_with(store.clone());
+        let (b, _) = core_with(store.clone());
+        b.refresh_invalidations().await.expect("first poll");
+        member_actor(&a, "hana").await;
+        let out = a.login(attempt("hana", PW)).await.expect("login");
+        let cookie = out.token.expose();
+        b.authenticate_session(cookie).await.expect("b caches it");
+        a.logout(cookie).await.expect("logout on a");
+        b.authenticate_session(cookie)
+            .await
+            .expect("cached on b until it polls");
+        b.refresh_invalidations().await.expect("poll");
+        assert!(matches!(
+            b.authenticate_session(cookie).await,
             Err(Error::Unauthenticated)
         ));
     }

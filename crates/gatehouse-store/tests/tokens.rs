@@ -152,6 +152,7 @@ conformance!(the_audience_and_issuer_must_match, |store: Arc<
                     audience: audience.into(),
                     issuer: issuer.into(),
                     cache_capacity: 100,
+                    ..TokenSettings::default()
                 },
                 ..fast_settings()
             },
@@ -383,3 +384,40 @@ conformance!(other_nodes_learn_of_revocations_by_polling, |store: Arc<
     refused(b.authenticate_token(&same_second, None).await);
     refused(b.authenticate_token(&unseen, None).await);
 });
+
+conformance!(
+    an_account_disabled_on_one_node_drops_its_tokens_from_the_others_caches,
+    |store: Arc<dyn Store>| async move {
+        let master = Arc::new(Keyring::single(MasterKey::generate()));
+        let clock = Arc::new(ManualClock::new(t0()));
+        let node = || {
+            Core::new(store.clone(), clock.clone(), fast_settings())
+                .expect("core")
+                .with_master_keys(master.clone())
+        };
+        let (a, b) = (node(), node());
+        a.init_tokens().await.expect("a");
+        b.init_tokens().await.expect("b");
+        b.refresh_invalidations().await.expect("first poll");
+        let actor = member_actor(&a, "pia").await;
+        let (_, token) = issue(&a, &actor, 2).await;
+        b.authenticate_token(&token, None)
+            .await
+            .expect("b caches the token and its owner");
+        // Cached tokens are trusted for tokens.cache_ttl (15 min), not the session TTL.
+        clock.advance(Duration::minutes(10));
+        b.authenticate_token(&token, None)
+            .await
+            .expect("still cached ten minutes on");
+
+        a.set_user_disabled("pia", true)
+            .await
+            .expect("disable on a");
+        b.authenticate_token(&token, None)
+            .await
+            .expect("cached on b until it polls");
+        // The invalidation poll alone (not the revocation poll) is enough.
+        b.refresh_invalidations().await.expect("poll");
+        refused(b.authenticate_token(&token, None).await);
+    }
+);

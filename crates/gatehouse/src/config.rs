@@ -204,6 +204,10 @@ pub struct TokensConfig {
     pub audience: String,
     /// Verified tokens kept in memory (0 verifies every request in full).
     pub cache_capacity: usize,
+    /// How long a verified token is trusted before it is verified again (if it has not
+    /// expired first). Revocations reach every node within 5 s through the polls; this
+    /// only bounds how long a missed one could last.
+    pub cache_ttl_seconds: u32,
 }
 
 impl Default for TokensConfig {
@@ -212,6 +216,7 @@ impl Default for TokensConfig {
             issuer: String::new(),
             audience: "gatehouse".into(),
             cache_capacity: 100_000,
+            cache_ttl_seconds: 900,
         }
     }
 }
@@ -333,6 +338,9 @@ impl Config {
         if self.api_keys.cache_ttl_seconds == 0 {
             bail!("api_keys.cache_ttl_seconds must be positive");
         }
+        if self.tokens.cache_ttl_seconds == 0 {
+            bail!("tokens.cache_ttl_seconds must be positive");
+        }
         ScopeCatalog::new(&self.api_keys.platform_scopes)
             .map_err(|e| anyhow::anyhow!("api_keys.{e}"))?;
         if self.tokens.audience.trim().is_empty() {
@@ -439,6 +447,7 @@ impl Config {
                 issuer: self.token_issuer(),
                 audience: self.tokens.audience.clone(),
                 cache_capacity: self.tokens.cache_capacity,
+                cache_ttl: Duration::seconds(self.tokens.cache_ttl_seconds.into()),
             },
         }
     }

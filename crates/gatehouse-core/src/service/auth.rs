@@ -142,7 +142,7 @@ impl Core {
         let hash = TokenHash::of(cookie_value);
         self.sessions.remove(&hash);
         if let Some(s) = self.store.session_by_hash(&hash).await? {
-            self.store.delete_session(&hash).await?;
+            self.store.delete_session(&hash, self.clock.now()).await?;
             self.audit(
                 AuditEvent::new(self.clock.now(), "logout")
                     .user(&s.user_id)

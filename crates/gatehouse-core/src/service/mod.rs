@@ -200,7 +200,8 @@ impl Core {
     }
 
     /// Drops from this node's caches what any node changed since the last poll (API
-    /// keys disabled, enabled or deleted; accounts disabled or signed out everywhere).
+    /// keys disabled, enabled or deleted; sessions ended; accounts disabled or signed
+    /// out everywhere).
     /// Run every few seconds: that interval is how long a change made on one node takes
     /// to reach the others. Polls overlap by two minutes, for clock differences between
     /// nodes and slow commits; dropping an entry twice costs one store read.
@@ -219,6 +220,7 @@ impl Core {
                 Invalidation::ApiKey(id) => {
                     keys.insert(id);
                 }
+                Invalidation::Session(hash) => self.sessions.remove(&hash),
                 Invalidation::User(user) => {
                     self.sessions.remove_user(&user);
                     self.tokens.remove_user(&user);

@@ -309,7 +309,7 @@ impl Core {
         let hash = TokenHash::of(token);
         if let Some(hit) = self.tokens.get(&hash) {
             let fresh = now.unix_timestamp() - hit.checked_at
-                < self.settings.session.cache_ttl.whole_seconds();
+                < self.settings.tokens.cache_ttl.whole_seconds();
             if fresh && hit.principal.is_current(now) {
                 return Ok(hit.principal.clone());
             }
@@ -379,7 +379,7 @@ impl Core {
     /// A token's owner, from the owner cache or the store.
     async fn token_owner(&self, id: &UserId, now: OffsetDateTime) -> Result<Option<Arc<Owner>>> {
         let now_s = now.unix_timestamp();
-        let ttl = self.settings.session.cache_ttl.whole_seconds();
+        let ttl = self.settings.tokens.cache_ttl.whole_seconds();
         if let Some(o) = self.token_owners.get(id, now_s, ttl) {
             return Ok(Some(o));
         }

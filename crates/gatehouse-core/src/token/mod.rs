@@ -46,6 +46,11 @@ pub struct TokenSettings {
     pub audience: String,
     /// Verified tokens kept in memory (0 turns the cache off).
     pub cache_capacity: usize,
+    /// How long a verified token (and a token owner) is trusted before it is verified
+    /// again, if it has not expired first. Revocations on any node reach every node
+    /// sooner, through the revocation and invalidation polls; this only bounds how long
+    /// a missed one could last.
+    pub cache_ttl: time::Duration,
 }
 
 impl Default for TokenSettings {
@@ -54,6 +59,7 @@ impl Default for TokenSettings {
             issuer: "gatehouse".into(),
             audience: "gatehouse".into(),
             cache_capacity: 100_000,
+            cache_ttl: time::Duration::minutes(15),
         }
     }
 }
