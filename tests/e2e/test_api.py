@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -163,6 +164,22 @@ def test_logout_requires_origin_or_csrf_token(server):
     r = get_session(server, res.cookie)
     assert r.status_code == 401, r.text
     assert r.headers.get("WWW-Authenticate"), "401 without WWW-Authenticate"
+
+
+def test_a_sign_out_on_one_node_ends_the_session_on_another_within_its_poll(gatehouse, server):
+    # A second server over the same store caches sessions for 30 s; only the 5 s
+    # invalidation poll can end the session there sooner.
+    other = gatehouse.start(store=server.store, expect_bootstrap=False)
+    res = login_ok(server, "admin", server.bootstrap_password)
+    assert get_session(other, res.cookie).status_code == 200  # cached on the other node
+    r = session().post(server.url("/api/auth/logout"),
+                       headers={"Cookie": f"{COOKIE_NAME}={res.cookie}", "X-CSRF-Token": res.csrf_token},
+                       timeout=30)
+    assert r.status_code == 204, r.text
+    start = time.monotonic()
+    while get_session(other, res.cookie).status_code == 200 and time.monotonic() - start < 8:
+        time.sleep(0.2)
+    assert get_session(other, res.cookie).status_code == 401, "the other node still accepts the session"
 
 
 def test_cookie_and_authorization_together_is_400(server):
