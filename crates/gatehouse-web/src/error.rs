@@ -60,7 +60,7 @@ impl ApiError {
                 CoreError::Invalid { field, reason } => (
                     S::UNPROCESSABLE_ENTITY,
                     "validation_failed",
-                    format!("{field} {reason}"),
+                    format!("{field}: {reason}"),
                 ),
                 CoreError::InvalidCredentials => (
                     S::UNAUTHORIZED,

@@ -236,11 +236,11 @@ function setupTokens() {
   });
 }
 
-// The server prefixes a validation message with the field's name ("key this is a
+// The server prefixes a validation message with the field's name ("key: this is a
 // private key; …"); the key's messages are whole sentences, so show them without it.
 function sshKeyMessage(data, status) {
   const msg = (data && data.message) || "Request failed (" + status + ")";
-  if (data && data.field === "key" && msg.startsWith("key ")) return msg.slice(4);
+  if (data && data.field === "key" && msg.startsWith("key: ")) return msg.slice(5);
   return msg;
 }
 
