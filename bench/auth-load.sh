@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Authentication hot-path benchmark (see docs/benchmarks.md).
 #
-#   bench/auth-load.sh                       # full run: ~3.5 minutes after the release build
+#   bench/auth-load.sh                       # full run: ~4.5 minutes after the release build
 #   DURATION=5 ROUNDS=1 bench/auth-load.sh   # quick look
 #
 # Starts two release `gatehouse serve` processes on one SQLite data folder (the second with
@@ -102,6 +102,10 @@ KEYS_FILE=$WORK/spread.txt wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$WORK/spre
 run_case() { # name, round, wrk args...
   local name=$1 round=$2; shift 2
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" > "$WORK/$name.$round.txt"
+  # A refused request is fast, so errors would pass for throughput: every one must be a 200.
+  if grep -qE 'Non-2xx|Socket errors' "$WORK/$name.$round.txt"; then
+    echo "round $round $name: requests failed:" >&2; cat "$WORK/$name.$round.txt" >&2; exit 1
+  fi
   local rps p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.$round.txt")
   p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; printf "%.2f", v}' "$WORK/$name.$round.txt")

@@ -55,8 +55,8 @@ pub trait Store: KeyStore + TokenStore + SshKeyStore + Send + Sync + 'static {
     async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionRecord>>;
     /// Deletes one session; whether it existed. Publishes [`Invalidation::Session`] with it.
     async fn delete_session(&self, hash: &TokenHash, at: OffsetDateTime) -> Result<bool>;
-    /// Deletes every session of an account; how many.
-    async fn delete_user_sessions(&self, user: &UserId) -> Result<u64>;
+    /// Deletes every session of an account; how many. Publishes [`Invalidation::User`].
+    async fn delete_user_sessions(&self, user: &UserId, at: OffsetDateTime) -> Result<u64>;
     /// Records activity for many sessions at once (never moves `last_seen_at` back).
     async fn touch_sessions(&self, seen: &[(TokenHash, OffsetDateTime)]) -> Result<()>;
     /// Deletes sessions whose absolute lifetime or idle time has passed.
@@ -79,7 +79,7 @@ pub trait Store: KeyStore + TokenStore + SshKeyStore + Send + Sync + 'static {
     async fn list_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>>;
 
     /// Cache invalidations published at or after `since`, oldest first.
-    async fn invalidations_since(&self, since: OffsetDateTime) -> Result<Vec<Invalidation>>;
+    async fn invalidations_since(&self, since: OffsetDateTime) -> Result<Vec<Published>>;
     /// Deletes invalidations published before `cutoff`; how many.
     async fn delete_invalidations_before(&self, cutoff: OffsetDateTime) -> Result<u64>;
 }
@@ -87,7 +87,7 @@ pub trait Store: KeyStore + TokenStore + SshKeyStore + Send + Sync + 'static {
 /// A change that every node must drop from its in-memory caches. The store writes it
 /// in the same transaction as the change itself, and every node polls for new ones, so
 /// a revocation made on one node reaches the others within one poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Invalidation {
     /// An API key was disabled, enabled or deleted.
     ApiKey(ApiKeyId),
@@ -96,6 +96,17 @@ pub enum Invalidation {
     /// A session was ended (sign-out), named by the hash of its cookie secret, which is
     /// what the session table already holds.
     Session(TokenHash),
+}
+
+/// An invalidation as read back from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The row's unique id (two changes to one subject in one second are two rows).
+    pub id: String,
+    /// When it was published, by the publishing node's clock.
+    pub at: OffsetDateTime,
+    /// What changed.
+    pub change: Invalidation,
 }
 
 impl Invalidation {

@@ -10,7 +10,7 @@ pub(crate) fn ts(secs: i64) -> gatehouse_core::Result<time::OffsetDateTime> {
 
 /// Publishes a cache invalidation; run inside the transaction of the change it reports.
 pub(crate) const INSERT_INVALIDATION: &str =
-    "INSERT INTO invalidation (at, kind, subject) VALUES ($1, $2, $3)";
+    "INSERT INTO invalidation (invalidation_id, at, kind, subject) VALUES ($1, $2, $3, $4)";
 
 macro_rules! impl_store {
     ($store:ty) => {
@@ -21,7 +21,7 @@ macro_rules! impl_store {
         use gatehouse_core::org::Org;
         use gatehouse_core::secret::TokenHash;
         use gatehouse_core::session::SessionRecord;
-        use gatehouse_core::store::{Invalidation, KeyStore, Store};
+        use gatehouse_core::store::{Invalidation, KeyStore, Published, Store};
         use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage, Scopes};
         use gatehouse_core::ids::ApiKeyId;
         use gatehouse_core::org::{KeyExpiration, OrgPolicy};
@@ -281,12 +281,15 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
-            async fn delete_user_sessions(&self, user: &UserId) -> Result<u64> {
+            async fn delete_user_sessions(&self, user: &UserId, at: OffsetDateTime) -> Result<u64> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
                 let done = sqlx::query("DELETE FROM session WHERE account_id = $1")
                     .bind(&user.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                publish(&mut tx, at, Invalidation::User(user.clone())).await?;
+                tx.commit().await.map_err(db)?;
                 Ok(done.rows_affected())
             }
 
@@ -402,8 +405,11 @@ macro_rules! impl_store {
                 .collect()
             }
 
-            async fn invalidations_since(&self, since: OffsetDateTime) -> Result<Vec<Invalidation>> {
-                let rows = sqlx::query("SELECT kind, subject FROM invalidation WHERE at >= $1 ORDER BY at")
+            async fn invalidations_since(&self, since: OffsetDateTime) -> Result<Vec<Published>> {
+                let rows = sqlx::query(
+                    "SELECT invalidation_id, at, kind, subject FROM invalidation \
+                     WHERE at >= $1 ORDER BY at, invalidation_id",
+                )
                     .bind(since.unix_timestamp())
                     .fetch_all(&self.pool)
                     .await
@@ -413,8 +419,12 @@ macro_rules! impl_store {
                     let kind: String = r.try_get("kind").map_err(db)?;
                     // A kind from a newer version is skipped, not fatal: its cache entries
                     // still age out.
-                    if let Some(i) = Invalidation::from_parts(&kind, r.try_get("subject").map_err(db)?) {
-                        out.push(i);
+                    if let Some(change) = Invalidation::from_parts(&kind, r.try_get("subject").map_err(db)?) {
+                        out.push(Published {
+                            id: r.try_get("invalidation_id").map_err(db)?,
+                            at: ts(r.try_get("at").map_err(db)?)?,
+                            change,
+                        });
                     }
                 }
                 Ok(out)
@@ -438,6 +448,7 @@ macro_rules! impl_store {
         ) -> Result<()> {
             let (kind, subject) = what.parts();
             sqlx::query(crate::sql::INSERT_INVALIDATION)
+                .bind(gatehouse_core::secret::random_token::<16>())
                 .bind(at.unix_timestamp())
                 .bind(kind)
                 .bind(subject)

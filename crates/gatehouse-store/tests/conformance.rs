@@ -17,6 +17,20 @@ mod common;
 use common::*;
 use time::{Duration, OffsetDateTime};
 
+/// The invalidations published since `t`, as (time, change).
+async fn published(
+    store: &Arc<dyn Store>,
+    t: OffsetDateTime,
+) -> Vec<(OffsetDateTime, Invalidation)> {
+    store
+        .invalidations_since(t)
+        .await
+        .expect("poll")
+        .into_iter()
+        .map(|p| (p.at, p.change))
+        .collect()
+}
+
 async fn add_user(store: &Arc<dyn Store>, name: &str) -> gatehouse_core::account::User {
     let org = store.ensure_org("default", t0()).await.expect("org");
     store
@@ -131,8 +145,8 @@ conformance!(
             Err(Error::NotFound)
         ));
         assert_eq!(
-            store.invalidations_since(t).await.expect("poll"),
-            vec![Invalidation::User(u.id.clone())],
+            published(&store, t).await,
+            vec![(t, Invalidation::User(u.id.clone()))],
             "the change is published with it; an unknown account publishes nothing"
         );
     }
@@ -174,6 +188,19 @@ conformance!(
             1
         );
         assert_eq!(store.invalidations_since(t).await.expect("q").len(), 2);
+
+        // Two changes to one account in one second are two rows, told apart by id.
+        let later = t + Duration::seconds(30);
+        for disabled in [false, true] {
+            store
+                .set_user_disabled(&u.id, disabled, later)
+                .await
+                .expect("set");
+        }
+        let rows = store.invalidations_since(later).await.expect("q");
+        assert_eq!(rows.len(), 2);
+        assert_ne!(rows[0].id, rows[1].id);
+        assert_eq!(rows[0].change, rows[1].change);
     }
 );
 
@@ -229,8 +256,8 @@ conformance!(
                 .expect("delete again")
         );
         assert_eq!(
-            store.invalidations_since(t).await.expect("poll"),
-            vec![Invalidation::Session(s.token_hash)],
+            published(&store, t).await,
+            vec![(t, Invalidation::Session(s.token_hash))],
             "published once, by the delete that found it"
         );
         assert!(
@@ -250,7 +277,10 @@ conformance!(
             .await
             .expect("insert");
         assert_eq!(
-            store.delete_user_sessions(&u.id).await.expect("delete all"),
+            store
+                .delete_user_sessions(&u.id, t0())
+                .await
+                .expect("delete all"),
             2
         );
     }
@@ -770,11 +800,11 @@ conformance!(
                 .is_none()
         );
         assert_eq!(
-            store.invalidations_since(t).await.expect("poll"),
+            published(&store, t).await,
             vec![
-                Invalidation::ApiKey(k.id.clone()),
-                Invalidation::ApiKey(k.id.clone()),
-                Invalidation::ApiKey(id),
+                (t + Duration::seconds(1), Invalidation::ApiKey(k.id.clone())),
+                (t + Duration::seconds(2), Invalidation::ApiKey(k.id.clone())),
+                (t + Duration::seconds(3), Invalidation::ApiKey(id)),
             ],
             "disable, delete and revoke publish; refused changes publish nothing"
         );

@@ -30,8 +30,8 @@ pub struct CachedKey {
     pub principal: Arc<ApiKeyPrincipal>,
     /// The key's state when loaded.
     pub enabled: bool,
-    /// Unix seconds when confirmed against the store.
-    pub checked_at: i64,
+    /// Unix seconds when confirmed against the store; [`STALE`] once invalidated.
+    checked_at: AtomicI64,
     /// GCRA "theoretical arrival time", in microseconds of [`monotonic_us`].
     tat: AtomicI64,
     /// Unix minute of the last recorded use; later uses in the same minute are not
@@ -68,7 +68,7 @@ impl ApiKeyCache {
         let entry = Arc::new(CachedKey {
             principal,
             enabled,
-            checked_at: now.unix_timestamp(),
+            checked_at: AtomicI64::new(now.unix_timestamp()),
             tat: AtomicI64::new(0),
             used_minute: AtomicI64::new(0),
             usage: Mutex::new(None),
@@ -87,7 +87,7 @@ impl ApiKeyCache {
         map.insert(hash, entry);
     }
 
-    /// Drops one key (disable, enable, delete, revoke).
+    /// Drops a key that no longer exists (or whose owner cannot use it).
     pub fn remove(&self, hash: &TokenHash) {
         self.map
             .write()
@@ -95,26 +95,32 @@ impl ApiKeyCache {
             .remove(hash);
     }
 
-    /// Drops the keys with these ids and every key of these users, in one pass
-    /// (invalidations polled from the store, which name keys by id).
-    pub fn remove_invalidated(&self, keys: &HashSet<ApiKeyId>, users: &HashSet<UserId>) {
+    /// Makes one key's next use read the store again (disable, enable, delete, revoke).
+    /// The entry stays, so its rate-limit state survives the reload: changing a key
+    /// never hands its owner a fresh burst.
+    pub fn invalidate(&self, hash: &TokenHash) {
+        if let Some(e) = self.get(hash) {
+            e.checked_at.store(STALE, Ordering::Relaxed);
+        }
+    }
+
+    /// Invalidates the keys with these ids and every key of these users, in one pass
+    /// under the read lock (invalidations polled from the store name keys by id).
+    pub fn invalidate_matching(&self, keys: &HashSet<ApiKeyId>, users: &HashSet<UserId>) {
         if keys.is_empty() && users.is_empty() {
             return;
         }
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, e| {
-                !keys.contains(&e.principal.key_id) && !users.contains(&e.principal.user.id)
-            });
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        for e in map.values() {
+            if keys.contains(&e.principal.key_id) || users.contains(&e.principal.user.id) {
+                e.checked_at.store(STALE, Ordering::Relaxed);
+            }
+        }
     }
 
-    /// Drops every key of a user.
-    pub fn remove_user(&self, user: &UserId) {
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, e| &e.principal.user.id != user);
+    /// Invalidates every key of a user.
+    pub fn invalidate_user(&self, user: &UserId) {
+        self.invalidate_matching(&HashSet::new(), &HashSet::from([user.clone()]));
     }
 
     /// Copies the uses buffered since the last call (the buffer keeps the last one, so
@@ -128,7 +134,15 @@ impl ApiKeyCache {
     }
 }
 
+/// The `checked_at` of an invalidated entry: older than any TTL.
+const STALE: i64 = i64::MIN;
+
 impl CachedKey {
+    /// Whether the entry was confirmed against the store less than `ttl_seconds` ago.
+    pub fn is_fresh(&self, now: i64, ttl_seconds: i64) -> bool {
+        now.saturating_sub(self.checked_at.load(Ordering::Relaxed)) < ttl_seconds
+    }
+
     /// Applies the key's rate; `Err(seconds)` when over it.
     pub fn admit(&self, rate: KeyRate) -> Result<(), u64> {
         if rate.per_minute == 0 {
@@ -206,7 +220,7 @@ mod tests {
     use crate::api_key::Scopes;
     use crate::ids::OrgId;
 
-    fn entry() -> Arc<CachedKey> {
+    fn cached() -> (ApiKeyCache, TokenHash) {
         let cache = ApiKeyCache::default();
         let user = User {
             id: UserId::generate(),
@@ -234,7 +248,43 @@ mod tests {
         });
         let h = TokenHash::of("x");
         cache.insert(h, p, true, OffsetDateTime::UNIX_EPOCH);
+        (cache, h)
+    }
+
+    fn entry() -> Arc<CachedKey> {
+        let (cache, h) = cached();
         cache.get(&h).expect("cached")
+    }
+
+    #[test]
+    fn an_invalidated_key_is_stale_but_keeps_its_rate_state_when_reloaded() {
+        let (cache, h) = cached();
+        let e = cache.get(&h).expect("cached");
+        assert!(e.is_fresh(10, 900));
+        let rate = KeyRate {
+            per_minute: 60,
+            burst: 1,
+        };
+        while e.admit(rate).is_ok() {}
+        cache.invalidate(&h);
+        assert!(!e.is_fresh(10, 900), "the next use reads the store");
+        // What a reload does: a new entry for the same hash.
+        cache.insert(h, e.principal.clone(), true, OffsetDateTime::UNIX_EPOCH);
+        let reloaded = cache.get(&h).expect("cached");
+        assert!(reloaded.is_fresh(10, 900));
+        assert!(
+            reloaded.admit(rate).is_err(),
+            "disabling and re-enabling a key does not refill its burst"
+        );
+
+        let other = UserId::generate();
+        cache.invalidate_matching(&HashSet::new(), &HashSet::from([other]));
+        assert!(reloaded.is_fresh(10, 900), "another user's invalidation");
+        cache.invalidate_matching(&HashSet::from([reloaded.id().clone()]), &HashSet::new());
+        assert!(!reloaded.is_fresh(10, 900), "by key id");
+        cache.insert(h, e.principal.clone(), true, OffsetDateTime::UNIX_EPOCH);
+        cache.invalidate_user(&e.principal.user.id);
+        assert!(!cache.get(&h).expect("kept").is_fresh(10, 900), "by owner");
     }
 
     #[test]

@@ -158,10 +158,12 @@ impl Core {
     /// Ends every session and revokes every token of an account (password reset,
     /// disabling, "sign out everywhere"). Its API keys are reloaded on next use.
     pub(crate) async fn end_all_sessions(&self, user: &UserId) -> Result<()> {
-        self.store.delete_user_sessions(user).await?;
+        self.store
+            .delete_user_sessions(user, self.clock.now())
+            .await?;
         self.sessions.remove_user(user);
         self.revoke_all_tokens(user).await?;
-        self.api_keys.remove_user(user);
+        self.api_keys.invalidate_user(user);
         Ok(())
     }
 

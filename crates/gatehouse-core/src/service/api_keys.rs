@@ -229,7 +229,7 @@ impl Core {
         {
             return Err(Error::NotFound);
         }
-        self.api_keys.remove(&key.key_hash);
+        self.api_keys.invalidate(&key.key_hash);
         if !enabled {
             // Tokens minted with a key go with it (re-enabling does not revive them).
             self.revoke_descendants(id.as_str()).await?;
@@ -267,7 +267,7 @@ impl Core {
         {
             return Err(Error::NotFound);
         }
-        self.api_keys.remove(&key.key_hash);
+        self.api_keys.invalidate(&key.key_hash);
         self.revoke_descendants(id.as_str()).await?;
         self.audit(
             AuditEvent::new(self.clock.now(), "api_key.deleted")
@@ -336,8 +336,10 @@ impl Core {
         let hash = TokenHash::of(key);
         let entry = match self.api_keys.get(&hash) {
             Some(e)
-                if now.unix_timestamp() - e.checked_at
-                    < self.settings.key_cache_ttl.whole_seconds() =>
+                if e.is_fresh(
+                    now.unix_timestamp(),
+                    self.settings.key_cache_ttl.whole_seconds(),
+                ) =>
             {
                 e
             }
@@ -362,18 +364,18 @@ impl Core {
         Ok(entry.principal.clone())
     }
 
-    /// Reads a key into the cache (disabled keys too, so their refusals stay cheap).
+    /// Reads a key into the cache (disabled keys too, so their refusals stay cheap),
+    /// replacing any entry for it but keeping that entry's rate-limit state.
     async fn load_key(&self, hash: TokenHash, now: OffsetDateTime) -> Result<()> {
-        self.api_keys.remove(&hash);
         let Some(rec) = self.store.api_key_by_hash(&hash).await? else {
+            self.api_keys.remove(&hash);
             return Ok(());
         };
-        let Some(owner) = self.store.user_by_id(&rec.user_id).await? else {
+        let owner = self.store.user_by_id(&rec.user_id).await?;
+        let Some(owner) = owner.filter(|o| !o.user.disabled) else {
+            self.api_keys.remove(&hash);
             return Ok(());
         };
-        if owner.user.disabled {
-            return Ok(());
-        }
         let allowed = self.catalog.for_user(owner.user.is_admin);
         let permissions = rec.permissions.intersect(&allowed);
         let actor = Arc::new(Actor {

@@ -4,6 +4,7 @@
 mod accounts;
 mod api_keys;
 mod auth;
+mod invalidations;
 mod ssh_keys;
 mod tokens;
 
@@ -12,7 +13,6 @@ pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
 pub use tokens::NewToken;
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -24,14 +24,9 @@ use crate::error::{Error, Result};
 use crate::password::{HashParams, PasswordHasher};
 use crate::seal::Keyring;
 use crate::session::{SessionCache, SessionPolicy};
-use crate::store::{Invalidation, Store};
+use crate::store::Store;
 use crate::throttle::{IpLimiter, LockoutPolicy};
 use crate::token::{OwnerCache, RevokedTokens, TokenCache, TokenKeys, TokenSettings};
-
-/// How far each invalidation poll reaches back before the previous one.
-const INVALIDATION_OVERLAP: Duration = Duration::minutes(2);
-/// How long invalidations stay in the store: far longer than any poll gap.
-const INVALIDATION_RETENTION: Duration = Duration::hours(1);
 
 /// Tunables of the core, filled from the binary's configuration.
 #[derive(Debug, Clone)]
@@ -111,6 +106,8 @@ pub struct Core {
     token_owners: OwnerCache,
     /// Unix seconds of the last invalidation poll.
     invalidations_polled: std::sync::atomic::AtomicI64,
+    /// Invalidations in the poll window, and how often each was applied.
+    invalidations_applied: std::sync::Mutex<invalidations::Applied>,
 }
 
 impl Core {
@@ -144,6 +141,7 @@ impl Core {
             revocations_polled: std::sync::atomic::AtomicI64::new(i64::MIN),
             token_owners: OwnerCache::default(),
             invalidations_polled: std::sync::atomic::AtomicI64::new(i64::MIN),
+            invalidations_applied: Default::default(),
             settings,
         })
     }
@@ -199,42 +197,6 @@ impl Core {
         Ok(())
     }
 
-    /// Drops from this node's caches what any node changed since the last poll (API
-    /// keys disabled, enabled or deleted; sessions ended; accounts disabled or signed
-    /// out everywhere).
-    /// Run every few seconds: that interval is how long a change made on one node takes
-    /// to reach the others. Polls overlap by two minutes, for clock differences between
-    /// nodes and slow commits; dropping an entry twice costs one store read.
-    pub async fn refresh_invalidations(&self) -> Result<()> {
-        let now = self.clock.now();
-        let last = self.invalidations_polled.load(Ordering::Relaxed);
-        let since = if last == i64::MIN {
-            now
-        } else {
-            time::OffsetDateTime::from_unix_timestamp(last).map_err(Error::internal)?
-        } - INVALIDATION_OVERLAP;
-        let mut keys = HashSet::new();
-        let mut users = HashSet::new();
-        for change in self.store.invalidations_since(since).await? {
-            match change {
-                Invalidation::ApiKey(id) => {
-                    keys.insert(id);
-                }
-                Invalidation::Session(hash) => self.sessions.remove(&hash),
-                Invalidation::User(user) => {
-                    self.sessions.remove_user(&user);
-                    self.tokens.remove_user(&user);
-                    self.token_owners.remove(&user);
-                    users.insert(user);
-                }
-            }
-        }
-        self.api_keys.remove_invalidated(&keys, &users);
-        self.invalidations_polled
-            .store(now.unix_timestamp(), Ordering::Relaxed);
-        Ok(())
-    }
-
     /// Deletes sessions past their lifetime, expired tokens, signing keys that no
     /// longer verify anything, and old invalidations from the store.
     pub async fn sweep(&self) -> Result<u64> {
@@ -245,7 +207,7 @@ impl Core {
             .await?;
         let tokens = self.sweep_tokens(now).await?;
         self.store
-            .delete_invalidations_before(now - INVALIDATION_RETENTION)
+            .delete_invalidations_before(now - invalidations::RETENTION)
             .await?;
         Ok(sessions + tokens)
     }

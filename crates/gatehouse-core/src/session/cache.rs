@@ -88,10 +88,18 @@ impl SessionCache {
 
     /// Drops every session of a user (disable, password change).
     pub fn remove_user(&self, user_id: &UserId) {
+        self.remove_users(&std::collections::HashSet::from([user_id.clone()]));
+    }
+
+    /// Drops every session of these users, in one pass.
+    pub fn remove_users(&self, users: &std::collections::HashSet<UserId>) {
+        if users.is_empty() {
+            return;
+        }
         self.map
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, e| &e.principal.user.id != user_id);
+            .retain(|_, e| !users.contains(&e.principal.user.id));
     }
 
     /// Takes the activity recorded since the last call, for a batched store write.

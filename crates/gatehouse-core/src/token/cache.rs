@@ -78,10 +78,18 @@ impl TokenCache {
 
     /// Drops every token of a user.
     pub fn remove_user(&self, user: &UserId) {
+        self.remove_users(&std::collections::HashSet::from([user.clone()]));
+    }
+
+    /// Drops every token of these users, in one pass.
+    pub fn remove_users(&self, users: &std::collections::HashSet<UserId>) {
+        if users.is_empty() {
+            return;
+        }
         self.map
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, e| &e.principal.user.id != user);
+            .retain(|_, e| !users.contains(&e.principal.user.id));
     }
 
     /// Drops tokens past their expiry.

@@ -133,7 +133,9 @@ pub async fn login(
         .await
         .map_err(|e| match e {
             // An oversize password is a malformed request, refused before hashing.
-            CoreError::Invalid { reason, .. } => ApiError::BadRequest(format!("password: {reason}")),
+            CoreError::Invalid { reason, .. } => {
+                ApiError::BadRequest(format!("password: {reason}"))
+            }
             other => other.into(),
         })?;
     let caller = Caller {
