@@ -8,6 +8,21 @@ pub(crate) fn ts(secs: i64) -> gatehouse_core::Result<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp(secs).map_err(gatehouse_core::Error::internal)
 }
 
+/// A nullable seconds-since-the-epoch column to a UTC time.
+pub(crate) fn opt_ts(secs: Option<i64>) -> gatehouse_core::Result<Option<time::OffsetDateTime>> {
+    secs.map(ts).transpose()
+}
+
+/// A stored hex SHA-256 (of a session cookie, key or token secret) back to its hash;
+/// `what` names the secret in the internal error.
+pub(crate) fn stored_hash(
+    hex: &str,
+    what: &str,
+) -> gatehouse_core::Result<gatehouse_core::secret::TokenHash> {
+    gatehouse_core::secret::TokenHash::from_hex(hex)
+        .ok_or_else(|| gatehouse_core::Error::internal(format!("malformed {what} hash in store")))
+}
+
 /// Publishes a cache invalidation; run inside the transaction of the change it reports.
 pub(crate) const INSERT_INVALIDATION: &str =
     "INSERT INTO invalidation (invalidation_id, at, kind, subject) VALUES ($1, $2, $3, $4)";
@@ -31,7 +46,7 @@ macro_rules! impl_store {
         use time::OffsetDateTime;
 
         use crate::error::db;
-        use crate::sql::ts;
+        use crate::sql::{opt_ts, stored_hash, ts};
 
         macro_rules! user_columns {
             () => {
@@ -52,11 +67,7 @@ macro_rules! impl_store {
                     created_at: ts(r.try_get("created_at").map_err(db)?)?,
                 },
                 password_hash: r.try_get("password_hash").map_err(db)?,
-                tokens_not_before: r
-                    .try_get::<Option<i64>, _>("tokens_not_before")
-                    .map_err(db)?
-                    .map(ts)
-                    .transpose()?,
+                tokens_not_before: opt_ts(r.try_get("tokens_not_before").map_err(db)?)?,
             })
         }
 
@@ -64,8 +75,7 @@ macro_rules! impl_store {
             let hash: String = r.try_get("token_hash").map_err(db)?;
             Ok(SessionRecord {
                 id: SessionId(r.try_get("session_id").map_err(db)?),
-                token_hash: TokenHash::from_hex(&hash)
-                    .ok_or_else(|| Error::internal("malformed token hash in store"))?,
+                token_hash: stored_hash(&hash, "token")?,
                 user_id: UserId(r.try_get("account_id").map_err(db)?),
                 created_at: ts(r.try_get("created_at").map_err(db)?)?,
                 last_seen_at: ts(r.try_get("last_seen_at").map_err(db)?)?,
@@ -467,21 +477,17 @@ macro_rules! impl_store {
 
         fn key_row(r: &<DbOf as sqlx::Database>::Row) -> Result<ApiKeyRecord> {
             let hash: String = r.try_get("key_hash").map_err(db)?;
-            let opt_ts = |col: &str| -> Result<Option<OffsetDateTime>> {
-                r.try_get::<Option<i64>, _>(col).map_err(db)?.map(ts).transpose()
-            };
             Ok(ApiKeyRecord {
                 id: ApiKeyId(r.try_get("api_key_id").map_err(db)?),
                 user_id: UserId(r.try_get("account_id").map_err(db)?),
                 name: r.try_get("name").map_err(db)?,
                 display_prefix: r.try_get("display_prefix").map_err(db)?,
-                key_hash: TokenHash::from_hex(&hash)
-                    .ok_or_else(|| Error::internal("malformed key hash in store"))?,
+                key_hash: stored_hash(&hash, "key")?,
                 permissions: Scopes::from_space_separated(&r.try_get::<String, _>("permissions").map_err(db)?),
                 created_at: ts(r.try_get("created_at").map_err(db)?)?,
                 created_by: r.try_get("created_by").map_err(db)?,
-                expires_at: opt_ts("expires_at")?,
-                last_used_at: opt_ts("last_used_at")?,
+                expires_at: opt_ts(r.try_get("expires_at").map_err(db)?)?,
+                last_used_at: opt_ts(r.try_get("last_used_at").map_err(db)?)?,
                 last_used_ip: r.try_get("last_used_ip").map_err(db)?,
                 last_used_user_agent: r.try_get("last_used_user_agent").map_err(db)?,
                 enabled: r.try_get("enabled").map_err(db)?,

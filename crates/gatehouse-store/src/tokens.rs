@@ -19,7 +19,7 @@ macro_rules! impl_token_store {
             use super::{DbOf, $store, publish};
             use gatehouse_core::store::Invalidation;
             use crate::error::db;
-            use crate::sql::ts;
+            use crate::sql::{opt_ts, stored_hash, ts};
 
             macro_rules! token_columns {
                 () => {
@@ -34,8 +34,7 @@ macro_rules! impl_token_store {
                     id: TokenId(r.try_get("token_id").map_err(db)?),
                     user_id: UserId(r.try_get("account_id").map_err(db)?),
                     name: r.try_get("name").map_err(db)?,
-                    token_hash: TokenHash::from_hex(&hash)
-                        .ok_or_else(|| Error::internal("malformed token hash in store"))?,
+                    token_hash: stored_hash(&hash, "token")?,
                     scopes: Scopes::from_space_separated(
                         &r.try_get::<String, _>("scopes").map_err(db)?,
                     ),
@@ -43,11 +42,7 @@ macro_rules! impl_token_store {
                     expires_at: ts(r.try_get("expires_at").map_err(db)?)?,
                     created_via: r.try_get("created_via").map_err(db)?,
                     parent_id: r.try_get("parent_id").map_err(db)?,
-                    revoked_at: r
-                        .try_get::<Option<i64>, _>("revoked_at")
-                        .map_err(db)?
-                        .map(ts)
-                        .transpose()?,
+                    revoked_at: opt_ts(r.try_get("revoked_at").map_err(db)?)?,
                 })
             }
 
@@ -61,11 +56,7 @@ macro_rules! impl_token_store {
                         .map_err(|_| Error::internal("malformed public key in store"))?,
                     sealed_private_key: r.try_get("sealed_private_key").map_err(db)?,
                     created_at: ts(r.try_get("created_at").map_err(db)?)?,
-                    retired_at: r
-                        .try_get::<Option<i64>, _>("retired_at")
-                        .map_err(db)?
-                        .map(ts)
-                        .transpose()?,
+                    retired_at: opt_ts(r.try_get("retired_at").map_err(db)?)?,
                 })
             }
 
@@ -248,8 +239,7 @@ macro_rules! impl_token_store {
                         let hash: String = r.try_get("token_hash").map_err(db)?;
                         Ok((
                             TokenId(r.try_get("token_id").map_err(db)?),
-                            TokenHash::from_hex(&hash)
-                                .ok_or_else(|| Error::internal("malformed token hash in store"))?,
+                            stored_hash(&hash, "token")?,
                         ))
                     })
                     .collect()
@@ -274,8 +264,7 @@ macro_rules! impl_token_store {
                         let hash: String = r.try_get("token_hash").map_err(db)?;
                         Ok((
                             TokenId(r.try_get("token_id").map_err(db)?),
-                            TokenHash::from_hex(&hash)
-                                .ok_or_else(|| Error::internal("malformed token hash in store"))?,
+                            stored_hash(&hash, "token")?,
                             ts(r.try_get("expires_at").map_err(db)?)?,
                         ))
                     })
