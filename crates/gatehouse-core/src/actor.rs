@@ -32,6 +32,16 @@ pub enum Via {
 }
 
 impl Via {
+    /// The id recorded as the parent of a credential this one mints (`None` for a
+    /// session: it stands for the account itself).
+    pub fn credential_id(&self) -> Option<String> {
+        match self {
+            Via::Session => None,
+            Via::ApiKey(k) => Some(k.0.clone()),
+            Via::Token(t) => Some(t.0.clone()),
+        }
+    }
+
     /// The factor name recorded in the audit trail.
     pub fn factor(&self) -> &'static str {
         match self {
@@ -69,6 +79,23 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// The expiry of a credential this actor mints that asked for `wanted`: never later
+    /// than the actor's own credential (SECURITY: a child never outlives its parent, so
+    /// a 1-hour token cannot make a key that lasts forever). Later requests are clamped,
+    /// not refused, since key lifetimes come in whole days and token ones in hours.
+    pub fn clamp_expiry(
+        &self,
+        wanted: Option<time::OffsetDateTime>,
+    ) -> Option<time::OffsetDateTime> {
+        match (wanted, self.expires_at) {
+            (Some(w), Some(limit)) => Some(w.min(limit)),
+            (None, limit) => limit,
+            (w, None) => w,
+        }
+    }
+}
+
 /// A rendering of an immutable principal, made once by a front end and reused while the
 /// principal stays cached (for example the JSON that describes the caller). The core never
 /// reads it.
@@ -79,5 +106,54 @@ impl Memo {
     /// The rendering, computed on first use.
     pub fn get_or_init(&self, render: impl FnOnce() -> Vec<u8>) -> std::sync::Arc<[u8]> {
         self.0.get_or_init(|| render().into()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::User;
+    use time::macros::datetime;
+
+    fn actor(via: Via, expires_at: Option<time::OffsetDateTime>) -> Actor {
+        Actor {
+            user: User {
+                id: crate::ids::UserId("usr_1".into()),
+                org_id: crate::ids::OrgId("org_1".into()),
+                username: "alice".into(),
+                email: "alice@example.org".into(),
+                display_name: "Alice".into(),
+                is_admin: false,
+                disabled: false,
+                created_at: datetime!(2026-01-01 0:00 UTC),
+            },
+            scopes: Scopes::default(),
+            via,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_minted_credential_never_outlives_the_one_that_mints_it() {
+        let soon = datetime!(2026-01-01 1:00 UTC);
+        let later = datetime!(2026-01-08 0:00 UTC);
+        let token = actor(Via::Token(crate::ids::TokenId("tok_1".into())), Some(soon));
+        assert_eq!(
+            token.clamp_expiry(None),
+            Some(soon),
+            "never-expiring asks are clamped"
+        );
+        assert_eq!(token.clamp_expiry(Some(later)), Some(soon));
+        let sooner = datetime!(2026-01-01 0:30 UTC);
+        assert_eq!(token.clamp_expiry(Some(sooner)), Some(sooner));
+        let session = actor(Via::Session, None);
+        assert_eq!(
+            session.clamp_expiry(None),
+            None,
+            "a session is the account itself"
+        );
+        assert_eq!(session.clamp_expiry(Some(later)), Some(later));
+        assert_eq!(session.via.credential_id(), None);
+        assert_eq!(token.via.credential_id().as_deref(), Some("tok_1"));
     }
 }

@@ -1,4 +1,10 @@
 //! The audit trail: who did what, with which factor, from where, and when (UTC).
+//!
+//! Where a request came from (client address and user agent) is known to the front end,
+//! not to each use case. The front end runs every request inside [`with_origin`], and
+//! [`crate::Core`] fills those fields of a record from [`current_origin`] when the use
+//! case did not set them, so no credential event can be recorded without its origin and
+//! no use-case signature has to carry it.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -23,8 +29,34 @@ pub struct AuditEvent {
     pub factor: Option<String>,
     /// The client address.
     pub ip: Option<String>,
+    /// The client's user agent (bounded).
+    pub user_agent: Option<String>,
     /// Extra non-secret detail.
     pub detail: Option<String>,
+}
+
+/// Where the current request came from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The client address (after trusted-proxy processing).
+    pub ip: Option<std::net::IpAddr>,
+    /// The client's user agent.
+    pub user_agent: Option<String>,
+}
+
+tokio::task_local! {
+    static ORIGIN: Origin;
+}
+
+/// Runs `fut` with `origin` as the origin of every audit record it writes.
+pub async fn with_origin<F: std::future::Future>(origin: Origin, fut: F) -> F::Output {
+    ORIGIN.scope(origin, fut).await
+}
+
+/// The origin of the request being served, if any (none for operator commands and
+/// background jobs).
+pub fn current_origin() -> Option<Origin> {
+    ORIGIN.try_with(Clone::clone).ok()
 }
 
 impl AuditEvent {
@@ -38,6 +70,7 @@ impl AuditEvent {
             action: action.to_owned(),
             factor: None,
             ip: None,
+            user_agent: None,
             detail: None,
         }
     }
@@ -67,9 +100,51 @@ impl AuditEvent {
         self
     }
 
+    /// Sets the user agent.
+    pub fn user_agent(mut self, ua: Option<&str>) -> Self {
+        // Bounded: this is client-controlled text.
+        self.user_agent = ua.map(|u| u.chars().take(256).collect());
+        self
+    }
+
+    /// Fills the address and user agent from the request's origin where unset.
+    pub fn with_request_origin(mut self) -> Self {
+        if let Some(o) = current_origin() {
+            if self.ip.is_none() {
+                self.ip = o.ip.map(|i| i.to_string());
+            }
+            if self.user_agent.is_none() {
+                self = self.user_agent(o.user_agent.as_deref());
+            }
+        }
+        self
+    }
+
     /// Sets the detail.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_take_the_address_and_user_agent_of_the_request_they_are_made_in() {
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let bare = AuditEvent::new(at, "x").with_request_origin();
+        assert!(bare.ip.is_none() && bare.user_agent.is_none());
+        let origin = Origin {
+            ip: Some([192, 0, 2, 7].into()),
+            user_agent: Some("curl/8.0".into()),
+        };
+        let ev = with_origin(origin, async {
+            AuditEvent::new(at, "x").with_request_origin()
+        })
+        .await;
+        assert_eq!(ev.ip.as_deref(), Some("192.0.2.7"));
+        assert_eq!(ev.user_agent.as_deref(), Some("curl/8.0"));
     }
 }

@@ -5,6 +5,7 @@
 //! - [`error`]: the domain error every layer maps from.
 //! - [`clock`], [`ids`], [`secret`]: time, identifiers, random secrets and hashes.
 //! - [`account`], [`password`], [`session`], [`throttle`], [`org`], [`audit`]: domain types.
+//! - [`page`]: cursor pagination of the list use cases.
 //! - [`store`]: the storage trait the store crate implements.
 //! - [`service`]: [`Core`], the use cases.
 
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod org;
+pub mod page;
 pub mod password;
 pub mod seal;
 pub mod secret;

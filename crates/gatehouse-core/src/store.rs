@@ -11,6 +11,7 @@ use crate::audit::AuditEvent;
 use crate::error::Result;
 use crate::ids::{ApiKeyId, OrgId, SshKeyId, TokenId, UserId};
 use crate::org::{Org, OrgPolicy};
+use crate::page::PageRequest;
 use crate::secret::TokenHash;
 use crate::session::SessionRecord;
 use crate::ssh_key::SshKeyRecord;
@@ -72,6 +73,16 @@ pub trait Store: KeyStore + TokenStore + SshKeyStore + Send + Sync + 'static {
     async fn record_failure(&self, subject: &str, at: OffsetDateTime) -> Result<FailureState>;
     /// Resets the counter after a success or an operator reset.
     async fn clear_failures(&self, subject: &str) -> Result<()>;
+    /// Forgets failure counters whose last failure is older than `idle_cutoff` (unless
+    /// they reached `hard_limit`, which locks a real account until an operator resets
+    /// it), and counters of names that are no account's once older than
+    /// `unknown_cutoff`, so made-up usernames cannot grow the table without bound.
+    async fn delete_stale_failures(
+        &self,
+        idle_cutoff: OffsetDateTime,
+        unknown_cutoff: OffsetDateTime,
+        hard_limit: u32,
+    ) -> Result<u64>;
 
     /// Appends to the audit trail.
     async fn insert_audit(&self, event: &AuditEvent) -> Result<()>;
@@ -141,8 +152,24 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRecord>>;
     /// Finds one of `owner`'s keys (another user's key is `None`).
     async fn api_key_by_id(&self, owner: &UserId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>>;
-    /// `owner`'s keys, oldest first.
-    async fn list_api_keys(&self, owner: &UserId) -> Result<Vec<ApiKeyRecord>>;
+    /// A page of `owner`'s keys, oldest first (up to `page.fetch_limit()` rows).
+    async fn list_api_keys(&self, owner: &UserId, page: &PageRequest) -> Result<Vec<ApiKeyRecord>>;
+    /// How many of `owner`'s keys are neither revoked nor expired at `now`.
+    async fn count_live_api_keys(&self, owner: &UserId, now: OffsetDateTime) -> Result<u64>;
+    /// Revokes (disables for good) the unrevoked keys minted by `parent`, an API key or
+    /// token id, publishing [`Invalidation::ApiKey`] for each; their ids and hashes.
+    async fn revoke_api_keys_by_parent(
+        &self,
+        parent: &str,
+        at: OffsetDateTime,
+    ) -> Result<Vec<(ApiKeyId, TokenHash)>>;
+    /// Revokes every unrevoked key of `owner` that a token minted (all of the
+    /// account's tokens are being revoked); their ids and hashes.
+    async fn revoke_token_minted_api_keys(
+        &self,
+        owner: &UserId,
+        at: OffsetDateTime,
+    ) -> Result<Vec<(ApiKeyId, TokenHash)>>;
     /// Enables or disables one of `owner`'s keys; whether it existed. Publishes
     /// [`Invalidation::ApiKey`] with the change, as do both deletes.
     async fn set_api_key_enabled(
@@ -190,12 +217,16 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
     /// Finds a token by id (any owner: used to verify a presented token).
     async fn token_by_id(&self, id: &TokenId) -> Result<Option<TokenRecord>>;
-    /// `owner`'s tokens that are neither revoked nor expired at `now`, newest first.
+    /// A page of `owner`'s tokens that are neither revoked nor expired at `now`, newest
+    /// first (up to `page.fetch_limit()` rows).
     async fn list_live_tokens(
         &self,
         owner: &UserId,
         now: OffsetDateTime,
+        page: &PageRequest,
     ) -> Result<Vec<TokenRecord>>;
+    /// How many of `owner`'s tokens are neither revoked nor expired at `now`.
+    async fn count_live_tokens(&self, owner: &UserId, now: OffsetDateTime) -> Result<u64>;
     /// Revokes one of `owner`'s tokens; the token if it was live.
     async fn revoke_token(
         &self,
@@ -229,8 +260,10 @@ pub trait TokenStore: Send + Sync + 'static {
 pub trait SshKeyStore: Send + Sync + 'static {
     /// Inserts a key; `Conflict` when the owner already has that name or that key.
     async fn insert_ssh_key(&self, key: &SshKeyRecord) -> Result<()>;
-    /// `owner`'s keys, oldest first.
-    async fn list_ssh_keys(&self, owner: &UserId) -> Result<Vec<SshKeyRecord>>;
+    /// A page of `owner`'s keys, oldest first (up to `page.fetch_limit()` rows).
+    async fn list_ssh_keys(&self, owner: &UserId, page: &PageRequest) -> Result<Vec<SshKeyRecord>>;
+    /// How many keys `owner` has.
+    async fn count_ssh_keys(&self, owner: &UserId) -> Result<u64>;
     /// One of `owner`'s keys (another user's key is `None`).
     async fn ssh_key_by_id(&self, owner: &UserId, id: &SshKeyId) -> Result<Option<SshKeyRecord>>;
     /// Deletes one of `owner`'s keys; the key if it existed.

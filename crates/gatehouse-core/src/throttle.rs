@@ -1,5 +1,6 @@
 //! Failed-attempt throttling: per-account backoff whose counters live in the store,
-//! and a per-IP window kept in memory on each node.
+//! a per-IP window kept in memory on each node, and the per-minute tally of failed
+//! API-key and bearer attempts that the audit trail records.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -110,6 +111,89 @@ impl IpLimiter {
     }
 }
 
+/// Failed API-key and bearer attempts, counted per (kind, key prefix, address, minute)
+/// in memory and written to the audit trail as one row per group, so a flood of junk
+/// credentials costs one row per minute per group, not one per request.
+#[derive(Default)]
+pub struct FailureTally {
+    groups: std::sync::Mutex<HashMap<FailureGroup, u64>>,
+}
+
+/// One group of the tally.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FailureGroup {
+    /// `api_key` or `token`.
+    pub kind: &'static str,
+    /// The non-secret start of the presented credential (`gwk_` and six characters,
+    /// the display prefix the key list shows), or `malformed`.
+    pub prefix: String,
+    /// The client address.
+    pub ip: Option<IpAddr>,
+    /// The minute, in Unix seconds at its start.
+    pub minute: i64,
+}
+
+/// Groups kept at most; past this, new groups fold into one `overflow` group per
+/// minute, so memory and audit rows stay bounded under any flood.
+const MAX_GROUPS: usize = 10_000;
+
+impl FailureTally {
+    /// Counts one failure.
+    pub fn record(
+        &self,
+        kind: &'static str,
+        prefix: String,
+        ip: Option<IpAddr>,
+        at: OffsetDateTime,
+    ) {
+        let minute = at.unix_timestamp().div_euclid(60) * 60;
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        let mut group = FailureGroup {
+            kind,
+            prefix,
+            ip,
+            minute,
+        };
+        if groups.len() >= MAX_GROUPS && !groups.contains_key(&group) {
+            group = FailureGroup {
+                kind,
+                prefix: "overflow".into(),
+                ip: None,
+                minute,
+            };
+        }
+        *groups.entry(group).or_insert(0) += 1;
+    }
+
+    /// Takes the groups of minutes that ended before `now` (all of them when `all`).
+    pub fn take(&self, now: OffsetDateTime, all: bool) -> Vec<(FailureGroup, u64)> {
+        let current = now.unix_timestamp().div_euclid(60) * 60;
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        if all {
+            return groups.drain().collect();
+        }
+        let done: Vec<FailureGroup> = groups
+            .keys()
+            .filter(|g| g.minute < current)
+            .cloned()
+            .collect();
+        done.into_iter()
+            .filter_map(|g| groups.remove(&g).map(|n| (g, n)))
+            .collect()
+    }
+}
+
+/// The non-secret start of a presented API key for the failure tally: its display
+/// prefix when it has the key alphabet, otherwise `malformed` (attacker-controlled text
+/// never reaches the audit trail).
+pub fn presented_prefix(key: &str) -> String {
+    let head: String = key.chars().take(crate::api_key::DISPLAY_LEN).collect();
+    let plausible = head.len() == crate::api_key::DISPLAY_LEN
+        && head.starts_with(crate::api_key::PREFIX)
+        && head.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plausible { head } else { "malformed".into() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +245,48 @@ mod tests {
         assert_eq!(l.check(ip, at(160)), None);
         l.record_failure(ip, at(160));
         assert_eq!(l.check(ip, at(161)), None, "a new window starts from zero");
+    }
+
+    #[test]
+    fn failed_attempts_are_tallied_per_group_and_minute_with_bounded_groups() {
+        let t = FailureTally::default();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        for _ in 0..500 {
+            t.record("api_key", "malformed".into(), Some(ip), at(120));
+        }
+        t.record("api_key", "gwk_abcdef".into(), Some(ip), at(130));
+        t.record("token", "jwt".into(), Some(ip), at(185));
+        assert!(
+            t.take(at(150), false).is_empty(),
+            "the minute is not over yet"
+        );
+        let mut done = t.take(at(181), false);
+        done.sort_by_key(|(_, n)| *n);
+        assert_eq!(done.len(), 2);
+        assert_eq!(done[1].1, 500, "one group, not 500 rows");
+        assert_eq!(done[0].0.prefix, "gwk_abcdef");
+        assert_eq!(t.take(at(190), true).len(), 1, "the rest at shutdown");
+        for i in 0..(MAX_GROUPS as u32 + 50) {
+            t.record(
+                "api_key",
+                "x".into(),
+                Some(IpAddr::from(i.to_be_bytes())),
+                at(0),
+            );
+        }
+        let groups = t.take(at(60), false);
+        assert_eq!(
+            groups.len(),
+            MAX_GROUPS + 1,
+            "flood folds into one overflow group"
+        );
+    }
+
+    #[test]
+    fn only_a_plausible_display_prefix_of_a_presented_key_is_kept() {
+        assert_eq!(presented_prefix("gwk_abcdef0123456789"), "gwk_abcdef");
+        assert_eq!(presented_prefix("gwk_bad"), "malformed");
+        assert_eq!(presented_prefix("gwk_\u{202e}abcdefgh"), "malformed");
+        assert_eq!(presented_prefix("' OR 1=1 --"), "malformed");
     }
 }

@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0005_invalidations.sql",
         sql: include_str!("../migrations/postgres/0005_invalidations.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_credential_chain.sql",
+        sql: include_str!("../migrations/postgres/0006_credential_chain.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.

@@ -40,6 +40,7 @@ macro_rules! impl_store {
         use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage, Scopes};
         use gatehouse_core::ids::ApiKeyId;
         use gatehouse_core::org::{KeyExpiration, OrgPolicy};
+        use gatehouse_core::page::PageRequest;
         use gatehouse_core::throttle::FailureState;
         use gatehouse_core::{Error, Result};
         use sqlx::Row;
@@ -97,6 +98,7 @@ macro_rules! impl_store {
                 action: r.try_get("action").map_err(db)?,
                 factor: r.try_get("factor").map_err(db)?,
                 ip: r.try_get("ip").map_err(db)?,
+                user_agent: r.try_get("user_agent").map_err(db)?,
                 detail: r.try_get("detail").map_err(db)?,
             })
         }
@@ -380,10 +382,30 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn delete_stale_failures(
+                &self,
+                idle_cutoff: OffsetDateTime,
+                unknown_cutoff: OffsetDateTime,
+                hard_limit: u32,
+            ) -> Result<u64> {
+                let done = sqlx::query(
+                    "DELETE FROM login_failure WHERE (last_failure_at < $1 AND failures < $3) \
+                     OR (last_failure_at < $2 AND NOT EXISTS \
+                         (SELECT 1 FROM account WHERE 'login:' || account.username = login_failure.subject))",
+                )
+                .bind(idle_cutoff.unix_timestamp())
+                .bind(unknown_cutoff.unix_timestamp())
+                .bind(i64::from(hard_limit))
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(done.rows_affected())
+            }
+
             async fn insert_audit(&self, e: &AuditEvent) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO audit_event (audit_event_id, created_at, account_id, username, \
-                     action, factor, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     action, factor, ip, detail, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&e.id.0)
                 .bind(e.at.unix_timestamp())
@@ -393,6 +415,7 @@ macro_rules! impl_store {
                 .bind(&e.factor)
                 .bind(&e.ip)
                 .bind(&e.detail)
+                .bind(&e.user_agent)
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;
@@ -401,8 +424,8 @@ macro_rules! impl_store {
 
             async fn list_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>> {
                 sqlx::query(
-                    "SELECT audit_event_id, created_at, account_id, username, action, factor, ip, detail \
-                     FROM audit_event WHERE (CAST($1 AS TEXT) IS NULL OR account_id = $1) \
+                    "SELECT audit_event_id, created_at, account_id, username, action, factor, ip, detail, \
+                     user_agent FROM audit_event WHERE (CAST($1 AS TEXT) IS NULL OR account_id = $1) \
                      ORDER BY created_at DESC, audit_event_id DESC LIMIT $2",
                 )
                 .bind(user.map(|u| u.0.clone()))
@@ -471,7 +494,8 @@ macro_rules! impl_store {
         macro_rules! key_columns {
             () => {
                 "api_key_id, account_id, name, display_prefix, key_hash, permissions, created_at, \
-                 created_by, expires_at, last_used_at, last_used_ip, last_used_user_agent, enabled"
+                 created_by, expires_at, last_used_at, last_used_ip, last_used_user_agent, enabled, \
+                 parent_id, revoked_at"
             };
         }
 
@@ -491,7 +515,29 @@ macro_rules! impl_store {
                 last_used_ip: r.try_get("last_used_ip").map_err(db)?,
                 last_used_user_agent: r.try_get("last_used_user_agent").map_err(db)?,
                 enabled: r.try_get("enabled").map_err(db)?,
+                parent_id: r.try_get("parent_id").map_err(db)?,
+                revoked_at: opt_ts(r.try_get("revoked_at").map_err(db)?)?,
             })
+        }
+
+        /// Revokes the keys an `UPDATE … RETURNING api_key_id, key_hash` statement
+        /// selects, publishing one invalidation per key in the same transaction.
+        async fn revoke_keys_where(
+            pool: &sqlx::Pool<DbOf>,
+            query: sqlx::query::Query<'_, DbOf, <DbOf as sqlx::Database>::Arguments>,
+            at: OffsetDateTime,
+        ) -> Result<Vec<(ApiKeyId, TokenHash)>> {
+            let mut tx = pool.begin().await.map_err(db)?;
+            let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let id = ApiKeyId(r.try_get("api_key_id").map_err(db)?);
+                let hash: String = r.try_get("key_hash").map_err(db)?;
+                publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
+                out.push((id, stored_hash(&hash, "key")?));
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(out)
         }
 
         fn hours(h: i64) -> u32 {
@@ -508,7 +554,7 @@ macro_rules! impl_store {
                 let mut tx = self.pool.begin().await.map_err(db)?;
                 for k in keys {
                     sqlx::query(concat!("INSERT INTO api_key (", key_columns!(), ") VALUES \
-                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
+                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"))
                     .bind(&k.id.0)
                     .bind(&k.user_id.0)
                     .bind(&k.name)
@@ -522,6 +568,8 @@ macro_rules! impl_store {
                     .bind(&k.last_used_ip)
                     .bind(&k.last_used_user_agent)
                     .bind(k.enabled)
+                    .bind(&k.parent_id)
+                    .bind(k.revoked_at.map(|t| t.unix_timestamp()))
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
@@ -552,15 +600,64 @@ macro_rules! impl_store {
                     .transpose()
             }
 
-            async fn list_api_keys(&self, owner: &UserId) -> Result<Vec<ApiKeyRecord>> {
-                sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_key WHERE account_id = $1 ORDER BY created_at, name"))
+            async fn list_api_keys(&self, owner: &UserId, page: &PageRequest) -> Result<Vec<ApiKeyRecord>> {
+                sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_key WHERE account_id = $1 \
+                     AND (CAST($2 AS BIGINT) IS NULL OR created_at > $2 OR (created_at = $2 AND api_key_id > $3)) \
+                     ORDER BY created_at, api_key_id LIMIT $4"))
                     .bind(&owner.0)
+                    .bind(page.after_created_at())
+                    .bind(page.after_id())
+                    .bind(page.fetch_limit())
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?
                     .iter()
                     .map(key_row)
                     .collect()
+            }
+
+            async fn count_live_api_keys(&self, owner: &UserId, now: OffsetDateTime) -> Result<u64> {
+                let n: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM api_key WHERE account_id = $1 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $2)",
+                )
+                .bind(&owner.0)
+                .bind(now.unix_timestamp())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?
+                .try_get("n")
+                .map_err(db)?;
+                Ok(n.max(0) as u64)
+            }
+
+            async fn revoke_api_keys_by_parent(
+                &self,
+                parent: &str,
+                at: OffsetDateTime,
+            ) -> Result<Vec<(ApiKeyId, TokenHash)>> {
+                let q = sqlx::query(
+                    "UPDATE api_key SET enabled = FALSE, revoked_at = $1 \
+                     WHERE parent_id = $2 AND revoked_at IS NULL RETURNING api_key_id, key_hash",
+                )
+                .bind(at.unix_timestamp())
+                .bind(parent.to_owned());
+                revoke_keys_where(&self.pool, q, at).await
+            }
+
+            async fn revoke_token_minted_api_keys(
+                &self,
+                owner: &UserId,
+                at: OffsetDateTime,
+            ) -> Result<Vec<(ApiKeyId, TokenHash)>> {
+                let q = sqlx::query(
+                    "UPDATE api_key SET enabled = FALSE, revoked_at = $1 \
+                     WHERE account_id = $2 AND parent_id LIKE 'tok\\_%' ESCAPE '\\' \
+                     AND revoked_at IS NULL RETURNING api_key_id, key_hash",
+                )
+                .bind(at.unix_timestamp())
+                .bind(owner.0.clone());
+                revoke_keys_where(&self.pool, q, at).await
             }
 
             async fn set_api_key_enabled(

@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0005_invalidations.sql",
         sql: include_str!("../migrations/sqlite/0005_invalidations.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_credential_chain.sql",
+        sql: include_str!("../migrations/sqlite/0006_credential_chain.sql"),
+    },
 ];
 
 /// A SQLite-backed store.

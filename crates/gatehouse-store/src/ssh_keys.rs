@@ -60,19 +60,40 @@ macro_rules! impl_ssh_key_store {
                     Ok(())
                 }
 
-                async fn list_ssh_keys(&self, owner: &UserId) -> Result<Vec<SshKeyRecord>> {
+                async fn list_ssh_keys(
+                    &self,
+                    owner: &UserId,
+                    page: &gatehouse_core::page::PageRequest,
+                ) -> Result<Vec<SshKeyRecord>> {
                     sqlx::query(concat!(
                         "SELECT ",
                         ssh_key_columns!(),
-                        " FROM ssh_key WHERE account_id = $1 ORDER BY created_at, name"
+                        " FROM ssh_key WHERE account_id = $1 AND (CAST($2 AS BIGINT) IS NULL \
+                         OR created_at > $2 OR (created_at = $2 AND ssh_key_id > $3)) \
+                         ORDER BY created_at, ssh_key_id LIMIT $4"
                     ))
                     .bind(&owner.0)
+                    .bind(page.after_created_at())
+                    .bind(page.after_id())
+                    .bind(page.fetch_limit())
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?
                     .iter()
                     .map(ssh_key_row)
                     .collect()
+                }
+
+                async fn count_ssh_keys(&self, owner: &UserId) -> Result<u64> {
+                    let n: i64 =
+                        sqlx::query("SELECT COUNT(*) AS n FROM ssh_key WHERE account_id = $1")
+                            .bind(&owner.0)
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(db)?
+                            .try_get("n")
+                            .map_err(db)?;
+                    Ok(n.max(0) as u64)
                 }
 
                 async fn ssh_key_by_id(

@@ -151,23 +151,44 @@ macro_rules! impl_token_store {
                     &self,
                     owner: &UserId,
                     now: OffsetDateTime,
+                    page: &gatehouse_core::page::PageRequest,
                 ) -> Result<Vec<TokenRecord>> {
                     let sql = concat!(
                         "SELECT ",
                         token_columns!(),
                         " FROM token WHERE account_id = $1 \
                          AND revoked_at IS NULL AND expires_at > $2 \
-                         ORDER BY created_at DESC, token_id"
+                         AND (CAST($3 AS BIGINT) IS NULL OR created_at < $3 \
+                              OR (created_at = $3 AND token_id < $4)) \
+                         ORDER BY created_at DESC, token_id DESC LIMIT $5"
                     );
                     sqlx::query(sql)
                         .bind(&owner.0)
                         .bind(now.unix_timestamp())
+                        .bind(page.after_created_at())
+                        .bind(page.after_id())
+                        .bind(page.fetch_limit())
                         .fetch_all(&self.pool)
                         .await
                         .map_err(db)?
                         .iter()
                         .map(token_row)
                         .collect()
+                }
+
+                async fn count_live_tokens(&self, owner: &UserId, now: OffsetDateTime) -> Result<u64> {
+                    let n: i64 = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM token WHERE account_id = $1 \
+                         AND revoked_at IS NULL AND expires_at > $2",
+                    )
+                    .bind(&owner.0)
+                    .bind(now.unix_timestamp())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .try_get("n")
+                    .map_err(db)?;
+                    Ok(n.max(0) as u64)
                 }
 
                 async fn revoke_token(

@@ -704,6 +704,8 @@ fn key_for(user: &UserId, name: &str, secret: &str) -> ApiKeyRecord {
         last_used_ip: None,
         last_used_user_agent: None,
         enabled: true,
+        parent_id: None,
+        revoked_at: None,
     }
 }
 
@@ -770,7 +772,14 @@ conformance!(
                 .expect("f")
                 .enabled
         );
-        assert_eq!(store.list_api_keys(&a.id).await.expect("list").len(), 1);
+        assert_eq!(
+            store
+                .list_api_keys(&a.id, &Default::default())
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
         assert_eq!(store.count_api_keys().await.expect("count"), 2);
         assert!(
             store
@@ -1323,4 +1332,206 @@ conformance!(disabling_the_owner_stops_their_keys, |store: Arc<
         core.authenticate_api_key(secret.expose(), ctx()).await,
         Err(Error::Unauthenticated)
     ));
+});
+
+// ---- Credential chains, caps, pages and stale counters ---------------------------
+
+use gatehouse_core::page::{After, PageRequest};
+
+conformance!(
+    key_pages_follow_the_cursor_across_ties_without_repeats_or_gaps,
+    |store: Arc<dyn Store>| async move {
+        let a = add_user(&store, "pager").await;
+        let b = add_user(&store, "bystander").await;
+        let mut ids = Vec::new();
+        for (i, offset) in [0, 0, 0, 1, 2, 2, 5].into_iter().enumerate() {
+            let mut k = key_for(&a.id, &format!("k{i}"), &format!("pager-{i}"));
+            k.created_at = t0() + Duration::seconds(offset);
+            store.insert_api_key(&k).await.expect("insert");
+            ids.push((k.created_at.unix_timestamp(), k.id.0));
+        }
+        store
+            .insert_api_key(&key_for(&b.id, "other", "bystander"))
+            .await
+            .expect("insert");
+        ids.sort();
+        let mut seen = Vec::new();
+        let mut page = PageRequest::first(2);
+        loop {
+            let rows = store.list_api_keys(&a.id, &page).await.expect("page");
+            assert!(rows.len() <= 3, "at most limit + 1 rows");
+            let more = rows.len() > 2;
+            let rows = &rows[..rows.len().min(2)];
+            seen.extend(
+                rows.iter()
+                    .map(|k| (k.created_at.unix_timestamp(), k.id.0.clone())),
+            );
+            if !more {
+                break;
+            }
+            let last = rows.last().expect("row");
+            page.after = Some(After {
+                created_at: last.created_at.unix_timestamp(),
+                id: last.id.0.clone(),
+            });
+        }
+        assert_eq!(
+            seen, ids,
+            "every key once, in (time, id) order, only the owner's"
+        );
+        let now = t0() + Duration::days(1);
+        assert_eq!(store.count_live_api_keys(&a.id, now).await.expect("n"), 7);
+        assert_eq!(
+            store
+                .count_live_api_keys(&a.id, t0() + Duration::days(31))
+                .await
+                .expect("n"),
+            0,
+            "expired keys do not count"
+        );
+    }
+);
+
+conformance!(
+    keys_minted_by_a_parent_are_revoked_once_with_an_invalidation_each,
+    |store: Arc<dyn Store>| async move {
+        let a = add_user(&store, "chain").await;
+        let mut child = key_for(&a.id, "child", "chain-child");
+        child.parent_id = Some("tok_parent".into());
+        let mut sibling = key_for(&a.id, "sibling", "chain-sibling");
+        sibling.parent_id = Some("key_other".into());
+        let plain = key_for(&a.id, "plain", "chain-plain");
+        for k in [&child, &sibling, &plain] {
+            store.insert_api_key(k).await.expect("insert");
+        }
+        let t = t0() + Duration::hours(1);
+        let revoked = store
+            .revoke_api_keys_by_parent("tok_parent", t)
+            .await
+            .expect("revoke");
+        assert_eq!(
+            revoked,
+            vec![(child.id.clone(), TokenHash::of("chain-child"))]
+        );
+        let got = store
+            .api_key_by_id(&a.id, &child.id)
+            .await
+            .expect("q")
+            .expect("f");
+        assert!(!got.enabled && got.revoked_at == Some(t), "{got:?}");
+        assert_eq!(got.parent_id.as_deref(), Some("tok_parent"));
+        assert!(
+            store
+                .revoke_api_keys_by_parent("tok_parent", t)
+                .await
+                .expect("again")
+                .is_empty(),
+            "revoked once"
+        );
+        assert_eq!(
+            published(&store, t).await,
+            vec![(t, Invalidation::ApiKey(child.id.clone()))]
+        );
+        // Signing out everywhere revokes every key a token made, and only those.
+        let mut from_token = key_for(&a.id, "from-token", "chain-token");
+        from_token.parent_id = Some("tok_another".into());
+        store.insert_api_key(&from_token).await.expect("insert");
+        let t2 = t + Duration::seconds(5);
+        let ended = store
+            .revoke_token_minted_api_keys(&a.id, t2)
+            .await
+            .expect("revoke");
+        assert_eq!(
+            ended,
+            vec![(from_token.id.clone(), TokenHash::of("chain-token"))]
+        );
+        for k in [&sibling, &plain] {
+            let got = store
+                .api_key_by_id(&a.id, &k.id)
+                .await
+                .expect("q")
+                .expect("f");
+            assert!(got.enabled && got.revoked_at.is_none(), "{}", got.name);
+        }
+        assert_eq!(store.count_live_api_keys(&a.id, t2).await.expect("n"), 2);
+    }
+);
+
+conformance!(
+    stale_failure_counters_are_swept_but_a_real_accounts_hard_lock_stays,
+    |store: Arc<dyn Store>| async move {
+        add_user(&store, "locked").await;
+        add_user(&store, "recent").await;
+        add_user(&store, "idle").await;
+        let old = t0();
+        for i in 0..3 {
+            store.record_failure("login:locked", old).await.expect("f");
+            store
+                .record_failure("login:made-up-name", old)
+                .await
+                .expect("f");
+            if i < 2 {
+                store.record_failure("login:idle", old).await.expect("f");
+            }
+        }
+        store
+            .record_failure("login:recent", old + Duration::hours(30))
+            .await
+            .expect("f");
+        store
+            .record_failure("login:fresh-made-up", old + Duration::hours(30))
+            .await
+            .expect("f");
+        let now = old + Duration::hours(30) + Duration::minutes(10);
+        // Hard limit 3: "locked" and the made-up name reached it.
+        let swept = store
+            .delete_stale_failures(now - Duration::hours(25), now - Duration::hours(1), 3)
+            .await
+            .expect("sweep");
+        assert_eq!(swept, 2, "idle real account and old made-up name");
+        assert!(
+            store
+                .failure_state("login:locked")
+                .await
+                .expect("q")
+                .is_some()
+        );
+        assert!(
+            store
+                .failure_state("login:recent")
+                .await
+                .expect("q")
+                .is_some()
+        );
+        assert!(
+            store
+                .failure_state("login:fresh-made-up")
+                .await
+                .expect("q")
+                .is_some()
+        );
+        assert!(
+            store
+                .failure_state("login:idle")
+                .await
+                .expect("q")
+                .is_none()
+        );
+        assert!(
+            store
+                .failure_state("login:made-up-name")
+                .await
+                .expect("q")
+                .is_none()
+        );
+    }
+);
+
+conformance!(audit_records_keep_the_user_agent, |store: Arc<
+    dyn Store,
+>| async move {
+    let ev = AuditEvent::new(t0(), "api_key.created").user_agent(Some("curl/8.1"));
+    store.insert_audit(&ev).await.expect("insert");
+    let got = store.list_audit(None, 10).await.expect("list");
+    assert_eq!(got[0].user_agent.as_deref(), Some("curl/8.1"));
 });

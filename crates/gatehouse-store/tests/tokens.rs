@@ -71,7 +71,11 @@ conformance!(
 
         let rec = store.token_by_id(&id).await.expect("q").expect("stored");
         assert_eq!(rec.token_hash, TokenHash::of(&token));
-        let listed = core.list_tokens(&actor).await.expect("list");
+        let listed = core
+            .list_tokens(&actor, &Default::default())
+            .await
+            .expect("list")
+            .items;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].name, "cli");
 
@@ -87,7 +91,13 @@ conformance!(
 
         core.revoke_token(&actor, &id).await.expect("revoke");
         refused(core.authenticate_token(&token, None).await);
-        assert!(core.list_tokens(&actor).await.expect("list").is_empty());
+        assert!(
+            core.list_tokens(&actor, &Default::default())
+                .await
+                .expect("list")
+                .items
+                .is_empty()
+        );
         assert!(matches!(
             core.revoke_token(&actor, &id).await,
             Err(Error::NotFound)
@@ -109,7 +119,13 @@ conformance!(
             .expect("inside the skew");
         clock.advance(Duration::seconds(2));
         refused(core.authenticate_token(&token, None).await);
-        assert!(core.list_tokens(&actor).await.expect("list").is_empty());
+        assert!(
+            core.list_tokens(&actor, &Default::default())
+                .await
+                .expect("list")
+                .items
+                .is_empty()
+        );
 
         // A node whose clock runs ten minutes ahead issues a token; a node on time
         // refuses it until it is within the 60 s skew of its `nbf`.

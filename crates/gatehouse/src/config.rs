@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use gatehouse_core::CoreSettings;
 use gatehouse_core::api_key::{KeyRate, ScopeCatalog};
 use gatehouse_core::password::HashParams;
+use gatehouse_core::service::CredentialLimits;
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_core::throttle::LockoutPolicy;
 use gatehouse_core::token::TokenSettings;
@@ -33,6 +34,8 @@ pub struct Config {
     pub api_keys: ApiKeysConfig,
     /// Bearer tokens.
     pub tokens: TokensConfig,
+    /// SSH public keys.
+    pub ssh_keys: SshKeysConfig,
     /// Encryption of stored secrets.
     pub secrets: SecretsConfig,
     /// Logging.
@@ -180,6 +183,8 @@ pub struct ApiKeysConfig {
     /// Platform permissions keys and tokens may carry, beyond Gatehouse's own
     /// (names like `compute:submit`).
     pub platform_scopes: Vec<String>,
+    /// API keys one account may hold that are neither revoked nor expired.
+    pub max_per_account: u32,
 }
 
 impl Default for ApiKeysConfig {
@@ -189,6 +194,7 @@ impl Default for ApiKeysConfig {
             rate_limit_burst: 200,
             cache_ttl_seconds: 900,
             platform_scopes: Vec::new(),
+            max_per_account: 100,
         }
     }
 }
@@ -208,6 +214,8 @@ pub struct TokensConfig {
     /// expired first). Revocations reach every node within 5 s through the polls; this
     /// only bounds how long a missed one could last.
     pub cache_ttl_seconds: u32,
+    /// Tokens one account may hold that are neither revoked nor expired.
+    pub max_per_account: u32,
 }
 
 impl Default for TokensConfig {
@@ -217,6 +225,24 @@ impl Default for TokensConfig {
             audience: "gatehouse".into(),
             cache_capacity: 100_000,
             cache_ttl_seconds: 900,
+            max_per_account: 100,
+        }
+    }
+}
+
+/// `[ssh_keys]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshKeysConfig {
+    /// SSH public keys one account may hold (at most 200, so the authorized-keys
+    /// answer for a user stays one page).
+    pub max_per_account: u32,
+}
+
+impl Default for SshKeysConfig {
+    fn default() -> Self {
+        SshKeysConfig {
+            max_per_account: 50,
         }
     }
 }
@@ -341,6 +367,16 @@ impl Config {
         if self.tokens.cache_ttl_seconds == 0 {
             bail!("tokens.cache_ttl_seconds must be positive");
         }
+        if self.api_keys.max_per_account == 0 || self.tokens.max_per_account == 0 {
+            bail!("api_keys.max_per_account and tokens.max_per_account must be positive");
+        }
+        let ssh_cap = self.ssh_keys.max_per_account;
+        if ssh_cap == 0 || ssh_cap > gatehouse_core::page::MAX_LIMIT {
+            bail!(
+                "ssh_keys.max_per_account must be from 1 to {}",
+                gatehouse_core::page::MAX_LIMIT
+            );
+        }
         ScopeCatalog::new(&self.api_keys.platform_scopes)
             .map_err(|e| anyhow::anyhow!("api_keys.{e}"))?;
         if self.tokens.audience.trim().is_empty() {
@@ -448,6 +484,11 @@ impl Config {
                 audience: self.tokens.audience.clone(),
                 cache_capacity: self.tokens.cache_capacity,
                 cache_ttl: Duration::seconds(self.tokens.cache_ttl_seconds.into()),
+            },
+            limits: CredentialLimits {
+                api_keys: self.api_keys.max_per_account.into(),
+                tokens: self.tokens.max_per_account.into(),
+                ssh_keys: self.ssh_keys.max_per_account.into(),
             },
         }
     }

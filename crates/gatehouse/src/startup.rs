@@ -179,7 +179,7 @@ impl Application {
         let (served, ()) = tokio::join!(serve_all, stopper);
         jobs.abort();
         // Buffered activity (session last-seen times) is written before exit.
-        if let Err(e) = core.flush().await {
+        if let Err(e) = core.flush_final().await {
             tracing::error!(error = %e, "final flush failed");
         }
         served.context("server error")?;

@@ -486,25 +486,65 @@ async fn each_key_has_a_request_rate_answered_with_429_and_retry_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guessing_keys_from_one_address_is_throttled() {
+async fn guessing_keys_from_one_address_is_throttled_but_a_valid_key_still_gets_through() {
     let app = spawn_app_with(&[("GATEHOUSE_RATE_LIMIT__IP_MAX_FAILURES", "3")]).await;
     let (_, key) = app.new_key(json!({"name": "real"})).await;
-    for _ in 0..3 {
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
         let fake = gatehouse_core::api_key::ApiKeySecret::generate();
         let res = app
             .as_key(reqwest::Method::GET, "/api/auth/session", fake.expose())
             .send()
             .await
             .expect("r");
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key(RETRY_AFTER));
+        }
+        statuses.push(res.status());
     }
+    assert_eq!(statuses[..3], [StatusCode::UNAUTHORIZED; 3], "{statuses:?}");
+    assert_eq!(
+        statuses[3..],
+        [StatusCode::TOO_MANY_REQUESTS; 3],
+        "{statuses:?}"
+    );
+    // The address is over its limit, yet its legitimate key is never refused for it,
+    // whether or not this node has cached the key.
+    for _ in 0..2 {
+        let res = app
+            .as_key(reqwest::Method::GET, "/api/auth/session", &key)
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_keys_from_an_address_cannot_lock_out_its_machine_credential_or_sign_in() {
+    let app = spawn_app().await;
+    let (_, key) = app.new_key(json!({"name": "cluster"})).await;
+    let mut last = StatusCode::OK;
+    for _ in 0..60 {
+        let res = app
+            .as_key(reqwest::Method::GET, "/api/auth/session", "gwk_bad")
+            .send()
+            .await
+            .expect("r");
+        last = res.status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "junk costs the sender");
+    // A key that was never used before (not cached) still gets through...
     let res = app
         .as_key(reqwest::Method::GET, "/api/auth/session", &key)
         .send()
         .await
         .expect("r");
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(res.headers().contains_key(RETRY_AFTER));
+    assert_eq!(res.status(), StatusCode::OK);
+    // ...and so does a password sign-in from the same address: junk credentials do
+    // not count against the sign-in limit.
+    let res = app.login("admin", &app.admin_password).await;
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,10 @@ mod scope;
 
 pub use cache::{ApiKeyCache, KeyRate};
 pub use format::{ApiKeySecret, DISPLAY_LEN, KEY_LEN, PREFIX, is_well_formed};
-pub use scope::{ADMIN_ONLY_SCOPES, BUILTIN_SCOPES, DEFAULT_KEY_SCOPES, ScopeCatalog, Scopes};
+pub use scope::{
+    ADMIN_ONLY_SCOPES, BUILTIN_SCOPES, DEFAULT_KEY_SCOPES, SIGN_OUT_EVERYWHERE, ScopeCatalog,
+    Scopes,
+};
 
 use time::OffsetDateTime;
 
@@ -71,6 +74,12 @@ pub struct ApiKeyRecord {
     pub last_used_user_agent: Option<String>,
     /// Disabled keys get 401 until re-enabled.
     pub enabled: bool,
+    /// The API key or token that made this key (`None`: a session, i.e. the account
+    /// itself). Ending that credential revokes this key.
+    pub parent_id: Option<String>,
+    /// When the key was revoked because its parent ended; a revoked key stays disabled
+    /// for good.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 /// A buffered record of use, flushed in batches.

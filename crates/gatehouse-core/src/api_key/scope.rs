@@ -16,10 +16,17 @@ pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
     ("ssh_keys:read", "list your SSH public keys"),
     ("ssh_keys:write", "add and delete your SSH public keys"),
     (
+        "sessions:revoke_all",
+        "sign out everywhere: end every session and revoke every token of your account",
+    ),
+    (
         "ssh_keys:read_all",
         "read every user's SSH public keys (cluster machine credential; administrators only)",
     ),
 ];
+
+/// The permission to sign an account out everywhere (every session and token).
+pub const SIGN_OUT_EVERYWHERE: &str = "sessions:revoke_all";
 
 /// Scopes only administrators may hold.
 pub const ADMIN_ONLY_SCOPES: &[&str] = &["ssh_keys:read_all"];

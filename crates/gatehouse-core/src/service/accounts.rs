@@ -170,6 +170,7 @@ impl Core {
     /// Appends to the audit trail. A failure to audit is logged, not fatal: the
     /// decision it records has already been made.
     pub(crate) async fn audit(&self, event: AuditEvent) {
+        let event = event.with_request_origin();
         if let Err(e) = self.store.insert_audit(&event).await {
             tracing::error!(action = %event.action, error = %e, "audit write failed");
         }

@@ -14,6 +14,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::ApiKeyId;
 use crate::org::{KeyExpiration, OrgPolicy};
+use crate::page::{After, Page, PageRequest};
 use crate::secret::TokenHash;
 use crate::session::SessionPrincipal;
 
@@ -86,6 +87,17 @@ impl Core {
             .await
     }
 
+    /// The expiry a new key gets: the chosen lifetime, clamped to the minting
+    /// credential's own expiry.
+    fn key_expiry(
+        &self,
+        actor: &Actor,
+        expiration: KeyExpiration,
+        now: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
+        actor.clamp_expiry(expiration.days().map(|d| now + Duration::days(d.into())))
+    }
+
     /// Makes a new key with the same permissions as `id` and a new secret.
     #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
     pub async fn duplicate_api_key(
@@ -126,6 +138,8 @@ impl Core {
         action: &str,
     ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
         let now = self.clock.now();
+        let live = self.store.count_live_api_keys(&actor.user.id, now).await?;
+        Core::check_cap(live, self.settings.limits.api_keys, "api_keys", "API keys")?;
         let secret = ApiKeySecret::generate();
         let record = ApiKeyRecord {
             id: ApiKeyId::generate(),
@@ -136,11 +150,13 @@ impl Core {
             permissions,
             created_at: now,
             created_by: actor.user.username.clone(),
-            expires_at: expiration.days().map(|d| now + Duration::days(d.into())),
+            expires_at: self.key_expiry(actor, expiration, now),
             last_used_at: None,
             last_used_ip: None,
             last_used_user_agent: None,
             enabled: true,
+            parent_id: actor.via.credential_id(),
+            revoked_at: None,
         };
         self.store.insert_api_key(&record).await?;
         self.audit(
@@ -183,6 +199,8 @@ impl Core {
                 last_used_ip: None,
                 last_used_user_agent: None,
                 enabled: true,
+                parent_id: None,
+                revoked_at: None,
             });
             secrets.push(secret);
             if records.len() == 10_000 {
@@ -200,10 +218,19 @@ impl Core {
         Ok(secrets)
     }
 
-    /// The actor's keys. Requires `api_keys:read` (or `api_keys:write`).
-    pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKeyRecord>> {
+    /// A page of the actor's keys, oldest first. Requires `api_keys:read` (or
+    /// `api_keys:write`).
+    pub async fn list_api_keys(
+        &self,
+        actor: &Actor,
+        page: &PageRequest,
+    ) -> Result<Page<ApiKeyRecord>> {
         require_read(actor)?;
-        self.store.list_api_keys(&actor.user.id).await
+        let rows = self.store.list_api_keys(&actor.user.id, page).await?;
+        Ok(Page::from_rows(rows, page, |k| After {
+            created_at: k.created_at.unix_timestamp(),
+            id: k.id.0.clone(),
+        }))
     }
 
     /// One of the actor's keys; another user's key is `NotFound`.
@@ -222,6 +249,18 @@ impl Core {
     ) -> Result<ApiKeyRecord> {
         actor.require("api_keys:write")?;
         let key = self.own_key(actor, id).await?;
+        if enabled {
+            if key.revoked_at.is_some() {
+                return Err(Error::Conflict(
+                    "this API key was revoked when the key or token that created it ended; \
+                     it cannot be enabled again: create a new key"
+                        .into(),
+                ));
+            }
+            // SECURITY: turning a key back on is as good as minting it, so a credential
+            // may only enable keys whose permissions it holds itself.
+            actor.require_all(&key.permissions)?;
+        }
         if !self
             .store
             .set_api_key_enabled(&actor.user.id, id, enabled, self.clock.now())
@@ -315,6 +354,12 @@ impl Core {
 
     /// Authenticates an API key. A cache hit costs a SHA-256 and a map lookup, with no
     /// store round trip; malformed keys are refused before any lookup.
+    ///
+    /// SECURITY: the address's failure count is consulted only after the key failed.
+    /// A key that verifies always gets through, so junk sent from a shared address (a
+    /// cluster node's other users) cannot lock out that address's machine credential;
+    /// the junk itself is answered 429 once the address is over its limit. Guessing
+    /// stays hopeless: a key carries 128 random bits behind a checksum.
     pub async fn authenticate_api_key(
         &self,
         key: &str,
@@ -322,37 +367,29 @@ impl Core {
     ) -> Result<Arc<ApiKeyPrincipal>> {
         self.fail_closed()?;
         let now = self.clock.now();
-        if let Some(ip) = ctx.ip
-            && let Some(wait) = self.ip_limiter.check(ip, now)
-        {
-            return Err(Error::RateLimited {
-                retry_after: wait,
-                message: "too many failed authentications from this address".into(),
-            });
-        }
         if !is_well_formed(key) {
-            return Err(self.key_failure(ctx.ip, now));
+            return Err(self.credential_failure("api_key", key, ctx.ip, now));
         }
         let hash = TokenHash::of(key);
-        let entry = match self.api_keys.get(&hash) {
-            Some(e)
-                if e.is_fresh(
-                    now.unix_timestamp(),
-                    self.settings.key_cache_ttl.whole_seconds(),
-                ) =>
-            {
-                e
-            }
-            _ => {
+        let cached = self.api_keys.get(&hash).filter(|e| {
+            e.is_fresh(
+                now.unix_timestamp(),
+                self.settings.key_cache_ttl.whole_seconds(),
+            )
+        });
+        let entry = match cached {
+            Some(e) => e,
+            None => {
                 self.load_key(hash, now).await?;
-                self.api_keys
-                    .get(&hash)
-                    .ok_or_else(|| self.key_failure(ctx.ip, now))?
+                match self.api_keys.get(&hash) {
+                    Some(e) => e,
+                    None => return Err(self.credential_failure("api_key", key, ctx.ip, now)),
+                }
             }
         };
         let live = entry.enabled && entry.principal.expires_at.is_none_or(|t| now < t);
         if !live {
-            return Err(self.key_failure(ctx.ip, now));
+            return Err(self.credential_failure("api_key", key, ctx.ip, now));
         }
         entry
             .admit(self.settings.key_rate)
@@ -397,9 +434,30 @@ impl Core {
         Ok(())
     }
 
-    fn key_failure(&self, ip: Option<IpAddr>, now: OffsetDateTime) -> Error {
+    /// Counts a failed API-key or bearer attempt (for the address and the audit tally)
+    /// and answers it: 401, or 429 once the address is over its limit.
+    pub(super) fn credential_failure(
+        &self,
+        kind: &'static str,
+        presented: &str,
+        ip: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Error {
+        let prefix = if kind == "api_key" {
+            crate::throttle::presented_prefix(presented)
+        } else {
+            "jwt".to_owned()
+        };
+        self.failure_tally.record(kind, prefix, ip, now);
         if let Some(ip) = ip {
-            self.ip_limiter.record_failure(ip, now);
+            let over = self.credential_limiter.check(ip, now);
+            self.credential_limiter.record_failure(ip, now);
+            if let Some(wait) = over {
+                return Error::RateLimited {
+                    retry_after: wait,
+                    message: "too many failed authentications from this address".into(),
+                };
+            }
         }
         Error::Unauthenticated
     }

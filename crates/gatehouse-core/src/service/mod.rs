@@ -55,6 +55,31 @@ pub struct CoreSettings {
     pub key_cache_ttl: Duration,
     /// Bearer token issuer, audience and cache size.
     pub tokens: TokenSettings,
+    /// Per-account caps on live credentials.
+    pub limits: CredentialLimits,
+}
+
+/// How many live credentials of each kind one account may hold (a runaway script or a
+/// stolen credential cannot fill the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialLimits {
+    /// API keys that are neither revoked nor expired.
+    pub api_keys: u64,
+    /// Tokens that are neither revoked nor expired.
+    pub tokens: u64,
+    /// SSH public keys (at most [`crate::page::MAX_LIMIT`], so the authorized-keys
+    /// answer stays one page).
+    pub ssh_keys: u64,
+}
+
+impl Default for CredentialLimits {
+    fn default() -> Self {
+        CredentialLimits {
+            api_keys: 100,
+            tokens: 100,
+            ssh_keys: 50,
+        }
+    }
 }
 
 impl Default for CoreSettings {
@@ -74,6 +99,7 @@ impl Default for CoreSettings {
             },
             key_cache_ttl: Duration::minutes(15),
             tokens: TokenSettings::default(),
+            limits: CredentialLimits::default(),
         }
     }
 }
@@ -89,7 +115,14 @@ pub struct Core {
     catalog: ScopeCatalog,
     /// Requests to the public revoke-by-value endpoint, per address.
     revoke_limiter: IpLimiter,
+    /// Failed password sign-ins per address (checked before any hashing).
     ip_limiter: IpLimiter,
+    /// Failed API-key and bearer attempts per address. SECURITY: it only decides how a
+    /// failure is answered (429 once over the limit); a credential that verifies is never
+    /// refused because of what others sent from its address.
+    credential_limiter: IpLimiter,
+    /// Failed API-key and bearer attempts, per minute, for the audit trail.
+    failure_tally: crate::throttle::FailureTally,
     /// Flipped by `check_store`; while false nothing authenticates (fail closed).
     store_up: AtomicBool,
     /// Unwraps sealed secrets; `None` until [`Core::with_master_keys`].
@@ -133,6 +166,8 @@ impl Core {
             catalog,
             revoke_limiter: IpLimiter::new(30, Duration::minutes(1)),
             ip_limiter,
+            credential_limiter: IpLimiter::new(settings.ip_max_failures, settings.ip_window),
+            failure_tally: Default::default(),
             store_up: AtomicBool::new(true),
             master_keys: None,
             token_keys: RwLock::new(Arc::new(TokenKeys::default())),
@@ -194,7 +229,38 @@ impl Core {
         if !usage.is_empty() {
             self.store.record_api_key_usage(&usage).await?;
         }
+        self.flush_failure_tally(false).await;
         Ok(())
+    }
+
+    /// [`Core::flush`], plus the failure tally of the minute still running: at shutdown.
+    pub async fn flush_final(&self) -> Result<()> {
+        let flushed = self.flush().await;
+        self.flush_failure_tally(true).await;
+        flushed
+    }
+
+    async fn flush_failure_tally(&self, all: bool) {
+        for (group, count) in self.failure_tally.take(self.clock.now(), all) {
+            let minute = time::OffsetDateTime::from_unix_timestamp(group.minute)
+                .ok()
+                .and_then(|m| {
+                    m.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            // Written directly: these rows describe other requests, not the current one.
+            let event = crate::audit::AuditEvent::new(self.clock.now(), "auth.failed")
+                .factor(group.kind)
+                .ip(group.ip)
+                .detail(format!(
+                    "prefix={} count={count} minute={minute}",
+                    group.prefix
+                ));
+            if let Err(e) = self.store.insert_audit(&event).await {
+                tracing::error!(error = %e, "audit write of failed attempts failed");
+            }
+        }
     }
 
     /// Deletes sessions past their lifetime, expired tokens, signing keys that no
@@ -206,10 +272,34 @@ impl Core {
             .delete_expired_sessions(now, now - self.settings.session.idle_timeout)
             .await?;
         let tokens = self.sweep_tokens(now).await?;
+        // A real account's counter outlives its longest backoff by a day; a made-up
+        // name's lasts an hour; the hard limit stays until an operator resets it.
+        let lockout = &self.settings.lockout;
+        self.store
+            .delete_stale_failures(
+                now - lockout.max_delay - Duration::days(1),
+                now - Duration::hours(1),
+                lockout.hard_limit,
+            )
+            .await?;
         self.store
             .delete_invalidations_before(now - invalidations::RETENTION)
             .await?;
         Ok(sessions + tokens)
+    }
+
+    /// Refuses a new credential once the account holds `cap` live ones of its kind.
+    fn check_cap(live: u64, cap: u64, field: &'static str, what: &str) -> Result<()> {
+        if live >= cap {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "you already have {live} {what}, the most one account may hold; \
+                     delete or revoke ones you no longer use first"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn fail_closed(&self) -> Result<()> {

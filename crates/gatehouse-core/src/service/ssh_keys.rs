@@ -6,6 +6,7 @@ use crate::actor::Actor;
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::SshKeyId;
+use crate::page::{After, Page, PageRequest};
 use crate::ssh_key::{SshKeyName, SshKeyRecord, SshPublicKey};
 
 use super::Core;
@@ -19,6 +20,8 @@ impl Core {
         let name = SshKeyName::parse(name)?;
         let parsed = SshPublicKey::parse(key)?;
         let now = self.clock.now();
+        let held = self.store.count_ssh_keys(&actor.user.id).await?;
+        Core::check_cap(held, self.settings.limits.ssh_keys, "ssh_keys", "SSH keys")?;
         let record = SshKeyRecord::new(
             SshKeyId::generate(),
             actor.user.id.clone(),
@@ -40,10 +43,19 @@ impl Core {
         Ok(record)
     }
 
-    /// The actor's keys. Requires `ssh_keys:read` (or `ssh_keys:write`).
-    pub async fn list_ssh_keys(&self, actor: &Actor) -> Result<Vec<SshKeyRecord>> {
+    /// A page of the actor's keys, oldest first. Requires `ssh_keys:read` (or
+    /// `ssh_keys:write`).
+    pub async fn list_ssh_keys(
+        &self,
+        actor: &Actor,
+        page: &PageRequest,
+    ) -> Result<Page<SshKeyRecord>> {
         require_ssh_read(actor)?;
-        self.store.list_ssh_keys(&actor.user.id).await
+        let rows = self.store.list_ssh_keys(&actor.user.id, page).await?;
+        Ok(Page::from_rows(rows, page, |k| After {
+            created_at: k.created_at.unix_timestamp(),
+            id: k.id.0.clone(),
+        }))
     }
 
     /// One of the actor's keys; another user's key is `NotFound`.
@@ -72,27 +84,33 @@ impl Core {
         Ok(())
     }
 
-    /// The keys that may log in as `username` on a cluster, for sshd's
-    /// `AuthorizedKeysCommand`. Requires `ssh_keys:read_all` (a machine credential).
-    /// Unknown, malformed or disabled accounts have no keys.
+    /// The canonical username and the keys that may log in as it on a cluster, for
+    /// sshd's `AuthorizedKeysCommand`. Requires `ssh_keys:read_all` (a machine
+    /// credential). Usernames are case-insensitive, as at sign-in, and the answer names
+    /// the canonical (lowercase) form; unknown or disabled accounts have no keys. A name
+    /// that no account could have (`../admin`, `admin\0`) is `NotFound`.
+    ///
+    /// SECURITY: Unix login names are case-sensitive, so `gatehouse ssh authorized-keys`
+    /// asks only for canonical names and checks that the answer names what it asked.
     pub async fn authorized_keys(
         &self,
         actor: &Actor,
         username: &str,
-    ) -> Result<Vec<SshKeyRecord>> {
+    ) -> Result<(Username, Vec<SshKeyRecord>)> {
         actor.require("ssh_keys:read_all")?;
-        let Ok(name) = Username::parse(username) else {
-            return Ok(Vec::new());
+        if username.len() > 64 || username != username.trim() {
+            return Err(Error::NotFound);
+        }
+        let name = Username::parse(username).map_err(|_| Error::NotFound)?;
+        let keys = match self.store.user_by_username(&name).await? {
+            Some(u) if !u.user.disabled => {
+                // The cap keeps every account's keys within one page.
+                let page = PageRequest::first(crate::page::MAX_LIMIT);
+                self.store.list_ssh_keys(&u.user.id, &page).await?
+            }
+            _ => Vec::new(),
         };
-        // SECURITY: the name must already be in canonical form; `Alice` is not `alice` to
-        // sshd, so a case-folded match would hand one account's keys to another login.
-        if name.as_str() != username {
-            return Ok(Vec::new());
-        }
-        match self.store.user_by_username(&name).await? {
-            Some(u) if !u.user.disabled => self.store.list_ssh_keys(&u.user.id).await,
-            _ => Ok(Vec::new()),
-        }
+        Ok((name, keys))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::actor::{Actor, Via};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::{TokenId, UserId};
+use crate::page::{After, Page, PageRequest};
 use crate::seal::Keyring;
 use crate::secret::TokenHash;
 use crate::token::{
@@ -136,20 +137,16 @@ impl Core {
             .signer()
             .ok_or_else(|| Error::internal("no token signing key loaded"))?;
         let now = self.clock.now();
-        let expires_at = now + Duration::hours(lifetime.get().into());
-        // A token or key cannot extend itself by minting a longer-lived credential.
-        if let Some(limit) = actor.expires_at
-            && expires_at > limit
-        {
+        let live = self.store.count_live_tokens(&actor.user.id, now).await?;
+        Core::check_cap(live, self.settings.limits.tokens, "tokens", "live tokens")?;
+        // A token cannot outlive the key or token that makes it: longer asks are clamped.
+        let expires_at = actor
+            .clamp_expiry(Some(now + Duration::hours(lifetime.get().into())))
+            .unwrap_or(now);
+        if expires_at <= now {
             return Err(Error::invalid(
                 "expires_in_hours",
-                format!(
-                    "would outlive the credential making this token, which expires at {}; \
-                     choose a shorter lifetime or sign in again",
-                    limit
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default()
-                ),
+                "the credential making this token is about to expire; sign in again",
             ));
         }
         let id = TokenId::generate();
@@ -173,11 +170,7 @@ impl Core {
             created_at: now,
             expires_at,
             created_via: actor_factor(actor).into(),
-            parent_id: match &actor.via {
-                Via::Session => None,
-                Via::ApiKey(k) => Some(k.0.clone()),
-                Via::Token(t) => Some(t.0.clone()),
-            },
+            parent_id: actor.via.credential_id(),
             revoked_at: None,
         };
         self.store.insert_token(&record).await?;
@@ -186,9 +179,10 @@ impl Core {
                 .user(&actor.user.id)
                 .factor(actor_factor(actor))
                 .detail(format!(
-                    "token={} hours={} kid={}",
+                    "token={} hours={} expires_at={} kid={}",
                     record.id,
                     lifetime.get(),
+                    expires_at.unix_timestamp(),
                     signer.kid
                 )),
         )
@@ -196,18 +190,28 @@ impl Core {
         Ok((record, token))
     }
 
-    /// The actor's live tokens (metadata only).
-    pub async fn list_tokens(&self, actor: &Actor) -> Result<Vec<TokenRecord>> {
+    /// A page of the actor's live tokens, newest first (metadata only).
+    pub async fn list_tokens(
+        &self,
+        actor: &Actor,
+        page: &PageRequest,
+    ) -> Result<Page<TokenRecord>> {
         actor.require("tokens:write")?;
         let now = self.clock.now();
         let floor = self.tokens_not_before(&actor.user.id).await?;
-        Ok(self
+        let rows = self
             .store
-            .list_live_tokens(&actor.user.id, now)
-            .await?
-            .into_iter()
-            .filter(|t| floor.is_none_or(|f| t.created_at >= f))
-            .collect())
+            .list_live_tokens(&actor.user.id, now, page)
+            .await?;
+        let mut page = Page::from_rows(rows, page, |t| After {
+            created_at: t.created_at.unix_timestamp(),
+            id: t.id.0.clone(),
+        });
+        // Tokens from before a "sign out everywhere" are dead; signing out everywhere
+        // also marks them revoked, so this only hides the same-second stragglers.
+        page.items
+            .retain(|t| floor.is_none_or(|f| t.created_at >= f));
+        Ok(page)
     }
 
     /// Revokes one of the actor's tokens; it gets 401 at once on this node.
@@ -232,9 +236,13 @@ impl Core {
         Ok(())
     }
 
-    /// Ends every session and revokes every token of the actor's account.
+    /// Ends every session and revokes every token of the actor's account, and the API
+    /// keys those tokens made. Requires `sessions:revoke_all` (a browser session holds
+    /// it; a key or token only when it was given it), so a narrow credential such as an
+    /// `ssh_keys:read` key cannot sign its owner out.
     #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
     pub async fn sign_out_everywhere(&self, actor: &Actor) -> Result<()> {
+        actor.require(crate::api_key::SIGN_OUT_EVERYWHERE)?;
         self.end_all_sessions(&actor.user.id).await?;
         self.audit(
             AuditEvent::new(self.clock.now(), "user.signed_out_everywhere")
@@ -245,8 +253,9 @@ impl Core {
         Ok(())
     }
 
-    /// Revokes every token minted, directly or through other tokens, by the API key or
-    /// token `parent`, and evicts them on this node.
+    /// Ends every credential minted, directly or down a chain, by the API key or token
+    /// `parent`: tokens are revoked and keys revoked for good, and both are evicted on
+    /// this node (other nodes follow through the revocation and invalidation polls).
     pub(crate) async fn revoke_descendants(&self, parent: &str) -> Result<u64> {
         let now = self.clock.now();
         let mut pending = vec![parent.to_owned()];
@@ -262,15 +271,34 @@ impl Core {
                 revoked += 1;
                 pending.push(id.0);
             }
+            for (id, hash) in self.store.revoke_api_keys_by_parent(&p, now).await? {
+                self.end_child_key(&id, &hash, &p).await;
+                revoked += 1;
+                pending.push(id.0);
+            }
         }
         Ok(revoked)
     }
 
+    /// Evicts a key revoked with its parent, and records it.
+    async fn end_child_key(&self, id: &crate::ids::ApiKeyId, hash: &TokenHash, parent: &str) {
+        self.api_keys.invalidate(hash);
+        self.audit(
+            AuditEvent::new(self.clock.now(), "api_key.revoked_with_parent")
+                .detail(format!("key={id} parent={parent}")),
+        )
+        .await;
+    }
+
     /// Revokes every token of a user through the per-user "not before" time.
     pub(crate) async fn revoke_all_tokens(&self, user: &UserId) -> Result<()> {
-        self.store
-            .revoke_user_tokens(user, self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        self.store.revoke_user_tokens(user, now).await?;
+        // Keys the tokens made end with them, and so does whatever those keys made.
+        for (id, hash) in self.store.revoke_token_minted_api_keys(user, now).await? {
+            self.end_child_key(&id, &hash, "token").await;
+            self.revoke_descendants(id.as_str()).await?;
+        }
         self.token_owners.remove(user);
         self.tokens.remove_user(user);
         // Tokens issued in the same second as the new "not before" are caught by their
@@ -295,14 +323,8 @@ impl Core {
     ) -> Result<Arc<TokenPrincipal>> {
         self.fail_closed()?;
         let now = self.clock.now();
-        if let Some(ip) = ip
-            && let Some(wait) = self.ip_limiter.check(ip, now)
-        {
-            return Err(Error::RateLimited {
-                retry_after: wait,
-                message: "too many failed authentications from this address".into(),
-            });
-        }
+        // SECURITY: as for API keys, the address's failures only shape how a failure is
+        // answered; a token that verifies always gets through.
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(self.token_failure(ip, now, "malformed"));
         }
@@ -421,10 +443,7 @@ impl Core {
 
     fn token_failure(&self, ip: Option<IpAddr>, now: OffsetDateTime, why: &str) -> Error {
         tracing::debug!(reason = why, "bearer token refused");
-        if let Some(ip) = ip {
-            self.ip_limiter.record_failure(ip, now);
-        }
-        Error::Unauthenticated
+        self.credential_failure("token", "", ip, now)
     }
 
     /// Deletes expired tokens and signing keys that no longer verify anything.

@@ -14,7 +14,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Caller, Json, JsonOrEmpty, double_option};
+use crate::extract::{Caller, Json, JsonOrEmpty, PageParams, double_option};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
 
@@ -66,6 +66,11 @@ pub struct KeyResponse {
     last_used_user_agent: Option<String>,
     enabled: bool,
     permissions: Vec<String>,
+    /// The API key or token that made this key (`null`: made in a browser session).
+    parent_id: Option<String>,
+    /// When the key was revoked because its parent ended (it cannot be enabled again).
+    #[serde(with = "time::serde::rfc3339::option")]
+    revoked_at: Option<OffsetDateTime>,
 }
 
 impl From<&ApiKeyRecord> for KeyResponse {
@@ -82,6 +87,8 @@ impl From<&ApiKeyRecord> for KeyResponse {
             last_used_user_agent: k.last_used_user_agent.clone(),
             enabled: k.enabled,
             permissions: k.permissions.iter().map(str::to_owned).collect(),
+            parent_id: k.parent_id.clone(),
+            revoked_at: k.revoked_at,
         }
     }
 }
@@ -134,13 +141,18 @@ pub async fn create(
     Ok(created(&record, &secret))
 }
 
-/// `GET /api/api-keys`. Requires: `api_keys:read`.
+/// `GET /api/api-keys?limit=&cursor=`: a page of the caller's keys, oldest first.
+/// Requires: `api_keys:read`.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<KeyResponse>>> {
-    let keys = state.core.list_api_keys(&caller.actor).await?;
-    Ok(Json(keys.iter().map(KeyResponse::from).collect()))
+    page: PageParams,
+) -> ApiResult<Response> {
+    let keys = state
+        .core
+        .list_api_keys(&caller.actor, &page.request)
+        .await?;
+    Ok(page.respond(keys, |r| KeyResponse::from(r)))
 }
 
 /// `GET /api/api-keys/{id}`. Requires: `api_keys:read`; another user's key is 404.

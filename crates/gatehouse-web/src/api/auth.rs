@@ -176,8 +176,10 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
 }
 
 /// `POST /api/auth/logout-everywhere`. Ends every session and revokes every token of
-/// the account (API keys are separate credentials and stay). Any credential of the
-/// account may do this; a cookie caller's own cookie is cleared too.
+/// the account, and the API keys those tokens made (keys made in the browser are
+/// separate credentials and stay). Requires: `sessions:revoke_all`, which a browser
+/// session holds and a key or token holds only if it was given it. A cookie caller's
+/// own cookie is cleared too.
 pub async fn logout_everywhere(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::ApiResult;
-use crate::extract::{Caller, Json};
+use crate::extract::{Caller, Json, PageParams};
 use crate::state::AppState;
 
 /// `POST /api/ssh-keys` body.
@@ -64,13 +64,18 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(SshKeyResponse::from(&key))).into_response())
 }
 
-/// `GET /api/ssh-keys`. Requires: `ssh_keys:read`.
+/// `GET /api/ssh-keys?limit=&cursor=`: a page of the caller's keys, oldest first.
+/// Requires: `ssh_keys:read`.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<SshKeyResponse>>> {
-    let keys = state.core.list_ssh_keys(&caller.actor).await?;
-    Ok(Json(keys.iter().map(SshKeyResponse::from).collect()))
+    page: PageParams,
+) -> ApiResult<Response> {
+    let keys = state
+        .core
+        .list_ssh_keys(&caller.actor, &page.request)
+        .await?;
+    Ok(page.respond(keys, |r| SshKeyResponse::from(r)))
 }
 
 /// `GET /api/ssh-keys/{id}` (with the public key line, for the copy button).
@@ -112,15 +117,17 @@ pub struct AuthorizedKeys {
 }
 
 /// `GET /api/ssh/authorized-keys/{username}`. Requires: `ssh_keys:read_all`.
-/// Unknown or disabled accounts get an empty list.
+/// Usernames are case-insensitive and the answer names the canonical form; unknown or
+/// disabled accounts get an empty list; a name no account could have is 404. One
+/// answer per user: the per-account cap keeps it small.
 pub async fn authorized_keys(
     State(state): State<AppState>,
     caller: Caller,
     Path(username): Path<String>,
 ) -> ApiResult<Json<AuthorizedKeys>> {
-    let keys = state.core.authorized_keys(&caller.actor, &username).await?;
+    let (username, keys) = state.core.authorized_keys(&caller.actor, &username).await?;
     Ok(Json(AuthorizedKeys {
-        username,
+        username: username.as_str().to_owned(),
         keys: keys
             .iter()
             .map(|k| AuthorizedKey {

@@ -12,7 +12,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::error::ApiResult;
-use crate::extract::{Caller, Json, JsonOrEmpty};
+use crate::extract::{Caller, Json, JsonOrEmpty, PageParams};
 use crate::state::AppState;
 
 /// `POST /api/tokens` body.
@@ -96,13 +96,15 @@ pub async fn create(
         .into_response())
 }
 
-/// `GET /api/tokens`: the caller's live tokens. Requires: `tokens:write`.
+/// `GET /api/tokens?limit=&cursor=`: a page of the caller's live tokens, newest first.
+/// Requires: `tokens:write`.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<TokenResponse>>> {
-    let tokens = state.core.list_tokens(&caller.actor).await?;
-    Ok(Json(tokens.iter().map(TokenResponse::from).collect()))
+    page: PageParams,
+) -> ApiResult<Response> {
+    let tokens = state.core.list_tokens(&caller.actor, &page.request).await?;
+    Ok(page.respond(tokens, |r| TokenResponse::from(r)))
 }
 
 /// `DELETE /api/tokens/{id}`: revokes at once. Requires: `tokens:write`; another user's

@@ -1,7 +1,10 @@
-//! Extractors: JSON bodies with our error format, and the authenticated caller.
+//! Extractors: JSON bodies with our error format, the authenticated caller, and the
+//! page a list request asks for.
 
 pub mod auth;
 pub mod json;
+pub mod page;
 
 pub use auth::{Caller, SESSION_COOKIE};
 pub use json::{Json, JsonOrEmpty, double_option};
+pub use page::PageParams;

@@ -112,7 +112,16 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
         .and_then(|v| v.to_str().ok());
     let ip = resolve(&state.web.trusted_proxies, peer, xff);
     req.extensions_mut().insert(ClientIp(ip));
-    next.run(req).await
+    // Every audit record the request writes carries its address and user agent.
+    let origin = gatehouse_core::audit::Origin {
+        ip,
+        user_agent: req
+            .headers()
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|u| u.chars().take(256).collect()),
+    };
+    gatehouse_core::audit::with_origin(origin, next.run(req)).await
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use gatehouse_core::page::PageRequest;
 use gatehouse_core::session::csrf_token;
 
 use crate::error::ApiError;
@@ -58,6 +59,8 @@ struct AccountPage<'a> {
 #[derive(Default)]
 struct KeysPanel {
     rows: Vec<KeyRow>,
+    /// The next page's cursor, when there are more keys.
+    next: Option<String>,
     expirations: Vec<Choice>,
     permissions: Vec<PermissionChoice>,
     require_disable_before_delete: bool,
@@ -73,6 +76,8 @@ struct KeyRow {
     last_used: String,
     last_used_from: String,
     enabled: bool,
+    /// Revoked with the key or token that made it: it cannot be enabled again.
+    revoked: bool,
     permissions: Vec<String>,
 }
 
@@ -80,6 +85,8 @@ struct KeyRow {
 #[derive(Default)]
 struct TokensPanel {
     rows: Vec<TokenRow>,
+    /// The next page's cursor, when there are more tokens.
+    next: Option<String>,
     /// The lifetimes the policy offers, in hours (what `/api/tokens/options` lists).
     hours: Vec<Choice>,
     /// False when the organisation imposes one lifetime.
@@ -100,6 +107,8 @@ struct TokenRow {
 #[derive(Default)]
 struct SshKeysPanel {
     rows: Vec<SshKeyRow>,
+    /// The next page's cursor, when there are more keys.
+    next: Option<String>,
 }
 
 struct SshKeyRow {
@@ -136,13 +145,16 @@ fn when(t: Option<time::OffsetDateTime>, none: &str) -> String {
 async fn keys_panel(
     state: &AppState,
     session: &gatehouse_core::session::SessionPrincipal,
+    page: &PageRequest,
 ) -> gatehouse_core::Result<KeysPanel> {
     let actor = state.core.session_actor(session);
-    let keys = state.core.list_api_keys(&actor).await?;
+    let keys = state.core.list_api_keys(&actor, page).await?;
     let policy = state.core.policy_for(&actor).await?;
     let default = policy.api_key_default_expiration;
     Ok(KeysPanel {
+        next: keys.next.clone(),
         rows: keys
+            .items
             .iter()
             .map(|k| KeyRow {
                 id: k.id.to_string(),
@@ -154,6 +166,7 @@ async fn keys_panel(
                 last_used: when(k.last_used_at, "never"),
                 last_used_from: k.last_used_ip.clone().unwrap_or_default(),
                 enabled: k.enabled,
+                revoked: k.revoked_at.is_some(),
                 permissions: k.permissions.iter().map(str::to_owned).collect(),
             })
             .collect(),
@@ -192,9 +205,10 @@ fn hours_label(h: u32) -> String {
 async fn tokens_panel(
     state: &AppState,
     session: &gatehouse_core::session::SessionPrincipal,
+    page: &PageRequest,
 ) -> gatehouse_core::Result<TokensPanel> {
     let actor = state.core.session_actor(session);
-    let tokens = state.core.list_tokens(&actor).await?;
+    let tokens = state.core.list_tokens(&actor, page).await?;
     let policy = state.core.policy_for(&actor).await?;
     let offered = policy.offered_token_hours();
     // The policy's default, or the longest offered lifetime if the default is not offered.
@@ -204,7 +218,9 @@ async fn tokens_panel(
         offered.last().copied().unwrap_or_default()
     };
     Ok(TokensPanel {
+        next: tokens.next.clone(),
         rows: tokens
+            .items
             .iter()
             .map(|t| TokenRow {
                 id: t.id.to_string(),
@@ -234,11 +250,14 @@ async fn tokens_panel(
 async fn ssh_keys_panel(
     state: &AppState,
     session: &gatehouse_core::session::SessionPrincipal,
+    page: &PageRequest,
 ) -> gatehouse_core::Result<SshKeysPanel> {
     let actor = state.core.session_actor(session);
-    let keys = state.core.list_ssh_keys(&actor).await?;
+    let keys = state.core.list_ssh_keys(&actor, page).await?;
     Ok(SshKeysPanel {
+        next: keys.next.clone(),
         rows: keys
+            .items
             .iter()
             .map(|k| SshKeyRow {
                 id: k.id.to_string(),
@@ -295,11 +314,23 @@ async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
     render(LoginPage)
 }
 
+/// `?cursor=` of an account page: which page of the tab's list to show (a stale or
+/// foreign cursor shows the first page rather than an error page).
+#[derive(serde::Deserialize, Default)]
+struct PageQuery {
+    cursor: Option<String>,
+}
+
 async fn account_page(
     State(state): State<AppState>,
     Path(tab): Path<String>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
+    let cursor = Query::<PageQuery>::try_from_uri(&uri)
+        .ok()
+        .and_then(|Query(q)| q.cursor);
+    let page = PageRequest::parse(None, cursor.as_deref()).unwrap_or_default();
     let Some((cookie, session)) = page_session(&state, &headers).await else {
         return Redirect::to("/login").into_response();
     };
@@ -307,7 +338,7 @@ async fn account_page(
         return (StatusCode::NOT_FOUND, ApiError::RouteNotFound).into_response();
     };
     let keys = if *active == "api-keys" {
-        match keys_panel(&state, &session).await {
+        match keys_panel(&state, &session, &page).await {
             Ok(k) => k,
             Err(e) => return ApiError::Core(e).into_response(),
         }
@@ -315,7 +346,7 @@ async fn account_page(
         KeysPanel::default()
     };
     let tokens = if *active == "tokens" {
-        match tokens_panel(&state, &session).await {
+        match tokens_panel(&state, &session, &page).await {
             Ok(t) => t,
             Err(e) => return ApiError::Core(e).into_response(),
         }
@@ -323,7 +354,7 @@ async fn account_page(
         TokensPanel::default()
     };
     let ssh = if *active == "ssh-keys" {
-        match ssh_keys_panel(&state, &session).await {
+        match ssh_keys_panel(&state, &session, &page).await {
             Ok(s) => s,
             Err(e) => return ApiError::Core(e).into_response(),
         }

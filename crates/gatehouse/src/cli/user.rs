@@ -335,6 +335,46 @@ impl Session {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(StatusCode, Value)> {
+        self.send(method, path, body)
+            .await
+            .map(|(status, _, value)| (status, value))
+    }
+
+    /// Every item of a paged list route, following its `X-Next-Cursor` header.
+    pub async fn list_all(&self, path: &str) -> anyhow::Result<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        // A bound on pages, in case a server kept answering with a cursor.
+        for _ in 0..10_000 {
+            let url = match &cursor {
+                None => format!("{path}?limit=200"),
+                Some(c) => format!("{path}?limit=200&cursor={c}"),
+            };
+            let (_, headers, value) = self.send(Method::GET, &url, None).await?;
+            if let Value::Array(page) = value {
+                items.extend(page);
+            }
+            cursor = headers
+                .get("x-next-cursor")
+                .and_then(|v| v.to_str().ok())
+                .filter(|c| {
+                    c.chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+                })
+                .map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(Value::Array(items))
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         req = match &self.auth {
             Auth::Cookie { cookie, csrf } => {
@@ -353,6 +393,7 @@ impl Session {
         }
         let res = req.send().await.map_err(describe_transport)?;
         let status = res.status();
+        let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();
         let value: Value = if text.is_empty() {
             Value::Null
@@ -360,7 +401,7 @@ impl Session {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         if status.is_success() {
-            return Ok((status, value));
+            return Ok((status, headers, value));
         }
         let message = value["message"].as_str().unwrap_or("request failed");
         let code = value["error"].as_str().unwrap_or("error");
@@ -574,7 +615,7 @@ pub async fn api_keys(server: &ServerArgs, cmd: &ApiKeysCommand) -> anyhow::Resu
             print_created(&v);
         }
         ApiKeysCommand::List => {
-            let (_, v) = s.call(Method::GET, "/api/api-keys", None).await?;
+            let v = s.list_all("/api/api-keys").await?;
             println!(
                 "{:<28} {:<20} {:<12} {:<8} {:<20} {:<20} PERMISSIONS",
                 "ID", "NAME", "PREFIX", "STATUS", "EXPIRES", "LAST USED"
@@ -585,7 +626,9 @@ pub async fn api_keys(server: &ServerArgs, cmd: &ApiKeysCommand) -> anyhow::Resu
                     k["id"].as_str().unwrap_or(""),
                     k["name"].as_str().unwrap_or(""),
                     k["display_prefix"].as_str().unwrap_or(""),
-                    if k["enabled"].as_bool().unwrap_or(false) {
+                    if !k["revoked_at"].is_null() {
+                        "revoked"
+                    } else if k["enabled"].as_bool().unwrap_or(false) {
                         "enabled"
                     } else {
                         "disabled"
@@ -683,7 +726,7 @@ pub async fn tokens(server: &ServerArgs, cmd: &TokensCommand) -> anyhow::Result<
             );
         }
         TokensCommand::List => {
-            let (_, v) = s.call(Method::GET, "/api/tokens", None).await?;
+            let v = s.list_all("/api/tokens").await?;
             println!(
                 "{:<28} {:<20} {:<22} {:<22} SCOPES",
                 "ID", "NAME", "CREATED", "EXPIRES"
@@ -746,7 +789,7 @@ pub async fn ssh_keys(server: &ServerArgs, cmd: &SshKeysCommand) -> anyhow::Resu
             );
         }
         SshKeysCommand::List => {
-            let (_, v) = s.call(Method::GET, "/api/ssh-keys", None).await?;
+            let v = s.list_all("/api/ssh-keys").await?;
             println!(
                 "{:<28} {:<20} {:<36} {:<52} ADDED",
                 "ID", "NAME", "TYPE", "FINGERPRINT"

@@ -87,7 +87,63 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     }
 }
 
+/// The password of accounts made by [`TestApp::add_user`].
+pub const USER_PASSWORD: &str = "a perfectly long passphrase";
+
 impl TestApp {
+    /// Adds a non-admin account and signs it in.
+    pub async fn add_user(&self, username: &str) -> Login {
+        self.state
+            .core
+            .create_user(gatehouse_core::service::NewAccount {
+                username,
+                email: &format!("{username}@example.org"),
+                display_name: None,
+                password: USER_PASSWORD,
+                is_admin: false,
+            })
+            .await
+            .expect("user");
+        self.sign_in(username, USER_PASSWORD).await
+    }
+
+    /// A request authenticated by a cookie session, with its CSRF token.
+    pub fn with_cookie(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        login: &Login,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("cookie", &login.cookie)
+            .header("x-csrf-token", &login.csrf)
+    }
+
+    /// A request authenticated by a bearer token.
+    pub fn with_bearer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    /// A request authenticated by an API key (HTTP Basic, empty password).
+    pub fn with_key(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .basic_auth(key, Some(""))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
