@@ -498,6 +498,12 @@ def test_issue_list_and_revoke(shared, admin):
     assert_accepted(shared, created["token"], created)
 
 
+def jwt_claims(token: str) -> dict:
+    """The claims of a JWT, unverified (the server already verified it)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 def test_a_token_never_holds_more_than_its_creator(shared, admin, admin_token):
     c = admin.client(shared)
     narrow = mint(c, expires_in_hours=1, permissions=["account:read"])
@@ -523,7 +529,10 @@ def test_a_token_never_holds_more_than_its_creator(shared, admin, admin_token):
     pc = bearer_client(shared, parent["token"])
     assert_error(pc.post("/api/tokens", json={"expires_in_hours": 1, "permissions": ["api_keys:write"]}),
                  403, "insufficient_permissions")
-    assert_error(pc.post("/api/tokens", json={"expires_in_hours": 4}), 422, "validation_failed")
+    # A longer lifetime is clamped to the parent's expiry (checked in the JWT itself).
+    longer = mint(pc, expires_in_hours=4)
+    assert longer["expires_at"] == parent["expires_at"], (longer, parent)
+    assert jwt_claims(longer["token"])["exp"] == jwt_claims(parent["token"])["exp"]
     leaf = mint(pc, expires_in_hours=1, permissions=["account:read"])
     child = mint(pc, expires_in_hours=2)
     assert child["created_via"] == leaf["created_via"] == "token", (child, leaf)
@@ -532,7 +541,7 @@ def test_a_token_never_holds_more_than_its_creator(shared, admin, admin_token):
     for t in (leaf, child, grandchild):
         assert_accepted(shared, t["token"], t)
     assert c.delete(f"/api/tokens/{parent['id']}").status_code == 204
-    for t in (parent, leaf, child, grandchild):
+    for t in (parent, longer, leaf, child, grandchild):
         assert_refused(shared, t["token"], "revoked")
 
     # API keys: tokens:write must be granted to the key; its tokens die with it.
@@ -888,11 +897,19 @@ def test_logout_everywhere_with_a_token_revokes_every_token_and_session(shared, 
     narrow = mint(c, expires_in_hours=1, permissions=["account:read"])
     assert_accepted(shared, used["token"], used)  # cached on the server now
 
-    # Any credential of the account may do it: here a token with only account:read.
+    # A narrow credential may not: signing out everywhere needs sessions:revoke_all.
     r = bearer_client(shared, narrow["token"]).post("/api/auth/logout-everywhere")
+    body = assert_error(r, 403, "insufficient_permissions")
+    assert "sessions:revoke_all" in body["message"], body
+    assert_accepted(shared, used["token"], used)
+    assert harness.get_session(shared, user.cookie).status_code == 200
+
+    # A token that holds it (tokens made in the browser do, by default) may.
+    panic_button = mint(c, expires_in_hours=1, permissions=["account:read", "sessions:revoke_all"])
+    r = bearer_client(shared, panic_button["token"]).post("/api/auth/logout-everywhere")
     assert r.status_code == 204, r.text
     assert not r.headers.get("Set-Cookie"), r.headers
-    for t in (used, unused, narrow):
+    for t in (used, unused, narrow, panic_button):
         assert_refused(shared, t["token"], "revoked")
     assert harness.get_session(shared, user.cookie).status_code == 401
     assert c.get("/api/tokens").status_code == 401
