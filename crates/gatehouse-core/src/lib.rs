@@ -5,6 +5,7 @@
 //! - [`error`]: the domain error every layer maps from.
 //! - [`clock`], [`ids`], [`secret`]: time, identifiers, random secrets and hashes.
 //! - [`account`], [`password`], [`session`], [`throttle`], [`org`], [`audit`]: domain types.
+//! - [`name`]: the rules for the labels of API keys, tokens and SSH keys.
 //! - [`store`]: the storage trait the store crate implements.
 //! - [`service`]: [`Core`], the use cases.
 
@@ -15,6 +16,7 @@ pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod name;
 pub mod org;
 pub mod password;
 pub mod seal;
