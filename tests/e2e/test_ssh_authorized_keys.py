@@ -101,16 +101,18 @@ def akc(fake):
         pytest.fail("these tests must run as root (they run the command as nobody and chown files)")
     root = Path(f"/run/gatehouse-akc-e2e-{secrets.token_hex(4)}")
     root.mkdir(mode=0o755)
-    # The CA file must be readable by nobody, and like the config, not writable by others.
-    a = Akc(root, fake)
-    shutil.copy(fake.ca_file, a.ca_file)
-    a.ca_file.chmod(0o644)
-    a.cache.mkdir(mode=0o700)
-    shutil.chown(a.cache, NOBODY, a.nobody.pw_gid)
-    a.configure()
-    fake.requests.clear()
-    yield a
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        # The CA file must be readable by nobody, and like the config, not writable by others.
+        a = Akc(root, fake)
+        shutil.copy(fake.ca_file, a.ca_file)
+        a.ca_file.chmod(0o644)
+        a.cache.mkdir(mode=0o700)
+        shutil.chown(a.cache, NOBODY, a.nobody.pw_gid)
+        a.configure()
+        fake.requests.clear()
+        yield a
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
