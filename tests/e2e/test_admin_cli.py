@@ -75,6 +75,61 @@ def test_password_length_limits(server, tmp_path):
         login_ok(server, name, good)
 
 
+# Weak passwords an operator might type, and a word each refusal must contain.
+WEAK_PASSWORDS = [
+    (" " * 12, "only spaces"),
+    ("111111111111", "pattern repeated"),
+    ("passwordpassword", "pattern repeated"),
+    ("123456789012", "consecutive"),
+    ("abcdefghijkl", "consecutive"),
+    ("qwertyuiopas", "consecutive"),
+    ("administrator", "too common"),
+    ("\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11\uff12\uff13\uff14", "too common"),
+    ("gatehouse2026!", "service name"),
+]
+
+
+def _assert_refused(cp, password: str, expected: str) -> None:
+    assert cp.returncode == 1, (password, cp.returncode, cp.stdout, cp.stderr)
+    assert "panicked" not in cp.stderr, cp.stderr
+    message = cp.stderr.strip()
+    assert message.startswith("error: password: "), message
+    assert expected in message, (password, message)
+    assert "choose" in message or "must" in message, message
+    if password.strip():
+        assert password not in cp.stdout + cp.stderr, "the password is never echoed"
+
+
+def test_create_user_and_set_password_refuse_weak_passwords_with_a_readable_message(server, tmp_path):
+    victim, good = _username(), new_password()
+    server.admin("create-user", victim, "--email", f"{victim}@example.test",
+                 "--password-file", str(_password_file(tmp_path, good)))
+    for password, expected in WEAK_PASSWORDS:
+        name = _username()
+        cp = server.admin("create-user", name, "--email", f"{name}@example.test",
+                          "--password-file", str(_password_file(tmp_path, password)), check=False)
+        _assert_refused(cp, password, expected)
+        assert name not in server.admin("list-users").stdout
+        cp = server.admin("set-password", victim, "--password-file", str(_password_file(tmp_path, password)),
+                          check=False)
+        _assert_refused(cp, password, expected)
+    own_name = f"{victim.upper()}-2026!"
+    cp = server.admin("set-password", victim, "--password-file", str(_password_file(tmp_path, own_name)),
+                      check=False)
+    _assert_refused(cp, own_name, "user name")
+    login_ok(server, victim, good)
+
+
+def test_admin_listings_escape_invisible_and_bidi_characters(server):
+    # A failed sign-in records the name as typed; the audit listing must not replay it raw.
+    hostile = "evil\u202egnp.exe\u200b\x1b[2J"
+    assert login(server, hostile, new_password()).status == 401
+    shown = server.admin("audit", "--limit", "20").stdout
+    assert "evil\\u{202e}gnp.exe\\u{200b}\\u{1b}[2J" in shown, shown
+    for raw in ("\u202e", "\u200b", "\x1b"):
+        assert raw not in shown, shown
+
+
 def test_config_example_passes_config_check(tmp_path):
     cp = subprocess.run([str(harness.BINARY), "config", "example"], capture_output=True, text=True,
                         stdin=subprocess.DEVNULL, timeout=60)

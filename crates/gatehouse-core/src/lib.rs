@@ -6,6 +6,7 @@
 //! - [`clock`], [`ids`], [`secret`]: time, identifiers, random secrets and hashes.
 //! - [`account`], [`password`], [`session`], [`throttle`], [`org`], [`audit`]: domain types.
 //! - [`page`]: cursor pagination of the list use cases.
+//! - [`name`]: the rules for the labels of API keys, tokens and SSH keys.
 //! - [`store`]: the storage trait the store crate implements.
 //! - [`service`]: [`Core`], the use cases.
 
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod name;
 pub mod org;
 pub mod page;
 pub mod password;

@@ -31,8 +31,28 @@ pub fn http_client_with_timeout(
     trust: &Trust,
     timeout: std::time::Duration,
 ) -> anyhow::Result<reqwest::Client> {
+    build(trust, timeout, reqwest::redirect::Policy::default())
+}
+
+/// Like [`http_client_with_timeout`], but a redirect is returned as the answer rather
+/// than followed.
+pub fn http_client_without_redirects(
+    trust: &Trust,
+    timeout: std::time::Duration,
+) -> anyhow::Result<reqwest::Client> {
+    // SECURITY: Gatehouse's API never redirects; following one would send the machine
+    // credential's request, and take its answer, from wherever the redirect points.
+    build(trust, timeout, reqwest::redirect::Policy::none())
+}
+
+fn build(
+    trust: &Trust,
+    timeout: std::time::Duration,
+    redirect: reqwest::redirect::Policy,
+) -> anyhow::Result<reqwest::Client> {
     let builder = reqwest::Client::builder()
         .user_agent(concat!("gatehouse-cli/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect)
         .connect_timeout(timeout)
         .timeout(timeout);
     let builder = match trust {

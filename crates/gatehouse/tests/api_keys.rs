@@ -596,3 +596,91 @@ async fn the_revoke_endpoint_is_rate_limited_per_address() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Names that would display as something they are not, and the code point each message
+/// must name.
+const SPOOFING_NAMES: &[(&str, &str)] = &[
+    ("invoice\u{202E}gpj.exe", "U+202E"),
+    ("\u{200B}\u{200B}", "U+200B"),
+    ("\u{FEFF}deploy", "U+FEFF"),
+    ("deploy\u{2028}", "U+2028"),
+];
+
+/// A well-formed `ssh-ed25519` public key line.
+fn ed25519_line() -> String {
+    let mut blob = Vec::new();
+    for field in [&b"ssh-ed25519"[..], &[7u8; 32][..]] {
+        blob.extend_from_slice(&u32::try_from(field.len()).expect("len").to_be_bytes());
+        blob.extend_from_slice(field);
+    }
+    format!(
+        "ssh-ed25519 {} me@laptop",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    )
+}
+
+async fn assert_spoofing_name_refused(res: reqwest::Response, name: &str, code_point: &str) {
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["error"], "validation_failed", "{name:?}");
+    let msg = v["message"].as_str().expect("message");
+    assert!(
+        msg.starts_with("name: must ") && msg.contains(code_point),
+        "{name:?}: {msg}"
+    );
+    assert!(v["request_id"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_and_ssh_key_names_with_bidi_controls_invisible_characters_boms_or_separators_get_422()
+ {
+    let app = spawn_app().await;
+    let (cookie, csrf) = app.admin_session().await;
+    let (id, _) = app.new_key(json!({"name": "original"})).await;
+    for (name, code_point) in SPOOFING_NAMES {
+        let res = app.create_key(json!({ "name": name })).await;
+        assert_spoofing_name_refused(res, name, code_point).await;
+        let res = app
+            .post(&format!("/api/api-keys/{id}/duplicate"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .expect("dup");
+        assert_spoofing_name_refused(res, name, code_point).await;
+        let res = app
+            .post("/api/ssh-keys")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "name": name, "key": ed25519_line() }))
+            .send()
+            .await
+            .expect("add ssh key");
+        assert_spoofing_name_refused(res, name, code_point).await;
+    }
+    // The same key under a plain name is fine, so the name was the only problem.
+    let res = app
+        .post("/api/ssh-keys")
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "name": "laptop 👍", "key": ed25519_line() }))
+        .send()
+        .await
+        .expect("add ssh key");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let keys: Value = app
+        .get("/api/api-keys")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        keys.as_array().map(Vec::len),
+        Some(1),
+        "nothing was created"
+    );
+}

@@ -274,6 +274,31 @@ async fn lifetimes_are_whole_hours_from_1_to_24() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_names_with_bidi_controls_invisible_characters_boms_or_separators_get_422() {
+    let app = spawn_app().await;
+    let admin = app.admin_session().await;
+    for (name, code_point) in [
+        ("invoice\u{202E}gpj.exe", "U+202E"),
+        ("\u{200B}\u{200B}", "U+200B"),
+        ("\u{FEFF}deploy", "U+FEFF"),
+        ("deploy\u{2028}", "U+2028"),
+    ] {
+        let res = app.mint(&admin, json!({ "name": name })).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
+        let v: Value = res.json().await.expect("json");
+        assert_eq!(v["error"], "validation_failed", "{name:?}");
+        let msg = v["message"].as_str().expect("message");
+        assert!(
+            msg.starts_with("name: must ") && msg.contains(code_point),
+            "{name:?}: {msg}"
+        );
+    }
+    // Absent or blank still means the default name.
+    let v = app.new_token(&admin, json!({"name": "  "})).await;
+    assert_eq!(v["name"], "token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_org_policy_caps_lifetimes_and_can_impose_its_default() {
     use gatehouse_core::org::OrgPolicy;
     let app = spawn_app().await;

@@ -15,28 +15,18 @@ pub use scope::{
 use time::OffsetDateTime;
 
 use crate::account::User;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{ApiKeyId, UserId};
 use crate::secret::TokenHash;
 
-/// A key's name: 1–64 printable characters, unique per user.
+/// A key's name: 1–64 visible characters, unique per user (the rules of [`crate::name`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyName(String);
 
 impl ApiKeyName {
     /// Validates and trims a name.
     pub fn parse(raw: &str) -> Result<Self> {
-        let s = raw.trim();
-        if s.is_empty() || s.chars().count() > 64 {
-            return Err(Error::invalid("name", "must be 1 to 64 characters"));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "name",
-                "must not contain control characters",
-            ));
-        }
-        Ok(ApiKeyName(s.to_owned()))
+        crate::name::parse("name", raw).map(ApiKeyName)
     }
 
     /// The name.

@@ -5,7 +5,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::org::DEFAULT_ORG_NAME;
-use crate::password::{NewPassword, generate_password};
+use crate::password::{NewPassword, generate_password_for};
 
 use super::Core;
 
@@ -43,7 +43,9 @@ impl Core {
         if self.store.count_users().await? > 0 {
             return Ok(BootstrapOutcome::AlreadyInitialised);
         }
-        let generated = password.is_none().then(generate_password);
+        let generated = password
+            .is_none()
+            .then(|| generate_password_for(BOOTSTRAP_USERNAME));
         let chosen = password.or(generated.as_deref()).unwrap_or_default();
         self.create_user(NewAccount {
             username: BOOTSTRAP_USERNAME,

@@ -6,14 +6,14 @@ use super::SshPublicKey;
 use crate::error::Result;
 use crate::ids::{SshKeyId, UserId};
 
-/// A key's name: 1–64 printable characters, unique per user.
+/// A key's name: 1–64 visible characters, unique per user (the rules of [`crate::name`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshKeyName(String);
 
 impl SshKeyName {
-    /// Validates and trims a name (the rules of API key names).
+    /// Validates and trims a name (the same rules as API key and token names).
     pub fn parse(raw: &str) -> Result<Self> {
-        crate::api_key::ApiKeyName::parse(raw).map(|n| SshKeyName(n.as_str().to_owned()))
+        crate::name::parse("name", raw).map(SshKeyName)
     }
 
     /// The name.

@@ -158,22 +158,9 @@ impl TokenPrincipal {
     }
 }
 
-/// A token's label: up to 64 printable characters; a default when absent.
+/// A token's label: the rules of [`crate::name`], and `token` when absent or blank.
 pub fn parse_name(raw: Option<&str>) -> Result<String> {
-    let s = raw.map(str::trim).unwrap_or("");
-    if s.is_empty() {
-        return Ok("token".into());
-    }
-    if s.chars().count() > 64 {
-        return Err(Error::invalid("name", "must be at most 64 characters"));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "name",
-            "must not contain control characters",
-        ));
-    }
-    Ok(s.to_owned())
+    crate::name::parse_or("name", raw, "token")
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use gatehouse_core::secrecy::{ExposeSecret, SecretString};
 use gatehouse_core::service::NewAccount;
 
 use crate::cli::serve::read_secret_file;
+use crate::cli::term::safe;
 use crate::config::{Config, Overrides};
 
 /// Operator commands.
@@ -143,14 +144,17 @@ pub async fn run(
                 })
                 .await
                 .map_err(describe)?;
-            println!("created user {} ({})", user.username, user.id);
+            println!("created user {} ({})", safe(&user.username), user.id);
         }
         AdminCommand::SetPassword { username, password } => {
             let pw = password.read()?;
             core.set_password(username, pw.expose_secret())
                 .await
                 .map_err(describe)?;
-            println!("password set for {username}; its sessions were ended");
+            println!(
+                "password set for {}; its sessions were ended",
+                safe(username)
+            );
         }
         AdminCommand::ListUsers => {
             println!(
@@ -161,8 +165,8 @@ pub async fn run(
                 println!(
                     "{:<24} {:<20} {:<32} {:<9} {}",
                     u.id,
-                    u.username,
-                    u.email,
+                    safe(u.username.as_str()),
+                    safe(u.email.as_str()),
                     if u.disabled { "disabled" } else { "active" },
                     u.created_at.date()
                 );
@@ -172,13 +176,13 @@ pub async fn run(
             core.set_user_disabled(username, true)
                 .await
                 .map_err(describe)?;
-            println!("disabled {username}; its sessions were ended");
+            println!("disabled {}; its sessions were ended", safe(username));
         }
         AdminCommand::EnableUser { username } => {
             core.set_user_disabled(username, false)
                 .await
                 .map_err(describe)?;
-            println!("enabled {username}");
+            println!("enabled {}", safe(username));
         }
         AdminCommand::Policy(args) => policy(&core, args).await?,
         AdminCommand::SeedApiKeys {
@@ -212,11 +216,11 @@ pub async fn run(
                 println!(
                     "{} {:<18} user={} name={} factor={} ip={}",
                     e.at,
-                    e.action,
+                    safe(&e.action),
                     e.user_id.map(|u| u.0).unwrap_or_else(|| "-".into()),
-                    e.username.unwrap_or_else(|| "-".into()),
-                    e.factor.unwrap_or_else(|| "-".into()),
-                    e.ip.unwrap_or_else(|| "-".into()),
+                    safe(e.username.as_deref().unwrap_or("-")),
+                    safe(e.factor.as_deref().unwrap_or("-")),
+                    safe(e.ip.as_deref().unwrap_or("-")),
                 );
             }
         }

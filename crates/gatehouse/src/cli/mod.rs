@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod serve;
 pub mod ssh;
+pub mod term;
 pub mod user;
 
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::cli::term::safe;
 use crate::client::{Trust, http_client, normalize_fingerprint};
 
 /// Where the server is and how to trust it.
@@ -403,7 +404,7 @@ impl Session {
         if status.is_success() {
             return Ok((status, headers, value));
         }
-        let message = value["message"].as_str().unwrap_or("request failed");
+        let message = safe(value["message"].as_str().unwrap_or("request failed"));
         let code = value["error"].as_str().unwrap_or("error");
         let rid = value["request_id"].as_str().unwrap_or("-");
         if status == StatusCode::UNAUTHORIZED {
@@ -528,7 +529,7 @@ pub async fn login(args: &LoginArgs) -> anyhow::Result<()> {
     println!(
         "Logged in to {} as {} ({}); credentials saved in {}",
         creds.server,
-        who["user"]["username"].as_str().unwrap_or("?"),
+        safe(who["user"]["username"].as_str().unwrap_or("?")),
         who["auth_method"].as_str().unwrap_or("?"),
         path.display()
     );
@@ -566,12 +567,12 @@ pub async fn auth_session(server: &ServerArgs) -> anyhow::Result<()> {
     let (_, v) = s.call(Method::GET, "/api/auth/session", None).await?;
     println!(
         "user:        {} ({})",
-        v["user"]["username"].as_str().unwrap_or("?"),
+        safe(v["user"]["username"].as_str().unwrap_or("?")),
         v["user"]["id"].as_str().unwrap_or("?")
     );
     println!(
         "email:       {}",
-        v["user"]["email"].as_str().unwrap_or("-")
+        safe(v["user"]["email"].as_str().unwrap_or("-"))
     );
     println!("auth method: {}", v["auth_method"].as_str().unwrap_or("?"));
     if let Some(t) = v.get("token") {
@@ -624,7 +625,7 @@ pub async fn api_keys(server: &ServerArgs, cmd: &ApiKeysCommand) -> anyhow::Resu
                 println!(
                     "{:<28} {:<20} {:<12} {:<8} {:<20} {:<20} {}",
                     k["id"].as_str().unwrap_or(""),
-                    k["name"].as_str().unwrap_or(""),
+                    safe(k["name"].as_str().unwrap_or("")),
                     k["display_prefix"].as_str().unwrap_or(""),
                     if !k["revoked_at"].is_null() {
                         "revoked"
@@ -735,7 +736,7 @@ pub async fn tokens(server: &ServerArgs, cmd: &TokensCommand) -> anyhow::Result<
                 println!(
                     "{:<28} {:<20} {:<22} {:<22} {}",
                     t["id"].as_str().unwrap_or(""),
-                    t["name"].as_str().unwrap_or(""),
+                    safe(t["name"].as_str().unwrap_or("")),
                     t["created_at"].as_str().unwrap_or(""),
                     t["expires_at"].as_str().unwrap_or(""),
                     scopes(&t["scopes"]),
@@ -798,7 +799,7 @@ pub async fn ssh_keys(server: &ServerArgs, cmd: &SshKeysCommand) -> anyhow::Resu
                 println!(
                     "{:<28} {:<20} {:<36} {:<52} {}",
                     k["id"].as_str().unwrap_or(""),
-                    k["name"].as_str().unwrap_or(""),
+                    safe(k["name"].as_str().unwrap_or("")),
                     k["key_type"].as_str().unwrap_or(""),
                     k["fingerprint"].as_str().unwrap_or(""),
                     k["created_at"].as_str().unwrap_or(""),
@@ -813,7 +814,7 @@ pub async fn ssh_keys(server: &ServerArgs, cmd: &SshKeysCommand) -> anyhow::Resu
                     None,
                 )
                 .await?;
-            println!("{}", v["public_key"].as_str().unwrap_or(""));
+            println!("{}", safe(v["public_key"].as_str().unwrap_or("")));
         }
         SshKeysCommand::Delete { id } => {
             s.call(
@@ -863,7 +864,7 @@ fn print_key(v: &Value) {
         ("last used at", "last_used_at"),
         ("last used from", "last_used_ip"),
     ] {
-        println!("{label:<15} {}", v[key].as_str().unwrap_or("-"));
+        println!("{label:<15} {}", safe(v[key].as_str().unwrap_or("-")));
     }
     println!(
         "{:<15} {}",
