@@ -50,6 +50,11 @@ struct Body<'a> {
 }
 
 impl ApiError {
+    /// The machine-readable code of the JSON body (`invalid_credentials`, …).
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
     /// Status, machine code and human message.
     fn parts(&self) -> (StatusCode, &'static str, String) {
         use StatusCode as S;

@@ -555,3 +555,251 @@ impl TestApp {
         cookie_value(res.headers()[SET_COOKIE].to_str().expect("cookie"))
     }
 }
+
+/// The page a form sign-in was sent to, and the session cookie it set (if any).
+async fn form_sign_in(
+    app: &TestApp,
+    fields: &[(&str, &str)],
+    origin: Option<&str>,
+) -> (String, Option<String>) {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut req = app
+        .post("/api/auth/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    let res = req.send().await.expect("form post");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let cookie = res
+        .headers()
+        .get(SET_COOKIE)
+        .map(|v| cookie_value(v.to_str().expect("ascii")));
+    (location, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_form_works_without_javascript_and_never_redirects_off_site() {
+    let app = spawn_app().await;
+    let pw = app.admin_password.clone();
+    let next = "/account/authentication/tokens";
+    let (to, cookie) = form_sign_in(
+        &app,
+        &[("username", "admin"), ("password", &pw), ("next", next)],
+        Some(&app.origin()),
+    )
+    .await;
+    assert_eq!(to, next);
+    let cookie = cookie.expect("a session cookie");
+    assert_eq!(
+        app.get_with_cookie("/api/auth/session", &cookie)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    for evil in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/a b",
+        "javascript:alert(1)",
+    ] {
+        let (to, _) = form_sign_in(
+            &app,
+            &[("username", "admin"), ("password", &pw), ("next", evil)],
+            None,
+        )
+        .await;
+        assert_eq!(to, "/account/authentication/api-keys", "{evil}");
+    }
+    let (to, cookie) = form_sign_in(
+        &app,
+        &[
+            ("username", "admin"),
+            ("password", "not the password at all"),
+            ("next", next),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(to, format!("/login?error=invalid_credentials&next={next}"));
+    assert!(cookie.is_none());
+    // The same login-CSRF rule as JSON: a post from another site is refused.
+    let (to, cookie) = form_sign_in(
+        &app,
+        &[("username", "admin"), ("password", &pw)],
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_eq!(to, "/login?error=csrf_failed");
+    assert!(cookie.is_none());
+    let (to, _) = form_sign_in(&app, &[("username", "admin")], None).await;
+    assert_eq!(to, "/login?error=invalid_request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_your_password_needs_the_current_one_and_rotates_the_session() {
+    let app = spawn_app().await;
+    let user = app.add_user("carol").await;
+    let other_browser = app.sign_in("carol", support::USER_PASSWORD).await;
+    let token: Value = app
+        .with_cookie(reqwest::Method::POST, "/api/tokens", &user)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let token = token["token"].as_str().expect("token").to_owned();
+    let change = |login: &support::Login, body: Value| {
+        app.with_cookie(reqwest::Method::POST, "/api/auth/password", login)
+            .json(&body)
+            .send()
+    };
+    let new_pw = "a brand new and longer passphrase";
+
+    let res = change(
+        &user,
+        json!({"current_password": "wrong wrong wrong", "new_password": new_pw}),
+    )
+    .await
+    .expect("r");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["field"], "current_password", "{v}");
+    let res = change(
+        &user,
+        json!({"current_password": support::USER_PASSWORD, "new_password": "password1234"}),
+    )
+    .await
+    .expect("r");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["field"], "new_password", "{v}");
+    // Without the CSRF token, or with a bearer token, nothing changes.
+    let res = app
+        .post("/api/auth/password")
+        .header("cookie", &user.cookie)
+        .json(&json!({"current_password": support::USER_PASSWORD, "new_password": new_pw}))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .with_bearer(reqwest::Method::POST, "/api/auth/password", &token)
+        .json(&json!({"current_password": support::USER_PASSWORD, "new_password": new_pw}))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = change(
+        &user,
+        json!({"current_password": support::USER_PASSWORD, "new_password": new_pw}),
+    )
+    .await
+    .expect("r");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let fresh = cookie_value(res.headers()[SET_COOKIE].to_str().expect("ascii"));
+    assert_ne!(
+        format!("cloud.sso={fresh}"),
+        user.cookie,
+        "a new session id"
+    );
+    assert_eq!(
+        app.get_with_cookie("/api/auth/session", &fresh)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for (cookie, which) in [
+        (&user.cookie, "the old id"),
+        (&other_browser.cookie, "another browser"),
+    ] {
+        let res = app
+            .get("/api/auth/session")
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{which}");
+    }
+    let res = app
+        .with_bearer(reqwest::Method::GET, "/api/auth/session", &token)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "tokens end too");
+    assert_eq!(
+        app.login("carol", support::USER_PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let again = app.sign_in("carol", new_pw).await;
+
+    // Keeping the other sessions is a choice.
+    let keep = app.sign_in("carol", new_pw).await;
+    let res = change(
+        &again,
+        json!({"current_password": new_pw, "new_password": "yet another long passphrase", "sign_out_other_sessions": false}),
+    )
+    .await
+    .expect("r");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app
+        .get("/api/auth/session")
+        .header("cookie", &keep.cookie)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_current_passwords_count_as_failed_sign_ins() {
+    let app = spawn_app_with(&[("GATEHOUSE_RATE_LIMIT__LOGIN_FREE_FAILURES", "2")]).await;
+    let user = app.add_user("dave").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let res = app
+            .with_cookie(reqwest::Method::POST, "/api/auth/password", &user)
+            .json(&json!({"current_password": "guess guess guess", "new_password": "a brand new and longer passphrase"}))
+            .send()
+            .await
+            .expect("r");
+        statuses.push(res.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(
+        app.login("dave", support::USER_PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -5,12 +5,14 @@ mod accounts;
 mod api_keys;
 mod auth;
 mod invalidations;
+mod password;
 mod ssh_keys;
 mod tokens;
 
 pub use accounts::{BootstrapOutcome, NewAccount};
 pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
+pub use password::PasswordChange;
 pub use tokens::NewToken;
 
 use std::sync::atomic::{AtomicBool, Ordering};

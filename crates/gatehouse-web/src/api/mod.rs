@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/logout-everywhere", post(auth::logout_everywhere))
+        .route("/api/auth/password", post(auth::change_password))
         .route("/api/auth/session", get(auth::session))
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/options", get(tokens::options))

@@ -23,7 +23,8 @@ pub const TABS: &[(&str, &str)] = &[
     ("2-step-verification", "2-Step Verification"),
 ];
 
-const HOME: &str = "/account/authentication/api-keys";
+/// The page a sign-in lands on by default.
+pub const HOME: &str = "/account/authentication/api-keys";
 
 /// UI routes.
 pub fn routes() -> Router<AppState> {
