@@ -64,6 +64,15 @@ impl Actor {
         }
     }
 
+    /// Fails unless the credential holds one of `scopes`; the error names the first,
+    /// the one the route documents (a read route also accepts the matching write).
+    pub fn require_any(&self, scopes: &[&str]) -> Result<()> {
+        if scopes.iter().any(|s| self.scopes.contains(s)) {
+            return Ok(());
+        }
+        self.require(scopes.first().copied().unwrap_or_default())
+    }
+
     /// Fails unless the credential holds every scope in `wanted` (no privilege escalation
     /// when minting new credentials).
     pub fn require_all(&self, wanted: &Scopes) -> Result<()> {

@@ -487,9 +487,7 @@ impl Core {
 }
 
 fn require_read(actor: &Actor) -> Result<()> {
-    actor
-        .require("api_keys:read")
-        .or_else(|_| actor.require("api_keys:write"))
+    actor.require_any(&["api_keys:read", "api_keys:write"])
 }
 
 pub(crate) fn actor_factor(actor: &Actor) -> &'static str {

@@ -115,7 +115,5 @@ impl Core {
 }
 
 fn require_ssh_read(actor: &Actor) -> Result<()> {
-    actor
-        .require("ssh_keys:read")
-        .or_else(|_| actor.require("ssh_keys:write"))
+    actor.require_any(&["ssh_keys:read", "ssh_keys:write"])
 }

@@ -3,9 +3,11 @@
 
 use axum::Extension;
 use axum::Form;
+use axum::Router;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use gatehouse_core::Error as CoreError;
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
 use gatehouse_core::service::{LoginAttempt, PasswordChange};
@@ -19,6 +21,16 @@ use crate::extract::auth::{AuthMethod, is_same_origin, session_cookie};
 use crate::extract::{Caller, Json, SESSION_COOKIE};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/logout-everywhere", post(logout_everywhere))
+        .route("/api/auth/password", post(change_password))
+        .route("/api/auth/session", get(session))
+}
 
 /// `POST /api/auth/login` body: JSON, or the sign-in page's form post (which works
 /// without JavaScript and names the page to return to).
