@@ -1,9 +1,9 @@
 //! Who is acting and with which permissions, whatever credential they used.
 
 use crate::account::User;
-use crate::api_key::Scopes;
 use crate::error::{Error, Result};
 use crate::ids::{ApiKeyId, TokenId};
+use crate::scope::Scopes;
 
 /// An authenticated caller, as the use cases see it.
 #[derive(Debug, Clone)]

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use gatehouse_core::CoreSettings;
-use gatehouse_core::api_key::{KeyRate, ScopeCatalog};
+use gatehouse_core::api_key::KeyRate;
 use gatehouse_core::password::HashParams;
+use gatehouse_core::scope::ScopeCatalog;
 use gatehouse_core::service::CredentialLimits;
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_core::throttle::LockoutPolicy;

@@ -217,8 +217,8 @@ fn monotonic_us() -> i64 {
 mod tests {
     use super::*;
     use crate::account::User;
-    use crate::api_key::Scopes;
     use crate::ids::OrgId;
+    use crate::scope::Scopes;
 
     fn cached() -> (ApiKeyCache, TokenHash) {
         let cache = ApiKeyCache::default();

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::actor::{Actor, Via};
-use crate::api_key::{
-    ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, Scopes, is_well_formed,
-};
+use crate::api_key::{ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, is_well_formed};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::ApiKeyId;
 use crate::org::{KeyExpiration, OrgPolicy};
 use crate::page::{After, Page, PageRequest};
+use crate::scope;
+use crate::scope::Scopes;
 use crate::secret::TokenHash;
 use crate::session::SessionPrincipal;
 
@@ -77,7 +77,7 @@ impl Core {
         actor: &Actor,
         req: NewApiKey<'_>,
     ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
-        actor.require("api_keys:write")?;
+        actor.require(scope::API_KEYS_WRITE)?;
         let name = ApiKeyName::parse(req.name)?;
         let permissions = self.catalog.parse_request(req.permissions)?;
         actor.require_all(&permissions)?;
@@ -107,7 +107,7 @@ impl Core {
         name: Option<&str>,
         expiration: Option<KeyExpiration>,
     ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
-        actor.require("api_keys:write")?;
+        actor.require(scope::API_KEYS_WRITE)?;
         let original = self.own_key(actor, id).await?;
         actor.require_all(&original.permissions)?;
         let name = match name {
@@ -247,7 +247,7 @@ impl Core {
         id: &ApiKeyId,
         enabled: bool,
     ) -> Result<ApiKeyRecord> {
-        actor.require("api_keys:write")?;
+        actor.require(scope::API_KEYS_WRITE)?;
         let key = self.own_key(actor, id).await?;
         if enabled {
             if key.revoked_at.is_some() {
@@ -291,7 +291,7 @@ impl Core {
     /// Deletes a key. Honours `require_disable_before_delete`.
     #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
     pub async fn delete_api_key(&self, actor: &Actor, id: &ApiKeyId) -> Result<()> {
-        actor.require("api_keys:write")?;
+        actor.require(scope::API_KEYS_WRITE)?;
         let key = self.own_key(actor, id).await?;
         if key.enabled && self.policy_for(actor).await?.require_disable_before_delete {
             return Err(Error::Conflict(
@@ -487,7 +487,7 @@ impl Core {
 }
 
 fn require_read(actor: &Actor) -> Result<()> {
-    actor.require_any(&["api_keys:read", "api_keys:write"])
+    actor.require_any(&[scope::API_KEYS_READ, scope::API_KEYS_WRITE])
 }
 
 pub(crate) fn actor_factor(actor: &Actor) -> &'static str {

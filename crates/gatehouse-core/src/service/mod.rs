@@ -20,10 +20,11 @@ use std::sync::{Arc, RwLock};
 
 use time::Duration;
 
-use crate::api_key::{ApiKeyCache, KeyRate, ScopeCatalog};
+use crate::api_key::{ApiKeyCache, KeyRate};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::password::{HashParams, PasswordHasher};
+use crate::scope::ScopeCatalog;
 use crate::seal::Keyring;
 use crate::session::{SessionCache, SessionPolicy};
 use crate::store::Store;

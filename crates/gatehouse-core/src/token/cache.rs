@@ -196,8 +196,8 @@ mod tests {
     use super::*;
     use crate::account::User;
     use crate::actor::{Actor, Via};
-    use crate::api_key::Scopes;
     use crate::ids::OrgId;
+    use crate::scope::Scopes;
     use time::Duration;
 
     fn principal(user: &User, exp: OffsetDateTime) -> Arc<TokenPrincipal> {

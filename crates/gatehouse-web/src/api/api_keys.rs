@@ -292,7 +292,7 @@ pub async fn options(
         "default_expires_in_days": policy.api_key_default_expiration.days(),
         "user_may_choose": policy.api_key_user_choice,
         "require_disable_before_delete": policy.require_disable_before_delete,
-        "default_permissions": gatehouse_core::api_key::DEFAULT_KEY_SCOPES,
+        "default_permissions": gatehouse_core::scope::DEFAULT_KEY_SCOPES,
         "permissions": permissions,
     })))
 }

@@ -186,7 +186,7 @@ async fn keys_panel(
             .into_iter()
             .filter(|(name, _)| actor.scopes.contains(name))
             .map(|(name, description)| PermissionChoice {
-                checked: gatehouse_core::api_key::DEFAULT_KEY_SCOPES.contains(&name.as_str()),
+                checked: gatehouse_core::scope::DEFAULT_KEY_SCOPES.contains(&name.as_str()),
                 name,
                 description,
             })
