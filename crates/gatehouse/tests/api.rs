@@ -257,6 +257,63 @@ async fn a_sign_in_flood_is_shed_with_503_while_other_routes_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_abandoned_while_queued_do_not_switch_sign_in_off() {
+    // One slow hash at a time, four waiting: a few abandoned waves would fill the queue
+    // for good if abandoned places were never given back.
+    let app = spawn_app_with(&[
+        ("GATEHOUSE_PASSWORD__HASH_CONCURRENCY", "1"),
+        ("GATEHOUSE_PASSWORD__HASH_QUEUE", "4"),
+        ("GATEHOUSE_PASSWORD__ARGON2_ITERATIONS", "60"),
+        ("GATEHOUSE_RATE_LIMIT__IP_MAX_FAILURES", "1000"),
+    ])
+    .await;
+    for wave in 0..3 {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (client, url) = (app.client.clone(), app.url("/api/auth/login"));
+            tasks.push(tokio::spawn(async move {
+                // The client gives up long before its hash could run: the connection
+                // is dropped while the sign-in waits in the queue, as load generators do.
+                client
+                    .post(url)
+                    .timeout(std::time::Duration::from_millis(150))
+                    .json(&json!({"username": format!("gone{wave}x{i}"), "password": "wrong wrong wrong"}))
+                    .send()
+                    .await
+                    .map(|r| r.status())
+            }));
+        }
+        let mut abandoned = 0;
+        for t in tasks {
+            match t.await.expect("join") {
+                Ok(status) => assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "wave {wave}"),
+                Err(e) => {
+                    assert!(e.is_timeout(), "{e}");
+                    abandoned += 1;
+                }
+            }
+        }
+        assert!(
+            abandoned >= 2,
+            "wave {wave}: only {abandoned} requests waited"
+        );
+    }
+    let res = app
+        .post("/api/auth/login")
+        .timeout(std::time::Duration::from_secs(30))
+        .json(&json!({"username": "admin", "password": app.admin_password}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "sign-in still works after abandoned waits: {:?}",
+        res.text().await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_carries_the_security_headers_and_html_a_strict_csp() {
     let app = spawn_app().await;
     for path in ["/healthz", "/login", "/api/auth/session", "/nope"] {
