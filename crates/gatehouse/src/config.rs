@@ -53,7 +53,10 @@ pub struct ServerConfig {
     pub tls_cert: String,
     /// PEM private key; empty means `<data_dir>/tls/key.pem`.
     pub tls_key: String,
-    /// Externally visible origin, e.g. `https://sso.example.org` ("" = from Host).
+    /// Externally visible origin, e.g. `https://sso.example.org`. When "", the Host header
+    /// defines the same-origin check, and the plain listener redirects to the HTTPS
+    /// listener's own address (for a wildcard bind: to the Host name only if it is this
+    /// machine's name, else to the address the client reached).
     pub public_origin: String,
     /// Proxies (addresses or CIDR ranges) whose X-Forwarded-For/-Proto are believed.
     pub trusted_proxies: Vec<String>,

@@ -5,6 +5,7 @@
 //! - `config.rs`: the typed, layered configuration.
 //! - `tls.rs`: certificate loading and first-start generation.
 //! - `startup.rs`: [`startup::Application`], which binds, serves and drains.
+//! - `listener.rs`: connection acceptors (connection cap, local address for redirects).
 //! - `cli/`: `serve`, `admin …`, `config …`, and the user commands (`login`, `api-keys …`).
 //! - `client.rs`: the CLI's HTTPS client (fingerprint pinning, CA file, system roots).
 //! - `telemetry.rs`: log setup.
@@ -12,6 +13,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod listener;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

@@ -72,13 +72,18 @@ impl Application {
             .http_listen_addr()?
             .map(|a| TcpListener::bind(a).with_context(|| format!("binding {a}")))
             .transpose()?;
-        let https_port = https.local_addr()?.port();
+        let https_addr = https.local_addr()?;
         let state = AppState {
             core,
             web: Arc::new(WebSettings {
                 trusted_proxies: config.trusted_proxies()?,
                 public_origin: non_empty(&config.server.public_origin).map(str::to_owned),
-                https_port,
+                https_port: https_addr.port(),
+                // SECURITY: redirects from the plain listener go to our own address (or
+                // the public origin), never to whatever the Host header names.
+                https_origin: (!https_addr.ip().is_unspecified())
+                    .then(|| format!("https://{https_addr}")),
+                redirect_hosts: tls::machine_names(),
             }),
         };
         Ok(Application {
@@ -150,6 +155,7 @@ impl Application {
         let http = self.http.map(|l| -> anyhow::Result<_> {
             let plain = gatehouse_web::plain_router(self.state.clone(), app.clone());
             Ok(axum_server::from_tcp(l)?
+                .acceptor(crate::listener::TagLocalAddr)
                 .handle(http_handle.clone())
                 .serve(plain.into_make_service_with_connect_info::<SocketAddr>()))
         });

@@ -437,6 +437,23 @@ async fn the_plain_http_listener_refuses_credentials_and_redirects_pages() {
         res.headers()["location"],
         format!("https://127.0.0.1:{port}/login?next=1")
     );
+    // The Host header never chooses the target: that would be an open redirect.
+    for host in ["evil.example", "evil.example:443", "localhost"] {
+        let res = plain
+            .get(format!("{http}/login"))
+            .header("host", host)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT, "{host}");
+        let location = res.headers()["location"].to_str().expect("ascii");
+        assert_eq!(
+            location,
+            format!("https://127.0.0.1:{port}/login"),
+            "{host}"
+        );
+        assert!(!location.contains("evil"), "{location}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
