@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use gatehouse_core::Core;
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
@@ -17,6 +18,7 @@ use gatehouse_core::service::BootstrapOutcome;
 use gatehouse_web::{AppState, WebSettings};
 
 use crate::config::Config;
+use crate::listener::{ConnectionLimit, ConnectionSettings, TagLocalAddr};
 use crate::tls::{self, TlsMaterial};
 
 /// A built, bound, not yet running server.
@@ -28,6 +30,7 @@ pub struct Application {
     bootstrap: Option<SecretString>,
     bootstrapped: bool,
     grace: Duration,
+    connections: ConnectionSettings,
 }
 
 impl Application {
@@ -94,6 +97,11 @@ impl Application {
             bootstrap,
             bootstrapped,
             grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+            connections: ConnectionSettings {
+                header_read_timeout: Duration::from_secs(config.server.header_read_timeout_seconds),
+                handshake_timeout: Duration::from_secs(config.server.handshake_timeout_seconds),
+                max_connections: config.server.max_connections,
+            },
         })
     }
 
@@ -142,20 +150,24 @@ impl Application {
     ) -> anyhow::Result<()> {
         let app = gatehouse_web::router(self.state.clone());
         let handle: Handle<SocketAddr> = Handle::new();
-        let https = axum_server::from_tcp_rustls(
-            self.https,
-            RustlsConfig::from_config(self.tls.config.clone()),
-        )?
-        .handle(handle.clone())
-        .serve(
-            app.clone()
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        );
+        let settings = self.connections;
+        // One cap over both listeners: it protects the process's file descriptors.
+        let limit = ConnectionLimit::new(settings.max_connections);
+        let tls = RustlsAcceptor::new(RustlsConfig::from_config(self.tls.config.clone()))
+            .handshake_timeout(settings.handshake_timeout)
+            .acceptor(limit.wrap(DefaultAcceptor));
+        let https = settings
+            .configure(axum_server::from_tcp(self.https)?.acceptor(tls))
+            .handle(handle.clone())
+            .serve(
+                app.clone()
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            );
         let http_handle: Handle<SocketAddr> = Handle::new();
         let http = self.http.map(|l| -> anyhow::Result<_> {
             let plain = gatehouse_web::plain_router(self.state.clone(), app.clone());
-            Ok(axum_server::from_tcp(l)?
-                .acceptor(crate::listener::TagLocalAddr)
+            Ok(settings
+                .configure(axum_server::from_tcp(l)?.acceptor(limit.wrap(TagLocalAddr)))
                 .handle(http_handle.clone())
                 .serve(plain.into_make_service_with_connect_info::<SocketAddr>()))
         });

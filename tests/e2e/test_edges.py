@@ -1,0 +1,109 @@
+"""The server's edges against real clients: slow and idle connections, the connection
+cap, oversize bodies (Python requests, curl), and the modes of the files at rest."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+
+from harness import session
+
+
+def _tls(server, timeout: float = 10) -> ssl.SSLSocket:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", server.https_port), timeout=timeout)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def _plain(server, timeout: float = 10) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.http_port), timeout=timeout)
+
+
+def _seconds_until_closed(sock: socket.socket, limit: float = 20) -> float:
+    """Waits for the server to close `sock` (no response bytes allowed); returns how long."""
+    start = time.monotonic()
+    sock.settimeout(limit)
+    try:
+        data = sock.recv(4096)
+    except (ssl.SSLEOFError, ConnectionResetError):
+        data = b""
+    except TimeoutError:
+        raise AssertionError(f"the connection was still open after {limit}s")
+    assert data == b"", f"expected a close, got {data[:200]!r}"
+    return time.monotonic() - start
+
+
+def test_a_client_that_never_finishes_its_headers_is_disconnected(gatehouse):
+    srv = gatehouse.start(env={"GATEHOUSE_SERVER__HEADER_READ_TIMEOUT_SECONDS": "2"})
+    for open_conn in (_tls, _plain):
+        with open_conn(srv) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            waited = _seconds_until_closed(sock)
+            assert 1.5 <= waited <= 8, (open_conn.__name__, waited)
+
+
+def test_a_connection_that_sends_nothing_after_the_handshake_is_disconnected(gatehouse):
+    srv = gatehouse.start(env={"GATEHOUSE_SERVER__HEADER_READ_TIMEOUT_SECONDS": "2"})
+    for open_conn in (_tls, _plain):
+        with open_conn(srv) as sock:
+            waited = _seconds_until_closed(sock)
+            assert 1.5 <= waited <= 8, (open_conn.__name__, waited)
+    # A request that is sent in time is answered as usual.
+    with _tls(srv) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200"), "healthz over a raw TLS socket"
+
+
+def _refused(open_conn, srv) -> bool:
+    """Whether a new connection is closed without being served."""
+    try:
+        sock = open_conn(srv, timeout=5)
+    except (ssl.SSLError, ConnectionError, OSError):
+        return True
+    with sock:
+        try:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            sock.settimeout(5)
+            return sock.recv(4096) == b""
+        except (ssl.SSLError, ConnectionError, OSError):
+            return True
+
+
+def test_connections_beyond_max_connections_are_closed_logged_and_served_again_later(gatehouse):
+    cap = 4
+    srv = gatehouse.start(env={"GATEHOUSE_SERVER__MAX_CONNECTIONS": str(cap)})
+    time.sleep(0.5)  # the start-up health probe's connection has closed
+
+    def log() -> str:  # this run's part of the (appended) log file
+        return srv.stderr_log.read_bytes()[offset:].decode(errors="replace")
+
+    offset = srv.stderr_log.stat().st_size
+
+    held = [_tls(srv) for _ in range(cap)]
+    try:
+        # Every place is taken (handshakes done): one more connection on either listener
+        # is closed before anything is read from it, and the log says why.
+        assert _refused(_tls, srv), "TLS connection beyond the cap was served"
+        assert _refused(_plain, srv), "plain connection beyond the cap was served"
+        deadline = time.monotonic() + 10
+        while "server.max_connections reached" not in log():
+            assert time.monotonic() < deadline, "no log line about the connection cap"
+            time.sleep(0.1)
+    finally:
+        for sock in held:
+            sock.close()
+    deadline, last = time.monotonic() + 10, None
+    while True:
+        try:
+            r = session().get(srv.url("/healthz"), timeout=5)
+            if r.status_code == 200:
+                break
+            last = r.status_code
+        except Exception as e:  # noqa: BLE001 - the places are still being given back
+            last = e
+        assert time.monotonic() < deadline, f"not served again after the others closed: {last!r}"
+        time.sleep(0.2)
+    assert log().count("server.max_connections reached") == 1, "refusals are logged at most every 10 s"
