@@ -3,11 +3,14 @@ cap, oversize bodies (Python requests, curl), and the modes of the files at rest
 
 from __future__ import annotations
 
+import os
+import pwd
 import socket
 import ssl
+import subprocess
 import time
 
-from harness import session
+from harness import BINARY, backend, run_admin, session
 
 
 def _tls(server, timeout: float = 10) -> ssl.SSLSocket:
@@ -107,3 +110,80 @@ def test_connections_beyond_max_connections_are_closed_logged_and_served_again_l
         assert time.monotonic() < deadline, f"not served again after the others closed: {last!r}"
         time.sleep(0.2)
     assert log().count("server.max_connections reached") == 1, "refusals are logged at most every 10 s"
+
+
+# --------------------------------------------------------------------------- files at rest
+
+def _mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def _assert_private(store) -> None:
+    d = store.data_dir
+    assert _mode(d) == 0o700, f"data folder is {oct(_mode(d))}"
+    if backend() == "sqlite":
+        for name in ("gatehouse.db", "gatehouse.db-wal", "gatehouse.db-shm"):
+            assert (d / name).exists(), f"{name} missing while the server runs"
+            assert _mode(d / name) == 0o600, f"{name} is {oct(_mode(d / name))}"
+    for name in ("master.key", "tls/key.pem"):
+        assert _mode(d / name) == 0o600, f"{name} is {oct(_mode(d / name))}"
+
+
+def test_files_at_rest_are_private_whatever_the_umask(gatehouse):
+    store = gatehouse.store()
+    store.data_dir.rmdir()  # let the server create it, under umask 022
+    srv = gatehouse.start(store=store, umask=0o022)
+    _assert_private(store)
+    run_admin(store, "list-users", umask=0o022)
+    _assert_private(store)
+    assert srv.stop() == 0
+
+
+def test_an_existing_open_install_is_tightened_at_start(gatehouse):
+    store = gatehouse.store()
+    srv = gatehouse.start(store=store, umask=0o022)
+    assert srv.stop() == 0
+    # As an older version left it: world-readable folder, database and TLS folder.
+    os.chmod(store.data_dir, 0o755)
+    for f in [store.data_dir / "tls", *store.data_dir.glob("gatehouse.db*")]:
+        os.chmod(f, 0o755 if f.is_dir() else 0o644)
+    srv = gatehouse.start(store=store, expect_bootstrap=False, umask=0o022)
+    _assert_private(store)
+    assert _mode(store.data_dir / "tls") == 0o700
+    assert srv.stop() == 0
+
+
+def test_a_folder_others_can_write_or_another_user_owns_is_refused(gatehouse):
+    store = gatehouse.store()
+    srv = gatehouse.start(store=store)
+    assert srv.stop() == 0
+    os.chmod(store.data_dir, 0o770)
+    for command in (_serve_once, _admin_once):
+        out = command(store)
+        assert out.returncode != 0, out
+        assert "writable by other users" in out.stderr and "chmod 700" in out.stderr, out.stderr
+    os.chmod(store.data_dir, 0o700)
+    os.chown(store.data_dir, pwd.getpwnam("nobody").pw_uid, -1)
+    try:
+        for command in (_serve_once, _admin_once):
+            out = command(store)
+            assert out.returncode != 0, out
+            assert "owned by" in out.stderr and "nobody" in out.stderr, out.stderr
+    finally:
+        os.chown(store.data_dir, os.getuid(), -1)
+    srv = gatehouse.start(store=store, expect_bootstrap=False)
+    assert srv.stop() == 0
+
+
+def _serve_once(store) -> subprocess.CompletedProcess:
+    """`gatehouse serve` that is expected to refuse to start."""
+    cmd = [str(BINARY), "serve", "--listen", "127.0.0.1:0", *store.args()]
+    try:
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=20)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"the server started on {store.data_dir}: {e.stdout!r}") from None
+
+
+def _admin_once(store) -> subprocess.CompletedProcess:
+    return run_admin(store, "list-users", check=False)

@@ -40,17 +40,14 @@ impl Application {
         config: &Config,
         bootstrap_password: Option<SecretString>,
     ) -> anyhow::Result<Self> {
-        let data_dir = &config.server.data_dir;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+        // SECURITY: the data folder is checked and made private before anything in it
+        // is read or created (see `data_dir.rs`).
+        let store = crate::data_dir::open_store(config).await?;
         let tls = tls::load_or_generate(
-            data_dir,
+            &config.server.data_dir,
             non_empty(&config.server.tls_cert).map(Path::new),
             non_empty(&config.server.tls_key).map(Path::new),
         )?;
-        let store = gatehouse_store::open(&config.database_url())
-            .await
-            .context("opening the store")?;
         let master = crate::secrets::load_or_generate(&config.master_key_path())?;
         let core = Arc::new(
             Core::new(store, Arc::new(SystemClock), config.core_settings())?
