@@ -37,6 +37,15 @@ pub fn plain_router(state: AppState, full: Router) -> Router {
     Router::new()
         .fallback(gate)
         .with_state(PlainState { app: state, full })
+        .layer(axum::middleware::from_fn(
+            crate::middleware::limits::request_limits,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::middleware::json_errors::json_errors,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::middleware::headers::security_headers,
+        ))
         .layer(axum::middleware::from_fn(request_id))
 }
 

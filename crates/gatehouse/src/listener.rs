@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum_server::accept::Accept;
+use gatehouse_web::middleware::limits;
 use gatehouse_web::plain::ConnectionLocalAddr;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -33,7 +34,7 @@ pub struct ConnectionSettings {
 }
 
 impl ConnectionSettings {
-    /// Applies the timeouts to a listener's HTTP/1 settings.
+    /// Applies the timeouts and hyper's limits to a listener's HTTP/1 settings.
     pub fn configure<A: axum_server::Address, Acc>(
         &self,
         server: axum_server::Server<A, Acc>,
@@ -48,7 +49,11 @@ impl ConnectionSettings {
             .http1()
             // SECURITY: a client that never finishes its headers (slowloris), or an
             // idle keep-alive connection, is closed after this long.
-            .header_read_timeout(self.header_read_timeout);
+            .header_read_timeout(self.header_read_timeout)
+            // hyper's own limits sit above the web layer's 414/431 checks, so that a
+            // request over ours gets our JSON answer rather than hyper's empty one.
+            .max_headers(limits::TRANSPORT_MAX_HEADERS)
+            .max_buf_size(limits::TRANSPORT_MAX_BUF_BYTES);
         server
     }
 }

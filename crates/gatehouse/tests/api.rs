@@ -399,6 +399,107 @@ async fn bad_requests_get_clear_json_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_our_json_with_security_headers_and_no_rust_names() {
+    let app = spawn_app().await;
+    let cookie = format!("cloud.sso={}", app.session_cookie().await);
+    let json_post = |path: &str, body: &str| {
+        app.post(path)
+            .header("cookie", &cookie)
+            .header("origin", app.origin())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
+    };
+    let mut many = reqwest::header::HeaderMap::new();
+    for i in 0..120 {
+        many.insert(
+            reqwest::header::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).expect("name"),
+            "v".parse().expect("value"),
+        );
+    }
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, Option<&str>)> = vec![
+        (
+            app.get("/api/api-keys/%ff").header("cookie", &cookie),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            json_post("/api/api-keys", "null"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        ),
+        (
+            json_post("/api/api-keys", r#"{"name": 5}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("name"),
+        ),
+        (
+            json_post(
+                "/api/api-keys",
+                r#"{"name": "k", "expires_in_days": "soon"}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("expires_in_days"),
+        ),
+        (
+            json_post(
+                "/api/auth/login",
+                r#"{"username": "a", "password": "b", "x": 1}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("x"),
+        ),
+        (
+            app.get(&format!("/api/auth/session?q={}", "a".repeat(9 * 1024))),
+            StatusCode::URI_TOO_LONG,
+            None,
+        ),
+        (
+            app.get("/api/auth/session").headers(many),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            None,
+        ),
+        (
+            app.get("/healthz").header("x-big", "b".repeat(40 * 1024)),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            None,
+        ),
+    ];
+    for (i, (req, status, field)) in cases.into_iter().enumerate() {
+        let res = req.send().await.expect("request");
+        assert_eq!(res.status(), status, "case {i}");
+        let h = res.headers().clone();
+        assert_eq!(h[CONTENT_TYPE], "application/json", "case {i}");
+        assert!(
+            h.contains_key("strict-transport-security"),
+            "case {i}: HSTS"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "case {i}");
+        let text = res.text().await.expect("body");
+        let body: Value = serde_json::from_str(&text).expect("json");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "case {i}: {text}"
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "case {i}: {text}"
+        );
+        assert_eq!(
+            body["request_id"],
+            h["x-request-id"].to_str().expect("id"),
+            "case {i}"
+        );
+        assert_eq!(body["field"].as_str(), field, "case {i}: {text}");
+        for internal in ["struct", "::", "line 1 column", "Request", "Invalid URL"] {
+            assert!(
+                !text.contains(internal),
+                "case {i} names {internal:?}: {text}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plain_http_listener_refuses_credentials_and_redirects_pages() {
     let app = spawn_app().await;
     let http = app.http_base.clone().expect("http listener");
