@@ -3,6 +3,7 @@ cap, oversize bodies (Python requests, curl), and the modes of the files at rest
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import socket
@@ -10,7 +11,16 @@ import ssl
 import subprocess
 import time
 
-from harness import BINARY, backend, run_admin, session
+from harness import (
+    BINARY,
+    COOKIE_NAME,
+    assert_error,
+    backend,
+    curl,
+    login_ok,
+    run_admin,
+    session,
+)
 
 
 def _tls(server, timeout: float = 10) -> ssl.SSLSocket:
@@ -110,6 +120,50 @@ def test_connections_beyond_max_connections_are_closed_logged_and_served_again_l
         assert time.monotonic() < deadline, f"not served again after the others closed: {last!r}"
         time.sleep(0.2)
     assert log().count("server.max_connections reached") == 1, "refusals are logged at most every 10 s"
+
+
+# --------------------------------------------------------------------------- large bodies
+
+def _big_json(size: int) -> bytes:
+    return json.dumps({"username": "admin", "password": "x" * size}).encode()
+
+
+def test_oversize_bodies_get_a_readable_413_from_python_requests(server):
+    cookie = login_ok(server, "admin", server.bootstrap_password).cookie
+    routes = [("/api/auth/login", {}),
+              ("/api/api-keys", {"Cookie": f"{COOKIE_NAME}={cookie}", "Origin": server.origin})]
+    # 6 MB is more than loopback's socket buffers hold: a server that closed without
+    # reading the rest would reset the connection under the client, as 1 MB already
+    # does over a real network.
+    for size in (1_000_000, 200_000, 6_000_000):
+        for path, headers in routes:
+            # A fresh session per request: each oversize answer closes its connection.
+            r = session().post(server.url(path), data=_big_json(size), timeout=30,
+                               headers={"Content-Type": "application/json", **headers})
+            body = assert_error(r, 413, "payload_too_large")
+            assert r.headers.get("Strict-Transport-Security"), r.headers
+            assert r.headers.get("X-Request-Id") == body["request_id"], (r.headers, body)
+    # Without a Content-Length (chunked), the limit is found while reading.
+    chunks = (b"x" * 16384 for _ in range(16))
+    r = session().post(server.url("/api/auth/login"), data=chunks, timeout=30,
+                       headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "payload_too_large")
+    # The server is fine afterwards.
+    login_ok(server, "admin", server.bootstrap_password)
+
+
+def test_oversize_bodies_get_a_readable_413_from_curl(server, tmp_path):
+    payload = tmp_path / "big.json"
+    # With Expect: 100-continue the body is refused unsent; without it, after it is sent.
+    for size, expect in [(1_000_000, "Expect: 100-continue"), (1_000_000, "Expect:"),
+                         (6_000_000, "Expect: 100-continue"), (6_000_000, "Expect:")]:
+        payload.write_bytes(_big_json(size))
+        res = curl(tmp_path, "-H", "Content-Type: application/json", "-H", expect,
+                   "--data-binary", f"@{payload}", server.url("/api/auth/login"))
+        assert res.status == 413, (size, expect, res.status, res.body)
+        body = res.json()
+        assert body.get("error") == "payload_too_large" and body.get("request_id"), body
+        assert any("json" in v for v in res.header_values("Content-Type")), res.headers
 
 
 # --------------------------------------------------------------------------- files at rest
