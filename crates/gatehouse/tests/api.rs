@@ -257,6 +257,63 @@ async fn a_sign_in_flood_is_shed_with_503_while_other_routes_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_abandoned_while_queued_do_not_switch_sign_in_off() {
+    // One slow hash at a time, four waiting: a few abandoned waves would fill the queue
+    // for good if abandoned places were never given back.
+    let app = spawn_app_with(&[
+        ("GATEHOUSE_PASSWORD__HASH_CONCURRENCY", "1"),
+        ("GATEHOUSE_PASSWORD__HASH_QUEUE", "4"),
+        ("GATEHOUSE_PASSWORD__ARGON2_ITERATIONS", "60"),
+        ("GATEHOUSE_RATE_LIMIT__IP_MAX_FAILURES", "1000"),
+    ])
+    .await;
+    for wave in 0..3 {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (client, url) = (app.client.clone(), app.url("/api/auth/login"));
+            tasks.push(tokio::spawn(async move {
+                // The client gives up long before its hash could run: the connection
+                // is dropped while the sign-in waits in the queue, as load generators do.
+                client
+                    .post(url)
+                    .timeout(std::time::Duration::from_millis(150))
+                    .json(&json!({"username": format!("gone{wave}x{i}"), "password": "wrong wrong wrong"}))
+                    .send()
+                    .await
+                    .map(|r| r.status())
+            }));
+        }
+        let mut abandoned = 0;
+        for t in tasks {
+            match t.await.expect("join") {
+                Ok(status) => assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "wave {wave}"),
+                Err(e) => {
+                    assert!(e.is_timeout(), "{e}");
+                    abandoned += 1;
+                }
+            }
+        }
+        assert!(
+            abandoned >= 2,
+            "wave {wave}: only {abandoned} requests waited"
+        );
+    }
+    let res = app
+        .post("/api/auth/login")
+        .timeout(std::time::Duration::from_secs(30))
+        .json(&json!({"username": "admin", "password": app.admin_password}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "sign-in still works after abandoned waits: {:?}",
+        res.text().await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_carries_the_security_headers_and_html_a_strict_csp() {
     let app = spawn_app().await;
     for path in ["/healthz", "/login", "/api/auth/session", "/nope"] {
@@ -342,6 +399,107 @@ async fn bad_requests_get_clear_json_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_our_json_with_security_headers_and_no_rust_names() {
+    let app = spawn_app().await;
+    let cookie = format!("cloud.sso={}", app.session_cookie().await);
+    let json_post = |path: &str, body: &str| {
+        app.post(path)
+            .header("cookie", &cookie)
+            .header("origin", app.origin())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
+    };
+    let mut many = reqwest::header::HeaderMap::new();
+    for i in 0..120 {
+        many.insert(
+            reqwest::header::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).expect("name"),
+            "v".parse().expect("value"),
+        );
+    }
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, Option<&str>)> = vec![
+        (
+            app.get("/api/api-keys/%ff").header("cookie", &cookie),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            json_post("/api/api-keys", "null"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        ),
+        (
+            json_post("/api/api-keys", r#"{"name": 5}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("name"),
+        ),
+        (
+            json_post(
+                "/api/api-keys",
+                r#"{"name": "k", "expires_in_days": "soon"}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("expires_in_days"),
+        ),
+        (
+            json_post(
+                "/api/auth/login",
+                r#"{"username": "a", "password": "b", "x": 1}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("x"),
+        ),
+        (
+            app.get(&format!("/api/auth/session?q={}", "a".repeat(9 * 1024))),
+            StatusCode::URI_TOO_LONG,
+            None,
+        ),
+        (
+            app.get("/api/auth/session").headers(many),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            None,
+        ),
+        (
+            app.get("/healthz").header("x-big", "b".repeat(40 * 1024)),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            None,
+        ),
+    ];
+    for (i, (req, status, field)) in cases.into_iter().enumerate() {
+        let res = req.send().await.expect("request");
+        assert_eq!(res.status(), status, "case {i}");
+        let h = res.headers().clone();
+        assert_eq!(h[CONTENT_TYPE], "application/json", "case {i}");
+        assert!(
+            h.contains_key("strict-transport-security"),
+            "case {i}: HSTS"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "case {i}");
+        let text = res.text().await.expect("body");
+        let body: Value = serde_json::from_str(&text).expect("json");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "case {i}: {text}"
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "case {i}: {text}"
+        );
+        assert_eq!(
+            body["request_id"],
+            h["x-request-id"].to_str().expect("id"),
+            "case {i}"
+        );
+        assert_eq!(body["field"].as_str(), field, "case {i}: {text}");
+        for internal in ["struct", "::", "line 1 column", "Request", "Invalid URL"] {
+            assert!(
+                !text.contains(internal),
+                "case {i} names {internal:?}: {text}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plain_http_listener_refuses_credentials_and_redirects_pages() {
     let app = spawn_app().await;
     let http = app.http_base.clone().expect("http listener");
@@ -380,6 +538,23 @@ async fn the_plain_http_listener_refuses_credentials_and_redirects_pages() {
         res.headers()["location"],
         format!("https://127.0.0.1:{port}/login?next=1")
     );
+    // The Host header never chooses the target: that would be an open redirect.
+    for host in ["evil.example", "evil.example:443", "localhost"] {
+        let res = plain
+            .get(format!("{http}/login"))
+            .header("host", host)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT, "{host}");
+        let location = res.headers()["location"].to_str().expect("ascii");
+        assert_eq!(
+            location,
+            format!("https://127.0.0.1:{port}/login"),
+            "{host}"
+        );
+        assert!(!location.contains("evil"), "{location}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod json;
+pub mod json_message;
 pub mod page;
 
 pub use auth::{Caller, SESSION_COOKIE};
