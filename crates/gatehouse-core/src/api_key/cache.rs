@@ -242,7 +242,7 @@ mod tests {
             actor: Arc::new(crate::actor::Actor {
                 user: user.clone(),
                 scopes: Scopes::default(),
-                via: crate::actor::Via::Session,
+                credential: crate::actor::Credential::Session,
                 expires_at: None,
             }),
         });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::actor::{Actor, Via};
+use crate::actor::{Actor, Credential};
 use crate::api_key::{ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, is_well_formed};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
@@ -55,7 +55,7 @@ impl Core {
         Arc::new(Actor {
             scopes: self.catalog.for_user(user.is_admin),
             user: user.clone(),
-            via: Via::Session,
+            credential: Credential::Session,
             expires_at: None,
         })
     }
@@ -155,7 +155,7 @@ impl Core {
             last_used_ip: None,
             last_used_user_agent: None,
             enabled: true,
-            parent_id: actor.via.credential_id(),
+            parent_id: actor.credential.credential_id(),
             revoked_at: None,
         };
         self.store.insert_api_key(&record).await?;
@@ -418,7 +418,7 @@ impl Core {
         let actor = Arc::new(Actor {
             user: owner.user.clone(),
             scopes: permissions.clone(),
-            via: Via::ApiKey(rec.id.clone()),
+            credential: Credential::ApiKey(rec.id.clone()),
             expires_at: rec.expires_at,
         });
         let principal = Arc::new(ApiKeyPrincipal {
@@ -491,5 +491,5 @@ fn require_read(actor: &Actor) -> Result<()> {
 }
 
 pub(crate) fn actor_factor(actor: &Actor) -> &'static str {
-    actor.via.factor()
+    actor.credential.kind()
 }

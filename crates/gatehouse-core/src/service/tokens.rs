@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
-use crate::actor::{Actor, Via};
+use crate::actor::{Actor, Credential};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::{TokenId, UserId};
@@ -171,7 +171,7 @@ impl Core {
             created_at: now,
             expires_at,
             created_via: actor_factor(actor).into(),
-            parent_id: actor.via.credential_id(),
+            parent_id: actor.credential.credential_id(),
             revoked_at: None,
         };
         self.store.insert_token(&record).await?;
@@ -384,7 +384,7 @@ impl Core {
             actor: Arc::new(Actor {
                 user: owner.user.clone(),
                 scopes: scopes.clone(),
-                via: Via::Token(token_id.clone()),
+                credential: Credential::Token(token_id.clone()),
                 expires_at: Some(ts(claims.exp)?),
             }),
             token_id,

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::auth::{AuthMethod, is_same_origin, session_cookie};
-use crate::extract::{Caller, Json, SESSION_COOKIE};
+use crate::extract::auth::{is_same_origin, session_cookie};
+use crate::extract::{Caller, CallerCredential, Json, SESSION_COOKIE};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
 
@@ -166,17 +166,25 @@ impl<'a> SessionResponse<'a> {
                 email: &u.email,
                 display_name: &u.display_name,
             },
-            auth_method: caller.method.as_str(),
-            expires_at: caller.expires_at,
+            auth_method: caller.method().as_str(),
+            expires_at: caller.expires_at(),
             permissions: caller.actor.scopes.iter().collect(),
-            csrf_token: caller.cookie.as_deref().map(csrf_token),
-            api_key: caller.api_key.as_ref().map(|k| KeyInfo {
+            csrf_token: caller.session().map(|(_, cookie)| csrf_token(cookie)),
+            api_key: match &caller.credential {
+                CallerCredential::ApiKey(k) => Some(k),
+                _ => None,
+            }
+            .map(|k| KeyInfo {
                 id: k.key_id.as_str(),
                 name: &k.name,
                 permissions: k.permissions.iter().collect(),
                 expires_at: k.expires_at,
             }),
-            token: caller.token.as_ref().map(|t| TokenInfo {
+            token: match &caller.credential {
+                CallerCredential::Bearer(t) => Some(t),
+                _ => None,
+            }
+            .map(|t| TokenInfo {
                 id: t.token_id.as_str(),
                 scopes: t.scopes.iter().collect(),
                 issued_at: t.issued_at,
@@ -260,12 +268,10 @@ async fn sign_in(
 fn session_json(state: &AppState, outcome: &LoginOutcome) -> ApiResult<Response> {
     let caller = Caller {
         actor: state.core.session_actor(&outcome.principal),
-        method: AuthMethod::Cookie,
-        expires_at: Some(outcome.principal.expires_at),
-        session: Some(outcome.principal.clone()),
-        cookie: Some(outcome.token.expose().to_owned()),
-        api_key: None,
-        token: None,
+        credential: CallerCredential::Cookie {
+            session: outcome.principal.clone(),
+            cookie: SecretString::from(outcome.token.expose()),
+        },
     };
     let mut res = Json(SessionResponse::of(&caller)).into_response();
     res.headers_mut().insert(
@@ -300,7 +306,7 @@ pub async fn change_password(
     caller: Caller,
     Json(req): Json<PasswordChangeRequest>,
 ) -> ApiResult<Response> {
-    let (Some(session), Some(cookie)) = (caller.session.as_ref(), caller.cookie.as_deref()) else {
+    let Some((session, cookie)) = caller.session() else {
         return Err(CoreError::Forbidden(
             "changing your password needs a browser session: sign in with your password first"
                 .into(),
@@ -333,7 +339,7 @@ pub async fn change_password(
 
 /// `POST /api/auth/logout`. Requires: a cookie session (and the CSRF rule).
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let Some(cookie) = caller.cookie.as_deref() else {
+    let Some((_, cookie)) = caller.session() else {
         return Err(ApiError::BadRequest(
             "logout ends cookie sessions; revoke other credentials where they were made".into(),
         ));
@@ -358,7 +364,7 @@ pub async fn logout_everywhere(
 ) -> ApiResult<Response> {
     state.core.sign_out_everywhere(&caller.actor).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
-    if caller.cookie.is_some() {
+    if caller.session().is_some() {
         res.headers_mut().insert(
             header::SET_COOKIE,
             HeaderValue::from_static(
@@ -373,10 +379,10 @@ pub async fn logout_everywhere(
 pub async fn session(caller: Caller) -> ApiResult<Response> {
     caller.require("account:read")?;
     // A key's or token's description never changes while it is cached: render it once.
-    let memo = match (&caller.api_key, &caller.token) {
-        (Some(k), _) => Some(&k.memo),
-        (None, Some(t)) => Some(&t.memo),
-        (None, None) => None,
+    let memo = match &caller.credential {
+        CallerCredential::ApiKey(k) => Some(&k.memo),
+        CallerCredential::Bearer(t) => Some(&t.memo),
+        CallerCredential::Cookie { .. } => None,
     };
     let Some(memo) = memo else {
         return Ok(Json(SessionResponse::of(&caller)).into_response());
