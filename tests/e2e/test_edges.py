@@ -70,6 +70,34 @@ def test_a_connection_that_sends_nothing_after_the_handshake_is_disconnected(gat
         assert sock.recv(4096).startswith(b"HTTP/1.1 200"), "healthz over a raw TLS socket"
 
 
+def test_a_body_that_does_not_arrive_in_time_gets_a_408_and_the_connection_ends(gatehouse):
+    srv = gatehouse.start(env={"GATEHOUSE_SERVER__BODY_READ_TIMEOUT_SECONDS": "2"})
+    with _tls(srv) as sock:
+        sock.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"username\":")
+        start = time.monotonic()
+        sock.settimeout(15)
+        answer = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        waited = time.monotonic() - start
+    assert 1.5 <= waited <= 8, waited
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer
+    assert b"strict-transport-security" in head.lower(), head
+    assert json.loads(body)["error"] == "request_timeout", body
+    # A body sent in time is read as usual.
+    with _tls(srv) as sock:
+        body = b'{"username": "x", "password": "not the right one at all"}'
+        sock.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        sock.settimeout(15)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 401"), "a prompt body is answered"
+
+
 def _refused(open_conn, srv) -> bool:
     """Whether a new connection is closed without being served."""
     try:

@@ -36,8 +36,12 @@ struct PlainState {
 pub fn plain_router(state: AppState, full: Router) -> Router {
     Router::new()
         .fallback(gate)
-        .with_state(PlainState { app: state, full })
-        .layer(axum::middleware::from_fn(
+        .with_state(PlainState {
+            app: state.clone(),
+            full,
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state,
             crate::middleware::limits::request_limits,
         ))
         .layer(axum::middleware::from_fn(

@@ -21,6 +21,9 @@ pub struct WebSettings {
     pub https_origin: Option<String>,
     /// For a wildcard bind: the Host names (this machine's own) a redirect may keep.
     pub redirect_hosts: Vec<String>,
+    /// How long a request body may take to arrive once its headers have (`None`: no
+    /// limit, for in-process tests).
+    pub body_read_timeout: Option<std::time::Duration>,
 }
 
 /// Shared state.

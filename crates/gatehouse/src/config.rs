@@ -70,6 +70,8 @@ pub struct ServerConfig {
     /// first request line) within this long, or the connection is closed. It also ends
     /// idle keep-alive connections.
     pub header_read_timeout_seconds: u64,
+    /// How long a request body may take to arrive once its headers have (408 after).
+    pub body_read_timeout_seconds: u64,
     /// A TLS handshake must complete within this long.
     pub handshake_timeout_seconds: u64,
     /// Connections open at once, over both listeners; further ones are closed at once
@@ -89,6 +91,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             shutdown_grace_seconds: 30,
             header_read_timeout_seconds: 30,
+            body_read_timeout_seconds: 30,
             handshake_timeout_seconds: 10,
             max_connections: 4096,
         }
@@ -407,9 +410,12 @@ impl Config {
             bail!("server.public_origin must start with https://");
         }
         let srv = &self.server;
-        if srv.header_read_timeout_seconds == 0 || srv.handshake_timeout_seconds == 0 {
+        if srv.header_read_timeout_seconds == 0
+            || srv.handshake_timeout_seconds == 0
+            || srv.body_read_timeout_seconds == 0
+        {
             bail!(
-                "server.header_read_timeout_seconds and server.handshake_timeout_seconds must be positive"
+                "server.header_read_timeout_seconds, handshake_timeout_seconds and body_read_timeout_seconds must be positive"
             );
         }
         if srv.max_connections == 0 {

@@ -84,6 +84,9 @@ impl Application {
                 https_origin: (!https_addr.ip().is_unspecified())
                     .then(|| format!("https://{https_addr}")),
                 redirect_hosts: tls::machine_names(),
+                body_read_timeout: Some(Duration::from_secs(
+                    config.server.body_read_timeout_seconds,
+                )),
             }),
         };
         Ok(Application {

@@ -31,6 +31,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// Body too large.
     PayloadTooLarge,
+    /// The body did not arrive within the body read timeout.
+    RequestTimeout,
     /// No such route.
     RouteNotFound,
     /// Route exists, method does not.
@@ -140,6 +142,11 @@ impl ApiError {
                 S::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the request body is too large".into(),
+            ),
+            ApiError::RequestTimeout => (
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time; send it again".into(),
             ),
             ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "no such route".into()),
             ApiError::MethodNotAllowed => (

@@ -30,12 +30,26 @@ where
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
+            } else if caused_by_body_timeout(&rejection) {
+                ApiError::RequestTimeout
             } else {
                 ApiError::BadRequest("the request body could not be read".into())
             }
         })?;
         parse(&bytes).map(Json)
     }
+}
+
+/// Whether a body read failed because the body read timeout passed.
+fn caused_by_body_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.is::<crate::middleware::limits::BodyReadTimeout>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Deserialises a body (always a JSON object: every request type is one), turning

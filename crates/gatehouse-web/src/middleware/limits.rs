@@ -4,24 +4,29 @@
 //! ([`TRANSPORT_MAX_HEADERS`], [`TRANSPORT_MAX_BUF_BYTES`]) so that ours bite first;
 //! only a request beyond hyper's gets its bare, empty answer.
 //!
+//! A body must arrive within `server.body_read_timeout_seconds` of its headers; a
+//! slower one is answered 408, so a client trickling a body cannot hold a connection.
+//!
 //! A body the application did not read to its end (refused as too large, or not wanted
 //! by the route) is drained after the answer, within [`DRAIN_MAX_BYTES`] and
 //! [`DRAIN_MAX_TIME`], as nginx's lingering close does: closing while the client is still
 //! sending makes its TCP stack discard our answer on the reset, and the client sees a
 //! broken connection instead of the 413.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Longest request target (path and query) accepted.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -40,7 +45,7 @@ pub const DRAIN_MAX_BYTES: u64 = 8 * 1024 * 1024;
 pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
 
 /// Applies the limits, and makes every body drain on drop.
-pub async fn request_limits(req: Request, next: Next) -> Response {
+pub async fn request_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let refusal = if target_len(req.uri()) > MAX_URI_BYTES {
         Some(ApiError::UriTooLong)
     } else if req.headers().len() > MAX_HEADER_COUNT
@@ -59,10 +64,17 @@ pub async fn request_limits(req: Request, next: Next) -> Response {
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let (parts, body) = req.into_parts();
+    // Only a request that has a body pays for a timer.
+    let deadline = state
+        .web
+        .body_read_timeout
+        .filter(|_| !body.is_end_stream())
+        .map(|t| Box::pin(tokio::time::sleep(t)));
     let body = LingeringBody {
         inner: Some(body),
         expect_continue,
         polled: false,
+        deadline,
     };
     let mut res = match refusal {
         // The body drops here and drains (unless the client waits for 100-continue,
@@ -70,7 +82,10 @@ pub async fn request_limits(req: Request, next: Next) -> Response {
         Some(err) => err.into_response(),
         None => next.run(Request::from_parts(parts, Body::new(body))).await,
     };
-    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if matches!(
+        res.status(),
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
         // The rest of an oversize body is not worth reading once drained up to the bound.
         res.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -108,7 +123,21 @@ struct LingeringBody {
     expect_continue: bool,
     /// Whether anyone asked for the body (which makes hyper send `100 Continue`).
     polled: bool,
+    /// When the body must have arrived.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// The error a body read fails with once its deadline passes.
+#[derive(Debug)]
+pub struct BodyReadTimeout;
+
+impl std::fmt::Display for BodyReadTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body did not arrive in time")
+    }
+}
+
+impl std::error::Error for BodyReadTimeout {}
 
 impl HttpBody for LingeringBody {
     type Data = Bytes;
@@ -120,9 +149,25 @@ impl HttpBody for LingeringBody {
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = self.get_mut();
         this.polled = true;
-        match this.inner.as_mut() {
-            Some(body) => Pin::new(body).poll_frame(cx),
-            None => Poll::Ready(None),
+        let Some(body) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(body).poll_frame(cx) {
+            Poll::Pending => {
+                let expired = this
+                    .deadline
+                    .as_mut()
+                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                if expired {
+                    // SECURITY: a client that missed the deadline gets no lingering
+                    // drain either, or it could hold the connection that much longer.
+                    this.inner = None;
+                    Poll::Ready(Some(Err(axum::Error::new(BodyReadTimeout))))
+                } else {
+                    Poll::Pending
+                }
+            }
+            ready => ready,
         }
     }
 
