@@ -39,16 +39,17 @@ class Gatehouse:
         return Store.create(self.tmp_path, f"store{next(self._stores)}")
 
     def server(self, store: Store | None = None, extra_args: list[str] | None = None,
-               env: dict[str, str] | None = None) -> Server:
-        """A server object, not yet started."""
+               env: dict[str, str] | None = None, umask: int = -1) -> Server:
+        """A server object, not yet started (umask -1 inherits the runner's)."""
         srv = Server(store=store or self.store(), log_name=f"{self.prefix}-{next(self._n)}",
-                     extra_args=list(extra_args or []), env=env)
+                     extra_args=list(extra_args or []), env=env, umask=umask)
         self.servers.append(srv)
         return srv
 
     def start(self, store: Store | None = None, extra_args: list[str] | None = None,
-              expect_bootstrap: bool | None = None, env: dict[str, str] | None = None) -> Server:
-        return self.server(store, extra_args, env).start(expect_bootstrap=expect_bootstrap)
+              expect_bootstrap: bool | None = None, env: dict[str, str] | None = None,
+              umask: int = -1) -> Server:
+        return self.server(store, extra_args, env, umask).start(expect_bootstrap=expect_bootstrap)
 
     def finish(self) -> list[str]:
         problems = []

@@ -150,6 +150,7 @@ class Server:
     log_name: str
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] | None = None
+    umask: int = -1  # -1: inherit the test runner's
 
     proc: subprocess.Popen | None = None
     lines: list[str] = field(default_factory=list)
@@ -210,7 +211,7 @@ class Server:
             self.proc = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=stderr, env=env, cwd=str(self.store.data_dir.parent),
-                text=True, encoding="utf-8", errors="replace", bufsize=1,
+                text=True, encoding="utf-8", errors="replace", bufsize=1, umask=self.umask,
             )
         finally:
             stderr.close()
@@ -351,10 +352,12 @@ class Server:
         return run_admin(self.store, *args, check=check)
 
 
-def run_admin(store: Store, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_admin(store: Store, *args: str, check: bool = True,
+              umask: int = -1) -> subprocess.CompletedProcess:
     """`gatehouse admin <store flags> <subcommand...>`"""
     cmd = [str(BINARY), "admin", *store.args(), *args]
-    cp = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    cp = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                        umask=umask)
     log = LOG_DIR / "admin-cli.log"
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as f:

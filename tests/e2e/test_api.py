@@ -212,6 +212,12 @@ def test_plain_http_redirects_pages_to_https(server):
     loc = r.headers.get("Location", "")
     assert loc == f"https://127.0.0.1:{server.https_port}/login", f"bad redirect target {loc!r}"
     assert not set_cookie_headers(r)
+    # A forged Host header never chooses the target (no open redirect).
+    r = session().get(server.http_url + "/login", headers={"Host": "evil.example"},
+                      allow_redirects=False, timeout=30)
+    assert r.status_code == 308, (r.status_code, r.text)
+    loc = r.headers.get("Location", "")
+    assert loc == f"https://127.0.0.1:{server.https_port}/login", f"Host chose the target: {loc!r}"
 
 
 def test_account_pages_redirect_to_login_when_signed_out(server):

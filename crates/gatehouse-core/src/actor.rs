@@ -1,9 +1,9 @@
 //! Who is acting and with which permissions, whatever credential they used.
 
 use crate::account::User;
-use crate::api_key::Scopes;
 use crate::error::{Error, Result};
 use crate::ids::{ApiKeyId, TokenId};
+use crate::scope::Scopes;
 
 /// An authenticated caller, as the use cases see it.
 #[derive(Debug, Clone)]
@@ -13,16 +13,17 @@ pub struct Actor {
     /// What this credential may do.
     pub scopes: Scopes,
     /// The credential used.
-    pub via: Via,
+    pub credential: Credential,
     /// When that credential stops working, for credentials that may mint others (keys
     /// and tokens): what they mint may not outlive them. `None` for sessions and
     /// non-expiring keys.
     pub expires_at: Option<time::OffsetDateTime>,
 }
 
-/// The kind of credential behind an actor.
+/// Who is calling: the credential behind an actor, said once (the web layer keeps the
+/// matching principal beside it; nothing else repeats the fact).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Via {
+pub enum Credential {
     /// A browser session (or a password sign-in from the CLI).
     Session,
     /// An API key.
@@ -31,23 +32,24 @@ pub enum Via {
     Token(TokenId),
 }
 
-impl Via {
+impl Credential {
     /// The id recorded as the parent of a credential this one mints (`None` for a
     /// session: it stands for the account itself).
     pub fn credential_id(&self) -> Option<String> {
         match self {
-            Via::Session => None,
-            Via::ApiKey(k) => Some(k.0.clone()),
-            Via::Token(t) => Some(t.0.clone()),
+            Credential::Session => None,
+            Credential::ApiKey(k) => Some(k.0.clone()),
+            Credential::Token(t) => Some(t.0.clone()),
         }
     }
 
-    /// The factor name recorded in the audit trail.
-    pub fn factor(&self) -> &'static str {
+    /// The one rendering of the credential's kind: the factor in the audit trail, the
+    /// `created_via` of a token, the `auth_method` of the session JSON.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Via::Session => "session",
-            Via::ApiKey(_) => "api_key",
-            Via::Token(_) => "token",
+            Credential::Session => "session",
+            Credential::ApiKey(_) => "api_key",
+            Credential::Token(_) => "token",
         }
     }
 }
@@ -62,6 +64,15 @@ impl Actor {
                 "this credential lacks the {scope} permission"
             )))
         }
+    }
+
+    /// Fails unless the credential holds one of `scopes`; the error names the first,
+    /// the one the route documents (a read route also accepts the matching write).
+    pub fn require_any(&self, scopes: &[&str]) -> Result<()> {
+        if scopes.iter().any(|s| self.scopes.contains(s)) {
+            return Ok(());
+        }
+        self.require(scopes.first().copied().unwrap_or_default())
     }
 
     /// Fails unless the credential holds every scope in `wanted` (no privilege escalation
@@ -115,7 +126,7 @@ mod tests {
     use crate::account::User;
     use time::macros::datetime;
 
-    fn actor(via: Via, expires_at: Option<time::OffsetDateTime>) -> Actor {
+    fn actor(credential: Credential, expires_at: Option<time::OffsetDateTime>) -> Actor {
         Actor {
             user: User {
                 id: crate::ids::UserId("usr_1".into()),
@@ -128,7 +139,7 @@ mod tests {
                 created_at: datetime!(2026-01-01 0:00 UTC),
             },
             scopes: Scopes::default(),
-            via,
+            credential,
             expires_at,
         }
     }
@@ -137,7 +148,10 @@ mod tests {
     fn a_minted_credential_never_outlives_the_one_that_mints_it() {
         let soon = datetime!(2026-01-01 1:00 UTC);
         let later = datetime!(2026-01-08 0:00 UTC);
-        let token = actor(Via::Token(crate::ids::TokenId("tok_1".into())), Some(soon));
+        let token = actor(
+            Credential::Token(crate::ids::TokenId("tok_1".into())),
+            Some(soon),
+        );
         assert_eq!(
             token.clamp_expiry(None),
             Some(soon),
@@ -146,14 +160,14 @@ mod tests {
         assert_eq!(token.clamp_expiry(Some(later)), Some(soon));
         let sooner = datetime!(2026-01-01 0:30 UTC);
         assert_eq!(token.clamp_expiry(Some(sooner)), Some(sooner));
-        let session = actor(Via::Session, None);
+        let session = actor(Credential::Session, None);
         assert_eq!(
             session.clamp_expiry(None),
             None,
             "a session is the account itself"
         );
         assert_eq!(session.clamp_expiry(Some(later)), Some(later));
-        assert_eq!(session.via.credential_id(), None);
-        assert_eq!(token.via.credential_id().as_deref(), Some("tok_1"));
+        assert_eq!(session.credential.credential_id(), None);
+        assert_eq!(token.credential.credential_id().as_deref(), Some("tok_1"));
     }
 }

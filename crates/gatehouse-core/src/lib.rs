@@ -6,6 +6,7 @@
 //! - [`clock`], [`ids`], [`secret`]: time, identifiers, random secrets and hashes.
 //! - [`account`], [`password`], [`session`], [`throttle`], [`org`], [`audit`]: domain types.
 //! - [`page`]: cursor pagination of the list use cases.
+//! - [`scope`]: the permissions every credential carries, and their catalogue.
 //! - [`name`]: the rules for the labels of API keys, tokens and SSH keys.
 //! - [`store`]: the storage trait the store crate implements.
 //! - [`service`]: [`Core`], the use cases.
@@ -21,6 +22,7 @@ pub mod name;
 pub mod org;
 pub mod page;
 pub mod password;
+pub mod scope;
 pub mod seal;
 pub mod secret;
 pub mod service;

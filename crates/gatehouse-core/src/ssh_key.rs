@@ -252,8 +252,8 @@ pub enum SshKeyError {
     PrivateKey,
     /// A public key in the SSH2 (RFC 4716) or PEM format.
     #[error(
-        "this key is in the SSH2 or PEM format; convert it with `ssh-keygen -i -f <file>` \
-         (add `-m PKCS8` for a PEM key) and paste the single line it prints"
+        "this key is in the SSH2 or PEM format; convert it with \"ssh-keygen -i -f <file>\" \
+         (add \"-m PKCS8\" for a PEM key) and paste the single line it prints"
     )]
     ForeignFormat,
     /// A newline, tab or other control character inside the key.
@@ -275,12 +275,12 @@ pub enum SshKeyError {
     )]
     MissingKeyType,
     /// A DSA key.
-    #[error("DSA keys are not accepted; generate an Ed25519 key with `ssh-keygen -t ed25519`")]
+    #[error("DSA keys are not accepted; generate an Ed25519 key with \"ssh-keygen -t ed25519\"")]
     Dsa,
     /// An RSA key smaller than [`MIN_RSA_BITS`].
     #[error(
         "this RSA key has only {bits} bits, and at least {min} are required; generate an Ed25519 \
-         key with `ssh-keygen -t ed25519` (or an RSA key with `ssh-keygen -t rsa -b 3072`)",
+         key with \"ssh-keygen -t ed25519\" (or an RSA key with \"ssh-keygen -t rsa -b 3072\")",
         min = MIN_RSA_BITS
     )]
     RsaTooSmall {
@@ -290,7 +290,7 @@ pub enum SshKeyError {
     /// An RSA key larger than [`MAX_RSA_BITS`].
     #[error(
         "this RSA key has {bits} bits, more than the {max} that SSH supports; generate an Ed25519 \
-         key with `ssh-keygen -t ed25519`",
+         key with \"ssh-keygen -t ed25519\"",
         max = MAX_RSA_BITS
     )]
     RsaTooLarge {
@@ -886,7 +886,7 @@ mod tests {
         assert_eq!(err, SshKeyError::Dsa);
         assert_eq!(
             err.to_string(),
-            "DSA keys are not accepted; generate an Ed25519 key with `ssh-keygen -t ed25519`"
+            "DSA keys are not accepted; generate an Ed25519 key with \"ssh-keygen -t ed25519\""
         );
         assert_eq!(
             parse_err("ssh-dss-cert-v01@openssh.com AAAA"),

@@ -37,7 +37,8 @@ macro_rules! impl_store {
         use gatehouse_core::secret::TokenHash;
         use gatehouse_core::session::SessionRecord;
         use gatehouse_core::store::{Invalidation, KeyStore, Published, Store};
-        use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage, Scopes};
+        use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage};
+        use gatehouse_core::scope::Scopes;
         use gatehouse_core::ids::ApiKeyId;
         use gatehouse_core::org::{KeyExpiration, OrgPolicy};
         use gatehouse_core::page::PageRequest;

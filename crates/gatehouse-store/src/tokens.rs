@@ -7,7 +7,7 @@ macro_rules! impl_token_store {
             use async_trait::async_trait;
             use base64::Engine;
             use base64::engine::general_purpose::STANDARD as B64;
-            use gatehouse_core::api_key::Scopes;
+            use gatehouse_core::scope::Scopes;
             use gatehouse_core::ids::{TokenId, UserId};
             use gatehouse_core::secret::TokenHash;
             use gatehouse_core::store::TokenStore;

@@ -684,9 +684,10 @@ conformance!(
 
 // ---- API keys and policy ---------------------------------------------------------
 
-use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage, Scopes, is_well_formed};
+use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage, is_well_formed};
 use gatehouse_core::ids::ApiKeyId;
 use gatehouse_core::org::{KeyExpiration, OrgPolicy};
+use gatehouse_core::scope::Scopes;
 use gatehouse_core::service::NewApiKey;
 
 fn key_for(user: &UserId, name: &str, secret: &str) -> ApiKeyRecord {

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_core::Error as CoreError;
 use serde::Serialize;
 
+use crate::extract::json_message::BodyProblem;
 use crate::middleware::request_id::current_request_id;
 
 /// An error answered over HTTP.
@@ -32,6 +33,16 @@ pub enum ApiError {
     RouteNotFound,
     /// Route exists, method does not.
     MethodNotAllowed,
+    /// A JSON body that does not fit the request type (the field at fault, if any).
+    InvalidBody(BodyProblem),
+    /// The request line's target is longer than we accept.
+    UriTooLong,
+    /// Too many header fields, or too many bytes of them.
+    HeadersTooLarge,
+    /// Any other refusal, by status (an extractor's rejection or a bare status that the
+    /// error-mapping layer turned into our format). The message is ours, never the
+    /// rejection's own text.
+    Status(StatusCode, &'static str),
 }
 
 impl From<CoreError> for ApiError {
@@ -50,6 +61,11 @@ struct Body<'a> {
 }
 
 impl ApiError {
+    /// The machine-readable code of the JSON body (`invalid_credentials`, …).
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
     /// Status, machine code and human message.
     fn parts(&self) -> (StatusCode, &'static str, String) {
         use StatusCode as S;
@@ -129,7 +145,49 @@ impl ApiError {
                 "method_not_allowed",
                 "this route does not accept that method".into(),
             ),
+            ApiError::InvalidBody(p) => (
+                S::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                match &p.field {
+                    Some(field) => format!("{field}: {}", p.reason),
+                    None => p.reason.clone(),
+                },
+            ),
+            ApiError::UriTooLong => (
+                S::URI_TOO_LONG,
+                "uri_too_long",
+                "the URL is too long".into(),
+            ),
+            ApiError::HeadersTooLarge => (
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "the request has too many header fields, or too large ones".into(),
+            ),
+            ApiError::Status(status, message) => (*status, code_of(*status), (*message).into()),
         }
+    }
+}
+
+/// The machine code for a status that has no more specific one.
+fn code_of(status: StatusCode) -> &'static str {
+    use StatusCode as S;
+    match status {
+        S::BAD_REQUEST => "invalid_request",
+        S::UNAUTHORIZED => "unauthenticated",
+        S::FORBIDDEN => "forbidden",
+        S::NOT_FOUND => "not_found",
+        S::METHOD_NOT_ALLOWED => "method_not_allowed",
+        S::REQUEST_TIMEOUT => "request_timeout",
+        S::LENGTH_REQUIRED => "length_required",
+        S::PAYLOAD_TOO_LARGE => "payload_too_large",
+        S::URI_TOO_LONG => "uri_too_long",
+        S::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        S::UNPROCESSABLE_ENTITY => "validation_failed",
+        S::TOO_MANY_REQUESTS => "rate_limited",
+        S::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        S::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal_error",
+        _ => "invalid_request",
     }
 }
 
@@ -142,6 +200,7 @@ impl IntoResponse for ApiError {
         }
         let field = match &self {
             ApiError::Core(CoreError::Invalid { field, .. }) => Some(*field),
+            ApiError::InvalidBody(p) => p.field.as_deref(),
             _ => None,
         };
         let body = Body {

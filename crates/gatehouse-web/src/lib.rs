@@ -5,7 +5,8 @@
 //! - `state.rs`: [`AppState`] and [`WebSettings`].
 //! - `error.rs`: [`ApiError`], the JSON error format.
 //! - `extract/`: the JSON body extractor and the authenticated [`extract::Caller`].
-//! - `middleware/`: request ids and access log, client address, security headers.
+//! - `middleware/`: request ids and access log, client address, security headers,
+//!   request limits, and the layer that gives every error answer our JSON format.
 //! - `api/`: the JSON API. `ui/`: server-rendered pages and static assets.
 //! - `plain.rs`: the plain-HTTP listener that never authenticates.
 
@@ -35,6 +36,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(ui::not_found)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(
+            middleware::limits::request_limits,
+        ))
+        // Outermost but for the headers: whatever answered inside, the answer is ours.
+        .layer(axum::middleware::from_fn(
+            middleware::json_errors::json_errors,
+        ))
         .layer(axum::middleware::from_fn(
             middleware::headers::security_headers,
         ))

@@ -2,8 +2,13 @@
 //! a request carrying a credential is refused before the credential is looked at;
 //! a bare page GET is redirected to HTTPS. Requests from a trusted TLS-terminating
 //! proxy that say `X-Forwarded-Proto: https` are handed to the full application.
+//!
+//! The redirect target never comes from the request alone (that would be an open
+//! redirect): it is `server.public_origin`, else the HTTPS listener's own address; for a
+//! wildcard bind, the Host name only if it is one of this machine's names, else the
+//! address the client reached this listener at.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -14,7 +19,12 @@ use tower::ServiceExt;
 use crate::error::ApiError;
 use crate::middleware::client_ip::is_trusted;
 use crate::middleware::request_id::request_id;
-use crate::state::AppState;
+use crate::state::{AppState, WebSettings};
+
+/// The local address of a plain-HTTP connection (put into each request's extensions by
+/// the listener), used for the redirect when the HTTPS listener has a wildcard address.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLocalAddr(pub SocketAddr);
 
 #[derive(Clone)]
 struct PlainState {
@@ -27,6 +37,15 @@ pub fn plain_router(state: AppState, full: Router) -> Router {
     Router::new()
         .fallback(gate)
         .with_state(PlainState { app: state, full })
+        .layer(axum::middleware::from_fn(
+            crate::middleware::limits::request_limits,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::middleware::json_errors::json_errors,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::middleware::headers::security_headers,
+        ))
         .layer(axum::middleware::from_fn(request_id))
 }
 
@@ -57,12 +76,14 @@ async fn gate(State(s): State<PlainState>, req: Request) -> Response {
         return crate::api::health::healthz().await;
     }
     if req.method() == Method::GET || req.method() == Method::HEAD {
-        let target = https_url(
-            &s.app,
-            h.get(header::HOST).and_then(|v| v.to_str().ok()),
-            req.uri(),
-        );
-        if let Ok(v) = HeaderValue::from_str(&target) {
+        let local = req
+            .extensions()
+            .get::<ConnectionLocalAddr>()
+            .map(|a| a.0.ip());
+        let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+        if let Some(target) = https_url(&s.app.web, host, local, req.uri())
+            && let Ok(v) = HeaderValue::from_str(&target)
+        {
             let mut res = StatusCode::PERMANENT_REDIRECT.into_response();
             res.headers_mut().insert(header::LOCATION, v);
             return res;
@@ -71,16 +92,109 @@ async fn gate(State(s): State<PlainState>, req: Request) -> Response {
     ApiError::HttpsRequired.into_response()
 }
 
-fn https_url(app: &AppState, host: Option<&str>, uri: &axum::http::Uri) -> String {
+/// The HTTPS URL for a page asked for over plain HTTP, or `None` when no safe target
+/// is known.
+fn https_url(
+    web: &WebSettings,
+    host: Option<&str>,
+    local: Option<IpAddr>,
+    uri: &axum::http::Uri,
+) -> Option<String> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    if let Some(origin) = &app.web.public_origin {
-        return format!("{}{path}", origin.trim_end_matches('/'));
+    // SECURITY: the configured origin, or the listener's own address, wins over any
+    // Host header, so `Host: evil.example` cannot choose where a browser is sent.
+    if let Some(origin) = web.public_origin.as_ref().or(web.https_origin.as_ref()) {
+        return Some(format!("{}{path}", origin.trim_end_matches('/')));
     }
-    let host = host.unwrap_or("localhost");
-    // Strip a port (IPv6 literals keep their brackets).
-    let name = match host.rfind(':') {
+    let port = web.https_port;
+    let name = host.map(host_name).filter(|n| {
+        web.redirect_hosts
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(n))
+    });
+    if let Some(name) = name {
+        return Some(format!("https://{name}:{port}{path}"));
+    }
+    // Wildcard bind and an unknown Host: the address this client reached us at is ours.
+    let ip = local?.to_canonical();
+    Some(match ip {
+        IpAddr::V4(v4) => format!("https://{v4}:{port}{path}"),
+        IpAddr::V6(v6) => format!("https://[{v6}]:{port}{path}"),
+    })
+}
+
+/// A Host header without its port (IPv6 literals keep their brackets).
+fn host_name(host: &str) -> &str {
+    match host.rfind(':') {
         Some(i) if !host[i..].contains(']') => &host[..i],
         _ => host,
-    };
-    format!("https://{name}:{}{path}", app.web.https_port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri() -> axum::http::Uri {
+        axum::http::Uri::from_static("/login?next=1")
+    }
+
+    fn wildcard() -> WebSettings {
+        WebSettings {
+            https_port: 8443,
+            redirect_hosts: vec!["localhost".into(), "sso-host".into()],
+            ..WebSettings::default()
+        }
+    }
+
+    #[test]
+    fn the_configured_origin_or_listener_address_wins_over_the_host_header() {
+        let public = WebSettings {
+            public_origin: Some("https://sso.example.org/".into()),
+            https_origin: Some("https://127.0.0.1:8443".into()),
+            ..wildcard()
+        };
+        assert_eq!(
+            https_url(&public, Some("evil.example"), None, &uri()).as_deref(),
+            Some("https://sso.example.org/login?next=1")
+        );
+        let bound = WebSettings {
+            https_origin: Some("https://127.0.0.1:8443".into()),
+            ..wildcard()
+        };
+        assert_eq!(
+            https_url(&bound, Some("evil.example:80"), None, &uri()).as_deref(),
+            Some("https://127.0.0.1:8443/login?next=1")
+        );
+    }
+
+    #[test]
+    fn a_wildcard_bind_keeps_only_this_machines_names_from_the_host_header() {
+        let local = Some("192.0.2.7".parse().expect("ip"));
+        assert_eq!(
+            https_url(&wildcard(), Some("SSO-host:8080"), local, &uri()).as_deref(),
+            Some("https://SSO-host:8443/login?next=1")
+        );
+        for evil in ["evil.example", "evil.example:8080", "[2001:db8::1]:80"] {
+            assert_eq!(
+                https_url(&wildcard(), Some(evil), local, &uri()).as_deref(),
+                Some("https://192.0.2.7:8443/login?next=1"),
+                "{evil}"
+            );
+        }
+        let mapped = Some("::ffff:192.0.2.7".parse().expect("ip"));
+        assert_eq!(
+            https_url(&wildcard(), Some("evil.example"), mapped, &uri()).as_deref(),
+            Some("https://192.0.2.7:8443/login?next=1")
+        );
+        let v6 = Some("2001:db8::5".parse().expect("ip"));
+        assert_eq!(
+            https_url(&wildcard(), None, v6, &uri()).as_deref(),
+            Some("https://[2001:db8::5]:8443/login?next=1")
+        );
+        assert_eq!(
+            https_url(&wildcard(), Some("evil.example"), None, &uri()),
+            None
+        );
+    }
 }

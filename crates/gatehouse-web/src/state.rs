@@ -16,6 +16,11 @@ pub struct WebSettings {
     pub public_origin: Option<String>,
     /// The HTTPS port the plain listener redirects to.
     pub https_port: u16,
+    /// Where the plain listener sends pages: `public_origin`, else the HTTPS listener's
+    /// own address when it is bound to a specific one; `None` for a wildcard bind.
+    pub https_origin: Option<String>,
+    /// For a wildcard bind: the Host names (this machine's own) a redirect may keep.
+    pub redirect_hosts: Vec<String>,
 }
 
 /// Shared state.

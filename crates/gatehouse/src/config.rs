@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use gatehouse_core::CoreSettings;
-use gatehouse_core::api_key::{KeyRate, ScopeCatalog};
+use gatehouse_core::api_key::KeyRate;
 use gatehouse_core::password::HashParams;
+use gatehouse_core::scope::ScopeCatalog;
 use gatehouse_core::service::CredentialLimits;
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_core::throttle::LockoutPolicy;
@@ -56,12 +57,24 @@ pub struct ServerConfig {
     pub tls_cert: String,
     /// PEM private key; empty means `<data_dir>/tls/key.pem`.
     pub tls_key: String,
-    /// Externally visible origin, e.g. `https://sso.example.org` ("" = from Host).
+    /// Externally visible origin, e.g. `https://sso.example.org`. When "", the Host header
+    /// defines the same-origin check, and the plain listener redirects to the HTTPS
+    /// listener's own address (for a wildcard bind: to the Host name only if it is this
+    /// machine's name, else to the address the client reached).
     pub public_origin: String,
     /// Proxies (addresses or CIDR ranges) whose X-Forwarded-For/-Proto are believed.
     pub trusted_proxies: Vec<String>,
     /// How long a SIGTERM waits for requests in flight.
     pub shutdown_grace_seconds: u64,
+    /// A client must finish sending a request's headers (and, on a new connection, its
+    /// first request line) within this long, or the connection is closed. It also ends
+    /// idle keep-alive connections.
+    pub header_read_timeout_seconds: u64,
+    /// A TLS handshake must complete within this long.
+    pub handshake_timeout_seconds: u64,
+    /// Connections open at once, over both listeners; further ones are closed at once
+    /// (keep the process's open-file limit above this).
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +88,9 @@ impl Default for ServerConfig {
             public_origin: String::new(),
             trusted_proxies: Vec::new(),
             shutdown_grace_seconds: 30,
+            header_read_timeout_seconds: 30,
+            handshake_timeout_seconds: 10,
+            max_connections: 4096,
         }
     }
 }
@@ -390,6 +406,15 @@ impl Config {
         {
             bail!("server.public_origin must start with https://");
         }
+        let srv = &self.server;
+        if srv.header_read_timeout_seconds == 0 || srv.handshake_timeout_seconds == 0 {
+            bail!(
+                "server.header_read_timeout_seconds and server.handshake_timeout_seconds must be positive"
+            );
+        }
+        if srv.max_connections == 0 {
+            bail!("server.max_connections must be positive");
+        }
         if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
             bail!("server.tls_cert and server.tls_key must be set together");
         }
@@ -626,6 +651,15 @@ mod tests {
         .expect_err("bad number");
         assert!(format!("{err:#}").contains("IDLE_TIMEOUT"));
 
+        for zero in [
+            "GATEHOUSE_SERVER__MAX_CONNECTIONS",
+            "GATEHOUSE_SERVER__HEADER_READ_TIMEOUT_SECONDS",
+            "GATEHOUSE_SERVER__HANDSHAKE_TIMEOUT_SECONDS",
+        ] {
+            let err = Config::load_from(None, &env(&[(zero, "0")]), &Overrides::default())
+                .expect_err("zero");
+            assert!(format!("{err:#}").contains("server."), "{zero}: {err:#}");
+        }
         let weak = env(&[("GATEHOUSE_PASSWORD__ARGON2_MEMORY_KIB", "1024")]);
         assert!(Config::load_from(None, &weak, &Overrides::default()).is_err());
         let bad_db = Overrides {

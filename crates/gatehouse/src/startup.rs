@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use gatehouse_core::Core;
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
@@ -17,6 +18,7 @@ use gatehouse_core::service::BootstrapOutcome;
 use gatehouse_web::{AppState, WebSettings};
 
 use crate::config::Config;
+use crate::listener::{ConnectionLimit, ConnectionSettings, TagLocalAddr};
 use crate::tls::{self, TlsMaterial};
 
 /// A built, bound, not yet running server.
@@ -28,6 +30,7 @@ pub struct Application {
     bootstrap: Option<SecretString>,
     bootstrapped: bool,
     grace: Duration,
+    connections: ConnectionSettings,
 }
 
 impl Application {
@@ -37,17 +40,14 @@ impl Application {
         config: &Config,
         bootstrap_password: Option<SecretString>,
     ) -> anyhow::Result<Self> {
-        let data_dir = &config.server.data_dir;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+        // SECURITY: the data folder is checked and made private before anything in it
+        // is read or created (see `data_dir.rs`).
+        let store = crate::data_dir::open_store(config).await?;
         let tls = tls::load_or_generate(
-            data_dir,
+            &config.server.data_dir,
             non_empty(&config.server.tls_cert).map(Path::new),
             non_empty(&config.server.tls_key).map(Path::new),
         )?;
-        let store = gatehouse_store::open(&config.database_url())
-            .await
-            .context("opening the store")?;
         let master = crate::secrets::load_or_generate(&config.master_key_path())?;
         let core = Arc::new(
             Core::new(store, Arc::new(SystemClock), config.core_settings())?
@@ -72,13 +72,18 @@ impl Application {
             .http_listen_addr()?
             .map(|a| TcpListener::bind(a).with_context(|| format!("binding {a}")))
             .transpose()?;
-        let https_port = https.local_addr()?.port();
+        let https_addr = https.local_addr()?;
         let state = AppState {
             core,
             web: Arc::new(WebSettings {
                 trusted_proxies: config.trusted_proxies()?,
                 public_origin: non_empty(&config.server.public_origin).map(str::to_owned),
-                https_port,
+                https_port: https_addr.port(),
+                // SECURITY: redirects from the plain listener go to our own address (or
+                // the public origin), never to whatever the Host header names.
+                https_origin: (!https_addr.ip().is_unspecified())
+                    .then(|| format!("https://{https_addr}")),
+                redirect_hosts: tls::machine_names(),
             }),
         };
         Ok(Application {
@@ -89,6 +94,11 @@ impl Application {
             bootstrap,
             bootstrapped,
             grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+            connections: ConnectionSettings {
+                header_read_timeout: Duration::from_secs(config.server.header_read_timeout_seconds),
+                handshake_timeout: Duration::from_secs(config.server.handshake_timeout_seconds),
+                max_connections: config.server.max_connections,
+            },
         })
     }
 
@@ -137,19 +147,24 @@ impl Application {
     ) -> anyhow::Result<()> {
         let app = gatehouse_web::router(self.state.clone());
         let handle: Handle<SocketAddr> = Handle::new();
-        let https = axum_server::from_tcp_rustls(
-            self.https,
-            RustlsConfig::from_config(self.tls.config.clone()),
-        )?
-        .handle(handle.clone())
-        .serve(
-            app.clone()
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        );
+        let settings = self.connections;
+        // One cap over both listeners: it protects the process's file descriptors.
+        let limit = ConnectionLimit::new(settings.max_connections);
+        let tls = RustlsAcceptor::new(RustlsConfig::from_config(self.tls.config.clone()))
+            .handshake_timeout(settings.handshake_timeout)
+            .acceptor(limit.wrap(DefaultAcceptor));
+        let https = settings
+            .configure(axum_server::from_tcp(self.https)?.acceptor(tls))
+            .handle(handle.clone())
+            .serve(
+                app.clone()
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            );
         let http_handle: Handle<SocketAddr> = Handle::new();
         let http = self.http.map(|l| -> anyhow::Result<_> {
             let plain = gatehouse_web::plain_router(self.state.clone(), app.clone());
-            Ok(axum_server::from_tcp(l)?
+            Ok(settings
+                .configure(axum_server::from_tcp(l)?.acceptor(limit.wrap(TagLocalAddr)))
                 .handle(http_handle.clone())
                 .serve(plain.into_make_service_with_connect_info::<SocketAddr>()))
         });

@@ -71,18 +71,16 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
-    if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
-        let host = host.trim();
-        if !host.is_empty() && !names.iter().any(|n| n == host) {
-            names.push(host.to_owned());
-        }
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
     }
+    let mut names = machine_names();
+    names.extend(["127.0.0.1".to_owned(), "::1".to_owned()]);
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let mut params = rcgen::CertificateParams::new(names)?;
     params
@@ -95,6 +93,18 @@ fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()>
     std::fs::write(cert_path, cert.pem())
         .with_context(|| format!("writing {}", cert_path.display()))?;
     Ok(())
+}
+
+/// This machine's own names: `localhost` and the host name.
+pub fn machine_names() -> Vec<String> {
+    let mut names = vec!["localhost".to_owned()];
+    if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
+        let host = host.trim();
+        if !host.is_empty() && host != "localhost" {
+            names.push(host.to_owned());
+        }
+    }
+    names
 }
 
 /// Writes a file readable by its owner only.

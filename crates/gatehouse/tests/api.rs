@@ -257,6 +257,63 @@ async fn a_sign_in_flood_is_shed_with_503_while_other_routes_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_abandoned_while_queued_do_not_switch_sign_in_off() {
+    // One slow hash at a time, four waiting: a few abandoned waves would fill the queue
+    // for good if abandoned places were never given back.
+    let app = spawn_app_with(&[
+        ("GATEHOUSE_PASSWORD__HASH_CONCURRENCY", "1"),
+        ("GATEHOUSE_PASSWORD__HASH_QUEUE", "4"),
+        ("GATEHOUSE_PASSWORD__ARGON2_ITERATIONS", "60"),
+        ("GATEHOUSE_RATE_LIMIT__IP_MAX_FAILURES", "1000"),
+    ])
+    .await;
+    for wave in 0..3 {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (client, url) = (app.client.clone(), app.url("/api/auth/login"));
+            tasks.push(tokio::spawn(async move {
+                // The client gives up long before its hash could run: the connection
+                // is dropped while the sign-in waits in the queue, as load generators do.
+                client
+                    .post(url)
+                    .timeout(std::time::Duration::from_millis(150))
+                    .json(&json!({"username": format!("gone{wave}x{i}"), "password": "wrong wrong wrong"}))
+                    .send()
+                    .await
+                    .map(|r| r.status())
+            }));
+        }
+        let mut abandoned = 0;
+        for t in tasks {
+            match t.await.expect("join") {
+                Ok(status) => assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "wave {wave}"),
+                Err(e) => {
+                    assert!(e.is_timeout(), "{e}");
+                    abandoned += 1;
+                }
+            }
+        }
+        assert!(
+            abandoned >= 2,
+            "wave {wave}: only {abandoned} requests waited"
+        );
+    }
+    let res = app
+        .post("/api/auth/login")
+        .timeout(std::time::Duration::from_secs(30))
+        .json(&json!({"username": "admin", "password": app.admin_password}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "sign-in still works after abandoned waits: {:?}",
+        res.text().await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_carries_the_security_headers_and_html_a_strict_csp() {
     let app = spawn_app().await;
     for path in ["/healthz", "/login", "/api/auth/session", "/nope"] {
@@ -342,6 +399,107 @@ async fn bad_requests_get_clear_json_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_our_json_with_security_headers_and_no_rust_names() {
+    let app = spawn_app().await;
+    let cookie = format!("cloud.sso={}", app.session_cookie().await);
+    let json_post = |path: &str, body: &str| {
+        app.post(path)
+            .header("cookie", &cookie)
+            .header("origin", app.origin())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
+    };
+    let mut many = reqwest::header::HeaderMap::new();
+    for i in 0..120 {
+        many.insert(
+            reqwest::header::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).expect("name"),
+            "v".parse().expect("value"),
+        );
+    }
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, Option<&str>)> = vec![
+        (
+            app.get("/api/api-keys/%ff").header("cookie", &cookie),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            json_post("/api/api-keys", "null"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        ),
+        (
+            json_post("/api/api-keys", r#"{"name": 5}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("name"),
+        ),
+        (
+            json_post(
+                "/api/api-keys",
+                r#"{"name": "k", "expires_in_days": "soon"}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("expires_in_days"),
+        ),
+        (
+            json_post(
+                "/api/auth/login",
+                r#"{"username": "a", "password": "b", "x": 1}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("x"),
+        ),
+        (
+            app.get(&format!("/api/auth/session?q={}", "a".repeat(9 * 1024))),
+            StatusCode::URI_TOO_LONG,
+            None,
+        ),
+        (
+            app.get("/api/auth/session").headers(many),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            None,
+        ),
+        (
+            app.get("/healthz").header("x-big", "b".repeat(40 * 1024)),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            None,
+        ),
+    ];
+    for (i, (req, status, field)) in cases.into_iter().enumerate() {
+        let res = req.send().await.expect("request");
+        assert_eq!(res.status(), status, "case {i}");
+        let h = res.headers().clone();
+        assert_eq!(h[CONTENT_TYPE], "application/json", "case {i}");
+        assert!(
+            h.contains_key("strict-transport-security"),
+            "case {i}: HSTS"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "case {i}");
+        let text = res.text().await.expect("body");
+        let body: Value = serde_json::from_str(&text).expect("json");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "case {i}: {text}"
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "case {i}: {text}"
+        );
+        assert_eq!(
+            body["request_id"],
+            h["x-request-id"].to_str().expect("id"),
+            "case {i}"
+        );
+        assert_eq!(body["field"].as_str(), field, "case {i}: {text}");
+        for internal in ["struct", "::", "line 1 column", "Request", "Invalid URL"] {
+            assert!(
+                !text.contains(internal),
+                "case {i} names {internal:?}: {text}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plain_http_listener_refuses_credentials_and_redirects_pages() {
     let app = spawn_app().await;
     let http = app.http_base.clone().expect("http listener");
@@ -380,6 +538,23 @@ async fn the_plain_http_listener_refuses_credentials_and_redirects_pages() {
         res.headers()["location"],
         format!("https://127.0.0.1:{port}/login?next=1")
     );
+    // The Host header never chooses the target: that would be an open redirect.
+    for host in ["evil.example", "evil.example:443", "localhost"] {
+        let res = plain
+            .get(format!("{http}/login"))
+            .header("host", host)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT, "{host}");
+        let location = res.headers()["location"].to_str().expect("ascii");
+        assert_eq!(
+            location,
+            format!("https://127.0.0.1:{port}/login"),
+            "{host}"
+        );
+        assert!(!location.contains("evil"), "{location}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -554,4 +729,252 @@ impl TestApp {
         assert_eq!(res.status(), StatusCode::OK);
         cookie_value(res.headers()[SET_COOKIE].to_str().expect("cookie"))
     }
+}
+
+/// The page a form sign-in was sent to, and the session cookie it set (if any).
+async fn form_sign_in(
+    app: &TestApp,
+    fields: &[(&str, &str)],
+    origin: Option<&str>,
+) -> (String, Option<String>) {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut req = app
+        .post("/api/auth/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    let res = req.send().await.expect("form post");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let cookie = res
+        .headers()
+        .get(SET_COOKIE)
+        .map(|v| cookie_value(v.to_str().expect("ascii")));
+    (location, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_form_works_without_javascript_and_never_redirects_off_site() {
+    let app = spawn_app().await;
+    let pw = app.admin_password.clone();
+    let next = "/account/authentication/tokens";
+    let (to, cookie) = form_sign_in(
+        &app,
+        &[("username", "admin"), ("password", &pw), ("next", next)],
+        Some(&app.origin()),
+    )
+    .await;
+    assert_eq!(to, next);
+    let cookie = cookie.expect("a session cookie");
+    assert_eq!(
+        app.get_with_cookie("/api/auth/session", &cookie)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    for evil in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/a b",
+        "javascript:alert(1)",
+    ] {
+        let (to, _) = form_sign_in(
+            &app,
+            &[("username", "admin"), ("password", &pw), ("next", evil)],
+            None,
+        )
+        .await;
+        assert_eq!(to, "/account/authentication/api-keys", "{evil}");
+    }
+    let (to, cookie) = form_sign_in(
+        &app,
+        &[
+            ("username", "admin"),
+            ("password", "not the password at all"),
+            ("next", next),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(to, format!("/login?error=invalid_credentials&next={next}"));
+    assert!(cookie.is_none());
+    // The same login-CSRF rule as JSON: a post from another site is refused.
+    let (to, cookie) = form_sign_in(
+        &app,
+        &[("username", "admin"), ("password", &pw)],
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_eq!(to, "/login?error=csrf_failed");
+    assert!(cookie.is_none());
+    let (to, _) = form_sign_in(&app, &[("username", "admin")], None).await;
+    assert_eq!(to, "/login?error=invalid_request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_your_password_needs_the_current_one_and_rotates_the_session() {
+    let app = spawn_app().await;
+    let user = app.add_user("carol").await;
+    let other_browser = app.sign_in("carol", support::USER_PASSWORD).await;
+    let token: Value = app
+        .with_cookie(reqwest::Method::POST, "/api/tokens", &user)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let token = token["token"].as_str().expect("token").to_owned();
+    let change = |login: &support::Login, body: Value| {
+        app.with_cookie(reqwest::Method::POST, "/api/auth/password", login)
+            .json(&body)
+            .send()
+    };
+    let new_pw = "a brand new and longer passphrase";
+
+    let res = change(
+        &user,
+        json!({"current_password": "wrong wrong wrong", "new_password": new_pw}),
+    )
+    .await
+    .expect("r");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["field"], "current_password", "{v}");
+    let res = change(
+        &user,
+        json!({"current_password": support::USER_PASSWORD, "new_password": "password1234"}),
+    )
+    .await
+    .expect("r");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["field"], "new_password", "{v}");
+    // Without the CSRF token, or with a bearer token, nothing changes.
+    let res = app
+        .post("/api/auth/password")
+        .header("cookie", &user.cookie)
+        .json(&json!({"current_password": support::USER_PASSWORD, "new_password": new_pw}))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .with_bearer(reqwest::Method::POST, "/api/auth/password", &token)
+        .json(&json!({"current_password": support::USER_PASSWORD, "new_password": new_pw}))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = change(
+        &user,
+        json!({"current_password": support::USER_PASSWORD, "new_password": new_pw}),
+    )
+    .await
+    .expect("r");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let fresh = cookie_value(res.headers()[SET_COOKIE].to_str().expect("ascii"));
+    assert_ne!(
+        format!("cloud.sso={fresh}"),
+        user.cookie,
+        "a new session id"
+    );
+    assert_eq!(
+        app.get_with_cookie("/api/auth/session", &fresh)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for (cookie, which) in [
+        (&user.cookie, "the old id"),
+        (&other_browser.cookie, "another browser"),
+    ] {
+        let res = app
+            .get("/api/auth/session")
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{which}");
+    }
+    let res = app
+        .with_bearer(reqwest::Method::GET, "/api/auth/session", &token)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "tokens end too");
+    assert_eq!(
+        app.login("carol", support::USER_PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let again = app.sign_in("carol", new_pw).await;
+
+    // Keeping the other sessions is a choice.
+    let keep = app.sign_in("carol", new_pw).await;
+    let res = change(
+        &again,
+        json!({"current_password": new_pw, "new_password": "yet another long passphrase", "sign_out_other_sessions": false}),
+    )
+    .await
+    .expect("r");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app
+        .get("/api/auth/session")
+        .header("cookie", &keep.cookie)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_current_passwords_count_as_failed_sign_ins() {
+    let app = spawn_app_with(&[("GATEHOUSE_RATE_LIMIT__LOGIN_FREE_FAILURES", "2")]).await;
+    let user = app.add_user("dave").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let res = app
+            .with_cookie(reqwest::Method::POST, "/api/auth/password", &user)
+            .json(&json!({"current_password": "guess guess guess", "new_password": "a brand new and longer passphrase"}))
+            .send()
+            .await
+            .expect("r");
+        statuses.push(res.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(
+        app.login("dave", support::USER_PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

@@ -667,3 +667,32 @@ async fn credential_events_record_the_client_address_and_user_agent() {
     assert!(detail.contains("prefix=malformed count=2"), "{detail}");
     assert_eq!(failed[0].ip.as_deref(), Some("127.0.0.1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_names_the_permission_the_route_needs() {
+    let app = spawn_app().await;
+    let admin = app.sign_in("admin", &app.admin_password).await;
+    let reader = app
+        .key_via(
+            app.with_cookie(Method::POST, "/api/api-keys", &admin),
+            json!({"name": "reader", "permissions": ["account:read"]}),
+        )
+        .await;
+    for (method, path, needs) in [
+        (Method::GET, "/api/api-keys", "api_keys:read"),
+        (Method::GET, "/api/ssh-keys", "ssh_keys:read"),
+        (Method::POST, "/api/tokens", "tokens:write"),
+    ] {
+        let res = app
+            .with_key(method, path, &secret(&reader))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        let v: Value = res.json().await.expect("json");
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needs), "{path}: {v}");
+        assert!(!message.contains('`'), "{path}: {v}");
+    }
+}

@@ -217,8 +217,8 @@ fn monotonic_us() -> i64 {
 mod tests {
     use super::*;
     use crate::account::User;
-    use crate::api_key::Scopes;
     use crate::ids::OrgId;
+    use crate::scope::Scopes;
 
     fn cached() -> (ApiKeyCache, TokenHash) {
         let cache = ApiKeyCache::default();
@@ -242,7 +242,7 @@ mod tests {
             actor: Arc::new(crate::actor::Actor {
                 user: user.clone(),
                 scopes: Scopes::default(),
-                via: crate::actor::Via::Session,
+                credential: crate::actor::Credential::Session,
                 expires_at: None,
             }),
         });

@@ -3,20 +3,16 @@
 
 mod cache;
 mod format;
-mod scope;
 
 pub use cache::{ApiKeyCache, KeyRate};
 pub use format::{ApiKeySecret, DISPLAY_LEN, KEY_LEN, PREFIX, is_well_formed};
-pub use scope::{
-    ADMIN_ONLY_SCOPES, BUILTIN_SCOPES, DEFAULT_KEY_SCOPES, SIGN_OUT_EVERYWHERE, ScopeCatalog,
-    Scopes,
-};
 
 use time::OffsetDateTime;
 
 use crate::account::User;
 use crate::error::Result;
 use crate::ids::{ApiKeyId, UserId};
+use crate::scope::Scopes;
 use crate::secret::TokenHash;
 
 /// A key's name: 1–64 visible characters, unique per user (the rules of [`crate::name`]).

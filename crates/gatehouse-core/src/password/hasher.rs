@@ -108,14 +108,16 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        // SECURITY: shed load rather than build an unbounded queue of 19 MiB jobs.
-        let waiting = self.queued.fetch_add(1, Ordering::SeqCst);
-        if waiting >= self.max_queue {
-            self.queued.fetch_sub(1, Ordering::SeqCst);
+        // SECURITY: shed load rather than build an unbounded queue of 19 MiB jobs. The
+        // place is held by a guard, so a caller that goes away while it waits (its
+        // connection dropped, its future cancelled) gives it back; otherwise a few
+        // abandoned sign-ins would fill the queue for good and every later one get 503.
+        let place = QueuePlace::take(&self.queued);
+        if place.ahead >= self.max_queue {
             return Err(Error::Unavailable { retry_after: 1 });
         }
         let permit = self.permits.clone().acquire_owned().await;
-        self.queued.fetch_sub(1, Ordering::SeqCst);
+        drop(place);
         let permit = permit.map_err(Error::internal)?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -123,6 +125,27 @@ impl PasswordHasher {
         })
         .await
         .map_err(Error::internal)?
+    }
+}
+
+/// One caller's place in the hashing queue, given back when dropped on any path
+/// (answered, refused, or cancelled while waiting).
+struct QueuePlace<'a> {
+    queued: &'a AtomicUsize,
+    /// How many callers were queued before this one.
+    ahead: usize,
+}
+
+impl<'a> QueuePlace<'a> {
+    fn take(queued: &'a AtomicUsize) -> Self {
+        let ahead = queued.fetch_add(1, Ordering::SeqCst);
+        QueuePlace { queued, ahead }
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -194,6 +217,34 @@ mod tests {
             .await
             .expect("v");
         assert!(v.matched && v.needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn callers_cancelled_while_queued_give_their_place_back() {
+        let h = PasswordHasher::new(cheap(), 1, 4).expect("hasher");
+        // Hold the only permit so that every caller has to queue.
+        let held = h.permits.clone().acquire_owned().await.expect("permit");
+        for i in 0..20 {
+            let waiting = tokio::time::timeout(
+                std::time::Duration::from_millis(5),
+                h.hash("correct horse battery"),
+            )
+            .await;
+            assert!(
+                waiting.is_err(),
+                "caller {i} was answered ({waiting:?}) instead of queued: \
+                 cancelled callers kept their places"
+            );
+        }
+        assert_eq!(
+            h.queued.load(Ordering::SeqCst),
+            0,
+            "every place was given back"
+        );
+        drop(held);
+        h.hash("correct horse battery")
+            .await
+            .expect("a new sign-in is hashed, not refused with 503");
     }
 
     #[tokio::test]

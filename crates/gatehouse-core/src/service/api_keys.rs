@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::actor::{Actor, Via};
-use crate::api_key::{
-    ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, Scopes, is_well_formed,
-};
+use crate::actor::{Actor, Credential};
+use crate::api_key::{ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, is_well_formed};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::ApiKeyId;
 use crate::org::{KeyExpiration, OrgPolicy};
 use crate::page::{After, Page, PageRequest};
+use crate::scope;
+use crate::scope::Scopes;
 use crate::secret::TokenHash;
 use crate::session::SessionPrincipal;
 
@@ -55,7 +55,7 @@ impl Core {
         Arc::new(Actor {
             scopes: self.catalog.for_user(user.is_admin),
             user: user.clone(),
-            via: Via::Session,
+            credential: Credential::Session,
             expires_at: None,
         })
     }
@@ -77,7 +77,7 @@ impl Core {
         actor: &Actor,
         req: NewApiKey<'_>,
     ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
-        actor.require("api_keys:write")?;
+        actor.require(scope::API_KEYS_WRITE)?;
         let name = ApiKeyName::parse(req.name)?;
         let permissions = self.catalog.parse_request(req.permissions)?;
         actor.require_all(&permissions)?;
@@ -107,7 +107,7 @@ impl Core {
         name: Option<&str>,
         expiration: Option<KeyExpiration>,
     ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
-        actor.require("api_keys:write")?;
+        actor.require(scope::API_KEYS_WRITE)?;
         let original = self.own_key(actor, id).await?;
         actor.require_all(&original.permissions)?;
         let name = match name {
@@ -155,7 +155,7 @@ impl Core {
             last_used_ip: None,
             last_used_user_agent: None,
             enabled: true,
-            parent_id: actor.via.credential_id(),
+            parent_id: actor.credential.credential_id(),
             revoked_at: None,
         };
         self.store.insert_api_key(&record).await?;
@@ -247,7 +247,7 @@ impl Core {
         id: &ApiKeyId,
         enabled: bool,
     ) -> Result<ApiKeyRecord> {
-        actor.require("api_keys:write")?;
+        actor.require(scope::API_KEYS_WRITE)?;
         let key = self.own_key(actor, id).await?;
         if enabled {
             if key.revoked_at.is_some() {
@@ -291,7 +291,7 @@ impl Core {
     /// Deletes a key. Honours `require_disable_before_delete`.
     #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
     pub async fn delete_api_key(&self, actor: &Actor, id: &ApiKeyId) -> Result<()> {
-        actor.require("api_keys:write")?;
+        actor.require(scope::API_KEYS_WRITE)?;
         let key = self.own_key(actor, id).await?;
         if key.enabled && self.policy_for(actor).await?.require_disable_before_delete {
             return Err(Error::Conflict(
@@ -418,7 +418,7 @@ impl Core {
         let actor = Arc::new(Actor {
             user: owner.user.clone(),
             scopes: permissions.clone(),
-            via: Via::ApiKey(rec.id.clone()),
+            credential: Credential::ApiKey(rec.id.clone()),
             expires_at: rec.expires_at,
         });
         let principal = Arc::new(ApiKeyPrincipal {
@@ -487,11 +487,9 @@ impl Core {
 }
 
 fn require_read(actor: &Actor) -> Result<()> {
-    actor
-        .require("api_keys:read")
-        .or_else(|_| actor.require("api_keys:write"))
+    actor.require_any(&[scope::API_KEYS_READ, scope::API_KEYS_WRITE])
 }
 
 pub(crate) fn actor_factor(actor: &Actor) -> &'static str {
-    actor.via.factor()
+    actor.credential.kind()
 }

@@ -106,26 +106,9 @@ impl Core {
         if let Some(old) = attempt.previous_session {
             self.logout(old).await?;
         }
-        let token = SessionToken::generate();
-        let session = SessionRecord {
-            id: SessionId::generate(),
-            token_hash: token.hash(),
-            user_id: record.user.id.clone(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + self.settings.session.absolute_lifetime,
-            ip: attempt.ip.map(|i| i.to_string()),
-            user_agent: attempt.user_agent.map(|u| u.chars().take(256).collect()),
-        };
-        self.store.insert_session(&session).await?;
-        let principal = Arc::new(SessionPrincipal {
-            session_id: session.id.clone(),
-            actor: self.actor_for_session(&record.user),
-            user: record.user.clone(),
-            expires_at: session.expires_at,
-        });
-        self.sessions
-            .insert(session.token_hash, principal.clone(), now, false, now);
+        let outcome = self
+            .open_session(&record.user, attempt.ip, attempt.user_agent, now)
+            .await?;
         self.audit(
             AuditEvent::new(now, "login.succeeded")
                 .user(&record.user.id)
@@ -133,6 +116,38 @@ impl Core {
                 .ip(attempt.ip),
         )
         .await;
+        Ok(outcome)
+    }
+
+    /// Stores a new session for `user` and caches it: the one way a session starts
+    /// (sign-in, and re-authentication such as a password change, which rotate the id).
+    pub(crate) async fn open_session(
+        &self,
+        user: &crate::account::User,
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<LoginOutcome> {
+        let token = SessionToken::generate();
+        let session = SessionRecord {
+            id: SessionId::generate(),
+            token_hash: token.hash(),
+            user_id: user.id.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + self.settings.session.absolute_lifetime,
+            ip: ip.map(|i| i.to_string()),
+            user_agent: user_agent.map(|u| u.chars().take(256).collect()),
+        };
+        self.store.insert_session(&session).await?;
+        let principal = Arc::new(SessionPrincipal {
+            session_id: session.id.clone(),
+            actor: self.actor_for_session(user),
+            user: user.clone(),
+            expires_at: session.expires_at,
+        });
+        self.sessions
+            .insert(session.token_hash, principal.clone(), now, false, now);
         Ok(LoginOutcome { token, principal })
     }
 

@@ -5,12 +5,14 @@ mod accounts;
 mod api_keys;
 mod auth;
 mod invalidations;
+mod password;
 mod ssh_keys;
 mod tokens;
 
 pub use accounts::{BootstrapOutcome, NewAccount};
 pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
+pub use password::PasswordChange;
 pub use tokens::NewToken;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,10 +20,11 @@ use std::sync::{Arc, RwLock};
 
 use time::Duration;
 
-use crate::api_key::{ApiKeyCache, KeyRate, ScopeCatalog};
+use crate::api_key::{ApiKeyCache, KeyRate};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::password::{HashParams, PasswordHasher};
+use crate::scope::ScopeCatalog;
 use crate::seal::Keyring;
 use crate::session::{SessionCache, SessionPolicy};
 use crate::store::Store;

@@ -7,6 +7,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::SshKeyId;
 use crate::page::{After, Page, PageRequest};
+use crate::scope;
 use crate::ssh_key::{SshKeyName, SshKeyRecord, SshPublicKey};
 
 use super::Core;
@@ -16,7 +17,7 @@ impl Core {
     /// Adds a public key to the actor's account. Requires `ssh_keys:write`.
     #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
     pub async fn add_ssh_key(&self, actor: &Actor, name: &str, key: &str) -> Result<SshKeyRecord> {
-        actor.require("ssh_keys:write")?;
+        actor.require(scope::SSH_KEYS_WRITE)?;
         let name = SshKeyName::parse(name)?;
         let parsed = SshPublicKey::parse(key)?;
         let now = self.clock.now();
@@ -70,7 +71,7 @@ impl Core {
     /// Deletes one of the actor's keys. Requires `ssh_keys:write`.
     #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
     pub async fn delete_ssh_key(&self, actor: &Actor, id: &SshKeyId) -> Result<()> {
-        actor.require("ssh_keys:write")?;
+        actor.require(scope::SSH_KEYS_WRITE)?;
         let Some(key) = self.store.delete_ssh_key(&actor.user.id, id).await? else {
             return Err(Error::NotFound);
         };
@@ -97,7 +98,7 @@ impl Core {
         actor: &Actor,
         username: &str,
     ) -> Result<(Username, Vec<SshKeyRecord>)> {
-        actor.require("ssh_keys:read_all")?;
+        actor.require(scope::SSH_KEYS_READ_ALL)?;
         if username.len() > 64 || username != username.trim() {
             return Err(Error::NotFound);
         }
@@ -115,7 +116,5 @@ impl Core {
 }
 
 fn require_ssh_read(actor: &Actor) -> Result<()> {
-    actor
-        .require("ssh_keys:read")
-        .or_else(|_| actor.require("ssh_keys:write"))
+    actor.require_any(&[scope::SSH_KEYS_READ, scope::SSH_KEYS_WRITE])
 }

@@ -8,11 +8,12 @@ use std::sync::atomic::Ordering;
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
-use crate::actor::{Actor, Via};
+use crate::actor::{Actor, Credential};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::{TokenId, UserId};
 use crate::page::{After, Page, PageRequest};
+use crate::scope;
 use crate::seal::Keyring;
 use crate::secret::TokenHash;
 use crate::token::{
@@ -118,7 +119,7 @@ impl Core {
         actor: &Actor,
         req: NewToken<'_>,
     ) -> Result<(TokenRecord, SecretString)> {
-        actor.require("tokens:write")?;
+        actor.require(scope::TOKENS_WRITE)?;
         let name = parse_name(req.name)?;
         let scopes = match req.permissions {
             None => actor.scopes.clone(),
@@ -170,7 +171,7 @@ impl Core {
             created_at: now,
             expires_at,
             created_via: actor_factor(actor).into(),
-            parent_id: actor.via.credential_id(),
+            parent_id: actor.credential.credential_id(),
             revoked_at: None,
         };
         self.store.insert_token(&record).await?;
@@ -196,7 +197,7 @@ impl Core {
         actor: &Actor,
         page: &PageRequest,
     ) -> Result<Page<TokenRecord>> {
-        actor.require("tokens:write")?;
+        actor.require(scope::TOKENS_WRITE)?;
         let now = self.clock.now();
         let floor = self.tokens_not_before(&actor.user.id).await?;
         let rows = self
@@ -217,7 +218,7 @@ impl Core {
     /// Revokes one of the actor's tokens; it gets 401 at once on this node.
     #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
     pub async fn revoke_token(&self, actor: &Actor, id: &TokenId) -> Result<()> {
-        actor.require("tokens:write")?;
+        actor.require(scope::TOKENS_WRITE)?;
         let now = self.clock.now();
         let Some(token) = self.store.revoke_token(&actor.user.id, id, now).await? else {
             return Err(Error::NotFound);
@@ -242,7 +243,7 @@ impl Core {
     /// `ssh_keys:read` key cannot sign its owner out.
     #[tracing::instrument(skip_all, fields(user = %actor.user.id))]
     pub async fn sign_out_everywhere(&self, actor: &Actor) -> Result<()> {
-        actor.require(crate::api_key::SIGN_OUT_EVERYWHERE)?;
+        actor.require(scope::SIGN_OUT_EVERYWHERE)?;
         self.end_all_sessions(&actor.user.id).await?;
         self.audit(
             AuditEvent::new(self.clock.now(), "user.signed_out_everywhere")
@@ -377,14 +378,13 @@ impl Core {
             return Ok(Err("before_not_before"));
         }
         let allowed = self.catalog.for_user(owner.user.is_admin);
-        let scopes =
-            crate::api_key::Scopes::from_space_separated(&claims.scope).intersect(&allowed);
+        let scopes = crate::scope::Scopes::from_space_separated(&claims.scope).intersect(&allowed);
         let ts = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(Error::internal);
         let principal = Arc::new(TokenPrincipal {
             actor: Arc::new(Actor {
                 user: owner.user.clone(),
                 scopes: scopes.clone(),
-                via: Via::Token(token_id.clone()),
+                credential: Credential::Token(token_id.clone()),
                 expires_at: Some(ts(claims.exp)?),
             }),
             token_id,

@@ -195,9 +195,9 @@ impl OwnerCache {
 mod tests {
     use super::*;
     use crate::account::User;
-    use crate::actor::{Actor, Via};
-    use crate::api_key::Scopes;
+    use crate::actor::{Actor, Credential};
     use crate::ids::OrgId;
+    use crate::scope::Scopes;
     use time::Duration;
 
     fn principal(user: &User, exp: OffsetDateTime) -> Arc<TokenPrincipal> {
@@ -213,7 +213,7 @@ mod tests {
             actor: Arc::new(Actor {
                 user: user.clone(),
                 scopes: Scopes::default(),
-                via: Via::Token(id),
+                credential: Credential::Token(id),
                 expires_at: Some(exp),
             }),
         })

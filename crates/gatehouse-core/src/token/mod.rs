@@ -23,9 +23,9 @@ use time::OffsetDateTime;
 
 use crate::account::User;
 use crate::actor::Actor;
-use crate::api_key::Scopes;
 use crate::error::{Error, Result};
 use crate::ids::{TokenId, UserId};
+use crate::scope::Scopes;
 use crate::secret::TokenHash;
 
 /// Shortest lifetime a token can be given, in hours.

@@ -2,9 +2,11 @@
 //! revoke-by-value for leaked keys.
 
 use axum::Extension;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use gatehouse_core::api_key::ApiKeyRecord;
 use gatehouse_core::ids::ApiKeyId;
 use gatehouse_core::org::{KEY_EXPIRATIONS, KeyExpiration};
@@ -17,6 +19,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, JsonOrEmpty, PageParams, double_option};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/api-keys", get(list).post(create))
+        .route("/api/api-keys/options", get(options))
+        .route("/api/api-keys/revoke", post(revoke))
+        .route("/api/api-keys/{id}", get(show).delete(delete))
+        .route("/api/api-keys/{id}/disable", post(disable))
+        .route("/api/api-keys/{id}/enable", post(enable))
+        .route("/api/api-keys/{id}/duplicate", post(duplicate))
+}
 
 /// Most keys one revocation request may carry.
 const MAX_REVOKE: usize = 100;
@@ -278,7 +292,7 @@ pub async fn options(
         "default_expires_in_days": policy.api_key_default_expiration.days(),
         "user_may_choose": policy.api_key_user_choice,
         "require_disable_before_delete": policy.require_disable_before_delete,
-        "default_permissions": gatehouse_core::api_key::DEFAULT_KEY_SCOPES,
+        "default_permissions": gatehouse_core::scope::DEFAULT_KEY_SCOPES,
         "permissions": permissions,
     })))
 }

@@ -1,27 +1,112 @@
-//! Sign-in, sign-out and "who am I".
+//! Sign-in (JSON, or the sign-in page's form post), sign-out, changing one's password,
+//! and "who am I".
 
 use axum::Extension;
-use axum::extract::State;
+use axum::Form;
+use axum::Router;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use gatehouse_core::Error as CoreError;
-use gatehouse_core::service::LoginAttempt;
+use gatehouse_core::secrecy::{ExposeSecret, SecretString};
+use gatehouse_core::service::{LoginAttempt, PasswordChange};
+use gatehouse_core::session::LoginOutcome;
 use gatehouse_core::session::csrf_token;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::auth::{AuthMethod, is_same_origin, session_cookie};
-use crate::extract::{Caller, Json, SESSION_COOKIE};
+use crate::extract::auth::{is_same_origin, session_cookie};
+use crate::extract::{Caller, CallerCredential, Json, SESSION_COOKIE};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
 
-/// `POST /api/auth/login` body.
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/logout-everywhere", post(logout_everywhere))
+        .route("/api/auth/password", post(change_password))
+        .route("/api/auth/session", get(session))
+}
+
+/// `POST /api/auth/login` body: JSON, or the sign-in page's form post (which works
+/// without JavaScript and names the page to return to).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,
-    password: String,
+    password: SecretString,
+    /// Form posts only: where to go after signing in (a local path).
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// A sign-in body in either of its two encodings.
+pub enum LoginBody {
+    /// `application/json` (scripts, the CLI, the page's JavaScript).
+    Json(LoginRequest),
+    /// `application/x-www-form-urlencoded` (the page without JavaScript).
+    Form(LoginRequest),
+}
+
+impl<S: Send + Sync> FromRequest<S> for LoginBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+        if form {
+            match Form::<LoginRequest>::from_request(req, state).await {
+                Ok(Form(f)) => Ok(LoginBody::Form(f)),
+                Err(_) => Err(back_to_sign_in("invalid_request", None)),
+            }
+        } else {
+            Json::<LoginRequest>::from_request(req, state)
+                .await
+                .map(|Json(j)| LoginBody::Json(j))
+                .map_err(IntoResponse::into_response)
+        }
+    }
+}
+
+/// Where a form sign-in goes: `next` when it is a plain local path (SECURITY: never
+/// another origin, `//host` or a backslash trick), else the account page.
+fn local_path(next: Option<&str>) -> &str {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && p.len() <= 256
+                && p.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.')
+                }) =>
+        {
+            p
+        }
+        _ => crate::ui::HOME,
+    }
+}
+
+/// A 303 back to the sign-in page with an error code (and the page to return to).
+fn back_to_sign_in(code: &str, next: Option<&str>) -> Response {
+    let target = match next.map(|n| local_path(Some(n))) {
+        Some(n) if n != crate::ui::HOME => format!("/login?error={code}&next={n}"),
+        _ => format!("/login?error={code}"),
+    };
+    Redirect::to(&target).into_response()
+}
+
+fn session_cookie_header(token: &str) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    ))
+    .map_err(|e| CoreError::internal(e).into())
 }
 
 /// The public part of an account.
@@ -81,17 +166,25 @@ impl<'a> SessionResponse<'a> {
                 email: &u.email,
                 display_name: &u.display_name,
             },
-            auth_method: caller.method.as_str(),
-            expires_at: caller.expires_at,
+            auth_method: caller.method().as_str(),
+            expires_at: caller.expires_at(),
             permissions: caller.actor.scopes.iter().collect(),
-            csrf_token: caller.cookie.as_deref().map(csrf_token),
-            api_key: caller.api_key.as_ref().map(|k| KeyInfo {
+            csrf_token: caller.session().map(|(_, cookie)| csrf_token(cookie)),
+            api_key: match &caller.credential {
+                CallerCredential::ApiKey(k) => Some(k),
+                _ => None,
+            }
+            .map(|k| KeyInfo {
                 id: k.key_id.as_str(),
                 name: &k.name,
                 permissions: k.permissions.iter().collect(),
                 expires_at: k.expires_at,
             }),
-            token: caller.token.as_ref().map(|t| TokenInfo {
+            token: match &caller.credential {
+                CallerCredential::Bearer(t) => Some(t),
+                _ => None,
+            }
+            .map(|t| TokenInfo {
                 id: t.token_id.as_str(),
                 scopes: t.scopes.iter().collect(),
                 issued_at: t.issued_at,
@@ -101,17 +194,48 @@ impl<'a> SessionResponse<'a> {
     }
 }
 
-/// `POST /api/auth/login`. Public; throttled per account and per address.
+/// `POST /api/auth/login`. Public; throttled per account and per address. A JSON body
+/// gets the session JSON; a form post gets a 303 to its `next` page (or back to the
+/// sign-in page with `?error=<code>`), with the same CSRF rule.
 pub async fn login(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
-    Json(req): Json<LoginRequest>,
-) -> ApiResult<Response> {
+    body: LoginBody,
+) -> Response {
+    let (req, form) = match body {
+        LoginBody::Json(r) => (r, false),
+        LoginBody::Form(r) => (r, true),
+    };
+    let signed_in = sign_in(&state, ip, &headers, &req).await;
+    let next = req.next.as_deref();
+    match (signed_in, form) {
+        (Ok(outcome), false) => {
+            session_json(&state, &outcome).unwrap_or_else(IntoResponse::into_response)
+        }
+        (Err(e), false) => e.into_response(),
+        (Ok(outcome), true) => match session_cookie_header(outcome.token.expose()) {
+            Ok(cookie) => {
+                let mut res = Redirect::to(local_path(next)).into_response();
+                res.headers_mut().insert(header::SET_COOKIE, cookie);
+                res
+            }
+            Err(e) => e.into_response(),
+        },
+        (Err(e), true) => back_to_sign_in(e.code(), next),
+    }
+}
+
+async fn sign_in(
+    state: &AppState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    req: &LoginRequest,
+) -> ApiResult<LoginOutcome> {
     // SECURITY: login CSRF. A browser always sends Origin on a cross-site POST; refuse
     // one from elsewhere. Non-browser clients send none.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && !is_same_origin(&headers, origin, state.web.public_origin.as_deref())
+        && !is_same_origin(headers, origin, state.web.public_origin.as_deref())
     {
         return Err(ApiError::CsrfFailed);
     }
@@ -121,14 +245,14 @@ pub async fn login(
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let outcome = state
+    state
         .core
         .login(LoginAttempt {
             username: &req.username,
-            password: &req.password,
+            password: req.password.expose_secret(),
             ip,
             user_agent,
-            previous_session: session_cookie(&headers),
+            previous_session: session_cookie(headers),
         })
         .await
         .map_err(|e| match e {
@@ -137,31 +261,85 @@ pub async fn login(
                 ApiError::BadRequest(format!("password: {reason}"))
             }
             other => other.into(),
-        })?;
+        })
+}
+
+/// The session JSON and cookie of a fresh session.
+fn session_json(state: &AppState, outcome: &LoginOutcome) -> ApiResult<Response> {
     let caller = Caller {
         actor: state.core.session_actor(&outcome.principal),
-        method: AuthMethod::Cookie,
-        expires_at: Some(outcome.principal.expires_at),
-        session: Some(outcome.principal.clone()),
-        cookie: Some(outcome.token.expose().to_owned()),
-        api_key: None,
-        token: None,
+        credential: CallerCredential::Cookie {
+            session: outcome.principal.clone(),
+            cookie: SecretString::from(outcome.token.expose()),
+        },
     };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax",
-        outcome.token.expose()
-    );
     let mut res = Json(SessionResponse::of(&caller)).into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(CoreError::internal)?,
+        session_cookie_header(outcome.token.expose())?,
+    );
+    Ok(res)
+}
+
+/// `POST /api/auth/password` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    current_password: SecretString,
+    new_password: SecretString,
+    #[serde(default = "yes")]
+    sign_out_other_sessions: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /api/auth/password`: changes the signed-in account's password. Requires: a
+/// cookie session (and the CSRF rule) and the current password. Answers 204 with a new
+/// session cookie (the id rotates); with `sign_out_other_sessions` (the default) every
+/// other session and every token of the account ends too.
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    caller: Caller,
+    Json(req): Json<PasswordChangeRequest>,
+) -> ApiResult<Response> {
+    let Some((session, cookie)) = caller.session() else {
+        return Err(CoreError::Forbidden(
+            "changing your password needs a browser session: sign in with your password first"
+                .into(),
+        )
+        .into());
+    };
+    let outcome = state
+        .core
+        .change_password(
+            session,
+            PasswordChange {
+                current: req.current_password.expose_secret(),
+                new: req.new_password.expose_secret(),
+                sign_out_others: req.sign_out_other_sessions,
+                cookie,
+                ip,
+                user_agent: headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok()),
+            },
+        )
+        .await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie_header(outcome.token.expose())?,
     );
     Ok(res)
 }
 
 /// `POST /api/auth/logout`. Requires: a cookie session (and the CSRF rule).
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let Some(cookie) = caller.cookie.as_deref() else {
+    let Some((_, cookie)) = caller.session() else {
         return Err(ApiError::BadRequest(
             "logout ends cookie sessions; revoke other credentials where they were made".into(),
         ));
@@ -186,7 +364,7 @@ pub async fn logout_everywhere(
 ) -> ApiResult<Response> {
     state.core.sign_out_everywhere(&caller.actor).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
-    if caller.cookie.is_some() {
+    if caller.session().is_some() {
         res.headers_mut().insert(
             header::SET_COOKIE,
             HeaderValue::from_static(
@@ -201,10 +379,10 @@ pub async fn logout_everywhere(
 pub async fn session(caller: Caller) -> ApiResult<Response> {
     caller.require("account:read")?;
     // A key's or token's description never changes while it is cached: render it once.
-    let memo = match (&caller.api_key, &caller.token) {
-        (Some(k), _) => Some(&k.memo),
-        (None, Some(t)) => Some(&t.memo),
-        (None, None) => None,
+    let memo = match &caller.credential {
+        CallerCredential::ApiKey(k) => Some(&k.memo),
+        CallerCredential::Bearer(t) => Some(&t.memo),
+        CallerCredential::Cookie { .. } => None,
     };
     let Some(memo) = memo else {
         return Ok(Json(SessionResponse::of(&caller)).into_response());

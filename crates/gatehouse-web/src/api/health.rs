@@ -1,13 +1,22 @@
 //! Liveness and readiness.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
 
 /// `GET /healthz`: the process answers. Public.
 pub async fn healthz() -> Response {

@@ -2,9 +2,11 @@
 //! `/api/ssh/authorized-keys/{username}`, which clusters' sshd asks (through
 //! `gatehouse ssh authorized-keys`) when someone logs in.
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use gatehouse_core::ids::SshKeyId;
 use gatehouse_core::ssh_key::SshKeyRecord;
 use serde::{Deserialize, Serialize};
@@ -13,6 +15,14 @@ use time::OffsetDateTime;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, PageParams};
 use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/ssh-keys", get(list).post(add))
+        .route("/api/ssh-keys/{id}", get(show).delete(delete))
+        .route("/api/ssh/authorized-keys/{username}", get(authorized_keys))
+}
 
 /// `POST /api/ssh-keys` body.
 #[derive(Deserialize)]

@@ -1,8 +1,10 @@
 //! `/api/tokens`: issue, list and revoke bearer tokens; `/.well-known/jwks.json`.
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
 use gatehouse_core::ids::TokenId;
 use gatehouse_core::secrecy::ExposeSecret;
 use gatehouse_core::service::NewToken;
@@ -14,6 +16,15 @@ use time::OffsetDateTime;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, JsonOrEmpty, PageParams};
 use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/tokens", get(list).post(create))
+        .route("/api/tokens/options", get(options))
+        .route("/api/tokens/{id}", delete(revoke))
+        .route("/.well-known/jwks.json", get(jwks))
+}
 
 /// `POST /api/tokens` body.
 #[derive(Deserialize, Default)]

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::Error as CoreError;
 use gatehouse_core::actor::Actor;
 use gatehouse_core::api_key::ApiKeyPrincipal;
+use gatehouse_core::secrecy::{ExposeSecret, SecretString};
 use gatehouse_core::service::UseContext;
 use gatehouse_core::session::{SessionPrincipal, csrf_token_matches};
 use gatehouse_core::token::TokenPrincipal;
@@ -48,29 +49,63 @@ impl AuthMethod {
     }
 }
 
-/// An authenticated caller.
+/// An authenticated caller: the actor the use cases see, and the one credential it
+/// authenticated with.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The account and the credential's permissions.
     pub actor: Arc<Actor>,
-    /// How it authenticated.
-    pub method: AuthMethod,
-    /// When the credential stops working (`None`: never).
-    pub expires_at: Option<OffsetDateTime>,
-    /// The session, for cookie callers.
-    pub session: Option<Arc<SessionPrincipal>>,
-    /// The cookie value, for cookie callers (to derive the CSRF token).
-    pub cookie: Option<String>,
-    /// The key, for API-key callers.
-    pub api_key: Option<Arc<ApiKeyPrincipal>>,
-    /// The token, for bearer callers.
-    pub token: Option<Arc<TokenPrincipal>>,
+    /// The credential and what it resolved to.
+    pub credential: CallerCredential,
+}
+
+/// The credential behind a request, with its principal. Each fact about the caller
+/// (method, expiry, session, cookie) is read from here, never stored twice.
+#[derive(Debug, Clone)]
+pub enum CallerCredential {
+    /// The `cloud.sso` cookie and its session.
+    Cookie {
+        /// The session.
+        session: Arc<SessionPrincipal>,
+        /// The cookie value (to derive the CSRF token, and to end or replace the session).
+        cookie: SecretString,
+    },
+    /// An API key (HTTP Basic).
+    ApiKey(Arc<ApiKeyPrincipal>),
+    /// A bearer token.
+    Bearer(Arc<TokenPrincipal>),
 }
 
 impl Caller {
     /// Fails with 403 `insufficient_permissions` unless the credential holds `scope`.
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
         self.actor.require(scope).map_err(ApiError::from)
+    }
+
+    /// How it authenticated.
+    pub fn method(&self) -> AuthMethod {
+        match self.credential {
+            CallerCredential::Cookie { .. } => AuthMethod::Cookie,
+            CallerCredential::ApiKey(_) => AuthMethod::ApiKey,
+            CallerCredential::Bearer(_) => AuthMethod::Bearer,
+        }
+    }
+
+    /// When the credential stops working (`None`: never).
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        match &self.credential {
+            CallerCredential::Cookie { session, .. } => Some(session.expires_at),
+            CallerCredential::ApiKey(k) => k.expires_at,
+            CallerCredential::Bearer(t) => Some(t.expires_at),
+        }
+    }
+
+    /// The session and its cookie value, for cookie callers.
+    pub fn session(&self) -> Option<(&Arc<SessionPrincipal>, &str)> {
+        match &self.credential {
+            CallerCredential::Cookie { session, cookie } => Some((session, cookie.expose_secret())),
+            _ => None,
+        }
     }
 }
 
@@ -150,12 +185,10 @@ impl FromRequestParts<AppState> for Caller {
                 }
                 Ok(Caller {
                     actor: state.core.session_actor(&session),
-                    method: AuthMethod::Cookie,
-                    expires_at: Some(session.expires_at),
-                    cookie: Some(cookie.to_owned()),
-                    session: Some(session),
-                    api_key: None,
-                    token: None,
+                    credential: CallerCredential::Cookie {
+                        session,
+                        cookie: SecretString::from(cookie),
+                    },
                 })
             }
         }
@@ -181,12 +214,7 @@ async fn authenticate_authorization(
             })?;
         return Ok(Caller {
             actor: principal.actor.clone(),
-            method: AuthMethod::Bearer,
-            expires_at: Some(principal.expires_at),
-            session: None,
-            cookie: None,
-            api_key: None,
-            token: Some(principal),
+            credential: CallerCredential::Bearer(principal),
         });
     }
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -214,12 +242,7 @@ async fn authenticate_authorization(
         })?;
     Ok(Caller {
         actor: state.core.key_actor(&key),
-        method: AuthMethod::ApiKey,
-        expires_at: key.expires_at,
-        session: None,
-        cookie: None,
-        api_key: Some(key),
-        token: None,
+        credential: CallerCredential::ApiKey(key),
     })
 }
 

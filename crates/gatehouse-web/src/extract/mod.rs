@@ -3,8 +3,9 @@
 
 pub mod auth;
 pub mod json;
+pub mod json_message;
 pub mod page;
 
-pub use auth::{Caller, SESSION_COOKIE};
+pub use auth::{Caller, CallerCredential, SESSION_COOKIE};
 pub use json::{Json, JsonOrEmpty, double_option};
 pub use page::PageParams;

@@ -127,7 +127,7 @@ pub async fn render(cx: &TabContext<'_>) -> gatehouse_core::Result<String> {
             .into_iter()
             .filter(|(name, _)| cx.actor.scopes.contains(name))
             .map(|(name, description)| PermissionChoice {
-                checked: gatehouse_core::api_key::DEFAULT_KEY_SCOPES.contains(&name.as_str()),
+                checked: gatehouse_core::scope::DEFAULT_KEY_SCOPES.contains(&name.as_str()),
                 name,
                 description,
             })

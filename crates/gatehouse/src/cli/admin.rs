@@ -116,12 +116,9 @@ pub async fn run(
     cmd: &AdminCommand,
 ) -> anyhow::Result<()> {
     let config = Config::load(config_file, overrides)?;
-    if config.database.url.is_empty() {
-        std::fs::create_dir_all(&config.server.data_dir)?;
-    }
-    let store = gatehouse_store::open(&config.database_url())
-        .await
-        .context("opening the store")?;
+    crate::data_dir::restrict_umask();
+    // The same checks as the server's: admin commands read and write the same files.
+    let store = crate::data_dir::open_store(&config).await?;
     let master = crate::secrets::load_or_generate(&config.master_key_path())?;
     let core = Core::new(store, Arc::new(SystemClock), config.core_settings())?
         .with_master_keys(Arc::new(master));

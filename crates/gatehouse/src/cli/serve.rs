@@ -42,6 +42,7 @@ pub async fn run(config_file: Option<&std::path::Path>, args: &ServeArgs) -> any
         },
     )?;
     crate::telemetry::init(&config.log.format, &config.log.level);
+    crate::data_dir::restrict_umask();
     let bootstrap = args
         .bootstrap_password_file
         .as_ref()

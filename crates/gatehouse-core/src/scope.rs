@@ -1,26 +1,42 @@
-//! Permissions ("scopes") carried by API keys and tokens.
+//! Permissions ("scopes") carried by every credential: the typed names the use cases
+//! check, their catalogue, and sets of them.
 
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 
+/// Read your account and session details.
+pub const ACCOUNT_READ: &str = "account:read";
+/// List your API keys.
+pub const API_KEYS_READ: &str = "api_keys:read";
+/// Create, disable, duplicate and delete your API keys.
+pub const API_KEYS_WRITE: &str = "api_keys:write";
+/// Issue and revoke your tokens.
+pub const TOKENS_WRITE: &str = "tokens:write";
+/// List your SSH public keys.
+pub const SSH_KEYS_READ: &str = "ssh_keys:read";
+/// Add and delete your SSH public keys.
+pub const SSH_KEYS_WRITE: &str = "ssh_keys:write";
+/// Read every user's SSH public keys (the cluster machine credential).
+pub const SSH_KEYS_READ_ALL: &str = "ssh_keys:read_all";
+
 /// Gatehouse's own scopes. Platform scopes are added by configuration.
 pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
-    ("account:read", "read your account and session details"),
-    ("api_keys:read", "list your API keys"),
+    (ACCOUNT_READ, "read your account and session details"),
+    (API_KEYS_READ, "list your API keys"),
     (
-        "api_keys:write",
+        API_KEYS_WRITE,
         "create, disable, duplicate and delete your API keys",
     ),
-    ("tokens:write", "issue and revoke your short-lived tokens"),
-    ("ssh_keys:read", "list your SSH public keys"),
-    ("ssh_keys:write", "add and delete your SSH public keys"),
+    (TOKENS_WRITE, "issue and revoke your short-lived tokens"),
+    (SSH_KEYS_READ, "list your SSH public keys"),
+    (SSH_KEYS_WRITE, "add and delete your SSH public keys"),
     (
-        "sessions:revoke_all",
+        SIGN_OUT_EVERYWHERE,
         "sign out everywhere: end every session and revoke every token of your account",
     ),
     (
-        "ssh_keys:read_all",
+        SSH_KEYS_READ_ALL,
         "read every user's SSH public keys (cluster machine credential; administrators only)",
     ),
 ];
@@ -29,10 +45,10 @@ pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
 pub const SIGN_OUT_EVERYWHERE: &str = "sessions:revoke_all";
 
 /// Scopes only administrators may hold.
-pub const ADMIN_ONLY_SCOPES: &[&str] = &["ssh_keys:read_all"];
+pub const ADMIN_ONLY_SCOPES: &[&str] = &[SSH_KEYS_READ_ALL];
 
 /// What a new key gets when the request names no permissions.
-pub const DEFAULT_KEY_SCOPES: &[&str] = &["account:read"];
+pub const DEFAULT_KEY_SCOPES: &[&str] = &[ACCOUNT_READ];
 
 /// A set of scope names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,0 +1,121 @@
+//! Changing one's own password: the current password proves it is the account's owner
+//! (throttled like a sign-in), the new one must pass every password rule, and the
+//! session that asked is re-issued under a new id.
+
+use crate::audit::AuditEvent;
+use crate::error::{Error, Result};
+use crate::password::{NewPassword, PresentedPassword};
+use crate::session::{LoginOutcome, SessionPrincipal};
+use crate::throttle::Lockout;
+
+use super::Core;
+use super::accounts::login_subject;
+
+/// A request to change the signed-in account's password.
+pub struct PasswordChange<'a> {
+    /// The password the account has now.
+    pub current: &'a str,
+    /// The password it should have.
+    pub new: &'a str,
+    /// End every other session and revoke every token of the account too.
+    pub sign_out_others: bool,
+    /// The cookie value of the session making the change (it is replaced).
+    pub cookie: &'a str,
+    /// Client address and user agent, for the new session.
+    pub ip: Option<std::net::IpAddr>,
+    /// The client's user agent.
+    pub user_agent: Option<&'a str>,
+}
+
+impl Core {
+    /// Changes the password of the session's account and returns the session that
+    /// replaces the caller's. A wrong current password counts as a failed sign-in
+    /// (SECURITY: this route must not be a way around the sign-in throttle).
+    #[tracing::instrument(skip_all, fields(user = %session.user.id))]
+    pub async fn change_password(
+        &self,
+        session: &SessionPrincipal,
+        req: PasswordChange<'_>,
+    ) -> Result<LoginOutcome> {
+        self.fail_closed()?;
+        let now = self.clock.now();
+        let user = &session.user;
+        let subject = login_subject(&user.username);
+        let state = self.store.failure_state(&subject).await?;
+        match self.settings.lockout.check(state.as_ref(), now) {
+            Some(Lockout::Backoff(wait)) => {
+                return Err(Error::RateLimited {
+                    retry_after: wait,
+                    message: "too many wrong passwords; try again later".into(),
+                });
+            }
+            Some(Lockout::Locked) => {
+                return Err(Error::RateLimited {
+                    retry_after: 3600,
+                    message: "this account is locked after too many wrong passwords; an administrator must reset it".into(),
+                });
+            }
+            None => {}
+        }
+        let current = PresentedPassword::parse(req.current)
+            .map_err(|_| Error::invalid("current_password", "is not your current password"))?;
+        let record = self
+            .store
+            .user_by_id(&user.id)
+            .await?
+            .filter(|r| !r.user.disabled)
+            .ok_or(Error::Unauthenticated)?;
+        let verified = self
+            .hasher
+            .verify(current.expose(), record.password_hash.as_deref())
+            .await?;
+        if !verified.matched {
+            self.store.record_failure(&subject, now).await?;
+            self.audit(
+                AuditEvent::new(now, "user.password_change_failed")
+                    .user(&user.id)
+                    .factor("password"),
+            )
+            .await;
+            return Err(Error::invalid(
+                "current_password",
+                "is not your current password",
+            ));
+        }
+        let new = NewPassword::parse(req.new, &user.username).map_err(|e| match e {
+            Error::Invalid { reason, .. } => Error::Invalid {
+                field: "new_password",
+                reason,
+            },
+            other => other,
+        })?;
+        if req.new == req.current {
+            return Err(Error::invalid(
+                "new_password",
+                "is the same as your current password; choose a new one",
+            ));
+        }
+        let hash = self.hasher.hash(new.expose()).await?;
+        self.store.set_password_hash(&user.id, &hash).await?;
+        self.store.clear_failures(&subject).await?;
+        if req.sign_out_others {
+            // Every session (this one included) and every token ends; this one is
+            // re-issued below.
+            self.end_all_sessions(&user.id).await?;
+        } else {
+            self.logout(req.cookie).await?;
+        }
+        // SECURITY: re-authentication mints a new session id.
+        let outcome = self
+            .open_session(user, req.ip, req.user_agent, self.clock.now())
+            .await?;
+        self.audit(
+            AuditEvent::new(now, "user.password_changed")
+                .user(&user.id)
+                .factor("password")
+                .detail(format!("signed_out_others={}", req.sign_out_others)),
+        )
+        .await;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,189 @@
+//! Request limits, answered in our error format before any route runs: 414 for a long
+//! target, 431 for too many or too large header fields, 413 for a declared body over
+//! [`crate::MAX_BODY_BYTES`]. The listeners set hyper's own limits above these
+//! ([`TRANSPORT_MAX_HEADERS`], [`TRANSPORT_MAX_BUF_BYTES`]) so that ours bite first;
+//! only a request beyond hyper's gets its bare, empty answer.
+//!
+//! A body the application did not read to its end (refused as too large, or not wanted
+//! by the route) is drained after the answer, within [`DRAIN_MAX_BYTES`] and
+//! [`DRAIN_MAX_TIME`], as nginx's lingering close does: closing while the client is still
+//! sending makes its TCP stack discard our answer on the reset, and the client sees a
+//! broken connection instead of the 413.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
+
+use crate::error::ApiError;
+
+/// Longest request target (path and query) accepted.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header fields accepted.
+pub const MAX_HEADER_COUNT: usize = 100;
+/// Most bytes of header fields (names, values and separators) accepted.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// hyper's limit on header fields, above [`MAX_HEADER_COUNT`].
+pub const TRANSPORT_MAX_HEADERS: usize = 256;
+/// hyper's read buffer, which bounds a request head; above [`MAX_HEADER_BYTES`] and
+/// [`MAX_URI_BYTES`] together.
+pub const TRANSPORT_MAX_BUF_BYTES: usize = 128 * 1024;
+/// Most bytes of an unread body read and discarded after the answer.
+pub const DRAIN_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// Longest time spent draining an unread body after the answer.
+pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
+
+/// Applies the limits, and makes every body drain on drop.
+pub async fn request_limits(req: Request, next: Next) -> Response {
+    let refusal = if target_len(req.uri()) > MAX_URI_BYTES {
+        Some(ApiError::UriTooLong)
+    } else if req.headers().len() > MAX_HEADER_COUNT
+        || header_bytes(req.headers()) > MAX_HEADER_BYTES
+    {
+        Some(ApiError::HeadersTooLarge)
+    } else if declared_length(req.headers()).is_some_and(|n| n > crate::MAX_BODY_BYTES as u64) {
+        // SECURITY: refused from the declared length alone, before authentication or
+        // any read of the body.
+        Some(ApiError::PayloadTooLarge)
+    } else {
+        None
+    };
+    let expect_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (parts, body) = req.into_parts();
+    let body = LingeringBody {
+        inner: Some(body),
+        expect_continue,
+        polled: false,
+    };
+    let mut res = match refusal {
+        // The body drops here and drains (unless the client waits for 100-continue,
+        // which it now never gets, and so sends nothing).
+        Some(err) => err.into_response(),
+        None => next.run(Request::from_parts(parts, Body::new(body))).await,
+    };
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of an oversize body is not worth reading once drained up to the bound.
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
+}
+
+/// The request target's length as it was on the request line.
+fn target_len(uri: &Uri) -> usize {
+    let authority = uri.authority().map_or(0, |a| a.as_str().len());
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    authority + target
+}
+
+/// Bytes of header fields as sent: `name: value\r\n` each.
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A request body that, dropped before its end, is read to its end (within bounds) by
+/// a task of its own, so hyper can finish the exchange instead of resetting it.
+struct LingeringBody {
+    inner: Option<Body>,
+    /// The client waits for `100 Continue` before sending.
+    expect_continue: bool,
+    /// Whether anyone asked for the body (which makes hyper send `100 Continue`).
+    polled: bool,
+}
+
+impl HttpBody for LingeringBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        this.polled = true;
+        match this.inner.as_mut() {
+            Some(body) => Pin::new(body).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(HttpBody::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), HttpBody::size_hint)
+    }
+}
+
+impl Drop for LingeringBody {
+    fn drop(&mut self) {
+        let Some(body) = self.inner.take() else {
+            return;
+        };
+        if body.is_end_stream() || (self.expect_continue && !self.polled) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(drain(body));
+        }
+    }
+}
+
+/// Reads and discards what is left of a body, within [`DRAIN_MAX_BYTES`] and
+/// [`DRAIN_MAX_TIME`]; dropping it then lets hyper close the connection.
+async fn drain(mut body: Body) {
+    let read_all = async {
+        let mut seen: u64 = 0;
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    };
+    // Either way the body is dropped here; a timeout only ends the wait sooner.
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, read_all).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_and_header_sizes_are_counted_as_sent() {
+        let uri: Uri = "/api/x?y=1".parse().expect("uri");
+        assert_eq!(target_len(&uri), 10);
+        let absolute: Uri = "https://h:1/p".parse().expect("uri");
+        assert_eq!(target_len(&absolute), "h:1/p".len());
+        let mut h = HeaderMap::new();
+        h.insert("x-a", HeaderValue::from_static("12345"));
+        h.append("x-a", HeaderValue::from_static("6"));
+        assert_eq!(header_bytes(&h), (3 + 5 + 4) + (3 + 1 + 4));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static(" 70000"));
+        assert_eq!(declared_length(&h), Some(70_000));
+    }
+}
