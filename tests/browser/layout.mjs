@@ -10,7 +10,7 @@ export const WIDTHS = [390, 1280];
 
 // What is wrong with the layout of the page (or of its open modal dialog), as sentences.
 export async function layoutProblems(page) {
-  return page.evaluate(async () => {
+  return page.evaluate(() => {
     const problems = [];
     const vw = document.documentElement.clientWidth;
     if (document.documentElement.scrollWidth > vw) {
@@ -23,10 +23,10 @@ export async function layoutProblems(page) {
       if (!b.checkVisibility({ checkOpacity: false, checkVisibilityCSS: true })) continue;
       if (!modal && b.closest('dialog')) continue;
       // Scroll vertically only: a sideways scroll would hide the very fault looked for.
+      // (getBoundingClientRect lays out again, so no frame needs to pass.)
       const r0 = b.getBoundingClientRect();
       if (modal) b.scrollIntoView({ block: 'center', inline: 'nearest' });
       else window.scrollTo(window.scrollX, window.scrollY + r0.top - window.innerHeight / 2);
-      await new Promise((r) => requestAnimationFrame(r));
       const r = b.getBoundingClientRect();
       const name = describe(b);
       if (r.width === 0 || r.height === 0) continue;

@@ -251,3 +251,35 @@ export async function launchBrowser(chromium) {
     ],
   });
 }
+
+// Any HTTPS request from Node: resolves to { status, headers, text, body } (body parsed
+// as JSON when it is). Header values are recorded as secrets when they carry credentials.
+export function httpsRequest(base, method, pathname, { headers = {}, json } = {}) {
+  for (const [k, v] of Object.entries(headers)) {
+    if (/^(cookie|authorization|x-csrf-token)$/i.test(k)) recordSecret(v);
+  }
+  const body = json === undefined ? undefined : JSON.stringify(json);
+  const all = { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) };
+  return new Promise((resolve, reject) => {
+    const req = https.request(base + pathname, { method, rejectUnauthorized: false, headers: all }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        let parsed = null;
+        try { parsed = JSON.parse(text); } catch {}
+        resolve({ status: res.statusCode, headers: res.headers, text, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+// Signs in through the page (JavaScript on) and waits for the landing page.
+export async function signIn(page, base, password, landing = '/account/authentication/api-keys') {
+  await page.fill('input#username', 'admin');
+  await page.fill('input#password', password);
+  await Promise.all([page.waitForURL((u) => u.pathname === landing), page.click('button#login-submit')]);
+}

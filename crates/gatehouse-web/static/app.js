@@ -332,8 +332,10 @@
       }
       const field = res.data && res.data.field;
       const msg = G.message(res.data, res.status);
-      if (field === "current_password") G.fieldError(form, current, msg, line("password-current-error"));
-      else if (field === "new_password") G.fieldError(form, fresh, msg, line("password-new-error"));
+      // The rules speak of "the password" in fragments ("is too common: …"): make a sentence.
+      const sentence = (m) => (/^(is|must|has|contains) /.test(m) ? "The new password " + m : m.charAt(0).toUpperCase() + m.slice(1));
+      if (field === "current_password") G.fieldError(form, current, sentence(msg).replace(/^The new/, "The current"), line("password-current-error"));
+      else if (field === "new_password") G.fieldError(form, fresh, sentence(msg), line("password-new-error"));
       else G.fieldError(form, null, msg);
     });
   }
