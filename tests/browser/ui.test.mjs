@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { chromium } from 'playwright-core';
 import {
-  COOKIE, SHOTS, TABS, TIMEOUT, httpsRequest, launchBrowser, recordSecret, signIn, startServer, waitHealthy,
+  COOKIE, SHOTS, TABS, TIMEOUT, httpsRequest, keyStatus, launchBrowser, recordSecret, signIn, startServer, waitHealthy,
 } from './support.mjs';
 import { WIDTHS, assertFits, shot } from './layout.mjs';
 import { apiKeyTests } from './parts/api-keys.mjs';
@@ -239,6 +239,15 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
 
   test('every tab fits at 390 and 1280 px with its lists filled', async () => {
     const { page, server } = cx;
+    // The widest API key row: one with a last use and its address.
+    assert.equal(await keyStatus(server.base, server.narrowKey), 200);
+    await page.goto(server.base + '/account/authentication/api-keys');
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const keys = await page.evaluate(async () => (await fetch('/api/api-keys')).json());
+      if (keys.find((k) => k.name === 'browser-key narrowed')?.last_used_ip) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     await cx.atWidths(async (w) => {
       for (const [tab] of TABS) {
         await page.goto(server.base + `/account/authentication/${tab}`);

@@ -141,7 +141,7 @@ export function apiKeyTests(test, cx) {
       page.click('#api-key-create'),
     ]);
     assert.equal(made.status(), 201);
-    recordSecret((await made.json()).key);
+    server.narrowKey = recordSecret((await made.json()).key);
     await page.click('#secret-done');
     const listed = (await pageApi(page, 'GET', '/api/api-keys')).body;
     const narrowed = listed.find((k) => k.name === 'browser-key narrowed');
