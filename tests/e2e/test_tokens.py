@@ -610,8 +610,8 @@ def test_lifetime_validation_and_policy(gatehouse):
 
     assert hours_of(mint(c, expires_in_hours=1)) == 1
     assert hours_of(mint(c, expires_in_hours=24)) == 24
-    assert hours_of(mint(c, expires_in_hours=None)) == 8
-    assert hours_of(mint(c)) == 8
+    assert hours_of(mint(c, expires_in_hours=None)) == 24
+    assert hours_of(mint(c)) == 24
 
     # A maximum of 4 hours (the default must fit under it, so it moves to 3).
     srv.admin("policy", "--token-max-hours", "4", "--token-default-hours", "3")

@@ -242,7 +242,7 @@ async fn lifetimes_are_whole_hours_from_1_to_24() {
     let v = app
         .new_token(&admin, json!({"expires_in_hours": null}))
         .await;
-    assert_eq!(hours_between(&v["created_at"], &v["expires_at"]), 8);
+    assert_eq!(hours_between(&v["created_at"], &v["expires_at"]), 24);
     assert_eq!(v["name"], "token", "the default name");
     let res = app
         .mint(&admin, json!({"expires_in_hours": 2, "lifetime": 3}))
