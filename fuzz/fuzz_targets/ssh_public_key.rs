@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use gatehouse_core::ssh_key::SshPublicKey;
+use gatehouse_core::ssh::SshPublicKey;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -27,7 +27,7 @@ pub mod seal;
 pub mod secret;
 pub mod service;
 pub mod session;
-pub mod ssh_key;
+pub mod ssh;
 pub mod store;
 pub mod throttle;
 pub mod token;

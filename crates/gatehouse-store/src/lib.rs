@@ -2,18 +2,27 @@
 //! PostgreSQL from the URL scheme and migrates the database.
 //!
 //! # Layout
-//! - `sql.rs`: every query, written once and instantiated for both backends.
+//! - One file per aggregate (`accounts.rs`, `sessions.rs`, `throttle.rs`, `audit.rs`,
+//!   `invalidations.rs`, `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`), each implementing its
+//!   core sub-trait with queries written once and stamped out for both backends.
+//! - `sql.rs`: what they share (conversions, `publish`, `Store` itself).
 //! - `sqlite.rs`, `postgres.rs`: connection setup and migration lists per backend.
 //! - `migrate.rs`: the migration runner. `migrations/{sqlite,postgres}/`: the SQL files,
 //!   with identical names.
 //! - `error.rs`: [`StoreError`] and its mapping into the domain error.
 
+mod accounts;
+mod api_keys;
+mod audit;
 mod error;
+mod invalidations;
 mod migrate;
 mod postgres;
+mod sessions;
 mod sql;
 mod sqlite;
 mod ssh_keys;
+mod throttle;
 mod tokens;
 
 use std::sync::Arc;

@@ -54,7 +54,10 @@ where
             )
             .bind(m.version)
             .bind(m.name)
-            .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+            .bind(
+                gatehouse_core::clock::Clock::now(&gatehouse_core::clock::SystemClock)
+                    .unix_timestamp(),
+            )
             .execute(&mut *conn)
             .await?;
             Ok(true)

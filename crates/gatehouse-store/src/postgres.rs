@@ -81,6 +81,12 @@ impl PostgresStore {
     }
 }
 
+crate::sql::impl_store!(PostgresStore);
+crate::accounts::impl_account_store!(PostgresStore);
+crate::sessions::impl_session_store!(PostgresStore);
+crate::throttle::impl_throttle_store!(PostgresStore);
+crate::audit::impl_audit_store!(PostgresStore);
+crate::invalidations::impl_invalidation_store!(PostgresStore);
+crate::api_keys::impl_api_key_store!(PostgresStore);
 crate::tokens::impl_token_store!(PostgresStore);
 crate::ssh_keys::impl_ssh_key_store!(PostgresStore);
-crate::sql::impl_store!(PostgresStore);

@@ -80,6 +80,12 @@ impl SqliteStore {
     }
 }
 
+crate::sql::impl_store!(SqliteStore);
+crate::accounts::impl_account_store!(SqliteStore);
+crate::sessions::impl_session_store!(SqliteStore);
+crate::throttle::impl_throttle_store!(SqliteStore);
+crate::audit::impl_audit_store!(SqliteStore);
+crate::invalidations::impl_invalidation_store!(SqliteStore);
+crate::api_keys::impl_api_key_store!(SqliteStore);
 crate::tokens::impl_token_store!(SqliteStore);
 crate::ssh_keys::impl_ssh_key_store!(SqliteStore);
-crate::sql::impl_store!(SqliteStore);

@@ -7,7 +7,7 @@ macro_rules! impl_ssh_key_store {
             use async_trait::async_trait;
             use gatehouse_core::Result;
             use gatehouse_core::ids::{SshKeyId, UserId};
-            use gatehouse_core::ssh_key::SshKeyRecord;
+            use gatehouse_core::ssh::SshKeyRecord;
             use gatehouse_core::store::SshKeyStore;
             use sqlx::Row;
 

@@ -3,16 +3,23 @@
 //!
 //! # Layout
 //! - `state.rs`: [`AppState`] and [`WebSettings`].
-//! - `error.rs`: [`ApiError`], the JSON error format.
-//! - `extract/`: the JSON body extractor and the authenticated [`extract::Caller`].
+//! - `error/`: [`ApiError`], the JSON error format, and readable messages for bodies
+//!   that do not fit their request type.
+//! - `context.rs`: the request id, readable wherever the request's future runs.
+//! - `ip_net.rs`: address ranges and the trusted-proxy check.
+//! - `extract/`: the JSON body extractor, the authenticated [`extract::Caller`] and the
+//!   page a list asks for.
 //! - `middleware/`: request ids and access log, client address, security headers,
 //!   request limits, and the layer that gives every error answer our JSON format.
-//! - `api/`: the JSON API. `ui/`: server-rendered pages and static assets.
+//! - `api/`: the JSON API, one router per area beside its handlers. `ui/`:
+//!   server-rendered pages and static assets.
 //! - `plain.rs`: the plain-HTTP listener that never authenticates.
 
 pub mod api;
+pub mod context;
 pub mod error;
 pub mod extract;
+pub mod ip_net;
 pub mod middleware;
 pub mod plain;
 pub mod state;

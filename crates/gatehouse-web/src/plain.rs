@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
 use crate::error::ApiError;
-use crate::middleware::client_ip::is_trusted;
+use crate::ip_net::is_trusted;
 use crate::middleware::request_id::request_id;
 use crate::state::{AppState, WebSettings};
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use gatehouse_core::Core;
 
-use crate::middleware::client_ip::IpNet;
+use crate::ip_net::IpNet;
 
 /// Web-layer settings.
 #[derive(Debug, Clone, Default)]

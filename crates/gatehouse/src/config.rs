@@ -13,7 +13,7 @@ use gatehouse_core::service::CredentialLimits;
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_core::throttle::LockoutPolicy;
 use gatehouse_core::token::TokenSettings;
-use gatehouse_web::middleware::client_ip::IpNet;
+use gatehouse_web::ip_net::IpNet;
 use serde::{Deserialize, Serialize};
 use time::Duration;
 

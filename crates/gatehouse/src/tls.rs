@@ -86,8 +86,10 @@ fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()>
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "Gatehouse self-signed");
-    params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(825);
+    params.not_before = gatehouse_core::clock::Clock::now(&gatehouse_core::clock::SystemClock)
+        - time::Duration::days(1);
+    params.not_after = gatehouse_core::clock::Clock::now(&gatehouse_core::clock::SystemClock)
+        + time::Duration::days(825);
     let cert = params.self_signed(&key)?;
     write_private(key_path, key.serialize_pem().as_bytes())?;
     std::fs::write(cert_path, cert.pem())

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::ids::SshKeyId;
 use crate::page::{After, Page, PageRequest};
 use crate::scope;
-use crate::ssh_key::{SshKeyName, SshKeyRecord, SshPublicKey};
+use crate::ssh::{SshKeyName, SshKeyRecord, SshPublicKey};
 
 use super::Core;
 use super::api_keys::actor_factor;

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gatehouse_core::ids::SshKeyId;
-use gatehouse_core::ssh_key::SshKeyRecord;
+use gatehouse_core::ssh::SshKeyRecord;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

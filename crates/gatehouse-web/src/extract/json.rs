@@ -1,6 +1,6 @@
 //! A JSON body extractor whose rejections use the API's error format: 415 for a wrong
 //! content type, 413 for an oversize body, 400 for bad syntax, 422 for wrong fields (with
-//! the field named, and no Rust type in the message; see `json_message.rs`).
+//! the field named, and no Rust type in the message; see `error/body_problem.rs`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use super::json_message::{BodyProblem, describe};
 use crate::error::ApiError;
+use crate::error::{BodyProblem, describe};
 
 /// A JSON request or response body.
 pub struct Json<T>(pub T);

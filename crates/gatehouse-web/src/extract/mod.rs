@@ -3,7 +3,6 @@
 
 pub mod auth;
 pub mod json;
-pub mod json_message;
 pub mod page;
 
 pub use auth::{Caller, CallerCredential, SESSION_COOKIE};

@@ -10,17 +10,7 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use super::client_ip::ClientIp;
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being handled, or `-` outside a request.
-pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| "-".to_owned())
-}
+pub use crate::context::current_request_id;
 
 /// Displays an optional address as itself or nothing, without allocating.
 struct MaybeIp(Option<std::net::IpAddr>);
@@ -59,7 +49,7 @@ pub async fn request_id(req: Request, next: Next) -> Response {
         client_ip = %MaybeIp(ip),
     );
     let started = Instant::now();
-    let mut res = REQUEST_ID
+    let mut res = crate::context::REQUEST_ID
         .scope(id.clone(), next.run(req).instrument(span.clone()))
         .await;
     let status = res.status().as_u16();

@@ -142,7 +142,7 @@ pub fn token_expired_message(expires_at: &str) -> String {
 /// Whether an RFC 3339 time is in the past.
 fn is_past(rfc3339: &str) -> bool {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
-        .is_ok_and(|t| t <= time::OffsetDateTime::now_utc())
+        .is_ok_and(|t| t <= gatehouse_core::clock::Clock::now(&gatehouse_core::clock::SystemClock))
 }
 
 /// `gatehouse api-keys …`

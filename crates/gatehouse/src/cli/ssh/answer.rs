@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use gatehouse_core::ssh_key::SshPublicKey;
+use gatehouse_core::ssh::SshPublicKey;
 use reqwest::StatusCode;
 use serde::Deserialize;
 

@@ -13,10 +13,10 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use gatehouse_core::ssh_key::SshPublicKey;
+use gatehouse_core::ssh::SshPublicKey;
 
 use super::files::{check_owner_and_mode, nofollow, open_nofollow, read_bounded};
 
@@ -27,9 +27,8 @@ fn cache_file(dir: &Path, username: &str) -> PathBuf {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    let now = gatehouse_core::clock::Clock::now(&gatehouse_core::clock::SystemClock);
+    u64::try_from(now.unix_timestamp()).unwrap_or(0)
 }
 
 /// Checks the folder; creates it (0700) first when `create` is set. `Ok(false)`: absent.

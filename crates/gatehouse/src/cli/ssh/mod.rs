@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use gatehouse_core::account::Username;
-use gatehouse_core::ssh_key::SshPublicKey;
+use gatehouse_core::ssh::SshPublicKey;
 
 use answer::Failure;
 

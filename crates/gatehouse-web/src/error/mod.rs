@@ -7,8 +7,10 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_core::Error as CoreError;
 use serde::Serialize;
 
-use crate::extract::json_message::BodyProblem;
-use crate::middleware::request_id::current_request_id;
+mod body_problem;
+
+use crate::context::current_request_id;
+pub use body_problem::{BodyProblem, describe};
 
 /// An error answered over HTTP.
 #[derive(Debug)]

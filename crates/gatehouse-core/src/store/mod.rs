@@ -1,0 +1,49 @@
+//! The storage traits: what the core needs from a database, nothing about which one.
+//! One sub-trait per aggregate, in its own file; [`Store`] is all of them.
+//! Implementations live in `gatehouse-store` (SQLite and PostgreSQL); both pass one
+//! conformance suite.
+//!
+//! Errors are domain errors: a unique-constraint violation arrives as
+//! `Error::Conflict`, a lost connection as `Error::Unavailable`. Every query that reads
+//! or changes an account's objects names the owner in the query itself.
+
+mod accounts;
+mod api_keys;
+mod audit;
+mod invalidations;
+mod sessions;
+mod ssh_keys;
+mod throttle;
+mod tokens;
+
+pub use accounts::AccountStore;
+pub use api_keys::ApiKeyStore;
+pub use audit::AuditStore;
+pub use invalidations::{Invalidation, InvalidationStore, Published};
+pub use sessions::SessionStore;
+pub use ssh_keys::SshKeyStore;
+pub use throttle::ThrottleStore;
+pub use tokens::TokenStore;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+
+/// Everything Gatehouse persists.
+#[async_trait]
+pub trait Store:
+    AccountStore
+    + SessionStore
+    + ThrottleStore
+    + AuditStore
+    + InvalidationStore
+    + ApiKeyStore
+    + TokenStore
+    + SshKeyStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<()>;
+}
