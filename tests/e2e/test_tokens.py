@@ -450,10 +450,10 @@ def test_issue_list_and_revoke(shared, admin):
     assert_error(r, 403, "csrf_failed")
     via_origin = mint(Client(shared, {"Cookie": f"{COOKIE_NAME}={admin.cookie}", "Origin": shared.origin}),
                       expires_in_hours=1)
-    # An empty body gives the organisation default, 8 hours.
+    # An empty body gives the organisation default, 24 hours.
     default = mint(c, raw_body=True)
     assert default["name"] == "token", default
-    assert unix(default["expires_at"]) - unix(default["created_at"]) == 8 * 3600, default
+    assert unix(default["expires_at"]) - unix(default["created_at"]) == 24 * 3600, default
 
     r = c.get("/api/tokens")
     assert r.status_code == 200, r.text
@@ -601,7 +601,7 @@ def test_lifetime_validation_and_policy(gatehouse):
         assert claims["exp"] - claims["iat"] == lifetime, (claims, created)
         return lifetime / 3600
 
-    assert options() == {"hours": list(range(1, 25)), "default_hours": 8, "max_hours": 24, "user_may_choose": True}
+    assert options() == {"hours": list(range(1, 25)), "default_hours": 24, "max_hours": 24, "user_may_choose": True}
     for bad in (0, 25, -1, 1.5, 2.0, "3", "", True, False, [1], {"hours": 1}, 2 ** 32 + 1, 2 ** 64):
         refused(bad)
     for raw in ('{"expires_in_hours": 1e1}', '{"expires_in_hours": 3.0}', '{"expires_in_hours": 24.5}'):
@@ -610,8 +610,8 @@ def test_lifetime_validation_and_policy(gatehouse):
 
     assert hours_of(mint(c, expires_in_hours=1)) == 1
     assert hours_of(mint(c, expires_in_hours=24)) == 24
-    assert hours_of(mint(c, expires_in_hours=None)) == 8
-    assert hours_of(mint(c)) == 8
+    assert hours_of(mint(c, expires_in_hours=None)) == 24
+    assert hours_of(mint(c)) == 24
 
     # A maximum of 4 hours (the default must fit under it, so it moves to 3).
     srv.admin("policy", "--token-max-hours", "4", "--token-default-hours", "3")

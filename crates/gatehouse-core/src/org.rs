@@ -117,7 +117,8 @@ impl Default for OrgPolicy {
             require_disable_before_delete: false,
             token_max_hours: crate::token::MAX_HOURS,
             token_user_choice: true,
-            token_default_hours: 8,
+            // The platform documentation promises 24 hours unless the organisation says otherwise.
+            token_default_hours: 24,
         }
     }
 }
@@ -285,11 +286,22 @@ mod tests {
     }
 
     #[test]
+    fn the_default_policy_gives_a_token_24_hours_as_the_documentation_says() {
+        let p = OrgPolicy::default();
+        assert!(p.validate().is_ok());
+        assert_eq!(
+            p.resolve_token_lifetime(None).ok(),
+            crate::token::Lifetime::hours(24).ok()
+        );
+    }
+
+    #[test]
     fn the_policy_caps_token_lifetimes_and_may_impose_its_default() {
         use crate::token::Lifetime;
         let hours = |h| Lifetime::hours(h).expect("valid");
         let mut p = OrgPolicy {
             token_max_hours: 12,
+            token_default_hours: 8,
             ..OrgPolicy::default()
         };
         assert!(p.validate().is_ok());

@@ -1,373 +1,351 @@
-// Gatehouse UI behaviour. No inline scripts (the CSP forbids them); state-changing
-// calls send the page's CSRF token in X-CSRF-Token.
+// Gatehouse UI: the pieces every page and tab share, written once (window.Gatehouse):
+// the API helper, dialogs, toasts, relative times, the list refresh and the show-once
+// secret panel; plus sign-in, sign-out and Change password. Each tab's own script is
+// /static/tabs/<tab>.js, loaded after this one. No inline scripts (the CSP forbids them);
+// state-changing calls send the page's CSRF token in X-CSRF-Token.
 "use strict";
 
-function csrfToken() {
-  const m = document.querySelector('meta[name="csrf-token"]');
-  return m ? m.getAttribute("content") : "";
-}
+(() => {
+  const G = {};
+  window.Gatehouse = G;
+  const HOME = "/account/authentication/api-keys";
 
-async function api(method, path, body) {
-  const headers = { "X-CSRF-Token": csrfToken() };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let data = null;
-  if (res.status !== 204) {
-    try { data = await res.json(); } catch (_) { data = null; }
-  }
-  return { status: res.status, data };
-}
-
-function setupLogin() {
-  const form = document.getElementById("login-form");
-  if (!form) return;
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const err = document.getElementById("login-error");
-    err.textContent = "";
-    const username = document.getElementById("username").value;
-    const password = document.getElementById("password").value;
-    const { status, data } = await api("POST", "/api/auth/login", { username, password });
-    if (status === 200) {
-      window.location.assign("/account/authentication/api-keys");
-      return;
-    }
-    err.textContent = (data && data.message) || "Sign-in failed (" + status + ")";
-  });
-}
-
-function setupSignOut() {
-  const btn = document.getElementById("sign-out");
-  if (!btn) return;
-  btn.addEventListener("click", async () => {
-    await api("POST", "/api/auth/logout");
-    window.location.assign("/login");
-  });
-}
-
-function showError(id, data, status) {
-  const el = document.getElementById(id);
-  if (el) el.textContent = (data && data.message) || "Request failed (" + status + ")";
-}
-
-// Shows a freshly created secret once, with a copy button.
-function showCreatedKey(data) {
-  const panel = document.getElementById("api-key-created");
-  document.getElementById("api-key-secret").textContent = data.key;
-  document.getElementById("api-key-copy-status").textContent = "";
-  document.getElementById("api-key-form").hidden = true;
-  panel.hidden = false;
-  panel.scrollIntoView();
-}
-
-function setupApiKeys() {
-  const form = document.getElementById("api-key-form");
-  if (!form) return;
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    document.getElementById("api-keys-error").textContent = "";
-    const exp = document.getElementById("api-key-expiration").value;
-    const permissions = Array.from(form.querySelectorAll('input[name="permission"]:checked')).map((c) => c.value);
-    const body = {
-      name: document.getElementById("api-key-name").value,
-      expires_in_days: exp === "none" ? null : Number(exp),
-      permissions,
-    };
-    const { status, data } = await api("POST", "/api/api-keys", body);
-    if (status === 201) showCreatedKey(data);
-    else showError("api-keys-error", data, status);
-  });
-  document.getElementById("api-key-copy").addEventListener("click", async () => {
-    const secret = document.getElementById("api-key-secret").textContent;
-    const status = document.getElementById("api-key-copy-status");
-    try {
-      await navigator.clipboard.writeText(secret);
-      status.textContent = "Copied to the clipboard";
-    } catch (_) {
-      status.textContent = "Copy failed: select the key and copy it by hand";
-    }
-  });
-  document.getElementById("api-key-done").addEventListener("click", () => {
-    // The secret leaves the page for good.
-    document.getElementById("api-key-secret").textContent = "";
-    window.location.reload();
-  });
-
-  const dialog = document.getElementById("delete-key-dialog");
-  let pendingDelete = null;
-  document.getElementById("delete-key-cancel").addEventListener("click", () => dialog.close());
-  document.getElementById("delete-key-confirm").addEventListener("click", async () => {
-    if (!pendingDelete) return;
-    const { status, data } = await api("DELETE", "/api/api-keys/" + encodeURIComponent(pendingDelete));
-    dialog.close();
-    if (status === 204) window.location.reload();
-    else showError("api-keys-error", data, status);
-  });
-
-  const table = document.getElementById("api-keys-table");
-  if (!table) return;
-  table.addEventListener("click", async (ev) => {
-    const btn = ev.target.closest("button");
-    const row = ev.target.closest("tr[data-key-id]");
-    if (!btn || !row) return;
-    const id = encodeURIComponent(row.dataset.keyId);
-    document.getElementById("api-keys-error").textContent = "";
-    if (btn.classList.contains("key-delete")) {
-      pendingDelete = row.dataset.keyId;
-      document.getElementById("delete-key-name").textContent = row.dataset.keyName;
-      dialog.showModal();
-      return;
-    }
-    let res;
-    if (btn.classList.contains("key-disable")) res = await api("POST", "/api/api-keys/" + id + "/disable");
-    else if (btn.classList.contains("key-enable")) res = await api("POST", "/api/api-keys/" + id + "/enable");
-    else if (btn.classList.contains("key-duplicate")) {
-      res = await api("POST", "/api/api-keys/" + id + "/duplicate", {});
-      if (res.status === 201) {
-        showCreatedKey(res.data);
-        return;
-      }
-    } else return;
-    if (res.status === 200) window.location.reload();
-    else showError("api-keys-error", res.data, res.status);
-  });
-}
-
-// "2025-01-02T03:04:05Z" → "2025-01-02 03:04 UTC", the format the tables use.
-function utcMinutes(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso || "";
-  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
-}
-
-function setupTokens() {
-  const form = document.getElementById("token-form");
-  if (!form) return;
-  const panel = document.getElementById("token-created");
-  const secret = document.getElementById("token-secret");
-  const copyStatus = document.getElementById("token-copy-status");
-  for (const el of panel.querySelectorAll(".origin")) el.textContent = window.location.origin;
-
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    document.getElementById("tokens-error").textContent = "";
-    const button = document.getElementById("token-create");
-    const body = { expires_in_hours: Number(document.getElementById("token-expiration").value) };
-    const name = document.getElementById("token-name").value.trim();
-    if (name) body.name = name;
-    button.disabled = true;
-    let res;
-    try {
-      res = await api("POST", "/api/tokens", body);
-    } catch (_) {
-      res = { status: 0, data: { message: "Cannot reach the server; try again." } };
-    } finally {
-      button.disabled = false;
-    }
-    if (res.status !== 201 || !res.data || !res.data.token) {
-      showError("tokens-error", res.data, res.status);
-      return;
-    }
-    // Shown once: the token lives only in this field until "Done" reloads the page.
-    secret.value = res.data.token;
-    const expires = document.getElementById("token-expires");
-    expires.dateTime = res.data.expires_at;
-    expires.textContent = utcMinutes(res.data.expires_at);
-    copyStatus.textContent = "";
-    form.hidden = true;
-    panel.hidden = false;
-    panel.scrollIntoView();
-    secret.focus();
-    secret.select();
-  });
-
-  document.getElementById("token-copy").addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(secret.value);
-      copyStatus.textContent = "Copied to the clipboard";
-    } catch (_) {
-      secret.focus();
-      secret.select();
-      copyStatus.textContent = "Copy failed: the token is selected, copy it by hand";
-    }
-  });
-  // Leaving the page (even into the back/forward cache) drops the token too.
-  window.addEventListener("pagehide", () => {
-    secret.value = "";
-    panel.hidden = true;
-    form.hidden = false;
-  });
-  document.getElementById("token-done").addEventListener("click", () => {
-    // The token leaves the page for good.
-    secret.value = "";
-    window.location.reload();
-  });
-
-  const dialog = document.getElementById("revoke-token-dialog");
-  let pendingRevoke = null;
-  dialog.addEventListener("close", () => { pendingRevoke = null; });
-  document.getElementById("revoke-token-cancel").addEventListener("click", () => dialog.close());
-  document.getElementById("revoke-token-confirm").addEventListener("click", async () => {
-    const id = pendingRevoke;
-    if (!id) return;
-    const { status, data } = await api("DELETE", "/api/tokens/" + encodeURIComponent(id));
-    dialog.close();
-    // 404: it was already revoked or has expired; either way it is gone.
-    if (status === 204 || status === 404) window.location.reload();
-    else showError("tokens-error", data, status);
-  });
-
-  const table = document.getElementById("tokens-table");
-  if (!table) return;
-  table.addEventListener("click", (ev) => {
-    const btn = ev.target.closest("button.token-revoke");
-    const row = ev.target.closest("tr[data-token-id]");
-    if (!btn || !row) return;
-    document.getElementById("tokens-error").textContent = "";
-    pendingRevoke = row.dataset.tokenId;
-    document.getElementById("revoke-token-name").textContent = row.dataset.tokenName;
-    document.getElementById("revoke-token-expires").textContent = row.dataset.tokenExpires;
-    dialog.showModal();
-  });
-}
-
-// The server prefixes a validation message with the field's name ("key: this is a
-// private key; …"); the key's messages are whole sentences, so show them without it.
-function sshKeyMessage(data, status) {
-  const msg = (data && data.message) || "Request failed (" + status + ")";
-  if (data && data.field === "key" && msg.startsWith("key: ")) return msg.slice(5);
-  return msg;
-}
-
-// Copies text; falls back to a hidden textarea and execCommand where the async
-// clipboard API is missing or refused.
-async function copyText(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch (_) {
-    const ta = document.createElement("textarea");
-    ta.value = text;
-    ta.setAttribute("readonly", "");
-    ta.className = "visually-hidden";
-    document.body.appendChild(ta);
-    ta.select();
-    let ok = false;
-    try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
-    ta.remove();
-    return ok;
-  }
-}
-
-function setupSshKeys() {
-  const form = document.getElementById("ssh-key-form");
-  if (!form) return;
-  const error = document.getElementById("ssh-keys-error");
-  const nameField = document.getElementById("ssh-key-name");
-  const keyField = document.getElementById("ssh-key-text");
-  const clearError = () => {
-    error.textContent = "";
-    nameField.removeAttribute("aria-invalid");
-    keyField.removeAttribute("aria-invalid");
+  G.csrf = () => {
+    const m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute("content") : "";
   };
 
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    clearError();
-    const button = document.getElementById("ssh-key-add");
-    // Surrounding blank lines and spaces (as left by copying a whole file) are dropped;
-    // the server judges everything else.
-    const body = { name: nameField.value.trim(), key: keyField.value.trim() };
+  // The same rule as the server's `local_next`: a path on this site, never another host.
+  G.localNext = (next) => {
+    if (typeof next !== "string" || next.length > 512) return null;
+    if (!next.startsWith("/") || next.startsWith("//") || /[\\\s\u0000-\u001f\u007f]/.test(next)) return null;
+    if (next.startsWith("/api/") || next === "/login" || next.startsWith("/login?")) return null;
+    return next;
+  };
+
+  // The session ended under the page: sign in again, then come back here.
+  G.signIn = () => {
+    const here = G.localNext(window.location.pathname + window.location.search);
+    window.location.assign(here ? "/login?next=" + encodeURIComponent(here) : "/login");
+  };
+
+  // fetch with our conventions. Resolves to { status, data }; a network failure is status 0
+  // with a message. A 401 means the session is gone: off to the sign-in page (unless
+  // `signIn: false`, as the sign-in form itself says).
+  G.api = async (method, path, body, opts = {}) => {
+    const headers = { "X-CSRF-Token": G.csrf(), Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let res;
+    try {
+      res = await fetch(path, {
+        method, headers, credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (_) {
+      return { status: 0, data: { message: "Cannot reach Gatehouse. Check your connection and try again." } };
+    }
+    let data = null;
+    if (res.status !== 204) {
+      try { data = await res.json(); } catch (_) { data = null; }
+    }
+    if (res.status === 401 && opts.signIn !== false) {
+      G.signIn();
+      return { status: 401, data, leaving: true };
+    }
+    return { status: res.status, data };
+  };
+
+  // The server's message, without the "field: " prefix it puts before validation reasons.
+  G.message = (data, status) => {
+    const msg = (data && data.message) || (status ? "Request failed (" + status + ")" : "Request failed");
+    const prefix = data && data.field ? data.field + ": " : null;
+    return prefix && msg.startsWith(prefix) ? msg.slice(prefix.length) : msg;
+  };
+
+  // ------------------------------------------------------------------ toasts
+  // A popover, so a toast shows above an open modal dialog too.
+  G.toast = (text, kind = "ok") => {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    const t = document.createElement("div");
+    t.className = "toast toast-" + kind;
+    t.textContent = text;
+    box.appendChild(t);
+    try {
+      if (box.matches(":popover-open")) box.hidePopover();
+      box.showPopover();
+    } catch (_) { /* no popover support: the fixed box still shows */ }
+    setTimeout(() => {
+      t.remove();
+      if (!box.children.length && box.matches(":popover-open")) box.hidePopover();
+    }, kind === "error" ? 9000 : 5000);
+  };
+
+  // ------------------------------------------------------------------ dialogs
+  G.open = (dialog) => {
+    if (!dialog.open) dialog.showModal();
+    const first = dialog.querySelector("input:not([type=hidden]):not([hidden]), textarea, select");
+    if (first) first.focus();
+  };
+
+  // Fills a confirmation dialog's [data-slot] elements and resolves true on [data-confirm].
+  G.ask = (dialog, slots = {}) => new Promise((resolve) => {
+    for (const [k, v] of Object.entries(slots)) {
+      for (const el of dialog.querySelectorAll(`[data-slot="${k}"]`)) el.textContent = v;
+    }
+    const yes = dialog.querySelector("[data-confirm]");
+    const done = (answer) => {
+      yes.removeEventListener("click", onYes);
+      dialog.removeEventListener("close", onClose);
+      resolve(answer);
+    };
+    const onYes = () => { done(true); dialog.close(); };
+    const onClose = () => done(false);
+    yes.addEventListener("click", onYes);
+    dialog.addEventListener("close", onClose);
+    dialog.showModal();
+    dialog.querySelector("[data-close]")?.focus();
+  });
+
+  document.addEventListener("click", (ev) => {
+    const close = ev.target.closest("[data-close]");
+    if (close) close.closest("dialog")?.close();
+    const open = ev.target.closest("[data-open]");
+    if (open) {
+      const d = document.getElementById(open.dataset.open);
+      if (d) G.open(d);
+    }
+  });
+
+  // Marks a form's field invalid with the server's message; clears all marks first.
+  G.clearErrors = (form) => {
+    for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    for (const el of form.querySelectorAll(".error, .field-error")) el.textContent = "";
+  };
+  G.fieldError = (form, input, text, line) => {
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+    const target = line || form.querySelector(".error");
+    if (target) target.textContent = text;
+  };
+
+  // Runs `work` with `button` disabled, so a double click does not send twice.
+  G.busy = async (button, work) => {
     button.disabled = true;
+    try { return await work(); } finally { button.disabled = false; }
+  };
+
+  // ------------------------------------------------------------------ times
+  // "3 min ago", "in 23 h"; null past two months (the date itself says more).
+  G.relative = (when, now = Date.now()) => {
+    const s = Math.round((when - now) / 1000);
+    const a = Math.abs(s);
+    const say = (n, unit) => (s < 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`);
+    if (a < 45) return s <= 0 ? "just now" : "in a moment";
+    if (a < 3600) return say(Math.max(1, Math.round(a / 60)), "min");
+    if (a < 86400) return say(Math.round(a / 3600), "h");
+    const d = Math.round(a / 86400);
+    return d < 60 ? say(d, d === 1 ? "day" : "days") : null;
+  };
+  G.times = (root = document) => {
+    for (const el of root.querySelectorAll("time[data-relative]")) {
+      const t = Date.parse(el.dateTime);
+      const text = Number.isNaN(t) ? null : G.relative(t);
+      if (!el.dataset.absolute) el.dataset.absolute = el.textContent;
+      el.textContent = text || el.dataset.absolute;
+    }
+  };
+
+  // ------------------------------------------------------------------ list refresh
+  // Re-renders the page's [data-refresh] regions from the server (the page renders its
+  // lists once, in the templates), so an action's result shows without a reload.
+  G.refresh = async (focusSelector) => {
     let res;
     try {
-      res = await api("POST", "/api/ssh-keys", body);
+      res = await fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" });
     } catch (_) {
-      res = { status: 0, data: { message: "Cannot reach the server; try again." } };
-    } finally {
-      button.disabled = false;
+      G.toast("Cannot reach Gatehouse to update the list; reload the page.", "error");
+      return false;
     }
-    if (res.status === 201) {
-      window.location.reload();
-      return;
+    if (res.redirected && new URL(res.url).pathname === "/login") {
+      G.signIn();
+      return false;
     }
-    error.textContent = sshKeyMessage(res.data, res.status);
-    const field = res.data && res.data.field;
-    if (field === "name") {
-      nameField.setAttribute("aria-invalid", "true");
-      nameField.focus();
-    } else if (field === "key" || res.status === 409) {
-      // 409: the name or the key is already there; the message says which.
-      const target = /name/.test(error.textContent) ? nameField : keyField;
-      target.setAttribute("aria-invalid", "true");
-      target.focus();
+    if (!res.ok) return false;
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    for (const el of document.querySelectorAll("[data-refresh][id]")) {
+      const fresh = doc.getElementById(el.id);
+      if (fresh) el.replaceWith(document.adoptNode(fresh));
     }
-  });
+    const csrf = doc.querySelector('meta[name="csrf-token"]');
+    const mine = document.querySelector('meta[name="csrf-token"]');
+    if (csrf && mine) mine.setAttribute("content", csrf.getAttribute("content"));
+    G.times();
+    if (focusSelector) document.querySelector(focusSelector)?.focus();
+    return true;
+  };
 
-  const dialog = document.getElementById("delete-ssh-key-dialog");
-  let pendingDelete = null;
-  dialog.addEventListener("close", () => { pendingDelete = null; });
-  document.getElementById("delete-ssh-key-cancel").addEventListener("click", () => dialog.close());
-  document.getElementById("delete-ssh-key-confirm").addEventListener("click", async () => {
-    const id = pendingDelete;
-    if (!id) return;
-    let res;
+  // ------------------------------------------------------------------ copy
+  G.copy = async (text) => {
     try {
-      res = await api("DELETE", "/api/ssh-keys/" + encodeURIComponent(id));
+      await navigator.clipboard.writeText(text);
+      return true;
     } catch (_) {
-      res = { status: 0, data: { message: "Cannot reach the server; try again." } };
+      const ta = document.createElement("textarea");
+      ta.value = text;
+      ta.setAttribute("readonly", "");
+      ta.className = "visually-hidden";
+      document.body.appendChild(ta);
+      ta.select();
+      let ok = false;
+      try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
+      ta.remove();
+      return ok;
     }
-    dialog.close();
-    // 404: it was already deleted (in another tab, say); either way it is gone.
-    if (res.status === 204 || res.status === 404) window.location.reload();
-    else error.textContent = sshKeyMessage(res.data, res.status);
-  });
+  };
 
-  const table = document.getElementById("ssh-keys-table");
-  if (!table) return;
-  table.addEventListener("click", async (ev) => {
-    const btn = ev.target.closest("button");
-    const row = ev.target.closest("tr[data-ssh-key-id]");
-    if (!btn || !row) return;
-    clearError();
-    if (btn.classList.contains("ssh-key-delete")) {
-      pendingDelete = row.dataset.sshKeyId;
-      document.getElementById("delete-ssh-key-name").textContent = row.dataset.sshKeyName;
-      document.getElementById("delete-ssh-key-fingerprint").textContent = row.dataset.fingerprint;
-      dialog.showModal();
-      return;
-    }
-    if (!btn.classList.contains("ssh-key-copy")) return;
-    const status = row.querySelector(".ssh-key-copy-status");
+  // ------------------------------------------------------------------ show-once secret
+  // Shows a new secret in the shared panel; resolves when the user presses Done, after
+  // the secret has left the page. `usage` names a <template> shown under it.
+  G.revealSecret = ({ title, label, value, expiresAt, usage }) => new Promise((resolve) => {
+    const d = document.getElementById("secret-dialog");
+    const field = document.getElementById("secret-value");
+    const status = document.getElementById("secret-copy-status");
+    const extra = document.getElementById("secret-extra");
+    const expires = document.getElementById("secret-expires");
+    document.getElementById("secret-title").textContent = title;
+    document.getElementById("secret-label").textContent = label;
+    field.value = value;
     status.textContent = "";
-    let line = row.dataset.publicKey;
-    if (!line) {
-      const res = await api("GET", "/api/ssh-keys/" + encodeURIComponent(row.dataset.sshKeyId));
-      line = res.status === 200 && res.data ? res.data.public_key : "";
-      if (!line) {
-        error.textContent = sshKeyMessage(res.data, res.status);
+    expires.hidden = !expiresAt;
+    if (expiresAt) {
+      const t = expires.querySelector("time");
+      t.dateTime = expiresAt;
+      t.textContent = new Date(expiresAt).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    }
+    extra.replaceChildren();
+    const tpl = usage && document.getElementById(usage);
+    if (tpl) {
+      extra.appendChild(tpl.content.cloneNode(true));
+      for (const el of extra.querySelectorAll(".origin")) el.textContent = window.location.origin;
+    }
+    const wipe = () => {
+      field.value = "";
+      extra.replaceChildren();
+    };
+    d.secretWipe = wipe;
+    d.secretDone = resolve;
+    d.showModal();
+    field.focus();
+    field.select();
+  });
+
+  function setupSecretPanel() {
+    const d = document.getElementById("secret-dialog");
+    if (!d) return;
+    const field = document.getElementById("secret-value");
+    const status = document.getElementById("secret-copy-status");
+    // SECURITY: Escape would drop a secret not yet copied; only Done closes the panel.
+    d.addEventListener("cancel", (ev) => ev.preventDefault());
+    document.getElementById("secret-copy").addEventListener("click", async () => {
+      if (await G.copy(field.value)) {
+        status.textContent = "Copied to the clipboard";
+      } else {
+        field.focus();
+        field.select();
+        status.textContent = "Copy failed: the text is selected, copy it by hand";
+      }
+    });
+    document.getElementById("secret-done").addEventListener("click", () => {
+      d.secretWipe?.();
+      d.close();
+      const done = d.secretDone;
+      d.secretDone = null;
+      done?.();
+    });
+    // Leaving the page (even into the back/forward cache) drops the secret too.
+    window.addEventListener("pagehide", () => {
+      d.secretWipe?.();
+      if (d.open) d.close();
+    });
+  }
+
+  // ------------------------------------------------------------------ pages
+  function setupLogin() {
+    const form = document.getElementById("login-form");
+    if (!form) return;
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById("login-error");
+      const button = document.getElementById("login-submit");
+      err.textContent = "";
+      const username = form.elements.username.value;
+      const password = form.elements.password.value;
+      const { status, data } = await G.busy(button, () =>
+        G.api("POST", "/api/auth/login", { username, password }, { signIn: false }));
+      if (status === 200) {
+        window.location.assign(G.localNext(form.elements.next.value) || HOME);
         return;
       }
-    }
-    if (await copyText(line)) {
-      status.textContent = "Copied";
-      clearTimeout(status.timer);
-      status.timer = setTimeout(() => { status.textContent = ""; }, 4000);
-    } else {
-      status.textContent = "Copy failed: copy the line from your .pub file";
-    }
-  });
-}
+      err.textContent = G.message(data, status);
+      form.elements.password.select();
+    });
+  }
 
-document.addEventListener("DOMContentLoaded", () => {
-  setupLogin();
-  setupSignOut();
-  setupApiKeys();
-  setupTokens();
-  setupSshKeys();
-});
+  function setupSignOut() {
+    const btn = document.getElementById("sign-out");
+    if (!btn) return;
+    btn.addEventListener("click", async () => {
+      await G.api("POST", "/api/auth/logout", undefined, { signIn: false });
+      window.location.assign("/login");
+    });
+  }
+
+  function setupPassword() {
+    const form = document.getElementById("password-form");
+    if (!form) return;
+    const dialog = document.getElementById("password-dialog");
+    const current = document.getElementById("password-current");
+    const fresh = document.getElementById("password-new");
+    const confirm = document.getElementById("password-confirm");
+    const line = (id) => document.getElementById(id);
+    dialog.addEventListener("close", () => { form.reset(); G.clearErrors(form); });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      G.clearErrors(form);
+      if (!current.value) return G.fieldError(form, current, "Enter your current password.", line("password-current-error"));
+      if (fresh.value.length < 12) return G.fieldError(form, fresh, "Use at least 12 characters.", line("password-new-error"));
+      if (fresh.value !== confirm.value) return G.fieldError(form, confirm, "The two new passwords differ.", line("password-confirm-error"));
+      const signOut = document.getElementById("password-sign-out").checked;
+      const body = { current_password: current.value, new_password: fresh.value, sign_out_other_sessions: signOut };
+      const res = await G.busy(document.getElementById("password-submit"),
+        () => G.api("POST", "/api/auth/password", body));
+      if (res.leaving) return;
+      if (res.status === 204) {
+        dialog.close();
+        G.toast(signOut ? "Password changed; your other sessions are signed out" : "Password changed");
+        // The session id rotated, and the CSRF token with it.
+        await G.refresh();
+        return;
+      }
+      const field = res.data && res.data.field;
+      const msg = G.message(res.data, res.status);
+      // The rules speak of "the password" in fragments ("is too common: …"): make a sentence.
+      const sentence = (m) => (/^(is|must|has|contains) /.test(m) ? "The new password " + m : m.charAt(0).toUpperCase() + m.slice(1));
+      if (field === "current_password") G.fieldError(form, current, sentence(msg).replace(/^The new/, "The current"), line("password-current-error"));
+      else if (field === "new_password") G.fieldError(form, fresh, sentence(msg), line("password-new-error"));
+      else G.fieldError(form, null, msg);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    setupLogin();
+    setupSignOut();
+    setupSecretPanel();
+    setupPassword();
+    G.times();
+    setInterval(() => G.times(), 30_000);
+  });
+})();

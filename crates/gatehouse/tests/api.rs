@@ -627,7 +627,11 @@ async fn account_pages_need_a_session_and_show_every_authentication_tab() {
         .await
         .expect("r");
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/login");
+    assert_eq!(
+        res.headers()["location"],
+        "/login?next=/account/authentication/api-keys",
+        "sign in, then come back"
+    );
     let cookie = app.session_cookie().await;
     let tabs = [
         ("api-keys", "API Keys"),
@@ -661,6 +665,48 @@ async fn account_pages_need_a_session_and_show_every_authentication_tab() {
         .get_with_cookie("/account/authentication/nope", &cookie)
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["error"],
+        "not_found"
+    );
+    for path in ["/account/authentication/nope", "/account/nope"] {
+        let res = app
+            .get(path)
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let h = res.headers();
+        assert!(
+            h["content-type"]
+                .to_str()
+                .expect("ct")
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .expect("csp")
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert!(
+            res.text().await.expect("html").contains("Page not found"),
+            "{path}"
+        );
+    }
+    let res = app
+        .get("/api/nope")
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["error"],
+        "not_found"
+    );
     let res = app.get_with_cookie("/login", &cookie).await;
     assert_eq!(
         res.status(),

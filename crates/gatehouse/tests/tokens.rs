@@ -121,7 +121,7 @@ async fn a_token_is_shown_once_listed_without_its_secret_and_revoked_only_by_its
     assert_eq!(created["created_via"], "session");
     assert_eq!(
         hours_between(&created["created_at"], &created["expires_at"]),
-        8,
+        24,
         "the default lifetime"
     );
     let header = segment(&token, 0);
@@ -132,7 +132,7 @@ async fn a_token_is_shown_once_listed_without_its_secret_and_revoked_only_by_its
     assert_eq!(claims["jti"], id.as_str());
     assert_eq!(
         claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat"),
-        8 * 3600
+        24 * 3600
     );
 
     let cookie_only = app
@@ -242,7 +242,7 @@ async fn lifetimes_are_whole_hours_from_1_to_24() {
     let v = app
         .new_token(&admin, json!({"expires_in_hours": null}))
         .await;
-    assert_eq!(hours_between(&v["created_at"], &v["expires_at"]), 8);
+    assert_eq!(hours_between(&v["created_at"], &v["expires_at"]), 24);
     assert_eq!(v["name"], "token", "the default name");
     let res = app
         .mint(&admin, json!({"expires_in_hours": 2, "lifetime": 3}))
@@ -268,7 +268,7 @@ async fn lifetimes_are_whole_hours_from_1_to_24() {
         .await
         .expect("j");
     assert_eq!(opts["hours"], json!((1..=24).collect::<Vec<u32>>()));
-    assert_eq!(opts["default_hours"], 8);
+    assert_eq!(opts["default_hours"], 24);
     assert_eq!(opts["max_hours"], 24);
     assert_eq!(opts["user_may_choose"], true);
 }
