@@ -146,7 +146,11 @@ impl OrgPolicy {
         if !(1..=self.token_max_hours).contains(&self.token_default_hours) {
             return Err(crate::Error::invalid(
                 "token_default_hours",
-                "must be from 1 to the maximum token lifetime",
+                format!(
+                    "must be from 1 to the maximum token lifetime ({} hours), but is {}: \
+                     set the default too (gatehouse admin policy --token-default-hours N)",
+                    self.token_max_hours, self.token_default_hours
+                ),
             ));
         }
         Ok(())
