@@ -206,7 +206,8 @@ pub async fn run(
             if json_out {
                 print_json(&serde_json::to_value(&users)?)?;
             } else {
-                let mut table = Table::new(&["ID", "USERNAME", "EMAIL", "STATUS", "CREATED"]);
+                let mut table = Table::new(&["ID", "USERNAME", "EMAIL", "STATUS", "CREATED"])
+                    .shorten(&["EMAIL"]);
                 for u in &users {
                     table.row(&[
                         u.id.to_string(),
@@ -280,7 +281,8 @@ pub async fn run(
             if json_out {
                 print_json(&serde_json::to_value(&events)?)?;
             } else {
-                let mut table = Table::new(&["TIME", "ACTION", "USER", "NAME", "FACTOR", "IP"]);
+                let mut table = Table::new(&["TIME", "ACTION", "USER", "NAME", "FACTOR", "IP"])
+                    .shorten(&["NAME"]);
                 for e in &events {
                     table.row(&[
                         e.at.to_string(),

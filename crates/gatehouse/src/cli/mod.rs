@@ -206,6 +206,14 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_command_line_definition_is_consistent() {
+        // Catches clashing names (a global flag shadowing a subcommand's) at test time
+        // rather than as a panic when the command runs.
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
     fn database_passwords_are_hidden_when_printed() {
         assert_eq!(
             super::redact_url("postgres://gh:s3cret@db:5432/gh"),

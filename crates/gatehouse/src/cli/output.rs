@@ -16,24 +16,24 @@ pub const MAX_CELL: usize = 40;
 /// `--json` / `-o json`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct OutputArgs {
-    /// Print the result as one JSON document (the same as --output json).
+    /// Print the result as one JSON document (the same as -o json).
     #[arg(long, global = true)]
     pub json: bool,
     /// Output format: table (the default) or json.
     #[arg(
         short = 'o',
-        long = "output",
+        long = "format",
         global = true,
         value_name = "FORMAT",
         value_parser = ["table", "json"]
     )]
-    pub output: Option<String>,
+    pub format: Option<String>,
 }
 
 impl OutputArgs {
     /// Whether JSON was asked for.
     pub fn is_json(&self) -> bool {
-        self.json || self.output.as_deref() == Some("json")
+        self.json || self.format.as_deref() == Some("json")
     }
 }
 
@@ -65,6 +65,9 @@ pub fn fit(text: &str, max: usize) -> String {
 /// A table printed with two spaces between columns.
 pub struct Table {
     headers: Vec<&'static str>,
+    /// Columns of free text (names people chose), shortened past [`MAX_CELL`]; the others
+    /// (ids, fingerprints, times) are identifiers and always shown whole.
+    cut: Vec<&'static str>,
     rows: Vec<Vec<String>>,
 }
 
@@ -73,14 +76,32 @@ impl Table {
     pub fn new(headers: &[&'static str]) -> Self {
         Table {
             headers: headers.to_vec(),
+            cut: Vec::new(),
             rows: Vec::new(),
         }
     }
 
-    /// Adds a row; each cell is made safe and shortened past [`MAX_CELL`].
+    /// Names the free-text columns, whose long cells are shortened with "…".
+    pub fn shorten(mut self, columns: &[&'static str]) -> Self {
+        self.cut = columns.to_vec();
+        self
+    }
+
+    /// Adds a row; each cell is made safe (and free text shortened).
     pub fn row<S: AsRef<str>>(&mut self, cells: &[S]) {
-        self.rows
-            .push(cells.iter().map(|c| fit(c.as_ref(), MAX_CELL)).collect());
+        let row = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let free_text = self.headers.get(i).is_some_and(|h| self.cut.contains(h));
+                if free_text {
+                    fit(c.as_ref(), MAX_CELL)
+                } else {
+                    safe(c.as_ref()).into_owned()
+                }
+            })
+            .collect();
+        self.rows.push(row);
     }
 
     /// The table as text, one line per row, widths from the content.
@@ -141,7 +162,7 @@ mod tests {
 
     #[test]
     fn columns_fit_wide_names_by_display_width() {
-        let mut t = Table::new(&["ID", "NAME", "STATUS"]);
+        let mut t = Table::new(&["ID", "NAME", "STATUS"]).shorten(&["NAME"]);
         t.row(&["ak_1", "ノートパソコン", "enabled"]);
         t.row(&["ak_2", "laptop", "disabled"]);
         let text = t.render();
@@ -158,6 +179,16 @@ mod tests {
             "ak_1".len() + 2 + "ノートパソコン".width() + 2,
             "{text}"
         );
+    }
+
+    #[test]
+    fn only_free_text_columns_are_shortened() {
+        let fp = format!("SHA256:{}", "a".repeat(43));
+        let long = "n".repeat(60);
+        let mut t = Table::new(&["NAME", "FINGERPRINT"]).shorten(&["NAME"]);
+        t.row(&[long.as_str(), fp.as_str()]);
+        let text = t.render();
+        assert!(text.contains(&fp) && !text.contains(&long), "{text}");
     }
 
     #[test]

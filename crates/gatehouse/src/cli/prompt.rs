@@ -37,8 +37,7 @@ impl std::error::Error for Interrupted {}
 pub fn read_secret(prompt: &str, what: &str) -> anyhow::Result<SecretString> {
     let stdin = std::io::stdin();
     let line = if stdin.is_terminal() {
-        crate::cli::out::write_err(format_args!("{prompt}"));
-        let line = read_hidden(&stdin);
+        let line = read_hidden(&stdin, prompt);
         // Enter was not echoed either: end the prompt's line.
         note!();
         line?
@@ -131,7 +130,7 @@ fn edit(line: &mut Vec<u8>, b: u8) -> Option<Result<(), Interrupted>> {
     None
 }
 
-fn read_hidden(stdin: &std::io::Stdin) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+fn read_hidden(stdin: &std::io::Stdin, prompt: &str) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     let fd = stdin.as_fd();
     let saved = rustix::termios::tcgetattr(fd).context("reading the terminal settings")?;
     let mut quiet = saved.clone();
@@ -148,8 +147,11 @@ fn read_hidden(stdin: &std::io::Stdin) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     quiet.special_codes[SpecialCodeIndex::VMIN] = 1;
     quiet.special_codes[SpecialCodeIndex::VTIME] = 0;
     let _restore = Restore { stdin, saved };
+    // As getpass does: echo goes off (and what was typed ahead is dropped) before the
+    // prompt is shown, so nothing typed after the prompt can be echoed.
     rustix::termios::tcsetattr(fd, OptionalActions::Flush, &quiet)
         .context("switching terminal echo off")?;
+    crate::cli::out::write_err(format_args!("{prompt}"));
     let mut line = Zeroizing::new(Vec::new());
     let mut buf = Zeroizing::new([0u8; 256]);
     loop {

@@ -125,7 +125,8 @@ pub async fn api_keys(
                 "EXPIRES",
                 "LAST USED",
                 "PERMISSIONS",
-            ]);
+            ])
+            .shorten(&["NAME"]);
             for k in &keys {
                 table.row(&[
                     text(k, "id", ""),

@@ -103,7 +103,8 @@ pub async fn ssh_keys(
             if json_out {
                 return print_json(&Value::Array(keys));
             }
-            let mut table = Table::new(&["ID", "NAME", "TYPE", "FINGERPRINT", "ADDED"]);
+            let mut table =
+                Table::new(&["ID", "NAME", "TYPE", "FINGERPRINT", "ADDED"]).shorten(&["NAME"]);
             for k in &keys {
                 table.row(&[
                     text(k, "id", ""),

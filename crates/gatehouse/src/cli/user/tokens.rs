@@ -84,7 +84,8 @@ pub async fn tokens(
             if json_out {
                 return print_json(&Value::Array(list));
             }
-            let mut table = Table::new(&["ID", "NAME", "CREATED", "EXPIRES", "SCOPES"]);
+            let mut table =
+                Table::new(&["ID", "NAME", "CREATED", "EXPIRES", "SCOPES"]).shorten(&["NAME"]);
             for t in &list {
                 table.row(&[
                     text(t, "id", ""),
