@@ -175,6 +175,21 @@ def test_ctrl_c_at_the_password_prompt_stops_and_restores_the_terminal(server, t
     assert not (cli.home / "xdg/gatehouse/credentials.toml").exists()
 
 
+def test_admin_password_stdin_at_a_terminal_asks_twice_without_echo(server, tmp_path):
+    cli = cli_for(server, tmp_path)
+    password = new_password()
+    argv = [str(BINARY), "admin", *server.store.args(), "set-password", "admin", "--password-stdin"]
+    code, shown = in_pty(argv, cli.env(), [("New password", password + "\r"),
+                                           ("again", password + "\r")])
+    assert code == 0, shown
+    assert password not in shown, f"the password was echoed: {shown!r}"
+    assert harness.login(server, "admin", password).status == 200
+    code, shown = in_pty(argv, cli.env(), [("New password", password + "x\r"),
+                                           ("again", password + "y\r")])
+    assert code == 1 and "differ" in shown, shown
+    assert harness.login(server, "admin", password).status == 200
+
+
 def test_a_piped_password_still_works(server, tmp_path):
     cli = cli_for(server, tmp_path)
     cp = cli.run("login", *cli.trust(), "--username", "admin", stdin=server.bootstrap_password + "\n")

@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::cli::StoreArgs;
 use crate::cli::out::outln;
 use crate::cli::output::{OutputArgs, Table, print_json};
+use crate::cli::prompt::read_secret;
 use crate::cli::serve::read_secret_file;
 use crate::cli::term::safe;
 use crate::config::Config;
@@ -94,7 +95,8 @@ pub struct PasswordSource {
     /// Read the password from this file.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
-    /// Read the password from standard input.
+    /// Read the password from standard input (at a terminal: asked for twice, not
+    /// echoed).
     #[arg(long)]
     password_stdin: bool,
 }
@@ -103,6 +105,15 @@ impl PasswordSource {
     fn read(&self) -> anyhow::Result<SecretString> {
         if let Some(p) = &self.password_file {
             return read_secret_file(p);
+        }
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            // Typed by the operator: not echoed, and asked twice so a typo is caught.
+            let first = read_secret("New password: ", "password")?;
+            let again = read_secret("The same password again: ", "password")?;
+            if first.expose_secret() != again.expose_secret() {
+                bail!("the two passwords differ; nothing was changed");
+            }
+            return Ok(first);
         }
         let mut s = String::new();
         std::io::stdin()

@@ -104,7 +104,7 @@ pub enum Command {
         #[command(subcommand)]
         command: user::SshKeysCommand,
     },
-    /// Cluster integration: the sshd `AuthorizedKeysCommand`.
+    /// Cluster integration: the sshd AuthorizedKeysCommand.
     Ssh {
         /// The operation.
         #[command(subcommand)]

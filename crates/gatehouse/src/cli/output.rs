@@ -123,7 +123,12 @@ impl Table {
                     line.push_str(cell);
                 } else {
                     line.push_str(cell);
-                    let pad = widths[i].saturating_sub(cell.width()) + 2;
+                    let pad = widths
+                        .get(i)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_sub(cell.width())
+                        + 2;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }

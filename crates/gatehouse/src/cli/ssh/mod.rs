@@ -41,12 +41,12 @@ use crate::cli::out::note;
 #[derive(Debug, Subcommand)]
 pub enum SshCommand {
     /// Print the authorized_keys lines of USERNAME (for sshd's AuthorizedKeysCommand,
-    /// e.g. `AuthorizedKeysCommand /usr/local/bin/gatehouse ssh authorized-keys %u
-    /// --fingerprint %f`).
+    /// e.g. "AuthorizedKeysCommand /usr/local/bin/gatehouse ssh authorized-keys %u
+    /// --fingerprint %f").
     AuthorizedKeys {
-        /// The login name sshd is authenticating (`%u`).
+        /// The login name sshd is authenticating (%u).
         username: String,
-        /// Print only the key with this fingerprint (`%f`, `SHA256:…`).
+        /// Print only the key with this fingerprint (%f, SHA256:…).
         #[arg(long, value_name = "FP")]
         fingerprint: Option<String>,
         /// The config file (server, machine credential, cache).

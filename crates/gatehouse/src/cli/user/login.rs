@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::session::{
     Auth, Credentials, Refused, ServerArgs, Session, base_url, credentials_path,
@@ -127,6 +127,13 @@ fn trimmed(s: &SecretString) -> SecretString {
     SecretString::from(s.expose_secret().trim().to_owned())
 }
 
+/// `POST /api/auth/login` body, borrowing the password (no extra copy of it).
+#[derive(serde::Serialize)]
+struct SignInRequest<'a> {
+    username: &'a str,
+    password: &'a str,
+}
+
 /// Signs in with a password; returns the session cookie, its CSRF token and expiry.
 async fn sign_in(
     server: &str,
@@ -138,7 +145,10 @@ async fn sign_in(
     let res = match anon
         .client()
         .post(format!("{server}/api/auth/login"))
-        .json(&json!({"username": username, "password": password.expose_secret()}))
+        .json(&SignInRequest {
+            username,
+            password: password.expose_secret(),
+        })
         .send()
         .await
     {
