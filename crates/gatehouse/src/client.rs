@@ -83,7 +83,7 @@ fn build(
 /// Accepts `SHA256:<64 hex>` (colons inside the hex are ignored); returns the lowercase form.
 pub fn normalize_fingerprint(fp: &str) -> anyhow::Result<String> {
     let Some(hex_part) = fp.trim().strip_prefix("SHA256:") else {
-        bail!("a fingerprint looks like SHA256:<64 hex digits>, as printed by `gatehouse serve`");
+        bail!("a fingerprint looks like SHA256:<64 hex digits>, as printed by \"gatehouse serve\"");
     };
     let hex_part: String = hex_part
         .chars()
@@ -91,7 +91,7 @@ pub fn normalize_fingerprint(fp: &str) -> anyhow::Result<String> {
         .collect::<String>()
         .to_lowercase();
     if hex_part.len() != 64 || !hex_part.chars().all(|c| c.is_ascii_hexdigit()) {
-        bail!("a fingerprint looks like SHA256:<64 hex digits>, as printed by `gatehouse serve`");
+        bail!("a fingerprint looks like SHA256:<64 hex digits>, as printed by \"gatehouse serve\"");
     }
     Ok(format!("SHA256:{hex_part}"))
 }
@@ -149,6 +149,109 @@ impl ServerCertVerifier for PinnedVerifier {
             dss,
             &self.provider.signature_verification_algorithms,
         )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Whether a request failed because the server's certificate was not trusted (unknown
+/// issuer, wrong name, expired…), as opposed to a pinned fingerprint that did not match.
+pub fn is_untrusted_certificate(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        // The TLS error sits inside one or more io::Errors (whose `source` skips it).
+        let mut inner: &(dyn std::error::Error + 'static) = s;
+        while let Some(wrapped) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            inner = wrapped;
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// The `SHA256:<hex>` fingerprint of the certificate the server at `base` presents, for
+/// the message that tells a newcomer how to trust it.
+///
+/// SECURITY: this probing connection records the certificate and then refuses it, so
+/// the handshake never completes and nothing is sent over it; it only learns what a
+/// network attacker could also have shown. The user must still compare the fingerprint
+/// with the one `gatehouse serve` printed before pinning it.
+pub async fn presented_fingerprint(base: &str) -> Option<String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let recorder = Arc::new(RecordAndRefuse {
+        seen: std::sync::Mutex::new(None),
+        provider: provider.clone(),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .ok()?;
+    // Refused by our own verifier: this request always fails.
+    let _ = client.get(format!("{base}/healthz")).send().await;
+    recorder.seen.lock().ok()?.clone()
+}
+
+/// Records the server's certificate and refuses it (see [`presented_fingerprint`]).
+#[derive(Debug)]
+struct RecordAndRefuse {
+    seen: std::sync::Mutex<Option<String>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for RecordAndRefuse {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(crate::tls::fingerprint(end_entity.as_ref()));
+        }
+        Err(rustls::Error::General(
+            "probe only: certificate recorded, not trusted".into(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("probe only".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("probe only".into()))
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {

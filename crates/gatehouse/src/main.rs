@@ -1,8 +1,11 @@
 //! The `gatehouse` command: server, operator tool and user CLI in one binary.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use gatehouse::cli::out::{is_stdout_closed, write_err};
+use gatehouse::cli::prompt::Interrupted;
 use gatehouse::cli::{Cli, Command};
 
 fn main() -> ExitCode {
@@ -13,7 +16,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            write_err(format_args!("error: cannot start the async runtime: {e}\n"));
             return ExitCode::FAILURE;
         }
     };
@@ -21,32 +24,44 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Serve(args) => gatehouse::cli::serve::run(config, args).await,
-            Command::Admin { store, command } => {
-                gatehouse::cli::admin::run(config, &store.overrides(), command).await
-            }
+            Command::Admin {
+                store,
+                output,
+                command,
+            } => gatehouse::cli::admin::run(config, store, output, command).await,
             Command::Config { command } => gatehouse::cli::config_command(config, command),
             Command::Login(args) => gatehouse::cli::user::login(args).await,
             Command::Logout => gatehouse::cli::user::logout().await,
             Command::Auth {
                 server,
+                output,
                 command: gatehouse::cli::AuthCommand::Session,
-            } => gatehouse::cli::user::auth_session(server).await,
-            Command::ApiKeys { server, command } => {
-                gatehouse::cli::user::api_keys(server, command).await
-            }
-            Command::Tokens { server, command } => {
-                gatehouse::cli::user::tokens(server, command).await
-            }
-            Command::SshKeys { server, command } => {
-                gatehouse::cli::user::ssh_keys(server, command).await
-            }
+            } => gatehouse::cli::user::auth_session(server, output).await,
+            Command::ApiKeys {
+                server,
+                output,
+                command,
+            } => gatehouse::cli::user::api_keys(server, output, command).await,
+            Command::Tokens {
+                server,
+                output,
+                command,
+            } => gatehouse::cli::user::tokens(server, output, command).await,
+            Command::SshKeys {
+                server,
+                output,
+                command,
+            } => gatehouse::cli::user::ssh_keys(server, output, command).await,
             Command::Ssh { command } => gatehouse::cli::ssh::run(command).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `… | head` closed the pipe: the reader has what it wanted.
+        Err(e) if is_stdout_closed(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Interrupted>() => ExitCode::from(130),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            write_err(format_args!("error: {e:#}\n"));
             ExitCode::FAILURE
         }
     }

@@ -40,6 +40,14 @@ impl Application {
         config: &Config,
         bootstrap_password: Option<SecretString>,
     ) -> anyhow::Result<Self> {
+        // The listeners first: a port already taken stops the first start before the
+        // bootstrap account exists, so its one-time password is never created unseen.
+        let https = TcpListener::bind(config.listen_addr()?)
+            .with_context(|| format!("binding {}", config.server.listen))?;
+        let http = config
+            .http_listen_addr()?
+            .map(|a| TcpListener::bind(a).with_context(|| format!("binding {a}")))
+            .transpose()?;
         // SECURITY: the data folder is checked and made private before anything in it
         // is read or created (see `data_dir.rs`).
         let store = crate::data_dir::open_store(config).await?;
@@ -66,12 +74,6 @@ impl Application {
             BootstrapOutcome::CreatedWithPassword(p) => (Some(p), true),
         };
 
-        let https = TcpListener::bind(config.listen_addr()?)
-            .with_context(|| format!("binding {}", config.server.listen))?;
-        let http = config
-            .http_listen_addr()?
-            .map(|a| TcpListener::bind(a).with_context(|| format!("binding {a}")))
-            .transpose()?;
         let https_addr = https.local_addr()?;
         let state = AppState {
             core,

@@ -5,16 +5,22 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use gatehouse_core::Core;
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
 use gatehouse_core::service::NewAccount;
 
+use serde_json::json;
+
+use crate::cli::StoreArgs;
+use crate::cli::out::outln;
+use crate::cli::output::{OutputArgs, Table, print_json};
+use crate::cli::prompt::read_secret;
 use crate::cli::serve::read_secret_file;
 use crate::cli::term::safe;
-use crate::config::{Config, Overrides};
+use crate::config::Config;
 
 /// Operator commands.
 #[derive(Debug, Subcommand)]
@@ -89,7 +95,8 @@ pub struct PasswordSource {
     /// Read the password from this file.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
-    /// Read the password from standard input.
+    /// Read the password from standard input (at a terminal: asked for twice, not
+    /// echoed).
     #[arg(long)]
     password_stdin: bool,
 }
@@ -98,6 +105,15 @@ impl PasswordSource {
     fn read(&self) -> anyhow::Result<SecretString> {
         if let Some(p) = &self.password_file {
             return read_secret_file(p);
+        }
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            // Typed by the operator: not echoed, and asked twice so a typo is caught.
+            let first = read_secret("New password: ", "password")?;
+            let again = read_secret("The same password again: ", "password")?;
+            if first.expose_secret() != again.expose_secret() {
+                bail!("the two passwords differ; nothing was changed");
+            }
+            return Ok(first);
         }
         let mut s = String::new();
         std::io::stdin()
@@ -109,13 +125,48 @@ impl PasswordSource {
     }
 }
 
+/// Refuses to go on when there is no store where the configuration points, unless
+/// `--create` asked for one: a mistyped `--data-dir` (or running in the wrong folder)
+/// would otherwise create an empty store, with a new master key, and act on it.
+fn check_store_exists(config: &Config, create: bool) -> anyhow::Result<()> {
+    if create {
+        return Ok(());
+    }
+    let dir = &config.server.data_dir;
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+    if !dir.is_dir() {
+        bail!(
+            "no Gatehouse data folder at {}: pass --data-dir with the folder the server uses \
+             (or set server.data_dir in --config), or add --create to make a new, empty store there",
+            shown.display()
+        );
+    }
+    let url = config.database_url();
+    if let Some(db) = url
+        .strip_prefix("sqlite://")
+        .map(|rest| rest.split('?').next().unwrap_or_default())
+        .filter(|p| !p.is_empty() && !p.starts_with(":memory:"))
+        && !std::path::Path::new(db).exists()
+    {
+        bail!(
+            "no Gatehouse database at {db} (data folder {}): pass --data-dir or --database-url \
+             for the server's store, or add --create to make a new, empty store",
+            shown.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs an admin command.
 pub async fn run(
     config_file: Option<&std::path::Path>,
-    overrides: &Overrides,
+    store_args: &StoreArgs,
+    output: &OutputArgs,
     cmd: &AdminCommand,
 ) -> anyhow::Result<()> {
-    let config = Config::load(config_file, overrides)?;
+    let config = Config::load(config_file, &store_args.overrides())?;
+    check_store_exists(&config, store_args.create)?;
+    let json_out = output.is_json();
     crate::data_dir::restrict_umask();
     // The same checks as the server's: admin commands read and write the same files.
     let store = crate::data_dir::open_store(&config).await?;
@@ -141,47 +192,66 @@ pub async fn run(
                 })
                 .await
                 .map_err(describe)?;
-            println!("created user {} ({})", safe(&user.username), user.id);
+            if json_out {
+                print_json(&serde_json::to_value(&user)?)?;
+            } else {
+                outln!("created user {} ({})", safe(&user.username), user.id)?;
+            }
         }
         AdminCommand::SetPassword { username, password } => {
             let pw = password.read()?;
             core.set_password(username, pw.expose_secret())
                 .await
                 .map_err(describe)?;
-            println!(
-                "password set for {}; its sessions were ended",
-                safe(username)
-            );
+            if json_out {
+                print_json(&json!({"username": username, "password_set": true}))?;
+            } else {
+                outln!(
+                    "password set for {}; its sessions were ended",
+                    safe(username)
+                )?;
+            }
         }
         AdminCommand::ListUsers => {
-            println!(
-                "{:<24} {:<20} {:<32} {:<9} CREATED",
-                "ID", "USERNAME", "EMAIL", "STATUS"
-            );
-            for u in core.list_users().await.map_err(describe)? {
-                println!(
-                    "{:<24} {:<20} {:<32} {:<9} {}",
-                    u.id,
-                    safe(u.username.as_str()),
-                    safe(u.email.as_str()),
-                    if u.disabled { "disabled" } else { "active" },
-                    u.created_at.date()
-                );
+            let users = core.list_users().await.map_err(describe)?;
+            if json_out {
+                print_json(&serde_json::to_value(&users)?)?;
+            } else {
+                let mut table = Table::new(&["ID", "USERNAME", "EMAIL", "STATUS", "CREATED"])
+                    .shorten(&["EMAIL"]);
+                for u in &users {
+                    table.row(&[
+                        u.id.to_string(),
+                        u.username.clone(),
+                        u.email.clone(),
+                        (if u.disabled { "disabled" } else { "active" }).to_owned(),
+                        u.created_at.date().to_string(),
+                    ]);
+                }
+                table.print()?;
             }
         }
         AdminCommand::DisableUser { username } => {
             core.set_user_disabled(username, true)
                 .await
                 .map_err(describe)?;
-            println!("disabled {}; its sessions were ended", safe(username));
+            if json_out {
+                print_json(&json!({"username": username, "disabled": true}))?;
+            } else {
+                outln!("disabled {}; its sessions were ended", safe(username))?;
+            }
         }
         AdminCommand::EnableUser { username } => {
             core.set_user_disabled(username, false)
                 .await
                 .map_err(describe)?;
-            println!("enabled {}", safe(username));
+            if json_out {
+                print_json(&json!({"username": username, "disabled": false}))?;
+            } else {
+                outln!("enabled {}", safe(username))?;
+            }
         }
-        AdminCommand::Policy(args) => policy(&core, args).await?,
+        AdminCommand::Policy(args) => policy(&core, args, json_out).await?,
         AdminCommand::SeedApiKeys {
             user,
             count,
@@ -194,31 +264,50 @@ pub async fn run(
                 text.push('\n');
             }
             crate::tls::write_private(output, text.as_bytes())?;
-            println!(
-                "created {} keys for {user}; written to {}",
-                keys.len(),
-                output.display()
-            );
+            if json_out {
+                print_json(&json!({"user": user, "created": keys.len(), "file": output}))?;
+            } else {
+                outln!(
+                    "created {} keys for {}; written to {}",
+                    keys.len(),
+                    safe(user),
+                    output.display()
+                )?;
+            }
         }
         AdminCommand::RotateSigningKey => {
             core.init_signing_keys().await.map_err(describe)?;
             let key = core.rotate_signing_key().await.map_err(describe)?;
-            println!(
-                "new signing key {}; earlier keys verify until their tokens expire",
-                key.kid
-            );
+            if json_out {
+                print_json(&json!({"kid": key.kid}))?;
+            } else {
+                outln!(
+                    "new signing key {}; earlier keys verify until their tokens expire",
+                    key.kid
+                )?;
+            }
         }
         AdminCommand::Audit { limit } => {
-            for e in core.recent_audit(None, *limit).await.map_err(describe)? {
-                println!(
-                    "{} {:<18} user={} name={} factor={} ip={}",
-                    e.at,
-                    safe(&e.action),
-                    e.user_id.map(|u| u.0).unwrap_or_else(|| "-".into()),
-                    safe(e.username.as_deref().unwrap_or("-")),
-                    safe(e.factor.as_deref().unwrap_or("-")),
-                    safe(e.ip.as_deref().unwrap_or("-")),
-                );
+            let events = core.recent_audit(None, *limit).await.map_err(describe)?;
+            if json_out {
+                print_json(&serde_json::to_value(&events)?)?;
+            } else {
+                let mut table = Table::new(&["TIME", "ACTION", "USER", "NAME", "FACTOR", "IP"])
+                    .shorten(&["NAME"]);
+                for e in &events {
+                    table.row(&[
+                        e.at.to_string(),
+                        e.action.clone(),
+                        e.user_id
+                            .as_ref()
+                            .map(|u| u.0.clone())
+                            .unwrap_or_else(|| "-".into()),
+                        e.username.clone().unwrap_or_else(|| "-".into()),
+                        e.factor.clone().unwrap_or_else(|| "-".into()),
+                        e.ip.clone().unwrap_or_else(|| "-".into()),
+                    ]);
+                }
+                table.print()?;
             }
         }
     }
@@ -251,7 +340,7 @@ pub struct PolicyArgs {
     token_user_choice: Option<bool>,
 }
 
-async fn policy(core: &Core, args: &PolicyArgs) -> anyhow::Result<()> {
+async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Result<()> {
     use gatehouse_core::org::KeyExpiration;
     let org = core.default_org().await.map_err(describe)?;
     let mut p = core.org_policy_of(&org.id).await.map_err(describe)?;
@@ -290,27 +379,40 @@ async fn policy(core: &Core, args: &PolicyArgs) -> anyhow::Result<()> {
     }
     if changed {
         core.set_org_policy(&org.id, &p).await.map_err(describe)?;
-        println!("policy updated for organisation {}", org.name);
+        if !json_out {
+            outln!("policy updated for organisation {}", safe(&org.name))?;
+        }
     }
     let list: Vec<String> = p
         .api_key_expirations
         .iter()
         .map(KeyExpiration::as_code)
         .collect();
-    println!("api_key_expirations           = {}", list.join(","));
-    println!(
+    if json_out {
+        return print_json(&json!({
+            "organisation": org.name,
+            "api_key_expirations": list,
+            "api_key_default_expiration": p.api_key_default_expiration.as_code(),
+            "api_key_user_choice": p.api_key_user_choice,
+            "require_disable_before_delete": p.require_disable_before_delete,
+            "token_max_hours": p.token_max_hours,
+            "token_default_hours": p.token_default_hours,
+            "token_user_choice": p.token_user_choice,
+        }));
+    }
+    outln!("api_key_expirations           = {}", list.join(","))?;
+    outln!(
         "api_key_default_expiration    = {}",
         p.api_key_default_expiration.as_code()
-    );
-    println!("api_key_user_choice           = {}", p.api_key_user_choice);
-    println!(
+    )?;
+    outln!("api_key_user_choice           = {}", p.api_key_user_choice)?;
+    outln!(
         "require_disable_before_delete = {}",
         p.require_disable_before_delete
-    );
-    println!("token_max_hours               = {}", p.token_max_hours);
-    println!("token_default_hours           = {}", p.token_default_hours);
-    println!("token_user_choice             = {}", p.token_user_choice);
-    Ok(())
+    )?;
+    outln!("token_max_hours               = {}", p.token_max_hours)?;
+    outln!("token_default_hours           = {}", p.token_default_hours)?;
+    outln!("token_user_choice             = {}", p.token_user_choice)
 }
 
 /// Turns a domain error into an operator-facing message.

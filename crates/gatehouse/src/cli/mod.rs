@@ -1,6 +1,14 @@
-//! The command line: `serve`, `admin …` and `config …`.
+//! The command line: `serve`, `admin …`, `config …`, `ssh …` and the user commands.
+//!
+//! Everything printed goes through `out.rs` (a closed pipe ends a command quietly; the
+//! lints below keep `println!` out), secrets are read through `prompt.rs` (no echo at a
+//! terminal), and data is printed as a table or `--json` by `output.rs`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod admin;
+pub mod out;
+pub mod output;
+pub mod prompt;
 pub mod serve;
 pub mod ssh;
 pub mod term;
@@ -10,6 +18,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cli::out::{out, outln};
+use crate::cli::output::OutputArgs;
 use crate::config::{Config, Overrides};
 
 /// Gatehouse: account authentication and credentials for the compute platform.
@@ -34,6 +44,9 @@ pub enum Command {
         /// Where the store is.
         #[command(flatten)]
         store: StoreArgs,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
         /// The operation.
         #[command(subcommand)]
         command: admin::AdminCommand,
@@ -48,6 +61,9 @@ pub enum Command {
         /// Server flags.
         #[command(flatten)]
         server: user::ServerArgs,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
         /// The operation.
         #[command(subcommand)]
         command: AuthCommand,
@@ -57,6 +73,9 @@ pub enum Command {
         /// Server flags.
         #[command(flatten)]
         server: user::ServerArgs,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
         /// The operation.
         #[command(subcommand)]
         command: user::ApiKeysCommand,
@@ -66,6 +85,9 @@ pub enum Command {
         /// Server flags.
         #[command(flatten)]
         server: user::ServerArgs,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
         /// The operation.
         #[command(subcommand)]
         command: user::TokensCommand,
@@ -75,11 +97,14 @@ pub enum Command {
         /// Server flags.
         #[command(flatten)]
         server: user::ServerArgs,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
         /// The operation.
         #[command(subcommand)]
         command: user::SshKeysCommand,
     },
-    /// Cluster integration: the sshd `AuthorizedKeysCommand`.
+    /// Cluster integration: the sshd AuthorizedKeysCommand.
     Ssh {
         /// The operation.
         #[command(subcommand)]
@@ -93,15 +118,19 @@ pub enum Command {
     },
 }
 
-/// Flags that locate the store.
+/// Flags that locate the store (accepted before or after the admin subcommand).
 #[derive(Debug, Args, Clone, Default)]
 pub struct StoreArgs {
-    /// Data folder (SQLite database, generated certificate).
-    #[arg(long, value_name = "DIR")]
+    /// Data folder (SQLite database, master key, generated certificate).
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL (sqlite://… or postgres://…).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Create the data folder and an empty store if there is none (without it, a
+    /// missing one is an error, so that a mistyped path cannot start a new empty store).
+    #[arg(long, global = true)]
+    pub create: bool,
 }
 
 /// `gatehouse auth …`
@@ -138,21 +167,19 @@ pub fn config_command(
 ) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Example => {
-            print!("{}", Config::example_toml());
-            Ok(())
+            out!("{}", Config::example_toml())
         }
         ConfigCommand::Check => {
             let c = Config::load(cli_config, &Overrides::default())?;
-            println!("configuration OK");
-            println!("  listen:   https://{}", c.server.listen);
+            outln!("configuration OK")?;
+            outln!("  listen:   https://{}", c.server.listen)?;
             if !c.server.http_listen.is_empty() {
-                println!(
+                outln!(
                     "  http:     http://{} (never authenticates)",
                     c.server.http_listen
-                );
+                )?;
             }
-            println!("  database: {}", redact_url(&c.database_url()));
-            Ok(())
+            outln!("  database: {}", redact_url(&c.database_url()))
         }
     }
 }
@@ -178,6 +205,14 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // Catches clashing names (a global flag shadowing a subcommand's) at test time
+        // rather than as a panic when the command runs.
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+
     #[test]
     fn database_passwords_are_hidden_when_printed() {
         assert_eq!(

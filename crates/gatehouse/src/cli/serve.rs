@@ -25,7 +25,7 @@ pub struct ServeArgs {
     /// Database URL (sqlite://… or postgres://…).
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
-    /// File holding the password for the first `admin` account (first start only).
+    /// File holding the password for the first "admin" account (first start only).
     #[arg(long, value_name = "FILE")]
     pub bootstrap_password_file: Option<PathBuf>,
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use gatehouse_core::ssh::SshPublicKey;
 use reqwest::StatusCode;
+
+use crate::cli::out::note;
 use serde::Deserialize;
 
 use super::config::SshConfig;
@@ -129,7 +131,7 @@ fn parse(body: &[u8], username: &str) -> Result<Vec<SshPublicKey>, Failure> {
         .filter_map(|k| match SshPublicKey::parse(&k.line) {
             Ok(key) => Some(key),
             Err(e) => {
-                eprintln!("gatehouse: skipping a line that is not a plain public key: {e}");
+                note!("gatehouse: skipping a line that is not a plain public key: {e}");
                 None
             }
         })

@@ -35,16 +35,18 @@ use gatehouse_core::ssh::SshPublicKey;
 
 use answer::Failure;
 
+use crate::cli::out::note;
+
 /// `gatehouse ssh …`
 #[derive(Debug, Subcommand)]
 pub enum SshCommand {
     /// Print the authorized_keys lines of USERNAME (for sshd's AuthorizedKeysCommand,
-    /// e.g. `AuthorizedKeysCommand /usr/local/bin/gatehouse ssh authorized-keys %u
-    /// --fingerprint %f`).
+    /// e.g. "AuthorizedKeysCommand /usr/local/bin/gatehouse ssh authorized-keys %u
+    /// --fingerprint %f").
     AuthorizedKeys {
-        /// The login name sshd is authenticating (`%u`).
+        /// The login name sshd is authenticating (%u).
         username: String,
-        /// Print only the key with this fingerprint (`%f`, `SHA256:…`).
+        /// Print only the key with this fingerprint (%f, SHA256:…).
         #[arg(long, value_name = "FP")]
         fingerprint: Option<String>,
         /// The config file (server, machine credential, cache).
@@ -63,11 +65,11 @@ pub async fn run(cmd: &SshCommand) -> anyhow::Result<()> {
     // SECURITY: only canonical account names go further (no `../x`, `alice;id`, case
     // variants or 300-character names); anything else is "no keys".
     let Ok(name) = Username::parse(username) else {
-        eprintln!("gatehouse: not a Gatehouse username; no keys");
+        note!("gatehouse: not a Gatehouse username; no keys");
         return Ok(());
     };
     if name.as_str() != username {
-        eprintln!("gatehouse: not a canonical Gatehouse username; no keys");
+        note!("gatehouse: not a canonical Gatehouse username; no keys");
         return Ok(());
     }
     let config = SshConfig::load(ssh_config)?;
@@ -76,14 +78,14 @@ pub async fn run(cmd: &SshCommand) -> anyhow::Result<()> {
             if let Some(dir) = config.cache_dir()
                 && let Err(e) = cache::write(dir, name.as_str(), &keys)
             {
-                eprintln!("gatehouse: cannot update the cache: {e:#}");
+                note!("gatehouse: cannot update the cache: {e:#}");
             }
             keys
         }
         Err(Failure::Refused(e)) => return Err(e),
         Err(Failure::Unavailable(e)) => match cached(&config, name.as_str()) {
             Some(keys) => {
-                eprintln!("gatehouse: {e:#}; serving the cached answer");
+                note!("gatehouse: {e:#}; serving the cached answer");
                 keys
             }
             None => return Err(e.context("no cached answer; refusing (fail closed)")),
@@ -125,7 +127,7 @@ fn cached(config: &SshConfig, username: &str) -> Option<Vec<SshPublicKey>> {
     match cache::read(dir, username, Duration::from_secs(config.cache_ttl_seconds)) {
         Ok(keys) => keys,
         Err(e) => {
-            eprintln!("gatehouse: {e:#}");
+            note!("gatehouse: {e:#}");
             None
         }
     }
