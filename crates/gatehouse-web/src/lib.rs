@@ -47,10 +47,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             middleware::limits::request_limits,
         ))
-        // Outermost but for the headers: whatever answered inside, the answer is ours.
-        .layer(axum::middleware::from_fn(
-            middleware::json_errors::json_errors,
-        ))
         .layer(axum::middleware::from_fn(
             middleware::headers::security_headers,
         ))

@@ -45,9 +45,6 @@ pub fn plain_router(state: AppState, full: Router) -> Router {
             crate::middleware::limits::request_limits,
         ))
         .layer(axum::middleware::from_fn(
-            crate::middleware::json_errors::json_errors,
-        ))
-        .layer(axum::middleware::from_fn(
             crate::middleware::headers::security_headers,
         ))
         .layer(axum::middleware::from_fn(request_id))

@@ -103,7 +103,51 @@ impl Default for ServerConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/gatehouse.db`.
-    pub url: String,
+    pub url: DatabaseUrl,
+}
+
+/// A database URL. It may carry a password, so its `Debug` shows it with the password
+/// replaced: a derived `Debug` of the configuration (or of the flags) can never print it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL itself, for opening the store.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        DatabaseUrl(url)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({:?})", redact_url(&self.0))
+    }
+}
+
+/// A URL with the password of its user-info (if any) replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    match (rest.find('@'), rest.find(':')) {
+        (Some(at), Some(colon)) if colon < at => {
+            format!(
+                "{}{}:***{}",
+                &url[..scheme_end],
+                &rest[..colon],
+                &rest[at..]
+            )
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// `[session]`
@@ -304,7 +348,7 @@ pub struct Overrides {
     /// `--data-dir`
     pub data_dir: Option<PathBuf>,
     /// `--database-url`
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
 }
 
 impl Config {
@@ -464,13 +508,13 @@ impl Config {
 
     /// The database URL, defaulting to SQLite inside the data folder.
     pub fn database_url(&self) -> String {
-        if self.database.url.is_empty() {
+        if self.database.url.expose().is_empty() {
             format!(
                 "sqlite://{}",
                 self.server.data_dir.join("gatehouse.db").display()
             )
         } else {
-            self.database.url.clone()
+            self.database.url.expose().to_owned()
         }
     }
 
@@ -669,7 +713,7 @@ mod tests {
         let weak = env(&[("GATEHOUSE_PASSWORD__ARGON2_MEMORY_KIB", "1024")]);
         assert!(Config::load_from(None, &weak, &Overrides::default()).is_err());
         let bad_db = Overrides {
-            database_url: Some("mysql://x".into()),
+            database_url: Some(String::from("mysql://x").into()),
             ..Overrides::default()
         };
         assert!(Config::load_from(None, &[], &bad_db).is_err());
@@ -682,5 +726,23 @@ mod tests {
         std::fs::write(&path, Config::example_toml()).expect("write");
         let c = Config::load_from(Some(&path), &[], &Overrides::default()).expect("config");
         assert_eq!(c.server.listen, Config::default().server.listen);
+    }
+
+    #[test]
+    fn no_debug_output_of_the_configuration_shows_the_database_password() {
+        let env = vec![(
+            "GATEHOUSE_DATABASE__URL".to_owned(),
+            "postgres://gh:s3cret-pw@db:5432/gh".to_owned(),
+        )];
+        let c = Config::load_from(None, &env, &Overrides::default()).expect("config");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(shown.contains("postgres://gh:***@db:5432/gh"), "{shown}");
+        assert_eq!(c.database_url(), "postgres://gh:s3cret-pw@db:5432/gh");
+        let o = Overrides {
+            database_url: Some(String::from("postgres://u:hunter2hunter2@h/d").into()),
+            ..Overrides::default()
+        };
+        assert!(!format!("{o:?}").contains("hunter2"));
     }
 }

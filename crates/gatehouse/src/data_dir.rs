@@ -53,7 +53,7 @@ pub fn secure_folder(dir: &Path) -> anyhow::Result<()> {
     if meta.uid() != me {
         bail!(
             "data folder {} is owned by {} (uid {}), not by the user running Gatehouse ({}, uid {me}); \
-             run Gatehouse as the folder's owner, or `chown` the folder to this user",
+             run Gatehouse as the folder's owner, or \"chown\" the folder to this user",
             dir.display(),
             user_name(meta.uid()),
             meta.uid(),
@@ -63,7 +63,7 @@ pub fn secure_folder(dir: &Path) -> anyhow::Result<()> {
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o022 != 0 {
         bail!(
-            "data folder {} is writable by other users (mode {mode:04o}); run `chmod 700 {}`",
+            "data folder {} is writable by other users (mode {mode:04o}); run \"chmod 700 {}\"",
             dir.display(),
             dir.display()
         );

@@ -51,8 +51,9 @@ impl ConnectionSettings {
             // idle keep-alive connection, is closed after this long.
             .header_read_timeout(self.header_read_timeout)
             // hyper's own limits sit above the web layer's 414/431 checks, so that a
-            // request over ours gets our JSON answer rather than hyper's empty one.
-            .max_headers(limits::TRANSPORT_MAX_HEADERS)
+            // request over ours gets our JSON answer rather than hyper's empty one. Its
+            // header count stays at its default (100, see `limits`): any explicit value
+            // moves the parser's header array to the heap, one allocation per request.
             .max_buf_size(limits::TRANSPORT_MAX_BUF_BYTES);
         server
     }

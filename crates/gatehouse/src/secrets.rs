@@ -20,7 +20,7 @@ pub fn load_or_generate(path: &Path) -> anyhow::Result<Keyring> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     if meta.permissions().mode() & 0o077 != 0 {
         bail!(
-            "{} is readable by other users; run `chmod 600 {}`",
+            "{} is readable by other users; run \"chmod 600 {}\"",
             path.display(),
             path.display()
         );

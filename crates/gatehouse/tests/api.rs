@@ -410,7 +410,8 @@ async fn every_error_is_our_json_with_security_headers_and_no_rust_names() {
             .body(body.to_owned())
     };
     let mut many = reqwest::header::HeaderMap::new();
-    for i in 0..120 {
+    // Over our limit (90) and within hyper's (100), which answers beyond it by itself.
+    for i in 0..95 {
         many.insert(
             reqwest::header::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).expect("name"),
             "v".parse().expect("value"),

@@ -9,10 +9,12 @@ use axum::response::Response;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Adds HSTS, nosniff, a referrer policy, a CSP on HTML, and `no-store` on API answers.
+/// Makes every error answer ours ([`super::json_errors`]), then adds HSTS, nosniff, a
+/// referrer policy, a CSP on HTML, and `no-store` on API answers.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
-    let mut res = next.run(req).await;
+    // Whatever answered inside, an error answer is our JSON before the headers go on.
+    let mut res = super::json_errors::ensure_ours(next.run(req).await).await;
     let is_html = res
         .headers()
         .get(header::CONTENT_TYPE)

@@ -154,7 +154,7 @@ impl StoreArgs {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             data_dir: self.data_dir.clone(),
-            database_url: self.database_url.clone(),
+            database_url: self.database_url.clone().map(Into::into),
             ..Overrides::default()
         }
     }
@@ -179,27 +179,11 @@ pub fn config_command(
                     c.server.http_listen
                 )?;
             }
-            outln!("  database: {}", redact_url(&c.database_url()))
-        }
-    }
-}
-
-/// Hides a password in a database URL.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    match (rest.find('@'), rest.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!(
-                "{}{}:***{}",
-                &url[..scheme_end],
-                &rest[..colon],
-                &rest[at..]
+            outln!(
+                "  database: {}",
+                crate::config::redact_url(&c.database_url())
             )
         }
-        _ => url.to_owned(),
     }
 }
 
@@ -216,9 +200,12 @@ mod tests {
     #[test]
     fn database_passwords_are_hidden_when_printed() {
         assert_eq!(
-            super::redact_url("postgres://gh:s3cret@db:5432/gh"),
+            crate::config::redact_url("postgres://gh:s3cret@db:5432/gh"),
             "postgres://gh:***@db:5432/gh"
         );
-        assert_eq!(super::redact_url("sqlite://./x.db"), "sqlite://./x.db");
+        assert_eq!(
+            crate::config::redact_url("sqlite://./x.db"),
+            "sqlite://./x.db"
+        );
     }
 }

@@ -38,7 +38,7 @@ pub async fn run(config_file: Option<&std::path::Path>, args: &ServeArgs) -> any
             listen: args.listen.clone(),
             http_listen: args.http_listen.clone(),
             data_dir: args.data_dir.clone(),
-            database_url: args.database_url.clone(),
+            database_url: args.database_url.clone().map(Into::into),
         },
     )?;
     crate::telemetry::init(&config.log.format, &config.log.level);

@@ -52,7 +52,7 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
             listen: Some("127.0.0.1:0".into()),
             http_listen: Some("127.0.0.1:0".into()),
             data_dir: Some(dir.path().to_path_buf()),
-            database_url,
+            database_url: database_url.map(Into::into),
         },
     )
     .expect("config");
