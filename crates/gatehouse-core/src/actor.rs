@@ -1,6 +1,6 @@
 //! Who is acting and with which permissions, whatever credential they used.
 
-use crate::account::User;
+use crate::account::Account;
 use crate::error::{Error, Result};
 use crate::ids::{ApiKeyId, TokenId};
 use crate::scope::Scopes;
@@ -9,7 +9,7 @@ use crate::scope::Scopes;
 #[derive(Debug, Clone)]
 pub struct Actor {
     /// The account.
-    pub user: User,
+    pub user: Account,
     /// What this credential may do.
     pub scopes: Scopes,
     /// The credential used.
@@ -123,13 +123,13 @@ impl Memo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::User;
+    use crate::account::Account;
     use time::macros::datetime;
 
     fn actor(credential: Credential, expires_at: Option<time::OffsetDateTime>) -> Actor {
         Actor {
-            user: User {
-                id: crate::ids::UserId("usr_1".into()),
+            user: Account {
+                id: crate::ids::AccountId("usr_1".into()),
                 org_id: crate::ids::OrgId("org_1".into()),
                 username: "alice".into(),
                 email: "alice@example.org".into(),

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::ids::{AuditId, UserId};
+use crate::ids::{AccountId, AuditId};
 
 /// One audit record.
 #[derive(Debug, Clone, Serialize)]
@@ -20,7 +20,7 @@ pub struct AuditEvent {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     /// The account concerned, when known.
-    pub user_id: Option<UserId>,
+    pub user_id: Option<AccountId>,
     /// The name that was presented, for failures against unknown accounts.
     pub username: Option<String>,
     /// What happened, e.g. `login.succeeded`.
@@ -76,7 +76,7 @@ impl AuditEvent {
     }
 
     /// Sets the account.
-    pub fn user(mut self, id: &UserId) -> Self {
+    pub fn user(mut self, id: &AccountId) -> Self {
         self.user_id = Some(id.clone());
         self
     }

@@ -31,7 +31,7 @@ macro_rules! id_type {
 
 id_type!(
     /// Identifies an account.
-    UserId,
+    AccountId,
     "usr"
 );
 id_type!(
@@ -71,9 +71,9 @@ mod tests {
 
     #[test]
     fn generated_ids_carry_their_prefix_and_differ() {
-        let a = UserId::generate();
+        let a = AccountId::generate();
         assert!(a.as_str().starts_with("usr_"));
         assert_eq!(a.as_str().len(), 4 + 24);
-        assert_ne!(a, UserId::generate());
+        assert_ne!(a, AccountId::generate());
     }
 }

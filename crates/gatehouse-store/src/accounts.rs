@@ -10,8 +10,8 @@ macro_rules! impl_account_store {
             use time::OffsetDateTime;
 
             use crate::error::db;
-            use gatehouse_core::account::{NewUser, User, UserRecord, Username};
-            use gatehouse_core::ids::{OrgId, UserId};
+            use gatehouse_core::account::{NewAccountRecord, Account, AccountRecord, Username};
+            use gatehouse_core::ids::{OrgId, AccountId};
             use gatehouse_core::org::{KeyExpiration, Org, OrgPolicy};
             use gatehouse_core::store::{AccountStore, Invalidation};
             use gatehouse_core::Error;
@@ -19,16 +19,16 @@ macro_rules! impl_account_store {
             use super::{DbOf, $store, publish};
             use crate::sql::{opt_ts, ts};
 
-            macro_rules! user_columns {
+            macro_rules! account_columns {
                 () => {
                     "account_id, org_id, username, email, display_name, password_hash, is_admin, disabled, created_at, tokens_not_before"
                 };
             }
 
-            fn user_row(r: &<DbOf as sqlx::Database>::Row) -> Result<UserRecord> {
-                Ok(UserRecord {
-                    user: User {
-                        id: UserId(r.try_get("account_id").map_err(db)?),
+            fn account_row(r: &<DbOf as sqlx::Database>::Row) -> Result<AccountRecord> {
+                Ok(AccountRecord {
+                    user: Account {
+                        id: AccountId(r.try_get("account_id").map_err(db)?),
                         org_id: OrgId(r.try_get("org_id").map_err(db)?),
                         username: r.try_get("username").map_err(db)?,
                         email: r.try_get("email").map_err(db)?,
@@ -71,7 +71,7 @@ macro_rules! impl_account_store {
                     })
                 }
 
-                async fn insert_user(&self, u: &NewUser) -> Result<User> {
+                async fn insert_account(&self, u: &NewAccountRecord) -> Result<Account> {
                     sqlx::query(
                         "INSERT INTO account (account_id, org_id, username, email, display_name, \
                          password_hash, is_admin, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8)",
@@ -87,7 +87,7 @@ macro_rules! impl_account_store {
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
-                    Ok(User {
+                    Ok(Account {
                         id: u.id.clone(),
                         org_id: u.org_id.clone(),
                         username: u.username.as_str().to_owned(),
@@ -99,42 +99,42 @@ macro_rules! impl_account_store {
                     })
                 }
 
-                async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>> {
-                    let sql = concat!("SELECT ", user_columns!(), " FROM account WHERE username = $1");
+                async fn account_by_username(&self, username: &Username) -> Result<Option<AccountRecord>> {
+                    let sql = concat!("SELECT ", account_columns!(), " FROM account WHERE username = $1");
                     sqlx::query(sql)
                         .bind(username.as_str())
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db)?
                         .as_ref()
-                        .map(user_row)
+                        .map(account_row)
                         .transpose()
                 }
 
-                async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>> {
-                    let sql = concat!("SELECT ", user_columns!(), " FROM account WHERE account_id = $1");
+                async fn account_by_id(&self, id: &AccountId) -> Result<Option<AccountRecord>> {
+                    let sql = concat!("SELECT ", account_columns!(), " FROM account WHERE account_id = $1");
                     sqlx::query(sql)
                         .bind(&id.0)
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db)?
                         .as_ref()
-                        .map(user_row)
+                        .map(account_row)
                         .transpose()
                 }
 
-                async fn list_users(&self) -> Result<Vec<User>> {
-                    let sql = concat!("SELECT ", user_columns!(), " FROM account ORDER BY created_at, username");
+                async fn list_accounts(&self) -> Result<Vec<Account>> {
+                    let sql = concat!("SELECT ", account_columns!(), " FROM account ORDER BY created_at, username");
                     sqlx::query(sql)
                         .fetch_all(&self.pool)
                         .await
                         .map_err(db)?
                         .iter()
-                        .map(|r| user_row(r).map(|u| u.user))
+                        .map(|r| account_row(r).map(|u| u.user))
                         .collect()
                 }
 
-                async fn count_users(&self) -> Result<u64> {
+                async fn count_accounts(&self) -> Result<u64> {
                     let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM account")
                         .fetch_one(&self.pool)
                         .await
@@ -144,7 +144,7 @@ macro_rules! impl_account_store {
                     Ok(n.max(0) as u64)
                 }
 
-                async fn set_password_hash(&self, id: &UserId, hash: &str) -> Result<()> {
+                async fn set_password_hash(&self, id: &AccountId, hash: &str) -> Result<()> {
                     let done = sqlx::query("UPDATE account SET password_hash = $1 WHERE account_id = $2")
                         .bind(hash)
                         .bind(&id.0)
@@ -157,7 +157,7 @@ macro_rules! impl_account_store {
                     Ok(())
                 }
 
-                async fn set_user_disabled(&self, id: &UserId, disabled: bool, at: OffsetDateTime) -> Result<()> {
+                async fn set_account_disabled(&self, id: &AccountId, disabled: bool, at: OffsetDateTime) -> Result<()> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
                     let done = sqlx::query("UPDATE account SET disabled = $1 WHERE account_id = $2")
                         .bind(disabled)
@@ -168,7 +168,7 @@ macro_rules! impl_account_store {
                     if done.rows_affected() == 0 {
                         return Err(Error::NotFound);
                     }
-                    publish(&mut tx, at, Invalidation::User(id.clone())).await?;
+                    publish(&mut tx, at, Invalidation::Account(id.clone())).await?;
                     tx.commit().await.map_err(db)
                 }
 

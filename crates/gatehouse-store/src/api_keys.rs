@@ -11,7 +11,7 @@ macro_rules! impl_api_key_store {
 
             use crate::error::db;
             use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage};
-            use gatehouse_core::ids::{ApiKeyId, UserId};
+            use gatehouse_core::ids::{ApiKeyId, AccountId};
             use gatehouse_core::page::PageRequest;
             use gatehouse_core::scope::Scopes;
             use gatehouse_core::secret::TokenHash;
@@ -32,7 +32,7 @@ macro_rules! impl_api_key_store {
                 let hash: String = r.try_get("key_hash").map_err(db)?;
                 Ok(ApiKeyRecord {
                     id: ApiKeyId(r.try_get("api_key_id").map_err(db)?),
-                    user_id: UserId(r.try_get("account_id").map_err(db)?),
+                    user_id: AccountId(r.try_get("account_id").map_err(db)?),
                     name: r.try_get("name").map_err(db)?,
                     display_prefix: r.try_get("display_prefix").map_err(db)?,
                     key_hash: stored_hash(&hash, "key")?,
@@ -113,7 +113,7 @@ macro_rules! impl_api_key_store {
                         .transpose()
                 }
 
-                async fn api_key_by_id(&self, owner: &UserId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>> {
+                async fn api_key_by_id(&self, owner: &AccountId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>> {
                     sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_key WHERE api_key_id = $1 AND account_id = $2"))
                         .bind(&id.0)
                         .bind(&owner.0)
@@ -125,7 +125,7 @@ macro_rules! impl_api_key_store {
                         .transpose()
                 }
 
-                async fn list_api_keys(&self, owner: &UserId, page: &PageRequest) -> Result<Vec<ApiKeyRecord>> {
+                async fn list_api_keys(&self, owner: &AccountId, page: &PageRequest) -> Result<Vec<ApiKeyRecord>> {
                     sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_key WHERE account_id = $1 \
                          AND (CAST($2 AS BIGINT) IS NULL OR created_at > $2 OR (created_at = $2 AND api_key_id > $3)) \
                          ORDER BY created_at, api_key_id LIMIT $4"))
@@ -141,7 +141,7 @@ macro_rules! impl_api_key_store {
                         .collect()
                 }
 
-                async fn count_live_api_keys(&self, owner: &UserId, now: OffsetDateTime) -> Result<u64> {
+                async fn count_live_api_keys(&self, owner: &AccountId, now: OffsetDateTime) -> Result<u64> {
                     let n: i64 = sqlx::query(
                         "SELECT COUNT(*) AS n FROM api_key WHERE account_id = $1 AND revoked_at IS NULL \
                          AND (expires_at IS NULL OR expires_at > $2)",
@@ -172,7 +172,7 @@ macro_rules! impl_api_key_store {
 
                 async fn revoke_token_minted_api_keys(
                     &self,
-                    owner: &UserId,
+                    owner: &AccountId,
                     at: OffsetDateTime,
                 ) -> Result<Vec<(ApiKeyId, TokenHash)>> {
                     let q = sqlx::query(
@@ -187,7 +187,7 @@ macro_rules! impl_api_key_store {
 
                 async fn set_api_key_enabled(
                     &self,
-                    owner: &UserId,
+                    owner: &AccountId,
                     id: &ApiKeyId,
                     enabled: bool,
                     at: OffsetDateTime,
@@ -208,7 +208,7 @@ macro_rules! impl_api_key_store {
                     Ok(true)
                 }
 
-                async fn delete_api_key(&self, owner: &UserId, id: &ApiKeyId, at: OffsetDateTime) -> Result<bool> {
+                async fn delete_api_key(&self, owner: &AccountId, id: &ApiKeyId, at: OffsetDateTime) -> Result<bool> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
                     let done = sqlx::query("DELETE FROM api_key WHERE api_key_id = $1 AND account_id = $2")
                         .bind(&id.0)
@@ -228,7 +228,7 @@ macro_rules! impl_api_key_store {
                     &self,
                     hash: &TokenHash,
                     at: OffsetDateTime,
-                ) -> Result<Option<(ApiKeyId, UserId)>> {
+                ) -> Result<Option<(ApiKeyId, AccountId)>> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
                     let Some(r) = sqlx::query("DELETE FROM api_key WHERE key_hash = $1 RETURNING api_key_id, account_id")
                         .bind(hash.to_hex())
@@ -239,7 +239,7 @@ macro_rules! impl_api_key_store {
                         return Ok(None);
                     };
                     let id = ApiKeyId(r.try_get("api_key_id").map_err(db)?);
-                    let owner = UserId(r.try_get("account_id").map_err(db)?);
+                    let owner = AccountId(r.try_get("account_id").map_err(db)?);
                     publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
                     tx.commit().await.map_err(db)?;
                     Ok(Some((id, owner)))

@@ -10,7 +10,7 @@ macro_rules! impl_audit_store {
 
             use crate::error::db;
             use gatehouse_core::audit::AuditEvent;
-            use gatehouse_core::ids::{AuditId, UserId};
+            use gatehouse_core::ids::{AuditId, AccountId};
             use gatehouse_core::store::AuditStore;
 
             use super::{DbOf, $store};
@@ -23,7 +23,7 @@ macro_rules! impl_audit_store {
                     user_id: r
                         .try_get::<Option<String>, _>("account_id")
                         .map_err(db)?
-                        .map(UserId),
+                        .map(AccountId),
                     username: r.try_get("username").map_err(db)?,
                     action: r.try_get("action").map_err(db)?,
                     factor: r.try_get("factor").map_err(db)?,
@@ -55,7 +55,7 @@ macro_rules! impl_audit_store {
                     Ok(())
                 }
 
-                async fn list_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>> {
+                async fn list_audit(&self, user: Option<&AccountId>, limit: u32) -> Result<Vec<AuditEvent>> {
                     sqlx::query(
                         "SELECT audit_event_id, created_at, account_id, username, action, factor, ip, detail, \
                          user_agent FROM audit_event WHERE (CAST($1 AS TEXT) IS NULL OR account_id = $1) \

@@ -138,7 +138,7 @@ pub mod testing {
         let admin = postgres_admin_url();
         let name = format!(
             "gh_test_{}",
-            gatehouse_core::ids::UserId::generate()
+            gatehouse_core::ids::AccountId::generate()
                 .0
                 .trim_start_matches("usr_")
         );

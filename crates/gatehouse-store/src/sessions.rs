@@ -10,7 +10,7 @@ macro_rules! impl_session_store {
             use time::OffsetDateTime;
 
             use crate::error::db;
-            use gatehouse_core::ids::{SessionId, UserId};
+            use gatehouse_core::ids::{SessionId, AccountId};
             use gatehouse_core::secret::TokenHash;
             use gatehouse_core::session::SessionRecord;
             use gatehouse_core::store::{Invalidation, SessionStore};
@@ -23,7 +23,7 @@ macro_rules! impl_session_store {
                 Ok(SessionRecord {
                     id: SessionId(r.try_get("session_id").map_err(db)?),
                     token_hash: stored_hash(&hash, "token")?,
-                    user_id: UserId(r.try_get("account_id").map_err(db)?),
+                    user_id: AccountId(r.try_get("account_id").map_err(db)?),
                     created_at: ts(r.try_get("created_at").map_err(db)?)?,
                     last_seen_at: ts(r.try_get("last_seen_at").map_err(db)?)?,
                     expires_at: ts(r.try_get("expires_at").map_err(db)?)?,
@@ -82,14 +82,14 @@ macro_rules! impl_session_store {
                     Ok(true)
                 }
 
-                async fn delete_user_sessions(&self, user: &UserId, at: OffsetDateTime) -> Result<u64> {
+                async fn delete_user_sessions(&self, user: &AccountId, at: OffsetDateTime) -> Result<u64> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
                     let done = sqlx::query("DELETE FROM session WHERE account_id = $1")
                         .bind(&user.0)
                         .execute(&mut *tx)
                         .await
                         .map_err(db)?;
-                    publish(&mut tx, at, Invalidation::User(user.clone())).await?;
+                    publish(&mut tx, at, Invalidation::Account(user.clone())).await?;
                     tx.commit().await.map_err(db)?;
                     Ok(done.rows_affected())
                 }

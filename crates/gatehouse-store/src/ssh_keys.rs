@@ -6,7 +6,7 @@ macro_rules! impl_ssh_key_store {
         mod ssh_key_store {
             use async_trait::async_trait;
             use gatehouse_core::Result;
-            use gatehouse_core::ids::{SshKeyId, UserId};
+            use gatehouse_core::ids::{AccountId, SshKeyId};
             use gatehouse_core::ssh::SshKeyRecord;
             use gatehouse_core::store::SshKeyStore;
             use sqlx::Row;
@@ -26,7 +26,7 @@ macro_rules! impl_ssh_key_store {
                 let bits: i64 = r.try_get("bits").map_err(db)?;
                 Ok(SshKeyRecord {
                     id: SshKeyId(r.try_get("ssh_key_id").map_err(db)?),
-                    user_id: UserId(r.try_get("account_id").map_err(db)?),
+                    user_id: AccountId(r.try_get("account_id").map_err(db)?),
                     name: r.try_get("name").map_err(db)?,
                     key_type: r.try_get("key_type").map_err(db)?,
                     bits: bits.clamp(0, i64::from(u32::MAX)) as u32,
@@ -62,7 +62,7 @@ macro_rules! impl_ssh_key_store {
 
                 async fn list_ssh_keys(
                     &self,
-                    owner: &UserId,
+                    owner: &AccountId,
                     page: &gatehouse_core::page::PageRequest,
                 ) -> Result<Vec<SshKeyRecord>> {
                     sqlx::query(concat!(
@@ -84,7 +84,7 @@ macro_rules! impl_ssh_key_store {
                     .collect()
                 }
 
-                async fn count_ssh_keys(&self, owner: &UserId) -> Result<u64> {
+                async fn count_ssh_keys(&self, owner: &AccountId) -> Result<u64> {
                     let n: i64 =
                         sqlx::query("SELECT COUNT(*) AS n FROM ssh_key WHERE account_id = $1")
                             .bind(&owner.0)
@@ -98,7 +98,7 @@ macro_rules! impl_ssh_key_store {
 
                 async fn ssh_key_by_id(
                     &self,
-                    owner: &UserId,
+                    owner: &AccountId,
                     id: &SshKeyId,
                 ) -> Result<Option<SshKeyRecord>> {
                     sqlx::query(concat!(
@@ -118,7 +118,7 @@ macro_rules! impl_ssh_key_store {
 
                 async fn delete_ssh_key(
                     &self,
-                    owner: &UserId,
+                    owner: &AccountId,
                     id: &SshKeyId,
                 ) -> Result<Option<SshKeyRecord>> {
                     sqlx::query(concat!(

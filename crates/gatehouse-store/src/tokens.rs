@@ -8,7 +8,7 @@ macro_rules! impl_token_store {
             use base64::Engine;
             use base64::engine::general_purpose::STANDARD as B64;
             use gatehouse_core::scope::Scopes;
-            use gatehouse_core::ids::{TokenId, UserId};
+            use gatehouse_core::ids::{TokenId, AccountId};
             use gatehouse_core::secret::TokenHash;
             use gatehouse_core::store::TokenStore;
             use gatehouse_core::token::{SigningKeyRecord, TokenRecord};
@@ -32,7 +32,7 @@ macro_rules! impl_token_store {
                 let hash: String = r.try_get("token_hash").map_err(db)?;
                 Ok(TokenRecord {
                     id: TokenId(r.try_get("token_id").map_err(db)?),
-                    user_id: UserId(r.try_get("account_id").map_err(db)?),
+                    user_id: AccountId(r.try_get("account_id").map_err(db)?),
                     name: r.try_get("name").map_err(db)?,
                     token_hash: stored_hash(&hash, "token")?,
                     scopes: Scopes::from_space_separated(
@@ -149,7 +149,7 @@ macro_rules! impl_token_store {
 
                 async fn list_live_tokens(
                     &self,
-                    owner: &UserId,
+                    owner: &AccountId,
                     now: OffsetDateTime,
                     page: &gatehouse_core::page::PageRequest,
                 ) -> Result<Vec<TokenRecord>> {
@@ -176,7 +176,7 @@ macro_rules! impl_token_store {
                         .collect()
                 }
 
-                async fn count_live_tokens(&self, owner: &UserId, now: OffsetDateTime) -> Result<u64> {
+                async fn count_live_tokens(&self, owner: &AccountId, now: OffsetDateTime) -> Result<u64> {
                     let n: i64 = sqlx::query(
                         "SELECT COUNT(*) AS n FROM token WHERE account_id = $1 \
                          AND revoked_at IS NULL AND expires_at > $2",
@@ -193,7 +193,7 @@ macro_rules! impl_token_store {
 
                 async fn revoke_token(
                     &self,
-                    owner: &UserId,
+                    owner: &AccountId,
                     id: &TokenId,
                     at: OffsetDateTime,
                 ) -> Result<Option<TokenRecord>> {
@@ -217,7 +217,7 @@ macro_rules! impl_token_store {
 
                 async fn revoke_user_tokens(
                     &self,
-                    user: &UserId,
+                    user: &AccountId,
                     at: OffsetDateTime,
                 ) -> Result<u64> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
@@ -236,7 +236,7 @@ macro_rules! impl_token_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                    publish(&mut tx, at, Invalidation::User(user.clone())).await?;
+                    publish(&mut tx, at, Invalidation::Account(user.clone())).await?;
                     tx.commit().await.map_err(db)?;
                     Ok(done.rows_affected())
                 }

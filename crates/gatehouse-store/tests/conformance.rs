@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use gatehouse_core::Error;
-use gatehouse_core::account::{DisplayName, Email, NewUser, Username};
+use gatehouse_core::account::{DisplayName, Email, NewAccountRecord, Username};
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::clock::Clock;
-use gatehouse_core::ids::{SessionId, UserId};
+use gatehouse_core::ids::{AccountId, SessionId};
 use gatehouse_core::secret::TokenHash;
 use gatehouse_core::service::{BootstrapOutcome, LoginAttempt, NewAccount};
 use gatehouse_core::session::SessionRecord;
@@ -31,11 +31,11 @@ async fn published(
         .collect()
 }
 
-async fn add_user(store: &Arc<dyn Store>, name: &str) -> gatehouse_core::account::User {
+async fn add_user(store: &Arc<dyn Store>, name: &str) -> gatehouse_core::account::Account {
     let org = store.ensure_org("default", t0()).await.expect("org");
     store
-        .insert_user(&NewUser {
-            id: UserId::generate(),
+        .insert_account(&NewAccountRecord {
+            id: AccountId::generate(),
             username: Username::parse(name).expect("name"),
             email: Email::parse(&format!("{name}@example.org")).expect("email"),
             display_name: DisplayName::parse(name).expect("display"),
@@ -48,7 +48,7 @@ async fn add_user(store: &Arc<dyn Store>, name: &str) -> gatehouse_core::account
         .expect("insert user")
 }
 
-fn session_for(user: &UserId, secret: &str, last_seen: OffsetDateTime) -> SessionRecord {
+fn session_for(user: &AccountId, secret: &str, last_seen: OffsetDateTime) -> SessionRecord {
     SessionRecord {
         id: SessionId::generate(),
         token_hash: TokenHash::of(secret),
@@ -66,7 +66,7 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<
 >| async move {
     let alice = add_user(&store, "alice").await;
     let found = store
-        .user_by_username(&Username::parse("ALICE").expect("name"))
+        .account_by_username(&Username::parse("ALICE").expect("name"))
         .await
         .expect("query")
         .expect("found");
@@ -76,7 +76,7 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<
         Some("$argon2id$placeholder")
     );
     let by_id = store
-        .user_by_id(&alice.id)
+        .account_by_id(&alice.id)
         .await
         .expect("q")
         .expect("found");
@@ -85,8 +85,8 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<
     let org = store.ensure_org("default", t0()).await.expect("org");
     assert_eq!(org.id, alice.org_id, "ensure_org is idempotent");
     let dup = store
-        .insert_user(&NewUser {
-            id: UserId::generate(),
+        .insert_account(&NewAccountRecord {
+            id: AccountId::generate(),
             username: Username::parse("Alice").expect("name"),
             email: Email::parse("other@example.org").expect("email"),
             display_name: DisplayName::parse("x").expect("d"),
@@ -101,10 +101,10 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<
         other => panic!("expected a conflict, got {other:?}"),
     }
     add_user(&store, "bob").await;
-    assert_eq!(store.count_users().await.expect("count"), 2);
+    assert_eq!(store.count_accounts().await.expect("count"), 2);
     assert_eq!(store.org_member_count(&org.id).await.expect("count"), 2);
     let names: Vec<_> = store
-        .list_users()
+        .list_accounts()
         .await
         .expect("list")
         .into_iter()
@@ -113,7 +113,7 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<
     assert_eq!(names, ["alice", "bob"]);
     assert!(
         store
-            .user_by_id(&UserId::generate())
+            .account_by_id(&AccountId::generate())
             .await
             .expect("q")
             .is_none()
@@ -130,23 +130,25 @@ conformance!(
             .expect("set");
         let t = OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("t");
         store
-            .set_user_disabled(&u.id, true, t)
+            .set_account_disabled(&u.id, true, t)
             .await
             .expect("disable");
-        let r = store.user_by_id(&u.id).await.expect("q").expect("found");
+        let r = store.account_by_id(&u.id).await.expect("q").expect("found");
         assert_eq!(r.password_hash.as_deref(), Some("new-hash"));
         assert!(r.user.disabled);
         assert!(matches!(
-            store.set_password_hash(&UserId::generate(), "x").await,
+            store.set_password_hash(&AccountId::generate(), "x").await,
             Err(Error::NotFound)
         ));
         assert!(matches!(
-            store.set_user_disabled(&UserId::generate(), true, t).await,
+            store
+                .set_account_disabled(&AccountId::generate(), true, t)
+                .await,
             Err(Error::NotFound)
         ));
         assert_eq!(
             published(&store, t).await,
-            vec![(t, Invalidation::User(u.id.clone()))],
+            vec![(t, Invalidation::Account(u.id.clone()))],
             "the change is published with it; an unknown account publishes nothing"
         );
     }
@@ -159,7 +161,7 @@ conformance!(
         let t = OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("t");
         for (i, disabled) in [true, false, true].into_iter().enumerate() {
             store
-                .set_user_disabled(&u.id, disabled, t + Duration::seconds(i as i64 * 10))
+                .set_account_disabled(&u.id, disabled, t + Duration::seconds(i as i64 * 10))
                 .await
                 .expect("set");
         }
@@ -193,7 +195,7 @@ conformance!(
         let later = t + Duration::seconds(30);
         for disabled in [false, true] {
             store
-                .set_user_disabled(&u.id, disabled, later)
+                .set_account_disabled(&u.id, disabled, later)
                 .await
                 .expect("set");
         }
@@ -395,7 +397,7 @@ conformance!(
     sign_in_opens_a_session_that_authenticates_until_logout,
     |store: Arc<dyn Store>| async move {
         let (core, _) = core_with(store.clone());
-        core.create_user(NewAccount {
+        core.create_account(NewAccount {
             username: "gina",
             email: "gina@example.org",
             display_name: None,
@@ -452,7 +454,7 @@ conformance!(
     unknown_users_and_wrong_passwords_get_the_same_error,
     |store: Arc<dyn Store>| async move {
         let (core, _) = core_with(store);
-        core.create_user(NewAccount {
+        core.create_account(NewAccount {
             username: "hank",
             email: "h@example.org",
             display_name: None,
@@ -480,7 +482,7 @@ conformance!(
     repeated_failures_back_off_and_success_resets_the_counter,
     |store: Arc<dyn Store>| async move {
         let (core, clock) = core_with(store.clone());
-        core.create_user(NewAccount {
+        core.create_account(NewAccount {
             username: "ivy",
             email: "i@example.org",
             display_name: None,
@@ -512,7 +514,7 @@ conformance!(
     a_hundred_failures_lock_the_account_until_an_operator_resets_it,
     |store: Arc<dyn Store>| async move {
         let (core, clock) = core_with(store.clone());
-        core.create_user(NewAccount {
+        core.create_account(NewAccount {
             username: "jack",
             email: "j@example.org",
             display_name: None,
@@ -548,7 +550,7 @@ conformance!(
     sessions_end_at_the_idle_timeout_and_the_absolute_lifetime,
     |store: Arc<dyn Store>| async move {
         let (core, clock) = core_with(store);
-        core.create_user(NewAccount {
+        core.create_account(NewAccount {
             username: "kim",
             email: "k@example.org",
             display_name: None,
@@ -590,7 +592,7 @@ conformance!(
     disabling_a_user_ends_their_sessions_and_blocks_sign_in,
     |store: Arc<dyn Store>| async move {
         let (core, _) = core_with(store);
-        core.create_user(NewAccount {
+        core.create_account(NewAccount {
             username: "lee",
             email: "l@example.org",
             display_name: None,
@@ -600,7 +602,9 @@ conformance!(
         .await
         .expect("create");
         let s = core.login(attempt("lee", PW)).await.expect("login");
-        core.set_user_disabled("lee", true).await.expect("disable");
+        core.set_account_disabled("lee", true)
+            .await
+            .expect("disable");
         assert!(matches!(
             core.authenticate_session(s.token.expose()).await,
             Err(Error::Unauthenticated)
@@ -623,7 +627,7 @@ conformance!(
     a_new_sign_in_replaces_the_session_the_browser_had,
     |store: Arc<dyn Store>| async move {
         let (core, _) = core_with(store);
-        core.create_user(NewAccount {
+        core.create_account(NewAccount {
             username: "mia",
             email: "m@example.org",
             display_name: None,
@@ -660,7 +664,7 @@ conformance!(
         let (core, _) = core_with(store);
         for bad in ["short", "1qaz2wsx3edc", "nina-is-my-name"] {
             let r = core
-                .create_user(NewAccount {
+                .create_account(NewAccount {
                     username: "nina",
                     email: "n@example.org",
                     display_name: None,
@@ -690,7 +694,7 @@ use gatehouse_core::org::{KeyExpiration, OrgPolicy};
 use gatehouse_core::scope::Scopes;
 use gatehouse_core::service::NewApiKey;
 
-fn key_for(user: &UserId, name: &str, secret: &str) -> ApiKeyRecord {
+fn key_for(user: &AccountId, name: &str, secret: &str) -> ApiKeyRecord {
     ApiKeyRecord {
         id: ApiKeyId::generate(),
         user_id: user.clone(),
@@ -995,7 +999,7 @@ conformance!(
             .expect("re-enabled on b");
 
         // Disabling the account on a reaches b's keys (and the next poll is idempotent).
-        a.set_user_disabled("nina", true)
+        a.set_account_disabled("nina", true)
             .await
             .expect("disable user");
         b.refresh_invalidations().await.expect("poll");
@@ -1004,7 +1008,7 @@ conformance!(
             refused(b.authenticate_api_key(key, ctx()).await),
             "owner disabled"
         );
-        a.set_user_disabled("nina", false)
+        a.set_account_disabled("nina", false)
             .await
             .expect("enable user");
         b.refresh_invalidations().await.expect("poll");
@@ -1328,7 +1332,9 @@ conformance!(disabling_the_owner_stops_their_keys, |store: Arc<
     core.authenticate_api_key(secret.expose(), ctx())
         .await
         .expect("auth");
-    core.set_user_disabled("pete", true).await.expect("disable");
+    core.set_account_disabled("pete", true)
+        .await
+        .expect("disable");
     assert!(matches!(
         core.authenticate_api_key(secret.expose(), ctx()).await,
         Err(Error::Unauthenticated)

@@ -240,7 +240,7 @@ conformance!(
         refused(core.authenticate_token(&a, None).await);
         refused(core.authenticate_token(&b, None).await);
         let floor = store
-            .user_by_id(&actor.user.id)
+            .account_by_id(&actor.user.id)
             .await
             .expect("q")
             .expect("user")
@@ -251,9 +251,13 @@ conformance!(
         clock.advance(Duration::seconds(1));
         let (_, c) = issue(&core, &actor, 1).await;
         core.authenticate_token(&c, None).await.expect("new token");
-        core.set_user_disabled("yuri", true).await.expect("disable");
+        core.set_account_disabled("yuri", true)
+            .await
+            .expect("disable");
         refused(core.authenticate_token(&c, None).await);
-        core.set_user_disabled("yuri", false).await.expect("enable");
+        core.set_account_disabled("yuri", false)
+            .await
+            .expect("enable");
         refused(core.authenticate_token(&c, None).await);
     }
 );
@@ -426,7 +430,7 @@ conformance!(
             .await
             .expect("still cached ten minutes on");
 
-        a.set_user_disabled("pia", true)
+        a.set_account_disabled("pia", true)
             .await
             .expect("disable on a");
         b.authenticate_token(&token, None)

@@ -750,7 +750,7 @@ async fn disabling_a_user_ends_their_session_at_once() {
     let cookie = app.session_cookie().await;
     app.state
         .core
-        .set_user_disabled("admin", true)
+        .set_account_disabled("admin", true)
         .await
         .expect("disable");
     assert_eq!(

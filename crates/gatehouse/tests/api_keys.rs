@@ -217,7 +217,7 @@ async fn another_users_key_is_404_for_every_operation() {
     let (id, _) = app.new_key(json!({"name": "mine"})).await;
     app.state
         .core
-        .create_user(gatehouse_core::service::NewAccount {
+        .create_account(gatehouse_core::service::NewAccount {
             username: "mallory",
             email: "m@example.org",
             display_name: None,

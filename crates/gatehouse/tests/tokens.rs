@@ -671,14 +671,14 @@ async fn disabling_a_user_or_resetting_their_password_revokes_their_tokens() {
 
     app.state
         .core
-        .set_user_disabled("mallory", true)
+        .set_account_disabled("mallory", true)
         .await
         .expect("disable");
     assert_refused(app.bearer_session(&theirs).await, "disabled owner").await;
     assert_eq!(app.bearer_session(&ours).await.status(), StatusCode::OK);
     app.state
         .core
-        .set_user_disabled("mallory", false)
+        .set_account_disabled("mallory", false)
         .await
         .expect("enable");
     assert_refused(app.bearer_session(&theirs).await, "re-enabled owner").await;

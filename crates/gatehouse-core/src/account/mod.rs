@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{AccountId, OrgId};
 
 /// A username: 2–32 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
 /// Usernames are case-insensitive, so the parsed form is lowercase.
@@ -111,9 +111,9 @@ impl DisplayName {
 
 /// The public view of an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct User {
+pub struct Account {
     /// Stable id.
-    pub id: UserId,
+    pub id: AccountId,
     /// Lowercase login name.
     pub username: String,
     /// Contact address.
@@ -133,9 +133,9 @@ pub struct User {
 
 /// An account as stored, including its password hash (never leaves the core).
 #[derive(Clone)]
-pub struct UserRecord {
+pub struct AccountRecord {
     /// The public part.
-    pub user: User,
+    pub user: Account,
     /// argon2id PHC string, or `None` for accounts without a password.
     pub password_hash: Option<String>,
     /// Tokens issued before this time are void ("sign out everywhere", disabling).
@@ -144,9 +144,9 @@ pub struct UserRecord {
 
 /// What the store needs to insert an account.
 #[derive(Clone)]
-pub struct NewUser {
+pub struct NewAccountRecord {
     /// The new account's id.
-    pub id: UserId,
+    pub id: AccountId,
     /// Validated username.
     pub username: Username,
     /// Validated email.

@@ -10,7 +10,7 @@ use std::time::Instant;
 use time::OffsetDateTime;
 
 use super::{ApiKeyPrincipal, KeyUsage};
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{AccountId, ApiKeyId};
 use crate::secret::TokenHash;
 
 const MAX_ENTRIES: usize = 500_000;
@@ -106,7 +106,7 @@ impl ApiKeyCache {
 
     /// Invalidates the keys with these ids and every key of these users, in one pass
     /// under the read lock (invalidations polled from the store name keys by id).
-    pub fn invalidate_matching(&self, keys: &HashSet<ApiKeyId>, users: &HashSet<UserId>) {
+    pub fn invalidate_matching(&self, keys: &HashSet<ApiKeyId>, users: &HashSet<AccountId>) {
         if keys.is_empty() && users.is_empty() {
             return;
         }
@@ -119,7 +119,7 @@ impl ApiKeyCache {
     }
 
     /// Invalidates every key of a user.
-    pub fn invalidate_user(&self, user: &UserId) {
+    pub fn invalidate_user(&self, user: &AccountId) {
         self.invalidate_matching(&HashSet::new(), &HashSet::from([user.clone()]));
     }
 
@@ -216,14 +216,14 @@ fn monotonic_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::User;
+    use crate::account::Account;
     use crate::ids::OrgId;
     use crate::scope::Scopes;
 
     fn cached() -> (ApiKeyCache, TokenHash) {
         let cache = ApiKeyCache::default();
-        let user = User {
-            id: UserId::generate(),
+        let user = Account {
+            id: AccountId::generate(),
             username: "u".into(),
             email: "u@example.org".into(),
             display_name: "u".into(),
@@ -277,7 +277,7 @@ mod tests {
             "disabling and re-enabling a key does not refill its burst"
         );
 
-        let other = UserId::generate();
+        let other = AccountId::generate();
         cache.invalidate_matching(&HashSet::new(), &HashSet::from([other]));
         assert!(reloaded.is_fresh(10, 900), "another user's invalidation");
         cache.invalidate_matching(&HashSet::from([reloaded.id().clone()]), &HashSet::new());

@@ -9,9 +9,9 @@ pub use format::{ApiKeySecret, DISPLAY_LEN, KEY_LEN, PREFIX, is_well_formed};
 
 use time::OffsetDateTime;
 
-use crate::account::User;
+use crate::account::Account;
 use crate::error::Result;
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{AccountId, ApiKeyId};
 use crate::scope::Scopes;
 use crate::secret::TokenHash;
 
@@ -37,7 +37,7 @@ pub struct ApiKeyRecord {
     /// Id.
     pub id: ApiKeyId,
     /// Owner.
-    pub user_id: UserId,
+    pub user_id: AccountId,
     /// Unique per owner.
     pub name: String,
     /// `gwk_` and the first random characters, for recognising a key in a list.
@@ -89,7 +89,7 @@ pub struct ApiKeyPrincipal {
     /// The key's name.
     pub name: String,
     /// The owner.
-    pub user: User,
+    pub user: Account,
     /// Effective permissions: the key's, limited to what the owner may still hold.
     pub permissions: Scopes,
     /// The key's expiry.

@@ -1,9 +1,9 @@
 //! Account use cases: bootstrap, creation, password resets, disabling, listing.
 
-use crate::account::{DisplayName, Email, NewUser, User, Username};
+use crate::account::{Account, DisplayName, Email, NewAccountRecord, Username};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
-use crate::ids::UserId;
+use crate::ids::AccountId;
 use crate::org::DEFAULT_ORG_NAME;
 use crate::password::{NewPassword, generate_password_for};
 
@@ -40,14 +40,14 @@ impl Core {
     /// On an empty store, makes the `admin` account (with `password`, or a random one).
     #[tracing::instrument(skip_all)]
     pub async fn bootstrap(&self, password: Option<&str>) -> Result<BootstrapOutcome> {
-        if self.store.count_users().await? > 0 {
+        if self.store.count_accounts().await? > 0 {
             return Ok(BootstrapOutcome::AlreadyInitialised);
         }
         let generated = password
             .is_none()
             .then(|| generate_password_for(BOOTSTRAP_USERNAME));
         let chosen = password.or(generated.as_deref()).unwrap_or_default();
-        self.create_user(NewAccount {
+        self.create_account(NewAccount {
             username: BOOTSTRAP_USERNAME,
             email: "admin@localhost.localdomain",
             display_name: Some("Administrator"),
@@ -63,7 +63,7 @@ impl Core {
 
     /// Creates an account in the default organisation.
     #[tracing::instrument(skip_all, fields(username = %input.username))]
-    pub async fn create_user(&self, input: NewAccount<'_>) -> Result<User> {
+    pub async fn create_account(&self, input: NewAccount<'_>) -> Result<Account> {
         let username = Username::parse(input.username)?;
         let email = Email::parse(input.email)?;
         let display_name = DisplayName::parse(input.display_name.unwrap_or(username.as_str()))?;
@@ -73,8 +73,8 @@ impl Core {
         let password_hash = self.hasher.hash(password.expose()).await?;
         let user = self
             .store
-            .insert_user(&NewUser {
-                id: UserId::generate(),
+            .insert_account(&NewAccountRecord {
+                id: AccountId::generate(),
                 username,
                 email,
                 display_name,
@@ -92,7 +92,7 @@ impl Core {
     /// Sets a new password (operator reset): clears the lockout and ends every session.
     #[tracing::instrument(skip_all, fields(username = %username))]
     pub async fn set_password(&self, username: &str, password: &str) -> Result<()> {
-        let user = self.user_named(username).await?;
+        let user = self.account_named(username).await?;
         let password = NewPassword::parse(password, &user.username)?;
         let hash = self.hasher.hash(password.expose()).await?;
         self.store.set_password_hash(&user.id, &hash).await?;
@@ -111,10 +111,10 @@ impl Core {
 
     /// Disables or re-enables an account. Disabling ends every session at once.
     #[tracing::instrument(skip_all, fields(username = %username, disabled))]
-    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<User> {
-        let user = self.user_named(username).await?;
+    pub async fn set_account_disabled(&self, username: &str, disabled: bool) -> Result<Account> {
+        let user = self.account_named(username).await?;
         self.store
-            .set_user_disabled(&user.id, disabled, self.clock.now())
+            .set_account_disabled(&user.id, disabled, self.clock.now())
             .await?;
         self.token_owners.remove(&user.id);
         if disabled {
@@ -127,7 +127,7 @@ impl Core {
         };
         self.audit(AuditEvent::new(self.clock.now(), action).user(&user.id))
             .await;
-        Ok(User { disabled, ..user })
+        Ok(Account { disabled, ..user })
     }
 
     /// The organisation new accounts join.
@@ -138,20 +138,24 @@ impl Core {
     }
 
     /// Every account.
-    pub async fn list_users(&self) -> Result<Vec<User>> {
-        self.store.list_users().await
+    pub async fn list_accounts(&self) -> Result<Vec<Account>> {
+        self.store.list_accounts().await
     }
 
     /// The newest audit records.
-    pub async fn recent_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>> {
+    pub async fn recent_audit(
+        &self,
+        user: Option<&AccountId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
         self.store.list_audit(user, limit).await
     }
 
-    async fn user_named(&self, username: &str) -> Result<User> {
+    async fn account_named(&self, username: &str) -> Result<Account> {
         let name = Username::parse(username).map_err(|_| Error::NotFound)?;
         Ok(self
             .store
-            .user_by_username(&name)
+            .account_by_username(&name)
             .await?
             .ok_or(Error::NotFound)?
             .user)
@@ -159,7 +163,7 @@ impl Core {
 
     /// Ends every session and revokes every token of an account (password reset,
     /// disabling, "sign out everywhere"). Its API keys are reloaded on next use.
-    pub(crate) async fn end_all_sessions(&self, user: &UserId) -> Result<()> {
+    pub(crate) async fn end_all_sessions(&self, user: &AccountId) -> Result<()> {
         self.store
             .delete_user_sessions(user, self.clock.now())
             .await?;

@@ -51,7 +51,7 @@ impl Core {
     }
 
     /// Builds the actor of a session for `user`.
-    pub(crate) fn actor_for_session(&self, user: &crate::account::User) -> Arc<Actor> {
+    pub(crate) fn actor_for_session(&self, user: &crate::account::Account) -> Arc<Actor> {
         Arc::new(Actor {
             scopes: self.catalog.for_user(user.is_admin),
             user: user.clone(),
@@ -175,7 +175,7 @@ impl Core {
         let name = crate::account::Username::parse(username).map_err(|_| Error::NotFound)?;
         let user = self
             .store
-            .user_by_username(&name)
+            .account_by_username(&name)
             .await?
             .ok_or(Error::NotFound)?
             .user;
@@ -408,7 +408,7 @@ impl Core {
             self.api_keys.remove(&hash);
             return Ok(());
         };
-        let owner = self.store.user_by_id(&rec.user_id).await?;
+        let owner = self.store.account_by_id(&rec.user_id).await?;
         let Some(owner) = owner.filter(|o| !o.user.disabled) else {
             self.api_keys.remove(&hash);
             return Ok(());

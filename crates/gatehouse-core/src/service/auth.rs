@@ -68,7 +68,7 @@ impl Core {
         }
 
         let record = match Username::parse(attempt.username) {
-            Ok(name) => self.store.user_by_username(&name).await?,
+            Ok(name) => self.store.account_by_username(&name).await?,
             Err(_) => None,
         };
         let usable = record.as_ref().filter(|r| !r.user.disabled);
@@ -123,7 +123,7 @@ impl Core {
     /// (sign-in, and re-authentication such as a password change, which rotate the id).
     pub(crate) async fn open_session(
         &self,
-        user: &crate::account::User,
+        user: &crate::account::Account,
         ip: Option<IpAddr>,
         user_agent: Option<&str>,
         now: OffsetDateTime,
@@ -208,7 +208,7 @@ impl Core {
         if !self.is_live(record.expires_at, last_seen, now) {
             return Err(Error::Unauthenticated);
         }
-        let user = match self.store.user_by_id(&record.user_id).await? {
+        let user = match self.store.account_by_id(&record.user_id).await? {
             Some(u) if !u.user.disabled => u.user,
             _ => return Err(Error::Unauthenticated),
         };

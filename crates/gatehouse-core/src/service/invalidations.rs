@@ -72,7 +72,7 @@ impl Core {
                     keys.insert(id);
                 }
                 Invalidation::Session(hash) => sessions.push(hash),
-                Invalidation::User(user) => {
+                Invalidation::Account(user) => {
                     users.insert(user);
                 }
             }
@@ -96,7 +96,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ApiKeyId, UserId};
+    use crate::ids::{AccountId, ApiKeyId};
 
     fn row(id: &str, at: i64, change: &Invalidation) -> Published {
         Published {
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn each_row_is_applied_at_two_polls_then_skipped_then_forgotten() {
         let key = Invalidation::ApiKey(ApiKeyId::generate());
-        let user = Invalidation::User(UserId::generate());
+        let user = Invalidation::Account(AccountId::generate());
         let mut applied = Applied::default();
         let window = || vec![row("r1", 100, &key)];
         assert_eq!(applied.due(0, window()), vec![key.clone()]);

@@ -61,7 +61,7 @@ impl Core {
             .map_err(|_| Error::invalid("current_password", "is not your current password"))?;
         let record = self
             .store
-            .user_by_id(&user.id)
+            .account_by_id(&user.id)
             .await?
             .filter(|r| !r.user.disabled)
             .ok_or(Error::Unauthenticated)?;

@@ -103,7 +103,7 @@ impl Core {
             return Err(Error::NotFound);
         }
         let name = Username::parse(username).map_err(|_| Error::NotFound)?;
-        let keys = match self.store.user_by_username(&name).await? {
+        let keys = match self.store.account_by_username(&name).await? {
             Some(u) if !u.user.disabled => {
                 // The cap keeps every account's keys within one page.
                 let page = PageRequest::first(crate::page::MAX_LIMIT);

@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use crate::actor::{Actor, Credential};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
-use crate::ids::{TokenId, UserId};
+use crate::ids::{AccountId, TokenId};
 use crate::page::{After, Page, PageRequest};
 use crate::scope;
 use crate::seal::Keyring;
@@ -292,7 +292,7 @@ impl Core {
     }
 
     /// Revokes every token of a user through the per-user "not before" time.
-    pub(crate) async fn revoke_all_tokens(&self, user: &UserId) -> Result<()> {
+    pub(crate) async fn revoke_all_tokens(&self, user: &AccountId) -> Result<()> {
         let now = self.clock.now();
         self.store.revoke_user_tokens(user, now).await?;
         // Keys the tokens made end with them, and so does whatever those keys made.
@@ -307,10 +307,10 @@ impl Core {
         self.refresh_revocations().await
     }
 
-    async fn tokens_not_before(&self, user: &UserId) -> Result<Option<OffsetDateTime>> {
+    async fn tokens_not_before(&self, user: &AccountId) -> Result<Option<OffsetDateTime>> {
         Ok(self
             .store
-            .user_by_id(user)
+            .account_by_id(user)
             .await?
             .and_then(|u| u.tokens_not_before))
     }
@@ -368,7 +368,7 @@ impl Core {
         if self.revoked_tokens.contains(&token_id) {
             return Ok(Err("revoked"));
         }
-        let Some(owner) = self.token_owner(&UserId(claims.sub), now).await? else {
+        let Some(owner) = self.token_owner(&AccountId(claims.sub), now).await? else {
             return Ok(Err("no_owner"));
         };
         if owner.user.disabled {
@@ -399,13 +399,13 @@ impl Core {
     }
 
     /// A token's owner, from the owner cache or the store.
-    async fn token_owner(&self, id: &UserId, now: OffsetDateTime) -> Result<Option<Arc<Owner>>> {
+    async fn token_owner(&self, id: &AccountId, now: OffsetDateTime) -> Result<Option<Arc<Owner>>> {
         let now_s = now.unix_timestamp();
         let ttl = self.settings.tokens.cache_ttl.whole_seconds();
         if let Some(o) = self.token_owners.get(id, now_s, ttl) {
             return Ok(Some(o));
         }
-        let Some(record) = self.store.user_by_id(id).await? else {
+        let Some(record) = self.store.account_by_id(id).await? else {
             return Ok(None);
         };
         let owner = Arc::new(Owner {

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 use super::SessionPrincipal;
-use crate::ids::UserId;
+use crate::ids::AccountId;
 use crate::secret::TokenHash;
 
 /// Most sessions kept in memory; past this the cache is emptied and refills on demand.
@@ -87,12 +87,12 @@ impl SessionCache {
     }
 
     /// Drops every session of a user (disable, password change).
-    pub fn remove_user(&self, user_id: &UserId) {
+    pub fn remove_user(&self, user_id: &AccountId) {
         self.remove_users(&std::collections::HashSet::from([user_id.clone()]));
     }
 
     /// Drops every session of these users, in one pass.
-    pub fn remove_users(&self, users: &std::collections::HashSet<UserId>) {
+    pub fn remove_users(&self, users: &std::collections::HashSet<AccountId>) {
         if users.is_empty() {
             return;
         }

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::account::User;
+use crate::account::Account;
 use crate::ids::SessionId;
 use crate::secret::{TokenHash, constant_time_eq, random_token};
 
@@ -87,7 +87,7 @@ pub struct SessionRecord {
     /// SHA-256 of the cookie secret.
     pub token_hash: TokenHash,
     /// Owner.
-    pub user_id: crate::ids::UserId,
+    pub user_id: crate::ids::AccountId,
     /// Sign-in time.
     pub created_at: OffsetDateTime,
     /// Last request seen (flushed from memory every few seconds).
@@ -106,7 +106,7 @@ pub struct SessionPrincipal {
     /// Which session.
     pub session_id: SessionId,
     /// Who.
-    pub user: User,
+    pub user: Account,
     /// Absolute expiry.
     pub expires_at: OffsetDateTime,
     /// The actor this session acts as, built once when the session is cached.

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::account::{NewUser, User, UserRecord, Username};
+use crate::account::{Account, AccountRecord, NewAccountRecord, Username};
 use crate::error::Result;
-use crate::ids::{OrgId, UserId};
+use crate::ids::{AccountId, OrgId};
 use crate::org::{Org, OrgPolicy};
 
 /// Organisations, their accounts and their policy.
@@ -14,21 +14,21 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Returns the organisation with this name, creating it if missing.
     async fn ensure_org(&self, name: &str, now: OffsetDateTime) -> Result<Org>;
     /// Inserts an account; `Conflict` if the username is taken.
-    async fn insert_user(&self, user: &NewUser) -> Result<User>;
+    async fn insert_account(&self, user: &NewAccountRecord) -> Result<Account>;
     /// Finds an account by (normalised) username.
-    async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>>;
+    async fn account_by_username(&self, username: &Username) -> Result<Option<AccountRecord>>;
     /// Finds an account by id.
-    async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>>;
+    async fn account_by_id(&self, id: &AccountId) -> Result<Option<AccountRecord>>;
     /// All accounts, oldest first.
-    async fn list_users(&self) -> Result<Vec<User>>;
+    async fn list_accounts(&self) -> Result<Vec<Account>>;
     /// How many accounts exist.
-    async fn count_users(&self) -> Result<u64>;
+    async fn count_accounts(&self) -> Result<u64>;
     /// Replaces an account's password hash.
-    async fn set_password_hash(&self, id: &UserId, hash: &str) -> Result<()>;
-    /// Disables or re-enables an account, publishing [`Invalidation::User`] with it.
-    async fn set_user_disabled(
+    async fn set_password_hash(&self, id: &AccountId, hash: &str) -> Result<()>;
+    /// Disables or re-enables an account, publishing [`Invalidation::Account`] with it.
+    async fn set_account_disabled(
         &self,
-        id: &UserId,
+        id: &AccountId,
         disabled: bool,
         at: OffsetDateTime,
     ) -> Result<()>;

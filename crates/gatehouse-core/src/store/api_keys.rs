@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::api_key::{ApiKeyRecord, KeyUsage};
 use crate::error::Result;
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{AccountId, ApiKeyId};
 use crate::page::PageRequest;
 use crate::secret::TokenHash;
 
@@ -19,11 +19,16 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     /// Finds a key by the hash of its secret.
     async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRecord>>;
     /// Finds one of `owner`'s keys (another user's key is `None`).
-    async fn api_key_by_id(&self, owner: &UserId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>>;
+    async fn api_key_by_id(&self, owner: &AccountId, id: &ApiKeyId)
+    -> Result<Option<ApiKeyRecord>>;
     /// A page of `owner`'s keys, oldest first (up to `page.fetch_limit()` rows).
-    async fn list_api_keys(&self, owner: &UserId, page: &PageRequest) -> Result<Vec<ApiKeyRecord>>;
+    async fn list_api_keys(
+        &self,
+        owner: &AccountId,
+        page: &PageRequest,
+    ) -> Result<Vec<ApiKeyRecord>>;
     /// How many of `owner`'s keys are neither revoked nor expired at `now`.
-    async fn count_live_api_keys(&self, owner: &UserId, now: OffsetDateTime) -> Result<u64>;
+    async fn count_live_api_keys(&self, owner: &AccountId, now: OffsetDateTime) -> Result<u64>;
     /// Revokes (disables for good) the unrevoked keys minted by `parent`, an API key or
     /// token id, publishing [`Invalidation::ApiKey`] for each; their ids and hashes.
     async fn revoke_api_keys_by_parent(
@@ -35,14 +40,14 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     /// account's tokens are being revoked); their ids and hashes.
     async fn revoke_token_minted_api_keys(
         &self,
-        owner: &UserId,
+        owner: &AccountId,
         at: OffsetDateTime,
     ) -> Result<Vec<(ApiKeyId, TokenHash)>>;
     /// Enables or disables one of `owner`'s keys; whether it existed. Publishes
     /// [`Invalidation::ApiKey`] with the change, as do both deletes.
     async fn set_api_key_enabled(
         &self,
-        owner: &UserId,
+        owner: &AccountId,
         id: &ApiKeyId,
         enabled: bool,
         at: OffsetDateTime,
@@ -50,7 +55,7 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     /// Deletes one of `owner`'s keys; whether it existed.
     async fn delete_api_key(
         &self,
-        owner: &UserId,
+        owner: &AccountId,
         id: &ApiKeyId,
         at: OffsetDateTime,
     ) -> Result<bool>;
@@ -59,7 +64,7 @@ pub trait ApiKeyStore: Send + Sync + 'static {
         &self,
         hash: &TokenHash,
         at: OffsetDateTime,
-    ) -> Result<Option<(ApiKeyId, UserId)>>;
+    ) -> Result<Option<(ApiKeyId, AccountId)>>;
     /// Writes buffered last-use records.
     async fn record_api_key_usage(&self, usage: &[KeyUsage]) -> Result<()>;
     /// How many keys exist in all (for benchmarks and metrics).

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
 use crate::error::Result;
-use crate::ids::UserId;
+use crate::ids::AccountId;
 
 /// The append-only audit trail.
 #[async_trait]
@@ -12,5 +12,5 @@ pub trait AuditStore: Send + Sync + 'static {
     /// Appends to the audit trail.
     async fn insert_audit(&self, event: &AuditEvent) -> Result<()>;
     /// The newest audit records, optionally for one account.
-    async fn list_audit(&self, user: Option<&UserId>, limit: u32) -> Result<Vec<AuditEvent>>;
+    async fn list_audit(&self, user: Option<&AccountId>, limit: u32) -> Result<Vec<AuditEvent>>;
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::error::Result;
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{AccountId, ApiKeyId};
 use crate::secret::TokenHash;
 
 /// The invalidation rows every node polls.
@@ -24,7 +24,7 @@ pub enum Invalidation {
     /// An API key was disabled, enabled or deleted.
     ApiKey(ApiKeyId),
     /// An account was disabled, enabled, or signed out everywhere.
-    User(UserId),
+    Account(AccountId),
     /// A session was ended (sign-out), named by the hash of its cookie secret, which is
     /// what the session table already holds.
     Session(TokenHash),
@@ -46,7 +46,7 @@ impl Invalidation {
     pub fn parts(&self) -> (&'static str, String) {
         match self {
             Invalidation::ApiKey(id) => ("api_key", id.0.clone()),
-            Invalidation::User(id) => ("user", id.0.clone()),
+            Invalidation::Account(id) => ("user", id.0.clone()),
             Invalidation::Session(hash) => ("session", hash.to_hex()),
         }
     }
@@ -55,7 +55,7 @@ impl Invalidation {
     pub fn from_parts(kind: &str, subject: String) -> Option<Self> {
         match kind {
             "api_key" => Some(Invalidation::ApiKey(ApiKeyId(subject))),
-            "user" => Some(Invalidation::User(UserId(subject))),
+            "user" => Some(Invalidation::Account(AccountId(subject))),
             "session" => TokenHash::from_hex(&subject).map(Invalidation::Session),
             _ => None,
         }

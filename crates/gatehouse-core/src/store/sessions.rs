@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::error::Result;
-use crate::ids::UserId;
+use crate::ids::AccountId;
 use crate::secret::TokenHash;
 use crate::session::SessionRecord;
 
@@ -17,8 +17,8 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionRecord>>;
     /// Deletes one session; whether it existed. Publishes [`Invalidation::Session`] with it.
     async fn delete_session(&self, hash: &TokenHash, at: OffsetDateTime) -> Result<bool>;
-    /// Deletes every session of an account; how many. Publishes [`Invalidation::User`].
-    async fn delete_user_sessions(&self, user: &UserId, at: OffsetDateTime) -> Result<u64>;
+    /// Deletes every session of an account; how many. Publishes [`Invalidation::Account`].
+    async fn delete_user_sessions(&self, user: &AccountId, at: OffsetDateTime) -> Result<u64>;
     /// Records activity for many sessions at once (never moves `last_seen_at` back).
     async fn touch_sessions(&self, seen: &[(TokenHash, OffsetDateTime)]) -> Result<()>;
     /// Deletes sessions whose absolute lifetime or idle time has passed.

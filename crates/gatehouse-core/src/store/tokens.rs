@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::error::Result;
-use crate::ids::{TokenId, UserId};
+use crate::ids::{AccountId, TokenId};
 use crate::page::PageRequest;
 use crate::secret::TokenHash;
 use crate::token::{SigningKeyRecord, TokenRecord};
@@ -26,22 +26,22 @@ pub trait TokenStore: Send + Sync + 'static {
     /// first (up to `page.fetch_limit()` rows).
     async fn list_live_tokens(
         &self,
-        owner: &UserId,
+        owner: &AccountId,
         now: OffsetDateTime,
         page: &PageRequest,
     ) -> Result<Vec<TokenRecord>>;
     /// How many of `owner`'s tokens are neither revoked nor expired at `now`.
-    async fn count_live_tokens(&self, owner: &UserId, now: OffsetDateTime) -> Result<u64>;
+    async fn count_live_tokens(&self, owner: &AccountId, now: OffsetDateTime) -> Result<u64>;
     /// Revokes one of `owner`'s tokens; the token if it was live.
     async fn revoke_token(
         &self,
-        owner: &UserId,
+        owner: &AccountId,
         id: &TokenId,
         at: OffsetDateTime,
     ) -> Result<Option<TokenRecord>>;
     /// Revokes all of a user's tokens and sets their "not before" time to `at`; how many
-    /// were revoked. Publishes [`Invalidation::User`] with the change.
-    async fn revoke_user_tokens(&self, user: &UserId, at: OffsetDateTime) -> Result<u64>;
+    /// were revoked. Publishes [`Invalidation::Account`] with the change.
+    async fn revoke_user_tokens(&self, user: &AccountId, at: OffsetDateTime) -> Result<u64>;
     /// Revokes the live tokens minted by `parent` (an API key or token id); their ids and
     /// hashes.
     async fn revoke_tokens_by_parent(

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 use super::TokenPrincipal;
-use crate::ids::{TokenId, UserId};
+use crate::ids::{AccountId, TokenId};
 use crate::secret::TokenHash;
 
 /// One verified token.
@@ -77,12 +77,12 @@ impl TokenCache {
     }
 
     /// Drops every token of a user.
-    pub fn remove_user(&self, user: &UserId) {
+    pub fn remove_user(&self, user: &AccountId) {
         self.remove_users(&std::collections::HashSet::from([user.clone()]));
     }
 
     /// Drops every token of these users, in one pass.
-    pub fn remove_users(&self, users: &std::collections::HashSet<UserId>) {
+    pub fn remove_users(&self, users: &std::collections::HashSet<AccountId>) {
         if users.is_empty() {
             return;
         }
@@ -149,7 +149,7 @@ impl RevokedTokens {
 #[derive(Debug, Clone)]
 pub struct Owner {
     /// The account.
-    pub user: crate::account::User,
+    pub user: crate::account::Account,
     /// Tokens issued before this (unix seconds) are void.
     pub tokens_not_before: Option<i64>,
     /// Unix seconds when read from the store.
@@ -159,12 +159,12 @@ pub struct Owner {
 /// Token owners by id, so first sights of different tokens of one user share a store read.
 #[derive(Default)]
 pub struct OwnerCache {
-    map: RwLock<HashMap<UserId, Arc<Owner>>>,
+    map: RwLock<HashMap<AccountId, Arc<Owner>>>,
 }
 
 impl OwnerCache {
     /// The cached owner, if read less than `ttl` seconds before `now`.
-    pub fn get(&self, id: &UserId, now: i64, ttl: i64) -> Option<Arc<Owner>> {
+    pub fn get(&self, id: &AccountId, now: i64, ttl: i64) -> Option<Arc<Owner>> {
         self.map
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -183,7 +183,7 @@ impl OwnerCache {
     }
 
     /// Drops an owner (disabled, signed out everywhere, password reset).
-    pub fn remove(&self, id: &UserId) {
+    pub fn remove(&self, id: &AccountId) {
         self.map
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -194,13 +194,13 @@ impl OwnerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::User;
+    use crate::account::Account;
     use crate::actor::{Actor, Credential};
     use crate::ids::OrgId;
     use crate::scope::Scopes;
     use time::Duration;
 
-    fn principal(user: &User, exp: OffsetDateTime) -> Arc<TokenPrincipal> {
+    fn principal(user: &Account, exp: OffsetDateTime) -> Arc<TokenPrincipal> {
         let id = TokenId::generate();
         Arc::new(TokenPrincipal {
             token_id: id.clone(),
@@ -219,9 +219,9 @@ mod tests {
         })
     }
 
-    fn user() -> User {
-        User {
-            id: UserId::generate(),
+    fn user() -> Account {
+        Account {
+            id: AccountId::generate(),
             username: "u".into(),
             email: "u@example.org".into(),
             display_name: "u".into(),

@@ -21,10 +21,10 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::account::User;
+use crate::account::Account;
 use crate::actor::Actor;
 use crate::error::{Error, Result};
-use crate::ids::{TokenId, UserId};
+use crate::ids::{AccountId, TokenId};
 use crate::scope::Scopes;
 use crate::secret::TokenHash;
 
@@ -109,7 +109,7 @@ pub struct TokenRecord {
     /// The token id (`jti`).
     pub id: TokenId,
     /// Owner (`sub`).
-    pub user_id: UserId,
+    pub user_id: AccountId,
     /// A label chosen at creation.
     pub name: String,
     /// SHA-256 of the whole token.
@@ -134,7 +134,7 @@ pub struct TokenPrincipal {
     /// The token id.
     pub token_id: TokenId,
     /// The owner.
-    pub user: User,
+    pub user: Account,
     /// Effective scopes: the token's, limited to what the owner may still hold.
     pub scopes: Scopes,
     /// `iat`.

@@ -76,7 +76,7 @@ pub fn attempt<'a>(username: &'a str, password: &'a str) -> LoginAttempt<'a> {
 pub const PW: &str = "a long enough passphrase";
 
 pub async fn member_actor(core: &Core, name: &str) -> Arc<Actor> {
-    core.create_user(NewAccount {
+    core.create_account(NewAccount {
         username: name,
         email: "x@example.org",
         display_name: None,

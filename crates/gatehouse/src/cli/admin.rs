@@ -183,7 +183,7 @@ pub async fn run(
         } => {
             let pw = password.read()?;
             let user = core
-                .create_user(NewAccount {
+                .create_account(NewAccount {
                     username,
                     email,
                     display_name: display_name.as_deref(),
@@ -213,7 +213,7 @@ pub async fn run(
             }
         }
         AdminCommand::ListUsers => {
-            let users = core.list_users().await.map_err(describe)?;
+            let users = core.list_accounts().await.map_err(describe)?;
             if json_out {
                 print_json(&serde_json::to_value(&users)?)?;
             } else {
@@ -232,7 +232,7 @@ pub async fn run(
             }
         }
         AdminCommand::DisableUser { username } => {
-            core.set_user_disabled(username, true)
+            core.set_account_disabled(username, true)
                 .await
                 .map_err(describe)?;
             if json_out {
@@ -242,7 +242,7 @@ pub async fn run(
             }
         }
         AdminCommand::EnableUser { username } => {
-            core.set_user_disabled(username, false)
+            core.set_account_disabled(username, false)
                 .await
                 .map_err(describe)?;
             if json_out {

@@ -95,7 +95,7 @@ impl TestApp {
     pub async fn add_user(&self, username: &str) -> Login {
         self.state
             .core
-            .create_user(gatehouse_core::service::NewAccount {
+            .create_account(gatehouse_core::service::NewAccount {
                 username,
                 email: &format!("{username}@example.org"),
                 display_name: None,

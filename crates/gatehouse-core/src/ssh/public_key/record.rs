@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::SshPublicKey;
 use crate::error::Result;
-use crate::ids::{SshKeyId, UserId};
+use crate::ids::{AccountId, SshKeyId};
 
 /// A key's name: 1–64 visible characters, unique per user (the rules of [`crate::name`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct SshKeyRecord {
     /// Id.
     pub id: SshKeyId,
     /// Owner.
-    pub user_id: UserId,
+    pub user_id: AccountId,
     /// Unique per owner.
     pub name: String,
     /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, ….
@@ -49,7 +49,7 @@ impl SshKeyRecord {
     /// A record for a parsed key.
     pub fn new(
         id: SshKeyId,
-        user_id: UserId,
+        user_id: AccountId,
         name: SshKeyName,
         key: &SshPublicKey,
         created_at: OffsetDateTime,
