@@ -5,6 +5,7 @@
 //! - [`error`]: the domain error every layer maps from.
 //! - [`clock`], [`ids`], [`secret`]: time, identifiers, random secrets and hashes.
 //! - [`account`], [`password`], [`session`], [`throttle`], [`org`], [`audit`]: domain types.
+//! - [`mfa`]: second factors (TOTP and recovery codes) for 2-step verification.
 //! - [`page`]: cursor pagination of the list use cases.
 //! - [`scope`]: the permissions every credential carries, and their catalogue.
 //! - [`name`]: the rules for the labels of API keys, tokens and SSH keys.
@@ -18,6 +19,7 @@ pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod mfa;
 pub mod name;
 pub mod org;
 pub mod page;
