@@ -50,22 +50,7 @@ impl Core {
             ));
         }
         let subject = login_subject(attempt.username);
-        let state = self.store.failure_state(&subject).await?;
-        match self.settings.lockout.check(state.as_ref(), now) {
-            Some(Lockout::Backoff(wait)) => {
-                return Err(rate_limited(
-                    wait,
-                    "too many failed sign-ins; try again later",
-                ));
-            }
-            Some(Lockout::Locked) => {
-                return Err(rate_limited(
-                    3600,
-                    "this account is locked after too many failed sign-ins; an administrator must reset it",
-                ));
-            }
-            None => {}
-        }
+        self.check_lockout(&subject, now, "failed sign-ins").await?;
 
         let record = match Username::parse(attempt.username) {
             Ok(name) => self.store.account_by_username(&name).await?,
@@ -149,6 +134,30 @@ impl Core {
         self.sessions
             .insert(session.token_hash, principal.clone(), now, false, now);
         Ok(LoginOutcome { token, principal })
+    }
+
+    /// Refuses an attempt while `subject`'s failures (sign-ins, codes, current passwords:
+    /// one counter per account) call for a wait; `what` names them in the message.
+    pub(crate) async fn check_lockout(
+        &self,
+        subject: &str,
+        now: OffsetDateTime,
+        what: &str,
+    ) -> Result<()> {
+        let state = self.store.failure_state(subject).await?;
+        match self.settings.lockout.check(state.as_ref(), now) {
+            Some(Lockout::Backoff(wait)) => Err(rate_limited(
+                wait,
+                &format!("too many {what}; try again later"),
+            )),
+            Some(Lockout::Locked) => Err(rate_limited(
+                3600,
+                &format!(
+                    "this account is locked after too many {what}; an administrator must reset it"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Ends the session behind a cookie value, everywhere. Unknown values are ignored.

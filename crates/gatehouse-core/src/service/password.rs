@@ -6,7 +6,6 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::password::{NewPassword, PresentedPassword};
 use crate::session::{LoginOutcome, SessionPrincipal};
-use crate::throttle::Lockout;
 
 use super::Core;
 use super::accounts::login_subject;
@@ -41,22 +40,7 @@ impl Core {
         let now = self.clock.now();
         let user = &session.user;
         let subject = login_subject(&user.username);
-        let state = self.store.failure_state(&subject).await?;
-        match self.settings.lockout.check(state.as_ref(), now) {
-            Some(Lockout::Backoff(wait)) => {
-                return Err(Error::RateLimited {
-                    retry_after: wait,
-                    message: "too many wrong passwords; try again later".into(),
-                });
-            }
-            Some(Lockout::Locked) => {
-                return Err(Error::RateLimited {
-                    retry_after: 3600,
-                    message: "this account is locked after too many wrong passwords; an administrator must reset it".into(),
-                });
-            }
-            None => {}
-        }
+        self.check_lockout(&subject, now, "wrong passwords").await?;
         let current = PresentedPassword::parse(req.current)
             .map_err(|_| Error::invalid("current_password", "is not your current password"))?;
         let record = self

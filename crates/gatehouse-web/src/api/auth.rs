@@ -75,29 +75,18 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
     }
 }
 
-/// Where a form sign-in goes: `next` when it is a plain local path (SECURITY: never
-/// another origin, `//host` or a backslash trick), else the account page.
+/// Where a form sign-in goes: `next` when it passes the site's one rule for it
+/// ([`crate::ui::local_next`]: SECURITY, never another origin), else the account page.
 fn local_path(next: Option<&str>) -> &str {
-    match next {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && p.len() <= 256
-                && p.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.')
-                }) =>
-        {
-            p
-        }
-        _ => crate::ui::HOME,
-    }
+    next.and_then(crate::ui::local_next)
+        .unwrap_or(crate::ui::HOME)
 }
 
 /// A 303 back to the sign-in page with an error code (and the page to return to).
 fn back_to_sign_in(code: &str, next: Option<&str>) -> Response {
-    let target = match next.map(|n| local_path(Some(n))) {
-        Some(n) if n != crate::ui::HOME => format!("/login?error={code}&next={n}"),
-        _ => format!("/login?error={code}"),
+    let target = match next.and_then(crate::ui::local_next) {
+        Some(n) => format!("/login?error={code}&next={}", crate::ui::query_value(n)),
+        None => format!("/login?error={code}"),
     };
     Redirect::to(&target).into_response()
 }

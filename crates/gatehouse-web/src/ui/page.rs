@@ -58,14 +58,15 @@ struct NotFoundPage;
 ///
 /// SECURITY: no open redirect. Only an absolute path is accepted: not `//host` or `/\host`
 /// (browsers read both as another host), no backslash, control or space character
-/// (URL parsers drop tabs and newlines, turning `/\t/host` into `//host`), and not the
-/// API or the sign-in page itself.
+/// (URL parsers drop tabs and newlines, turning `/\t/host` into `//host`), only visible
+/// ASCII (it goes into a `Location` header as it is), and not the API or the sign-in
+/// page itself.
 pub fn local_next(next: &str) -> Option<&str> {
     let ok = next.len() <= MAX_NEXT
         && next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')
-        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.bytes().all(|b| b.is_ascii_graphic())
         && !next.starts_with("/api/")
         && next != "/login"
         && !next.starts_with("/login?");
@@ -73,7 +74,7 @@ pub fn local_next(next: &str) -> Option<&str> {
 }
 
 /// Percent-encodes a query value (everything but unreserved characters and `/`).
-fn query_value(s: &str) -> String {
+pub fn query_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
@@ -229,6 +230,7 @@ mod tests {
             "/api/auth/logout",
             "/login",
             "/login?next=/login",
+            "/caf\u{e9}",
         ] {
             assert_eq!(local_next(bad), None, "{bad:?}");
         }
