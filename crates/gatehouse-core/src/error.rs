@@ -23,6 +23,16 @@ pub enum Error {
     /// No valid credential was presented.
     #[error("authentication required")]
     Unauthenticated,
+    /// A second-factor code (or recovery code) did not match, or was already used.
+    #[error("invalid code")]
+    InvalidCode,
+    /// A sensitive change needs a recent re-authentication (password or code).
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
+    /// The organisation requires 2-step verification and this session has not set it
+    /// up: only the 2-step verification routes answer.
+    #[error("2-step verification setup required")]
+    MfaSetupRequired,
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),

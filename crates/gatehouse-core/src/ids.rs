@@ -60,6 +60,11 @@ id_type!(
     "ssh"
 );
 id_type!(
+    /// Identifies a second factor (an authenticator app; security keys later).
+    MfaFactorId,
+    "mfa"
+);
+id_type!(
     /// Identifies an audit record.
     AuditId,
     "aud"

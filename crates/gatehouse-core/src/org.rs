@@ -106,6 +106,9 @@ pub struct OrgPolicy {
     pub token_user_choice: bool,
     /// The token lifetime used when none is given (or when members may not choose).
     pub token_default_hours: u32,
+    /// Whether members must use 2-step verification: one without it who signs in can
+    /// only set it up until it is done.
+    pub require_mfa: bool,
 }
 
 impl Default for OrgPolicy {
@@ -119,6 +122,7 @@ impl Default for OrgPolicy {
             token_user_choice: true,
             // The platform documentation promises 24 hours unless the organisation says otherwise.
             token_default_hours: 24,
+            require_mfa: false,
         }
     }
 }

@@ -16,6 +16,7 @@ mod api_keys;
 mod audit;
 mod error;
 mod invalidations;
+mod mfa;
 mod migrate;
 mod postgres;
 mod sessions;

@@ -90,3 +90,4 @@ crate::invalidations::impl_invalidation_store!(PostgresStore);
 crate::api_keys::impl_api_key_store!(PostgresStore);
 crate::tokens::impl_token_store!(PostgresStore);
 crate::ssh_keys::impl_ssh_key_store!(PostgresStore);
+crate::mfa::impl_mfa_store!(PostgresStore);

@@ -12,6 +12,7 @@ macro_rules! impl_session_store {
             use crate::error::db;
             use gatehouse_core::ids::{SessionId, AccountId};
             use gatehouse_core::secret::TokenHash;
+            use gatehouse_core::mfa::Amr;
             use gatehouse_core::session::SessionRecord;
             use gatehouse_core::store::{Invalidation, SessionStore};
 
@@ -20,15 +21,21 @@ macro_rules! impl_session_store {
 
             fn session_row(r: &<DbOf as sqlx::Database>::Row) -> Result<SessionRecord> {
                 let hash: String = r.try_get("token_hash").map_err(db)?;
+                let created: i64 = r.try_get("created_at").map_err(db)?;
                 Ok(SessionRecord {
                     id: SessionId(r.try_get("session_id").map_err(db)?),
                     token_hash: stored_hash(&hash, "token")?,
                     user_id: AccountId(r.try_get("account_id").map_err(db)?),
-                    created_at: ts(r.try_get("created_at").map_err(db)?)?,
+                    created_at: ts(created)?,
                     last_seen_at: ts(r.try_get("last_seen_at").map_err(db)?)?,
                     expires_at: ts(r.try_get("expires_at").map_err(db)?)?,
                     ip: r.try_get("ip").map_err(db)?,
                     user_agent: r.try_get("user_agent").map_err(db)?,
+                    amr: Amr::from_stored(&r.try_get::<String, _>("amr").map_err(db)?),
+                    reauthenticated_at: ts(r
+                        .try_get::<Option<i64>, _>("reauthenticated_at")
+                        .map_err(db)?
+                        .unwrap_or(created))?,
                 })
             }
 
@@ -37,7 +44,8 @@ macro_rules! impl_session_store {
                 async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO session (session_id, token_hash, account_id, created_at, \
-                         last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         last_seen_at, expires_at, ip, user_agent, amr, reauthenticated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(&s.id.0)
                     .bind(s.token_hash.to_hex())
@@ -47,6 +55,8 @@ macro_rules! impl_session_store {
                     .bind(s.expires_at.unix_timestamp())
                     .bind(&s.ip)
                     .bind(&s.user_agent)
+                    .bind(s.amr.to_stored())
+                    .bind(s.reauthenticated_at.unix_timestamp())
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
@@ -56,7 +66,7 @@ macro_rules! impl_session_store {
                 async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionRecord>> {
                     sqlx::query(
                         "SELECT session_id, token_hash, account_id, created_at, last_seen_at, \
-                         expires_at, ip, user_agent FROM session WHERE token_hash = $1",
+                         expires_at, ip, user_agent, amr, reauthenticated_at FROM session WHERE token_hash = $1",
                     )
                     .bind(hash.to_hex())
                     .fetch_optional(&self.pool)

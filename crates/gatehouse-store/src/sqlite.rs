@@ -89,3 +89,4 @@ crate::invalidations::impl_invalidation_store!(SqliteStore);
 crate::api_keys::impl_api_key_store!(SqliteStore);
 crate::tokens::impl_token_store!(SqliteStore);
 crate::ssh_keys::impl_ssh_key_store!(SqliteStore);
+crate::mfa::impl_mfa_store!(SqliteStore);

@@ -58,6 +58,8 @@ fn session_for(user: &AccountId, secret: &str, last_seen: OffsetDateTime) -> Ses
         expires_at: t0() + Duration::hours(12),
         ip: Some("192.0.2.1".into()),
         user_agent: Some("test".into()),
+        amr: gatehouse_core::mfa::Amr::PASSWORD,
+        reauthenticated_at: t0(),
     }
 }
 
@@ -406,7 +408,12 @@ conformance!(
         })
         .await
         .expect("create");
-        let out = core.login(attempt("Gina", PW)).await.expect("login");
+        let out = core
+            .login(attempt("Gina", PW))
+            .await
+            .expect("login")
+            .into_session()
+            .expect("signed in");
         let p = core
             .authenticate_session(out.token.expose())
             .await
@@ -435,7 +442,12 @@ conformance!(
         let (b, _) = core_with(store.clone());
         b.refresh_invalidations().await.expect("first poll");
         member_actor(&a, "hana").await;
-        let out = a.login(attempt("hana", PW)).await.expect("login");
+        let out = a
+            .login(attempt("hana", PW))
+            .await
+            .expect("login")
+            .into_session()
+            .expect("signed in");
         let cookie = out.token.expose();
         b.authenticate_session(cookie).await.expect("b caches it");
         a.logout(cookie).await.expect("logout on a");
@@ -559,7 +571,12 @@ conformance!(
         })
         .await
         .expect("create");
-        let a = core.login(attempt("kim", PW)).await.expect("login");
+        let a = core
+            .login(attempt("kim", PW))
+            .await
+            .expect("login")
+            .into_session()
+            .expect("signed in");
         clock.advance(Duration::minutes(31));
         assert!(
             matches!(
@@ -569,7 +586,12 @@ conformance!(
             "idle"
         );
 
-        let b = core.login(attempt("kim", PW)).await.expect("login");
+        let b = core
+            .login(attempt("kim", PW))
+            .await
+            .expect("login")
+            .into_session()
+            .expect("signed in");
         for _ in 0..24 {
             clock.advance(Duration::minutes(29));
             core.authenticate_session(b.token.expose())
@@ -601,7 +623,12 @@ conformance!(
         })
         .await
         .expect("create");
-        let s = core.login(attempt("lee", PW)).await.expect("login");
+        let s = core
+            .login(attempt("lee", PW))
+            .await
+            .expect("login")
+            .into_session()
+            .expect("signed in");
         core.set_account_disabled("lee", true)
             .await
             .expect("disable");
@@ -636,14 +663,21 @@ conformance!(
         })
         .await
         .expect("create");
-        let first = core.login(attempt("mia", PW)).await.expect("login");
+        let first = core
+            .login(attempt("mia", PW))
+            .await
+            .expect("login")
+            .into_session()
+            .expect("signed in");
         let second = core
             .login(LoginAttempt {
                 previous_session: Some(first.token.expose()),
                 ..attempt("mia", PW)
             })
             .await
-            .expect("login again");
+            .expect("login again")
+            .into_session()
+            .expect("signed in");
         assert_ne!(first.token.expose(), second.token.expose());
         assert!(
             core.authenticate_session(first.token.expose())
@@ -873,6 +907,7 @@ conformance!(org_policy_defaults_then_round_trips, |store: Arc<
         token_max_hours: 12,
         token_user_choice: false,
         token_default_hours: 4,
+        require_mfa: true,
     };
     store.set_org_policy(&org.id, &p).await.expect("set");
     assert_eq!(store.org_policy(&org.id).await.expect("q"), p);

@@ -22,6 +22,7 @@ pub mod extract;
 pub mod ip_net;
 pub mod middleware;
 pub mod plain;
+pub mod qr;
 pub mod state;
 pub mod ui;
 

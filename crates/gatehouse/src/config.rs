@@ -37,6 +37,8 @@ pub struct Config {
     pub tokens: TokensConfig,
     /// SSH public keys.
     pub ssh_keys: SshKeysConfig,
+    /// 2-step verification.
+    pub mfa: MfaConfig,
     /// Encryption of stored secrets.
     pub secrets: SecretsConfig,
     /// Logging.
@@ -310,6 +312,23 @@ impl Default for SshKeysConfig {
     }
 }
 
+/// `[mfa]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaConfig {
+    /// The issuer authenticator apps show beside the account name
+    /// (`otpauth://totp/<issuer>:<username>`).
+    pub issuer: String,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        MfaConfig {
+            issuer: "Gatehouse".into(),
+        }
+    }
+}
+
 /// `[secrets]`
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -423,6 +442,10 @@ impl Config {
         let s = &self.session;
         if s.idle_timeout_minutes == 0 || s.absolute_lifetime_hours == 0 {
             bail!("session: lifetimes must be positive");
+        }
+        let issuer = self.mfa.issuer.trim();
+        if issuer.is_empty() || issuer.chars().count() > 64 || issuer.contains(':') {
+            bail!("mfa.issuer must be 1 to 64 characters, without a colon");
         }
         if self.api_keys.cache_ttl_seconds == 0 {
             bail!("api_keys.cache_ttl_seconds must be positive");
@@ -565,6 +588,7 @@ impl Config {
                 tokens: self.tokens.max_per_account.into(),
                 ssh_keys: self.ssh_keys.max_per_account.into(),
             },
+            mfa_issuer: self.mfa.issuer.clone(),
         }
     }
 

@@ -37,6 +37,11 @@ fn main() -> ExitCode {
                 output,
                 command: gatehouse::cli::AuthCommand::Session,
             } => gatehouse::cli::user::auth_session(server, output).await,
+            Command::Mfa {
+                server,
+                output,
+                command: gatehouse::cli::MfaCommand::Status,
+            } => gatehouse::cli::user::mfa_status(server, output).await,
             Command::ApiKeys {
                 server,
                 output,

@@ -45,6 +45,19 @@ impl TotpSecret {
         Ok(TotpSecret(SecretBox::new(Box::new(array))))
     }
 
+    /// A seed from its base32 form as shown for manual entry (spaces and case ignored):
+    /// what an authenticator app does with it, and what tests do.
+    pub fn from_base32(text: &str) -> Result<Self> {
+        let clean: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let secret = Secret::try_from_base32(clean)
+            .map_err(|_| Error::invalid("secret", "is not base32"))?;
+        Self::from_bytes(secret.as_ref())
+    }
+
     /// The raw seed, for sealing.
     pub fn expose(&self) -> &[u8] {
         self.0.expose_secret()
@@ -125,6 +138,14 @@ impl TotpVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_grouped_base32_form_reads_back_to_the_same_seed() {
+        let s = TotpSecret::generate();
+        let back = TotpSecret::from_base32(&s.grouped_base32()).expect("base32");
+        assert_eq!(s.expose(), back.expose());
+        assert!(TotpSecret::from_base32("not base32 !").is_err());
+    }
 
     /// RFC 6238 Appendix B, SHA-1 rows: the seed is the ASCII "12345678901234567890" and
     /// the codes have 8 digits; a 6-digit code is their last six.

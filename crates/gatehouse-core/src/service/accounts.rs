@@ -151,7 +151,7 @@ impl Core {
         self.store.list_audit(user, limit).await
     }
 
-    async fn account_named(&self, username: &str) -> Result<Account> {
+    pub(super) async fn account_named(&self, username: &str) -> Result<Account> {
         let name = Username::parse(username).map_err(|_| Error::NotFound)?;
         Ok(self
             .store

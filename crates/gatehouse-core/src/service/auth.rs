@@ -9,6 +9,7 @@ use crate::account::Username;
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::SessionId;
+use crate::mfa::Amr;
 use crate::password::PresentedPassword;
 use crate::secret::TokenHash;
 use crate::session::{LoginOutcome, SessionPrincipal, SessionRecord, SessionToken};
@@ -16,6 +17,7 @@ use crate::throttle::Lockout;
 
 use super::Core;
 use super::accounts::login_subject;
+use super::mfa::LoginStep;
 
 /// A sign-in attempt.
 pub struct LoginAttempt<'a> {
@@ -32,12 +34,13 @@ pub struct LoginAttempt<'a> {
 }
 
 impl Core {
-    /// Checks a username and password and opens a new session.
+    /// Checks a username and password and opens a new session, or — for an account with
+    /// 2-step verification — a half-finished sign-in that [`Core::login_mfa`] completes.
     ///
     /// Unknown users, disabled users and wrong passwords all get `InvalidCredentials`
     /// after the same amount of hashing work.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, attempt: LoginAttempt<'_>) -> Result<LoginOutcome> {
+    pub async fn login(&self, attempt: LoginAttempt<'_>) -> Result<LoginStep> {
         self.fail_closed()?;
         let now = self.clock.now();
         let password = PresentedPassword::parse(attempt.password)?;
@@ -91,24 +94,31 @@ impl Core {
         if let Some(old) = attempt.previous_session {
             self.logout(old).await?;
         }
-        let outcome = self
-            .open_session(&record.user, attempt.ip, attempt.user_agent, now)
+        let step = self
+            .after_password(&record.user, attempt.ip, attempt.user_agent)
             .await?;
+        let action = match step {
+            LoginStep::Done(_) => "login.succeeded",
+            LoginStep::MfaRequired(_) => "login.mfa_required",
+        };
         self.audit(
-            AuditEvent::new(now, "login.succeeded")
+            AuditEvent::new(now, action)
                 .user(&record.user.id)
                 .factor("password")
                 .ip(attempt.ip),
         )
         .await;
-        Ok(outcome)
+        Ok(step)
     }
 
     /// Stores a new session for `user` and caches it: the one way a session starts
     /// (sign-in, and re-authentication such as a password change, which rotate the id).
+    /// `amr` records how its holder proved who they are; a new session counts as a
+    /// fresh re-authentication.
     pub(crate) async fn open_session(
         &self,
         user: &crate::account::Account,
+        amr: Amr,
         ip: Option<IpAddr>,
         user_agent: Option<&str>,
         now: OffsetDateTime,
@@ -123,13 +133,19 @@ impl Core {
             expires_at: now + self.settings.session.absolute_lifetime,
             ip: ip.map(|i| i.to_string()),
             user_agent: user_agent.map(|u| u.chars().take(256).collect()),
+            amr,
+            reauthenticated_at: now,
         };
+        let mfa_setup_required = self.needs_mfa_setup(user, amr).await?;
         self.store.insert_session(&session).await?;
         let principal = Arc::new(SessionPrincipal {
             session_id: session.id.clone(),
             actor: self.actor_for_session(user),
             user: user.clone(),
             expires_at: session.expires_at,
+            amr,
+            reauthenticated_at: now,
+            mfa_setup_required,
         });
         self.sessions
             .insert(session.token_hash, principal.clone(), now, false, now);
@@ -221,11 +237,15 @@ impl Core {
             Some(u) if !u.user.disabled => u.user,
             _ => return Err(Error::Unauthenticated),
         };
+        let mfa_setup_required = self.needs_mfa_setup(&user, record.amr).await?;
         let principal = Arc::new(SessionPrincipal {
             session_id: record.id,
             actor: self.actor_for_session(&user),
             user,
             expires_at: record.expires_at,
+            amr: record.amr,
+            reauthenticated_at: record.reauthenticated_at,
+            mfa_setup_required,
         });
         self.sessions
             .insert(hash, principal.clone(), now, true, now);

@@ -5,6 +5,7 @@ mod accounts;
 mod api_keys;
 mod auth;
 mod invalidations;
+mod mfa;
 mod password;
 mod ssh_keys;
 mod tokens;
@@ -12,6 +13,10 @@ mod tokens;
 pub use accounts::{BootstrapOutcome, NewAccount};
 pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
+pub use mfa::{
+    LoginStep, MfaChallenge, MfaLoginAttempt, MfaStatus, Proof, SecondFactor, TotpConfirmed,
+    TotpEnrolment,
+};
 pub use password::PasswordChange;
 pub use tokens::NewToken;
 
@@ -60,6 +65,8 @@ pub struct CoreSettings {
     pub tokens: TokenSettings,
     /// Per-account caps on live credentials.
     pub limits: CredentialLimits,
+    /// The issuer authenticator apps show beside the account name.
+    pub mfa_issuer: String,
 }
 
 /// How many live credentials of each kind one account may hold (a runaway script or a
@@ -103,6 +110,7 @@ impl Default for CoreSettings {
             key_cache_ttl: Duration::minutes(15),
             tokens: TokenSettings::default(),
             limits: CredentialLimits::default(),
+            mfa_issuer: "Gatehouse".into(),
         }
     }
 }
@@ -287,6 +295,9 @@ impl Core {
             .await?;
         self.store
             .delete_invalidations_before(now - invalidations::RETENTION)
+            .await?;
+        self.store
+            .delete_expired_challenges(now, now - crate::mfa::ENROLMENT_LIFETIME)
             .await?;
         Ok(sessions + tokens)
     }

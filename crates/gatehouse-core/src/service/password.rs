@@ -91,7 +91,7 @@ impl Core {
         }
         // SECURITY: re-authentication mints a new session id.
         let outcome = self
-            .open_session(user, req.ip, req.user_agent, self.clock.now())
+            .open_session(user, session.amr, req.ip, req.user_agent, self.clock.now())
             .await?;
         self.audit(
             AuditEvent::new(now, "user.password_changed")

@@ -41,7 +41,7 @@ impl Core {
         self
     }
 
-    fn master(&self) -> Result<&Keyring> {
+    pub(super) fn master(&self) -> Result<&Keyring> {
         self.master_keys
             .as_deref()
             .ok_or_else(|| Error::internal("no master key configured"))

@@ -98,6 +98,10 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     /// Browser that signed in (truncated).
     pub user_agent: Option<String>,
+    /// The methods the sign-in used.
+    pub amr: crate::mfa::Amr,
+    /// When its holder last proved who they are (sign-in, or re-authentication).
+    pub reauthenticated_at: OffsetDateTime,
 }
 
 /// An authenticated session, as handed to request handlers.
@@ -111,6 +115,13 @@ pub struct SessionPrincipal {
     pub expires_at: OffsetDateTime,
     /// The actor this session acts as, built once when the session is cached.
     pub actor: Arc<crate::actor::Actor>,
+    /// The methods its sign-in used.
+    pub amr: crate::mfa::Amr,
+    /// When its holder last proved who they are.
+    pub reauthenticated_at: OffsetDateTime,
+    /// The organisation requires 2-step verification and this session was opened
+    /// without it: it may only set it up (and read its own status, and sign out).
+    pub mfa_setup_required: bool,
 }
 
 /// The result of a successful sign-in.

@@ -11,6 +11,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod invalidations;
+mod mfa;
 mod sessions;
 mod ssh_keys;
 mod throttle;
@@ -20,6 +21,7 @@ pub use accounts::AccountStore;
 pub use api_keys::ApiKeyStore;
 pub use audit::AuditStore;
 pub use invalidations::{Invalidation, InvalidationStore, Published};
+pub use mfa::MfaStore;
 pub use sessions::SessionStore;
 pub use ssh_keys::SshKeyStore;
 pub use throttle::ThrottleStore;
@@ -40,6 +42,7 @@ pub trait Store:
     + ApiKeyStore
     + TokenStore
     + SshKeyStore
+    + MfaStore
     + Send
     + Sync
     + 'static

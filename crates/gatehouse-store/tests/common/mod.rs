@@ -85,7 +85,12 @@ pub async fn member_actor(core: &Core, name: &str) -> Arc<Actor> {
     })
     .await
     .expect("create");
-    let s = core.login(attempt(name, PW)).await.expect("login");
+    let s = core
+        .login(attempt(name, PW))
+        .await
+        .expect("login")
+        .into_session()
+        .expect("signed in");
     core.session_actor(&s.principal)
 }
 

@@ -2,15 +2,16 @@
 //! and "who am I".
 
 use axum::Extension;
-use axum::Form;
 use axum::Router;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use gatehouse_core::Error as CoreError;
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
-use gatehouse_core::service::{LoginAttempt, PasswordChange};
+use gatehouse_core::service::{
+    LoginAttempt, LoginStep, MfaChallenge, MfaLoginAttempt, PasswordChange, Proof, SecondFactor,
+};
 use gatehouse_core::session::LoginOutcome;
 use gatehouse_core::session::csrf_token;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::auth::{is_same_origin, session_cookie};
-use crate::extract::{Caller, CallerCredential, Json, SESSION_COOKIE};
+use crate::extract::{Caller, CallerCredential, FormOrJson, Json, SESSION_COOKIE};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
 
@@ -26,6 +27,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/auth/login", post(login))
+        .route("/api/auth/login/mfa", post(login_mfa))
+        .route("/api/auth/reauthenticate", post(reauthenticate))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/logout-everywhere", post(logout_everywhere))
         .route("/api/auth/password", post(change_password))
@@ -42,37 +45,6 @@ pub struct LoginRequest {
     /// Form posts only: where to go after signing in (a local path).
     #[serde(default)]
     next: Option<String>,
-}
-
-/// A sign-in body in either of its two encodings.
-pub enum LoginBody {
-    /// `application/json` (scripts, the CLI, the page's JavaScript).
-    Json(LoginRequest),
-    /// `application/x-www-form-urlencoded` (the page without JavaScript).
-    Form(LoginRequest),
-}
-
-impl<S: Send + Sync> FromRequest<S> for LoginBody {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        let form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-        if form {
-            match Form::<LoginRequest>::from_request(req, state).await {
-                Ok(Form(f)) => Ok(LoginBody::Form(f)),
-                Err(_) => Err(back_to_sign_in("invalid_request", None)),
-            }
-        } else {
-            Json::<LoginRequest>::from_request(req, state)
-                .await
-                .map(|Json(j)| LoginBody::Json(j))
-                .map_err(IntoResponse::into_response)
-        }
-    }
 }
 
 /// Where a form sign-in goes: `next` when it passes the site's one rule for it
@@ -139,6 +111,19 @@ pub struct SessionResponse<'a> {
     permissions: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf_token: Option<String>,
+    /// Cookie sessions: how the sign-in proved who it was (RFC 8176 values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<Vec<&'static str>>,
+    /// Cookie sessions: when it last proved who it was (sign-in or re-authentication).
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    reauthenticated_at: Option<OffsetDateTime>,
+    /// Cookie sessions: the organisation requires 2-step verification and it is not set
+    /// up yet, so only the 2-step verification routes answer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    mfa_setup_required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<KeyInfo<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,6 +144,9 @@ impl<'a> SessionResponse<'a> {
             expires_at: caller.expires_at(),
             permissions: caller.actor.scopes.iter().collect(),
             csrf_token: caller.session().map(|(_, cookie)| csrf_token(cookie)),
+            amr: caller.session().map(|(s, _)| s.amr.values()),
+            reauthenticated_at: caller.session().map(|(s, _)| s.reauthenticated_at),
+            mfa_setup_required: caller.session().is_some_and(|(s, _)| s.mfa_setup_required),
             api_key: match &caller.credential {
                 CallerCredential::ApiKey(k) => Some(k),
                 _ => None,
@@ -185,34 +173,92 @@ impl<'a> SessionResponse<'a> {
 
 /// `POST /api/auth/login`. Public; throttled per account and per address. A JSON body
 /// gets the session JSON; a form post gets a 303 to its `next` page (or back to the
-/// sign-in page with `?error=<code>`), with the same CSRF rule.
+/// sign-in page with `?error=<code>`), with the same CSRF rule. For an account with
+/// 2-step verification a correct password opens no session: the answer is
+/// `{"mfa_required": true, "methods": [...]}` (a form post: a 303 to `/login/mfa`) with
+/// the pending credential in its own cookie, for `POST /api/auth/login/mfa`.
 pub async fn login(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
-    body: LoginBody,
+    body: FormOrJson<LoginRequest>,
 ) -> Response {
-    let (req, form) = match body {
-        LoginBody::Json(r) => (r, false),
-        LoginBody::Form(r) => (r, true),
+    let form = body.is_form();
+    let Some(req) = body.into_inner() else {
+        return back_to_sign_in("invalid_request", None);
     };
     let signed_in = sign_in(&state, ip, &headers, &req).await;
     let next = req.next.as_deref();
     match (signed_in, form) {
-        (Ok(outcome), false) => {
+        (Ok(LoginStep::Done(outcome)), false) => {
             session_json(&state, &outcome).unwrap_or_else(IntoResponse::into_response)
         }
+        (Ok(LoginStep::Done(outcome)), true) => signed_in_redirect(&outcome, next),
+        (Ok(LoginStep::MfaRequired(challenge)), false) => {
+            mfa_required_json(&challenge).unwrap_or_else(IntoResponse::into_response)
+        }
+        (Ok(LoginStep::MfaRequired(challenge)), true) => {
+            let target = match next.and_then(crate::ui::local_next) {
+                Some(n) => format!("/login/mfa?next={}", crate::ui::query_value(n)),
+                None => "/login/mfa".to_owned(),
+            };
+            with_cookie(
+                Redirect::to(&target).into_response(),
+                pending_cookie_header(challenge.token.expose(), challenge.expires_in),
+            )
+        }
         (Err(e), false) => e.into_response(),
-        (Ok(outcome), true) => match session_cookie_header(outcome.token.expose()) {
-            Ok(cookie) => {
-                let mut res = Redirect::to(local_path(next)).into_response();
-                res.headers_mut().insert(header::SET_COOKIE, cookie);
-                res
-            }
-            Err(e) => e.into_response(),
-        },
         (Err(e), true) => back_to_sign_in(e.code(), next),
     }
+}
+
+/// The pending credential's cookie: only ever sent to the sign-in routes.
+pub const PENDING_COOKIE: &str = "gatehouse.mfa";
+
+fn pending_cookie_header(token: &str, max_age: i64) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{PENDING_COOKIE}={token}; Path=/api/auth/login; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
+    ))
+    .map_err(|e| CoreError::internal(e).into())
+}
+
+const CLEAR_PENDING: &str =
+    "gatehouse.mfa=; Path=/api/auth/login; Max-Age=0; Secure; HttpOnly; SameSite=Strict";
+
+fn with_cookie(mut res: Response, cookie: ApiResult<HeaderValue>) -> Response {
+    match cookie {
+        Ok(c) => {
+            res.headers_mut().append(header::SET_COOKIE, c);
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn signed_in_redirect(outcome: &LoginOutcome, next: Option<&str>) -> Response {
+    let res = Redirect::to(local_path(next)).into_response();
+    with_cookie(res, session_cookie_header(outcome.token.expose()))
+}
+
+/// `{"mfa_required": true, ...}` and the pending credential's cookie.
+#[derive(Serialize)]
+struct MfaRequired<'a> {
+    mfa_required: bool,
+    methods: &'a [&'static str],
+    expires_in: i64,
+}
+
+fn mfa_required_json(challenge: &MfaChallenge) -> ApiResult<Response> {
+    let res = Json(MfaRequired {
+        mfa_required: true,
+        methods: &challenge.methods,
+        expires_in: challenge.expires_in,
+    })
+    .into_response();
+    Ok(with_cookie(
+        res,
+        pending_cookie_header(challenge.token.expose(), challenge.expires_in),
+    ))
 }
 
 async fn sign_in(
@@ -220,27 +266,18 @@ async fn sign_in(
     ip: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     req: &LoginRequest,
-) -> ApiResult<LoginOutcome> {
-    // SECURITY: login CSRF. A browser always sends Origin on a cross-site POST; refuse
-    // one from elsewhere. Non-browser clients send none.
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && !is_same_origin(headers, origin, state.web.public_origin.as_deref())
-    {
-        return Err(ApiError::CsrfFailed);
-    }
+) -> ApiResult<LoginStep> {
+    check_login_origin(state, headers)?;
     if req.username.len() > 256 {
         return Err(ApiError::BadRequest("username is too long".into()));
     }
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
     state
         .core
         .login(LoginAttempt {
             username: &req.username,
             password: req.password.expose_secret(),
             ip,
-            user_agent,
+            user_agent: user_agent(headers),
             previous_session: session_cookie(headers),
         })
         .await
@@ -253,6 +290,159 @@ async fn sign_in(
         })
 }
 
+/// SECURITY: login CSRF. A browser always sends Origin on a cross-site POST; refuse one
+/// from elsewhere. Non-browser clients send none.
+fn check_login_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !is_same_origin(headers, origin, state.web.public_origin.as_deref())
+    {
+        return Err(ApiError::CsrfFailed);
+    }
+    Ok(())
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The pending credential's cookie value, if any.
+fn pending_cookie(headers: &HeaderMap) -> Option<&str> {
+    crate::extract::auth::cookie_named(headers, PENDING_COOKIE)
+}
+
+/// `POST /api/auth/login/mfa` body: one of `code` (from the authenticator app) and
+/// `recovery_code`; JSON, or the second-step page's form post.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaLoginRequest {
+    #[serde(default)]
+    code: Option<SecretString>,
+    #[serde(default)]
+    recovery_code: Option<SecretString>,
+    /// Form posts only: where to go after signing in (a local path).
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /api/auth/login/mfa`: completes a sign-in with the pending credential (its own
+/// cookie, set by `POST /api/auth/login`) and a code or a recovery code. Wrong codes
+/// count against the account; the answer is a fresh `cloud.sso` session.
+pub async fn login_mfa(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: FormOrJson<MfaLoginRequest>,
+) -> Response {
+    let form = body.is_form();
+    let Some(req) = body.into_inner() else {
+        return back_to_second_step("invalid_request", None);
+    };
+    let next = req.next.clone();
+    let result = second_step(&state, ip, &headers, &req).await;
+    match (result, form) {
+        (Ok(outcome), false) => match session_json(&state, &outcome) {
+            Ok(res) => with_cookie(res, Ok(HeaderValue::from_static(CLEAR_PENDING))),
+            Err(e) => e.into_response(),
+        },
+        (Ok(outcome), true) => with_cookie(
+            signed_in_redirect(&outcome, next.as_deref()),
+            Ok(HeaderValue::from_static(CLEAR_PENDING)),
+        ),
+        (Err(e), false) => e.into_response(),
+        (Err(e), true) => match e.code() {
+            // The pending sign-in is over: start again with the password.
+            "unauthenticated" => back_to_sign_in("mfa_expired", next.as_deref()),
+            code => back_to_second_step(code, next.as_deref()),
+        },
+    }
+}
+
+async fn second_step(
+    state: &AppState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    req: &MfaLoginRequest,
+) -> ApiResult<LoginOutcome> {
+    check_login_origin(state, headers)?;
+    let factor = match (&req.code, &req.recovery_code) {
+        (Some(c), None) => SecondFactor::Code(c.expose_secret()),
+        (None, Some(r)) => SecondFactor::RecoveryCode(r.expose_secret()),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "send either code (from your authenticator app) or recovery_code".into(),
+            ));
+        }
+    };
+    let pending = pending_cookie(headers).ok_or(CoreError::Unauthenticated)?;
+    Ok(state
+        .core
+        .login_mfa(MfaLoginAttempt {
+            pending,
+            factor,
+            ip,
+            user_agent: user_agent(headers),
+            previous_session: session_cookie(headers),
+        })
+        .await?)
+}
+
+/// A 303 back to the second-step page with an error code.
+fn back_to_second_step(code: &str, next: Option<&str>) -> Response {
+    let target = match next.and_then(crate::ui::local_next) {
+        Some(n) => format!("/login/mfa?error={code}&next={}", crate::ui::query_value(n)),
+        None => format!("/login/mfa?error={code}"),
+    };
+    Redirect::to(&target).into_response()
+}
+
+/// `POST /api/auth/reauthenticate` body: `password`, or `code` from the authenticator
+/// app.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthRequest {
+    #[serde(default)]
+    password: Option<SecretString>,
+    #[serde(default)]
+    code: Option<SecretString>,
+}
+
+/// `POST /api/auth/reauthenticate`: proves the holder of a cookie session is still its
+/// owner. The session is re-issued under a new id (new cookie, in the answer's session
+/// JSON a new CSRF token), and for 10 minutes 2-step verification changes are allowed.
+/// Requires: a cookie session (and the CSRF rule).
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    caller: Caller,
+    Json(req): Json<ReauthRequest>,
+) -> ApiResult<Response> {
+    let Some((session, cookie)) = caller.session() else {
+        return Err(CoreError::Forbidden(
+            "re-authentication is for browser sessions; API keys and tokens cannot change \
+             2-step verification"
+                .into(),
+        )
+        .into());
+    };
+    let proof = match (&req.password, &req.code) {
+        (Some(p), None) => Proof::Password(p.expose_secret()),
+        (None, Some(c)) => Proof::Code(c.expose_secret()),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "send either password or code (from your authenticator app)".into(),
+            ));
+        }
+    };
+    let outcome = state
+        .core
+        .reauthenticate(session, cookie, proof, ip, user_agent(&headers))
+        .await?;
+    session_json(&state, &outcome)
+}
+
 /// The session JSON and cookie of a fresh session.
 fn session_json(state: &AppState, outcome: &LoginOutcome) -> ApiResult<Response> {
     let caller = Caller {
@@ -262,12 +452,16 @@ fn session_json(state: &AppState, outcome: &LoginOutcome) -> ApiResult<Response>
             cookie: SecretString::from(outcome.token.expose()),
         },
     };
-    let mut res = Json(SessionResponse::of(&caller)).into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        session_cookie_header(outcome.token.expose())?,
-    );
-    Ok(res)
+    let res = Json(SessionResponse::of(&caller)).into_response();
+    Ok(with_cookie(
+        res,
+        session_cookie_header(outcome.token.expose()),
+    ))
+}
+
+/// The session cookie of a re-issued session, for other areas' handlers.
+pub fn set_session_cookie(res: Response, outcome: &LoginOutcome) -> Response {
+    with_cookie(res, session_cookie_header(outcome.token.expose()))
 }
 
 /// `POST /api/auth/password` body.
@@ -318,12 +512,10 @@ pub async fn change_password(
             },
         )
         .await?;
-    let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        session_cookie_header(outcome.token.expose())?,
-    );
-    Ok(res)
+    Ok(with_cookie(
+        StatusCode::NO_CONTENT.into_response(),
+        session_cookie_header(outcome.token.expose()),
+    ))
 }
 
 /// `POST /api/auth/logout`. Requires: a cookie session (and the CSRF rule).

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod health;
+pub mod mfa;
 pub mod ssh_keys;
 pub mod tokens;
 
@@ -18,5 +19,6 @@ pub fn routes() -> Router<AppState> {
         .merge(tokens::router())
         .merge(ssh_keys::router())
         .merge(api_keys::router())
+        .merge(mfa::router())
         .merge(health::router())
 }

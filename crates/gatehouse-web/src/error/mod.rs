@@ -92,6 +92,25 @@ impl ApiError {
                     "unauthenticated",
                     "a valid credential is required".into(),
                 ),
+                CoreError::InvalidCode => (
+                    S::UNAUTHORIZED,
+                    "invalid_code",
+                    "the code is incorrect, expired or already used".into(),
+                ),
+                CoreError::ReauthenticationRequired => (
+                    S::UNAUTHORIZED,
+                    "reauthentication_required",
+                    "confirm it is you: re-enter your password or a code from your \
+                     authenticator app (POST /api/auth/reauthenticate), then try again"
+                        .into(),
+                ),
+                CoreError::MfaSetupRequired => (
+                    S::FORBIDDEN,
+                    "mfa_setup_required",
+                    "your organisation requires 2-step verification: set it up under \
+                     Account, Authentication, 2-Step Verification first"
+                        .into(),
+                ),
                 CoreError::Forbidden(m) => (S::FORBIDDEN, "forbidden", m.clone()),
                 CoreError::InsufficientPermissions(m) => {
                     (S::FORBIDDEN, "insufficient_permissions", m.clone())

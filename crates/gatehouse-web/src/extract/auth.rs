@@ -143,15 +143,31 @@ pub fn presented(headers: &HeaderMap) -> Result<Presented<'_>, ApiError> {
 
 /// The value of the `cloud.sso` cookie, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_named(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name`, if any (empty values count as none).
+pub fn cookie_named<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim())
         .filter(|v| !v.is_empty())
+}
+
+/// The routes a session that must first set up 2-step verification may use: the
+/// 2-step verification API, re-authentication, "who am I" and signing out.
+pub fn allowed_before_mfa_setup(path: &str) -> bool {
+    path == "/api/mfa"
+        || path.starts_with("/api/mfa/")
+        || matches!(
+            path,
+            "/api/auth/session" | "/api/auth/logout" | "/api/auth/reauthenticate"
+        )
 }
 
 /// Decodes `Basic base64(user:password)`; `None` if the header is not Basic or malformed.
@@ -180,6 +196,11 @@ impl FromRequestParts<AppState> for Caller {
             }
             Presented::Cookie(cookie) => {
                 let session = state.core.authenticate_session(cookie).await?;
+                // SECURITY: a session its organisation wants 2-step verification for,
+                // opened without it, can only set it up.
+                if session.mfa_setup_required && !allowed_before_mfa_setup(parts.uri.path()) {
+                    return Err(CoreError::MfaSetupRequired.into());
+                }
                 if is_state_changing(&parts.method) {
                     check_csrf(&parts.headers, cookie, state.web.public_origin.as_deref())?;
                 }

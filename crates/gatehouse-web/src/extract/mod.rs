@@ -6,5 +6,5 @@ pub mod json;
 pub mod page;
 
 pub use auth::{Caller, CallerCredential, SESSION_COOKIE};
-pub use json::{Json, JsonOrEmpty, double_option};
+pub use json::{FormOrJson, Json, JsonOrEmpty, double_option};
 pub use page::PageParams;

@@ -62,6 +62,16 @@ pub enum AdminCommand {
         /// Username.
         username: String,
     },
+    /// Remove every 2-step verification factor and recovery code of an account (a lost
+    /// phone and lost codes), end its sessions and tokens; audited with the reason.
+    ResetMfa {
+        /// Username.
+        username: String,
+        /// Why (recorded in the audit trail), for example "lost phone, identity checked
+        /// by video call".
+        #[arg(long)]
+        reason: String,
+    },
     /// Show or change the default organisation's credential policy.
     Policy(PolicyArgs),
     /// Create many API keys for a user at once (bulk provisioning, load tests); the keys
@@ -251,6 +261,18 @@ pub async fn run(
                 outln!("enabled {}", safe(username))?;
             }
         }
+        AdminCommand::ResetMfa { username, reason } => {
+            let removed = core.reset_mfa(username, reason).await.map_err(describe)?;
+            if json_out {
+                print_json(&json!({"username": username, "factors_removed": removed}))?;
+            } else {
+                outln!(
+                    "2-step verification reset for {}: {removed} factor(s) and the recovery \
+                     codes removed, sessions and tokens ended",
+                    safe(username)
+                )?;
+            }
+        }
         AdminCommand::Policy(args) => policy(&core, args, json_out).await?,
         AdminCommand::SeedApiKeys {
             user,
@@ -338,6 +360,10 @@ pub struct PolicyArgs {
     /// Whether members may choose a token's lifetime (true/false).
     #[arg(long, value_name = "BOOL")]
     token_user_choice: Option<bool>,
+    /// Whether members must use 2-step verification (true/false): one without it is
+    /// sent to set it up at sign-in and can do nothing else until it is done.
+    #[arg(long, value_name = "BOOL")]
+    require_mfa: Option<bool>,
 }
 
 async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Result<()> {
@@ -377,6 +403,10 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
         p.token_user_choice = v;
         changed = true;
     }
+    if let Some(v) = args.require_mfa {
+        p.require_mfa = v;
+        changed = true;
+    }
     if changed {
         core.set_org_policy(&org.id, &p).await.map_err(describe)?;
         if !json_out {
@@ -398,6 +428,7 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
             "token_max_hours": p.token_max_hours,
             "token_default_hours": p.token_default_hours,
             "token_user_choice": p.token_user_choice,
+            "require_mfa": p.require_mfa,
         }));
     }
     outln!("api_key_expirations           = {}", list.join(","))?;
@@ -412,7 +443,8 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
     )?;
     outln!("token_max_hours               = {}", p.token_max_hours)?;
     outln!("token_default_hours           = {}", p.token_default_hours)?;
-    outln!("token_user_choice             = {}", p.token_user_choice)
+    outln!("token_user_choice             = {}", p.token_user_choice)?;
+    outln!("require_mfa                   = {}", p.require_mfa)
 }
 
 /// Turns a domain error into an operator-facing message.

@@ -68,6 +68,19 @@ pub enum Command {
         #[command(subcommand)]
         command: AuthCommand,
     },
+    /// Your 2-step verification (set it up in the web UI: Account → Authentication →
+    /// 2-Step Verification).
+    Mfa {
+        /// Server flags.
+        #[command(flatten)]
+        server: user::ServerArgs,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+        /// The operation.
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
     /// Manage your API keys.
     ApiKeys {
         /// Server flags.
@@ -138,6 +151,14 @@ pub struct StoreArgs {
 pub enum AuthCommand {
     /// Show the account and credential in use.
     Session,
+}
+
+/// `gatehouse mfa …`
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Whether 2-step verification is on, your authenticator app, and how many recovery
+    /// codes are left.
+    Status,
 }
 
 /// `gatehouse config …`

@@ -40,6 +40,10 @@ pub struct LoginArgs {
     /// Store an API key read from standard input instead (not echoed).
     #[arg(long, conflicts_with = "username")]
     pub api_key_stdin: bool,
+    /// When the account uses 2-step verification, read the code (or a recovery code)
+    /// from standard input, on the line after the password, instead of asking for it.
+    #[arg(long, requires = "username")]
+    pub otp_stdin: bool,
 }
 
 /// `gatehouse login`
@@ -55,7 +59,8 @@ pub async fn login(args: &LoginArgs) -> anyhow::Result<()> {
     let trust = trust_of(&args.server, stored.as_ref())?;
     let (kind, auth, csrf, mut expires_at) = if let Some(username) = &args.username {
         let password = read_secret(&format!("Password for {}: ", safe(username)), "password")?;
-        let (cookie, csrf, expires) = sign_in(&server, &trust, username, &password).await?;
+        let (cookie, csrf, expires) =
+            sign_in(&server, &trust, username, &password, args.otp_stdin).await?;
         let auth = Auth::Cookie { cookie, csrf: None };
         ("session", auth, csrf, expires)
     } else if args.api_key_stdin {
@@ -134,15 +139,17 @@ struct SignInRequest<'a> {
     password: &'a str,
 }
 
-/// Signs in with a password; returns the session cookie, its CSRF token and expiry.
+/// Signs in with a password (and, when the server asks for one, a code); returns the
+/// session cookie, its CSRF token and expiry.
 async fn sign_in(
     server: &str,
     trust: &Trust,
     username: &str,
     password: &SecretString,
+    otp_stdin: bool,
 ) -> anyhow::Result<(SecretString, Option<SecretString>, Option<String>)> {
     let anon = Session::given(server, trust, Auth::None)?;
-    let res = match anon
+    let sent = anon
         .client()
         .post(format!("{server}/api/auth/login"))
         .json(&SignInRequest {
@@ -150,25 +157,72 @@ async fn sign_in(
             password: password.expose_secret(),
         })
         .send()
-        .await
-    {
+        .await;
+    let (status, cookies, body) = answer(sent, server).await?;
+    if status.is_success() && body["mfa_required"] == Value::Bool(true) {
+        let pending = cookie_value(&cookies, "gatehouse.mfa")
+            .context("the server asked for a code but sent no pending sign-in")?;
+        let code = read_code(otp_stdin)?;
+        let field = if is_totp_code(code.expose_secret()) {
+            "code"
+        } else {
+            "recovery_code"
+        };
+        let sent = anon
+            .client()
+            .post(format!("{server}/api/auth/login/mfa"))
+            .header(
+                reqwest::header::COOKIE,
+                format!("gatehouse.mfa={}", pending.expose_secret()),
+            )
+            .json(&serde_json::json!({ field: code.expose_secret() }))
+            .send()
+            .await;
+        let (status, cookies, body) = answer(sent, server).await?;
+        return session_of(status, &cookies, &body);
+    }
+    session_of(status, &cookies, &body)
+}
+
+/// The status, `Set-Cookie` pairs and JSON body of a sign-in answer.
+async fn answer(
+    sent: reqwest::Result<reqwest::Response>,
+    server: &str,
+) -> anyhow::Result<(reqwest::StatusCode, Vec<String>, Value)> {
+    let res = match sent {
         Ok(res) => res,
         Err(e) => return Err(describe_transport(e, server).await),
     };
     let status = res.status();
-    let cookie = res
+    let cookies = res
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|c| c.split(';').next())
-        .find_map(|kv| kv.strip_prefix("cloud.sso="))
-        .map(|c| SecretString::from(c.to_owned()));
+        .map(str::to_owned)
+        .collect();
     let body: Value = res.json().await.unwrap_or(Value::Null);
-    let Some(cookie) = cookie.filter(|_| status.is_success()) else {
+    Ok((status, cookies, body))
+}
+
+fn cookie_value(cookies: &[String], name: &str) -> Option<SecretString> {
+    cookies
+        .iter()
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        .filter(|v| !v.is_empty())
+        .map(|c| SecretString::from(c.to_owned()))
+}
+
+fn session_of(
+    status: reqwest::StatusCode,
+    cookies: &[String],
+    body: &Value,
+) -> anyhow::Result<(SecretString, Option<SecretString>, Option<String>)> {
+    let Some(cookie) = cookie_value(cookies, "cloud.sso").filter(|_| status.is_success()) else {
         bail!(
             "sign-in failed: {}",
-            safe(text(&body, "message", "unexpected answer"))
+            safe(text(body, "message", "unexpected answer"))
         );
     };
     let csrf = body["csrf_token"]
@@ -176,6 +230,29 @@ async fn sign_in(
         .map(|t| SecretString::from(t.to_owned()));
     let expires = body["expires_at"].as_str().map(str::to_owned);
     Ok((cookie, csrf, expires))
+}
+
+/// The second step's code: asked for (not echoed) at a terminal, or read from standard
+/// input with `--otp-stdin`.
+fn read_code(otp_stdin: bool) -> anyhow::Result<SecretString> {
+    if !otp_stdin && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!(
+            "this account uses 2-step verification: pass --otp-stdin and give the code from \
+             your authenticator app (or a recovery code) on the line after the password"
+        );
+    }
+    let code = read_secret(
+        "Verification code from your authenticator app (or a recovery code): ",
+        "verification code",
+    )?;
+    Ok(trimmed(&code))
+}
+
+/// Six digits (spaces allowed, as apps show them) are an app's code; anything else is
+/// taken as a recovery code.
+fn is_totp_code(s: &str) -> bool {
+    let digits: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
+    digits.len() == 6 && digits.iter().all(char::is_ascii_digit)
 }
 
 /// `gatehouse logout`
@@ -210,6 +287,9 @@ pub async fn auth_session(server: &ServerArgs, output: &OutputArgs) -> anyhow::R
     )?;
     outln!("email:       {}", safe(text(user, "email", "-")))?;
     outln!("auth method: {}", text(&v, "auth_method", "?"))?;
+    if v["amr"].is_array() {
+        outln!("signed in with: {}", words(&v["amr"]))?;
+    }
     if let Some(t) = v.get("token") {
         outln!("token:       {}", text(t, "id", "?"))?;
     }
@@ -218,4 +298,50 @@ pub async fn auth_session(server: &ServerArgs, output: &OutputArgs) -> anyhow::R
         outln!("permissions: {}", words(&v["permissions"]))?;
     }
     Ok(())
+}
+
+/// `gatehouse mfa status`
+pub async fn mfa_status(server: &ServerArgs, output: &OutputArgs) -> anyhow::Result<()> {
+    let s = Session::open(server)?;
+    let (_, v) = s.call(Method::GET, "/api/mfa", None).await?;
+    if output.is_json() {
+        return print_json(&v);
+    }
+    let on = v["enabled"] == Value::Bool(true);
+    outln!("2-Step Verification: {}", if on { "On" } else { "Off" })?;
+    if let Some(factors) = v["factors"].as_array() {
+        for f in factors {
+            outln!(
+                "  {} (added {}, last used {})",
+                safe(text(f, "name", "?")),
+                text(f, "created_at", "?"),
+                text(f, "last_used_at", "never")
+            )?;
+        }
+    }
+    if on {
+        let left = v["recovery_codes_left"].as_u64().unwrap_or(0);
+        outln!("Recovery codes left: {left}")?;
+        if v["recovery_codes_low"] == Value::Bool(true) {
+            outln!(
+                "Few recovery codes are left: make a new set in Account → Authentication → \
+                 2-Step Verification."
+            )?;
+        }
+    }
+    if v["required_by_organization"] == Value::Bool(true) {
+        outln!("Your organisation requires 2-step verification.")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn six_digits_are_an_app_code_and_anything_else_a_recovery_code() {
+        assert!(super::is_totp_code("123456"));
+        assert!(super::is_totp_code("123 456"));
+        assert!(!super::is_totp_code("12345"));
+        assert!(!super::is_totp_code("ABCD-EFGH-JKMN-PQRS"));
+    }
 }

@@ -1,10 +1,11 @@
-//! The user CLI: `login`, `logout`, `auth session`, `api-keys …`, `tokens …`,
-//! `ssh-keys …`. Credentials live in `~/.config/gatehouse/credentials.toml` (mode 0600);
+//! The user CLI: `login`, `logout`, `auth session`, `mfa status`, `api-keys …`,
+//! `tokens …`, `ssh-keys …`. Credentials live in `~/.config/gatehouse/credentials.toml` (mode 0600);
 //! `GATEHOUSE_TOKEN` or `GATEHOUSE_API_KEY` override them.
 //!
 //! # Layout
 //! - `session.rs`: the stored credential, the authenticated connection, error wording.
-//! - `login.rs`: `login`, `logout`, `auth session`.
+//! - `login.rs`: `login` (with the 2-step verification code when asked), `logout`,
+//!   `auth session`, `mfa status`.
 //! - `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`: one command group each.
 //! - Tables and `--json` are in `cli/output.rs`, shared with `gatehouse admin`.
 
@@ -19,7 +20,7 @@ use anyhow::bail;
 use serde_json::Value;
 
 pub use api_keys::{ApiKeysCommand, api_keys};
-pub use login::{LoginArgs, auth_session, login, logout};
+pub use login::{LoginArgs, auth_session, login, logout, mfa_status};
 pub use session::{Credentials, ServerArgs, Session, credentials_path, load_credentials};
 pub use ssh_keys::{SshKeysCommand, ssh_keys};
 pub use tokens::{TokensCommand, tokens};
