@@ -198,6 +198,7 @@ conformance!(the_seed_is_sealed_to_its_factor_and_owner, |store: Arc<
     copy.id = gatehouse_core::ids::MfaFactorId::generate();
     copy.user_id = bob.clone();
     copy.confirmed_at = None;
+    copy.last_step = -1;
     store.insert_pending_factor(&copy).await.expect("insert");
     assert!(
         store
