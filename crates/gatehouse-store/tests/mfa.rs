@@ -714,3 +714,42 @@ conformance!(
         ));
     }
 );
+
+conformance!(
+    wrong_codes_also_count_against_the_client_address,
+    |store: Arc<dyn Store>| async move {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let core = Core::new(
+            store,
+            clock.clone(),
+            gatehouse_core::CoreSettings {
+                ip_max_failures: 3,
+                ..fast_settings()
+            },
+        )
+        .expect("core")
+        .with_master_keys(Arc::new(gatehouse_core::seal::Keyring::single(
+            gatehouse_core::seal::MasterKey::generate(),
+        )));
+        let e = enrolled(&core, &clock, "olga").await;
+        let p = pending(&core, "olga").await;
+        let from = |factor| MfaLoginAttempt {
+            ip: Some([203, 0, 113, 9].into()),
+            ..second(&p, factor)
+        };
+        for _ in 0..3 {
+            assert!(matches!(
+                core.login_mfa(from(SecondFactor::Code("000000"))).await,
+                Err(Error::InvalidCode)
+            ));
+        }
+        // Three failures are within the account's free five, but not the address's three.
+        let code = e.verifier.code_at(clock.now());
+        match core.login_mfa(from(SecondFactor::Code(&code))).await {
+            Err(Error::RateLimited { message, .. }) => {
+                assert!(message.contains("address"), "{message}")
+            }
+            other => panic!("expected the address limit, got {other:?}"),
+        }
+    }
+);

@@ -191,6 +191,14 @@ impl Core {
     pub async fn login_mfa(&self, attempt: MfaLoginAttempt<'_>) -> Result<LoginOutcome> {
         self.fail_closed()?;
         let now = self.clock.now();
+        if let Some(ip) = attempt.ip
+            && let Some(wait) = self.ip_limiter.check(ip, now)
+        {
+            return Err(Error::RateLimited {
+                retry_after: wait,
+                message: "too many failed sign-ins from this address".into(),
+            });
+        }
         let hash = TokenHash::of(attempt.pending);
         let challenge = self
             .store
@@ -205,6 +213,9 @@ impl Core {
         self.check_lockout(&subject, now, "wrong codes").await?;
         let Some(amr) = self.check_second_factor(&user, attempt.factor).await? else {
             self.store.record_failure(&subject, now).await?;
+            if let Some(ip) = attempt.ip {
+                self.ip_limiter.record_failure(ip, now);
+            }
             self.store
                 .fail_challenge(&hash, CHALLENGE_MAX_FAILURES)
                 .await?;
@@ -490,9 +501,11 @@ impl Core {
         };
         let pending = all
             .iter()
-            .filter(|f| !f.is_confirmed() && f.kind == FactorKind::Totp)
-            .filter(|f| factor_id.is_none_or(|id| *id == f.id))
-            .next_back()
+            .rfind(|f| {
+                !f.is_confirmed()
+                    && f.kind == FactorKind::Totp
+                    && factor_id.is_none_or(|id| *id == f.id)
+            })
             .filter(|f| f.created_at > now - ENROLMENT_LIFETIME)
             .ok_or_else(expired)?;
         let step = self
