@@ -109,6 +109,11 @@ pub struct OrgPolicy {
     /// Whether members must use 2-step verification: one without it who signs in can
     /// only set it up until it is done.
     pub require_mfa: bool,
+    /// "Enforce Security Key MFA": members must finish every sign-in with a security key
+    /// or passkey; one without a key is sent to register one and can do nothing else.
+    pub enforce_security_key: bool,
+    /// Whether members may sign in with a passkey alone (no password).
+    pub passkey_sign_in: bool,
 }
 
 impl Default for OrgPolicy {
@@ -123,6 +128,8 @@ impl Default for OrgPolicy {
             // The platform documentation promises 24 hours unless the organisation says otherwise.
             token_default_hours: 24,
             require_mfa: false,
+            enforce_security_key: false,
+            passkey_sign_in: true,
         }
     }
 }

@@ -187,7 +187,8 @@ macro_rules! impl_account_store {
                     let row = sqlx::query(
                         "SELECT api_key_expirations, api_key_user_choice, api_key_default_expiration, \
                          require_disable_before_delete, token_max_hours, token_user_choice, \
-                         token_default_hours, require_mfa FROM org_policy WHERE org_id = $1",
+                         token_default_hours, require_mfa, enforce_security_key, passkey_sign_in \
+                         FROM org_policy WHERE org_id = $1",
                     )
                     .bind(&org.0)
                     .fetch_optional(&self.pool)
@@ -212,6 +213,8 @@ macro_rules! impl_account_store {
                         token_user_choice: r.try_get("token_user_choice").map_err(db)?,
                         token_default_hours: hours(r.try_get("token_default_hours").map_err(db)?),
                         require_mfa: r.try_get("require_mfa").map_err(db)?,
+                        enforce_security_key: r.try_get("enforce_security_key").map_err(db)?,
+                        passkey_sign_in: r.try_get("passkey_sign_in").map_err(db)?,
                     })
                 }
 
@@ -220,8 +223,10 @@ macro_rules! impl_account_store {
                     sqlx::query(
                         "INSERT INTO org_policy (org_id, api_key_expirations, api_key_user_choice, \
                          api_key_default_expiration, require_disable_before_delete, created_at, \
-                         token_max_hours, token_user_choice, token_default_hours, require_mfa) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (org_id) DO UPDATE SET \
+                         token_max_hours, token_user_choice, token_default_hours, require_mfa, \
+                         enforce_security_key, passkey_sign_in) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         ON CONFLICT (org_id) DO UPDATE SET \
                          api_key_expirations = excluded.api_key_expirations, \
                          api_key_user_choice = excluded.api_key_user_choice, \
                          api_key_default_expiration = excluded.api_key_default_expiration, \
@@ -229,7 +234,9 @@ macro_rules! impl_account_store {
                          token_max_hours = excluded.token_max_hours, \
                          token_user_choice = excluded.token_user_choice, \
                          token_default_hours = excluded.token_default_hours, \
-                         require_mfa = excluded.require_mfa",
+                         require_mfa = excluded.require_mfa, \
+                         enforce_security_key = excluded.enforce_security_key, \
+                         passkey_sign_in = excluded.passkey_sign_in",
                     )
                     .bind(&org.0)
                     .bind(list.join(","))
@@ -241,6 +248,8 @@ macro_rules! impl_account_store {
                     .bind(p.token_user_choice)
                     .bind(i64::from(p.token_default_hours))
                     .bind(p.require_mfa)
+                    .bind(p.enforce_security_key)
+                    .bind(p.passkey_sign_in)
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;

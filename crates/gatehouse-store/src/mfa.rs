@@ -11,7 +11,8 @@ macro_rules! impl_mfa_store {
             use async_trait::async_trait;
             use gatehouse_core::Result;
             use gatehouse_core::ids::{AccountId, MfaFactorId};
-            use gatehouse_core::mfa::{ChallengeRecord, FactorKind, FactorRecord};
+            use gatehouse_core::mfa::webauthn::{CeremonyKind, CeremonyRecord};
+            use gatehouse_core::mfa::{ChallengeRecord, FactorKind, FactorRecord, KeyData};
             use gatehouse_core::secret::TokenHash;
             use gatehouse_core::store::{Invalidation, MfaStore};
             use sqlx::Row;
@@ -24,12 +25,24 @@ macro_rules! impl_mfa_store {
             macro_rules! factor_columns {
                 () => {
                     "mfa_factor_id, account_id, kind, name, sealed_secret, created_at, \
-                     confirmed_at, last_used_at, last_step"
+                     confirmed_at, last_used_at, last_step, credential_id, credential, \
+                     discoverable, sign_count"
                 };
             }
 
             fn factor_row(r: &<DbOf as sqlx::Database>::Row) -> Result<FactorRecord> {
                 let kind: String = r.try_get("kind").map_err(db)?;
+                let credential_id: Option<String> = r.try_get("credential_id").map_err(db)?;
+                let credential: Option<String> = r.try_get("credential").map_err(db)?;
+                let key = match (credential_id, credential) {
+                    (Some(credential_id), Some(credential)) => Some(KeyData {
+                        credential_id,
+                        credential,
+                        discoverable: r.try_get("discoverable").map_err(db)?,
+                        sign_count: r.try_get("sign_count").map_err(db)?,
+                    }),
+                    _ => None,
+                };
                 Ok(FactorRecord {
                     id: MfaFactorId(r.try_get("mfa_factor_id").map_err(db)?),
                     user_id: AccountId(r.try_get("account_id").map_err(db)?),
@@ -42,7 +55,36 @@ macro_rules! impl_mfa_store {
                     confirmed_at: opt_ts(r.try_get("confirmed_at").map_err(db)?)?,
                     last_used_at: opt_ts(r.try_get("last_used_at").map_err(db)?)?,
                     last_step: r.try_get("last_step").map_err(db)?,
+                    key,
                 })
+            }
+
+            async fn insert_factor_in(
+                tx: &mut sqlx::Transaction<'_, DbOf>,
+                f: &FactorRecord,
+            ) -> Result<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO mfa_factor (",
+                    factor_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                ))
+                .bind(&f.id.0)
+                .bind(&f.user_id.0)
+                .bind(f.kind.as_str())
+                .bind(&f.name)
+                .bind(&f.sealed_secret)
+                .bind(f.created_at.unix_timestamp())
+                .bind(f.confirmed_at.map(|t| t.unix_timestamp()))
+                .bind(f.last_used_at.map(|t| t.unix_timestamp()))
+                .bind(f.last_step)
+                .bind(f.key.as_ref().map(|k| k.credential_id.as_str()))
+                .bind(f.key.as_ref().map(|k| k.credential.as_str()))
+                .bind(f.key.as_ref().is_some_and(|k| k.discoverable))
+                .bind(f.key.as_ref().map_or(0, |k| k.sign_count))
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+                Ok(())
             }
 
             #[async_trait]
@@ -58,23 +100,7 @@ macro_rules! impl_mfa_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                    sqlx::query(concat!(
-                        "INSERT INTO mfa_factor (",
-                        factor_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                    ))
-                    .bind(&f.id.0)
-                    .bind(&f.user_id.0)
-                    .bind(f.kind.as_str())
-                    .bind(&f.name)
-                    .bind(&f.sealed_secret)
-                    .bind(f.created_at.unix_timestamp())
-                    .bind(f.confirmed_at.map(|t| t.unix_timestamp()))
-                    .bind(f.last_used_at.map(|t| t.unix_timestamp()))
-                    .bind(f.last_step)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    insert_factor_in(&mut tx, f).await?;
                     tx.commit().await.map_err(db)
                 }
 
@@ -323,12 +349,134 @@ macro_rules! impl_mfa_store {
                     Ok(done.rows_affected() == 1)
                 }
 
+                async fn insert_confirmed_factor(
+                    &self,
+                    f: &FactorRecord,
+                    recovery_codes: Option<&[TokenHash]>,
+                ) -> Result<()> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    insert_factor_in(&mut tx, f).await?;
+                    if let Some(codes) = recovery_codes {
+                        write_codes(&mut tx, &f.user_id, codes, f.created_at).await?;
+                    }
+                    tx.commit().await.map_err(db)
+                }
+
+                async fn factor_by_credential_id(&self, credential_id: &str) -> Result<Option<FactorRecord>> {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        factor_columns!(),
+                        " FROM mfa_factor WHERE credential_id = $1 AND confirmed_at IS NOT NULL"
+                    ))
+                    .bind(credential_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(factor_row)
+                    .transpose()
+                }
+
+                async fn record_key_use(
+                    &self,
+                    owner: &AccountId,
+                    id: &MfaFactorId,
+                    credential: &str,
+                    sign_count: i64,
+                    at: OffsetDateTime,
+                ) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE mfa_factor SET credential = $1, sign_count = $2, last_used_at = $3 \
+                         WHERE mfa_factor_id = $4 AND account_id = $5 AND credential IS NOT NULL \
+                         AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))",
+                    )
+                    .bind(credential)
+                    .bind(sign_count)
+                    .bind(at.unix_timestamp())
+                    .bind(&id.0)
+                    .bind(&owner.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn rename_factor(&self, owner: &AccountId, id: &MfaFactorId, name: &str) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE mfa_factor SET name = $1 WHERE mfa_factor_id = $2 AND account_id = $3",
+                    )
+                    .bind(name)
+                    .bind(&id.0)
+                    .bind(&owner.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn insert_ceremony(&self, c: &CeremonyRecord) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO webauthn_ceremony (token_hash, kind, account_id, state, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(c.token_hash.to_hex())
+                    .bind(c.kind.as_str())
+                    .bind(c.user_id.as_ref().map(|u| u.0.as_str()))
+                    .bind(&c.state)
+                    .bind(c.created_at.unix_timestamp())
+                    .bind(c.expires_at.unix_timestamp())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn take_ceremony(
+                    &self,
+                    hash: &TokenHash,
+                    kind: CeremonyKind,
+                    now: OffsetDateTime,
+                ) -> Result<Option<CeremonyRecord>> {
+                    let row = sqlx::query(
+                        "DELETE FROM webauthn_ceremony WHERE token_hash = $1 \
+                         RETURNING kind, account_id, state, created_at, expires_at",
+                    )
+                    .bind(hash.to_hex())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let Some(r) = row else { return Ok(None) };
+                    let stored_kind: String = r.try_get("kind").map_err(db)?;
+                    let expires_at = ts(r.try_get("expires_at").map_err(db)?)?;
+                    // SECURITY: taken either way (single use); returned only if it is of
+                    // the kind asked for and still fresh.
+                    if stored_kind != kind.as_str() || expires_at <= now {
+                        return Ok(None);
+                    }
+                    Ok(Some(CeremonyRecord {
+                        token_hash: *hash,
+                        kind,
+                        user_id: r
+                            .try_get::<Option<String>, _>("account_id")
+                            .map_err(db)?
+                            .map(AccountId),
+                        state: r.try_get("state").map_err(db)?,
+                        created_at: ts(r.try_get("created_at").map_err(db)?)?,
+                        expires_at,
+                    }))
+                }
+
                 async fn delete_expired_challenges(
                     &self,
                     now: OffsetDateTime,
                     enrolment_cutoff: OffsetDateTime,
                 ) -> Result<u64> {
                     let a = sqlx::query("DELETE FROM mfa_challenge WHERE expires_at <= $1")
+                        .bind(now.unix_timestamp())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    let c = sqlx::query("DELETE FROM webauthn_ceremony WHERE expires_at <= $1")
                         .bind(now.unix_timestamp())
                         .execute(&self.pool)
                         .await
@@ -340,7 +488,7 @@ macro_rules! impl_mfa_store {
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
-                    Ok(a.rows_affected() + b.rows_affected())
+                    Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
                 }
             }
 

@@ -46,6 +46,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_mfa.sql",
         sql: include_str!("../migrations/postgres/0007_mfa.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_webauthn.sql",
+        sql: include_str!("../migrations/postgres/0008_webauthn.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.

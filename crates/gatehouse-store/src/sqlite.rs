@@ -49,6 +49,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_mfa.sql",
         sql: include_str!("../migrations/sqlite/0007_mfa.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_webauthn.sql",
+        sql: include_str!("../migrations/sqlite/0008_webauthn.sql"),
+    },
 ];
 
 /// A SQLite-backed store.

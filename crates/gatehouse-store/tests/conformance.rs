@@ -908,6 +908,8 @@ conformance!(org_policy_defaults_then_round_trips, |store: Arc<
         token_user_choice: false,
         token_default_hours: 4,
         require_mfa: true,
+        enforce_security_key: true,
+        passkey_sign_in: false,
     };
     store.set_org_policy(&org.id, &p).await.expect("set");
     assert_eq!(store.org_policy(&org.id).await.expect("q"), p);

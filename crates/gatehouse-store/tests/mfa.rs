@@ -481,7 +481,8 @@ conformance!(
             .id
             .clone();
         assert!(matches!(
-            core.remove_factor(&s, &factor).await,
+            core.remove_factor(&s, gatehouse_core::mfa::FactorKind::Totp, &factor)
+                .await,
             Err(Error::ReauthenticationRequired)
         ));
         assert!(matches!(
@@ -557,9 +558,13 @@ conformance!(
             )
             .await
             .expect("reauth with a code");
-        core.remove_factor(&r2.principal, &factor)
-            .await
-            .expect("remove");
+        core.remove_factor(
+            &r2.principal,
+            gatehouse_core::mfa::FactorKind::Totp,
+            &factor,
+        )
+        .await
+        .expect("remove");
         // The last factor gone, 2-step verification is off and so are its codes.
         let status = core.mfa_status(&r2.principal.user).await.expect("status");
         assert!(!status.enabled);
@@ -672,7 +677,12 @@ conformance!(
             .id
             .clone();
         assert!(matches!(
-            core.remove_factor(&e.session.principal, &factor).await,
+            core.remove_factor(
+                &e.session.principal,
+                gatehouse_core::mfa::FactorKind::Totp,
+                &factor
+            )
+            .await,
             Err(Error::Conflict(_))
         ));
     }
@@ -753,3 +763,261 @@ conformance!(
         }
     }
 );
+
+mod webauthn_storage {
+    use super::*;
+    use gatehouse_core::ids::MfaFactorId;
+    use gatehouse_core::mfa::webauthn::{CeremonyKind, CeremonyRecord};
+    use gatehouse_core::mfa::{FactorKind, FactorRecord, KeyData};
+
+    fn ceremony(
+        token: &str,
+        kind: CeremonyKind,
+        user: Option<&gatehouse_core::ids::AccountId>,
+    ) -> CeremonyRecord {
+        CeremonyRecord {
+            token_hash: TokenHash::of(token),
+            kind,
+            user_id: user.cloned(),
+            state: "{\"state\":1}".into(),
+            created_at: t0(),
+            expires_at: t0() + Duration::minutes(5),
+        }
+    }
+
+    fn key(user: &gatehouse_core::ids::AccountId, credential_id: &str) -> FactorRecord {
+        FactorRecord {
+            id: MfaFactorId::generate(),
+            user_id: user.clone(),
+            kind: FactorKind::WebAuthn,
+            name: "YubiKey 5C".into(),
+            sealed_secret: None,
+            created_at: t0(),
+            confirmed_at: Some(t0()),
+            last_used_at: None,
+            last_step: -1,
+            key: Some(KeyData {
+                credential_id: credential_id.into(),
+                credential: "{}".into(),
+                discoverable: true,
+                sign_count: 0,
+            }),
+        }
+    }
+
+    conformance!(
+        ceremonies_are_single_use_of_their_kind_and_expire,
+        |store: Arc<dyn Store>| async move {
+            let (core, _clock) = ready(store.clone()).await;
+            account(&core, "pia").await;
+            let pia = signed_in(&core, "pia").await.principal.user.id.clone();
+            store
+                .insert_ceremony(&ceremony("c1", CeremonyKind::Register, Some(&pia)))
+                .await
+                .expect("insert");
+            // Asked for as another kind, it is refused — and spent.
+            assert!(
+                store
+                    .take_ceremony(&TokenHash::of("c1"), CeremonyKind::SecondStep, t0())
+                    .await
+                    .expect("q")
+                    .is_none()
+            );
+            assert!(
+                store
+                    .take_ceremony(&TokenHash::of("c1"), CeremonyKind::Register, t0())
+                    .await
+                    .expect("q")
+                    .is_none()
+            );
+            // Expired: refused.
+            store
+                .insert_ceremony(&ceremony("c2", CeremonyKind::Passkey, None))
+                .await
+                .expect("insert");
+            assert!(
+                store
+                    .take_ceremony(
+                        &TokenHash::of("c2"),
+                        CeremonyKind::Passkey,
+                        t0() + Duration::minutes(5)
+                    )
+                    .await
+                    .expect("q")
+                    .is_none()
+            );
+            // Ten at once: one gets it.
+            store
+                .insert_ceremony(&ceremony("c3", CeremonyKind::Register, Some(&pia)))
+                .await
+                .expect("insert");
+            let tasks: Vec<_> = (0..10)
+                .map(|_| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        store
+                            .take_ceremony(&TokenHash::of("c3"), CeremonyKind::Register, t0())
+                            .await
+                            .expect("take")
+                            .is_some()
+                    })
+                })
+                .collect();
+            let mut got = 0;
+            for t in tasks {
+                got += usize::from(t.await.expect("join"));
+            }
+            assert_eq!(got, 1);
+        }
+    );
+
+    conformance!(
+        a_credential_belongs_to_one_account_and_its_counter_only_rises,
+        |store: Arc<dyn Store>| async move {
+            let (core, _clock) = ready(store.clone()).await;
+            account(&core, "quin").await;
+            account(&core, "rhea").await;
+            let quin = signed_in(&core, "quin").await.principal.user.id.clone();
+            let rhea = signed_in(&core, "rhea").await.principal.user.id.clone();
+            let k = key(&quin, "Y3JlZC0x");
+            store
+                .insert_confirmed_factor(&k, Some(&[TokenHash::of("code")]))
+                .await
+                .expect("insert");
+            assert_eq!(store.recovery_codes_left(&quin).await.expect("codes"), 1);
+            assert!(matches!(
+                store
+                    .insert_confirmed_factor(&key(&rhea, "Y3JlZC0x"), None)
+                    .await,
+                Err(Error::Conflict(_))
+            ));
+            let found = store
+                .factor_by_credential_id("Y3JlZC0x")
+                .await
+                .expect("q")
+                .expect("found");
+            assert_eq!(found.user_id, quin);
+            assert!(found.key.expect("key").discoverable);
+            // Another account cannot record a use of it.
+            assert!(
+                !store
+                    .record_key_use(&rhea, &k.id, "{}", 5, t0())
+                    .await
+                    .expect("q")
+            );
+            assert!(
+                store
+                    .record_key_use(&quin, &k.id, "{}", 5, t0())
+                    .await
+                    .expect("q")
+            );
+            assert!(
+                !store
+                    .record_key_use(&quin, &k.id, "{}", 5, t0())
+                    .await
+                    .expect("q")
+            );
+            assert!(
+                !store
+                    .record_key_use(&quin, &k.id, "{}", 4, t0())
+                    .await
+                    .expect("q")
+            );
+            assert!(
+                store
+                    .record_key_use(&quin, &k.id, "{}", 6, t0())
+                    .await
+                    .expect("q")
+            );
+            // Renaming is scoped to the owner too.
+            assert!(!store.rename_factor(&rhea, &k.id, "mine").await.expect("q"));
+            assert!(
+                store
+                    .rename_factor(&quin, &k.id, "Backup key")
+                    .await
+                    .expect("q")
+            );
+            // A counter that stays 0 (synced passkeys) keeps working.
+            let z = key(&quin, "Y3JlZC0y");
+            store
+                .insert_confirmed_factor(&z, None)
+                .await
+                .expect("insert");
+            assert!(
+                store
+                    .record_key_use(&quin, &z.id, "{}", 0, t0())
+                    .await
+                    .expect("q")
+            );
+            assert!(
+                store
+                    .record_key_use(&quin, &z.id, "{}", 0, t0())
+                    .await
+                    .expect("q")
+            );
+        }
+    );
+
+    conformance!(
+        enforce_security_key_leaves_a_totp_sign_in_limited_to_setup,
+        |store: Arc<dyn Store>| async move {
+            let (core, clock) = ready(store.clone()).await;
+            let e = enrolled(&core, &clock, "sol").await;
+            let org = core.default_org().await.expect("org");
+            core.set_org_policy(
+                &org.id,
+                &OrgPolicy {
+                    enforce_security_key: true,
+                    ..OrgPolicy::default()
+                },
+            )
+            .await
+            .expect("policy");
+            // The code is still asked for, and still not enough.
+            let p = pending(&core, "sol").await;
+            let code = e.verifier.code_at(clock.now());
+            let s = core
+                .login_mfa(second(&p, SecondFactor::Code(&code)))
+                .await
+                .expect("second step");
+            assert!(s.principal.mfa_setup_required);
+            // A recovery code works for a member who lost their key, with the same limit.
+            let p = pending(&core, "sol").await;
+            let s = core
+                .login_mfa(second(&p, SecondFactor::RecoveryCode(e.codes[0].expose())))
+                .await
+                .expect("recovery");
+            assert!(s.principal.mfa_setup_required);
+            let status = core.mfa_status(&s.principal.user).await.expect("status");
+            assert!(status.security_key_required_by_org && status.required_by_org);
+            // The last factor cannot go.
+            let id = status.factors[0].id.clone();
+            assert!(matches!(
+                core.remove_factor(&s.principal, gatehouse_core::mfa::FactorKind::Totp, &id)
+                    .await,
+                Err(Error::Conflict(_))
+            ));
+            // A member with no factor at all is limited to setup straight after the password.
+            account(&core, "tom").await;
+            assert!(signed_in(&core, "tom").await.principal.mfa_setup_required);
+        }
+    );
+
+    conformance!(
+        without_a_relying_party_security_keys_are_off,
+        |store: Arc<dyn Store>| async move {
+            let (core, _clock) = ready(store).await;
+            account(&core, "uma").await;
+            let s = signed_in(&core, "uma").await;
+            assert!(!core.webauthn_enabled());
+            assert!(matches!(
+                core.start_key_registration(&s.principal).await,
+                Err(Error::Forbidden(_))
+            ));
+            assert!(matches!(
+                core.start_passkey_sign_in(None).await,
+                Err(Error::Forbidden(_))
+            ));
+        }
+    );
+}

@@ -319,12 +319,17 @@ pub struct MfaConfig {
     /// The issuer authenticator apps show beside the account name
     /// (`otpauth://totp/<issuer>:<username>`).
     pub issuer: String,
+    /// Security keys and passkeys (WebAuthn), a Feature Preview. The relying party is
+    /// `server.public_origin` (which must then be https://); without one, `localhost` on
+    /// any port.
+    pub webauthn_preview: bool,
 }
 
 impl Default for MfaConfig {
     fn default() -> Self {
         MfaConfig {
             issuer: "Gatehouse".into(),
+            webauthn_preview: true,
         }
     }
 }
@@ -443,6 +448,7 @@ impl Config {
         if s.idle_timeout_minutes == 0 || s.absolute_lifetime_hours == 0 {
             bail!("session: lifetimes must be positive");
         }
+        self.webauthn_relying_party()?;
         let issuer = self.mfa.issuer.trim();
         if issuer.is_empty() || issuer.chars().count() > 64 || issuer.contains(':') {
             bail!("mfa.issuer must be 1 to 64 characters, without a colon");
@@ -590,6 +596,27 @@ impl Config {
             },
             mfa_issuer: self.mfa.issuer.clone(),
         }
+    }
+
+    /// The WebAuthn relying party, when security keys are on: `server.public_origin`
+    /// (refused unless https://), or `https://localhost` on any port when no public origin
+    /// is set.
+    pub fn webauthn_relying_party(
+        &self,
+    ) -> anyhow::Result<Option<gatehouse_core::mfa::webauthn::RelyingParty>> {
+        use gatehouse_core::mfa::webauthn::RelyingParty;
+        if !self.mfa.webauthn_preview {
+            return Ok(None);
+        }
+        let origin = self.server.public_origin.trim();
+        let rp = if origin.is_empty() {
+            RelyingParty::new("https://localhost", &self.mfa.issuer, true)
+        } else {
+            RelyingParty::new(origin, &self.mfa.issuer, false)
+        };
+        rp.map(Some).map_err(|e| {
+            anyhow::anyhow!("{e} (or set mfa.webauthn_preview = false to turn security keys off)")
+        })
     }
 
     /// The `iss` claim: the configured issuer, else the public origin, else `gatehouse`.

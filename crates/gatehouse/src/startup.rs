@@ -57,10 +57,12 @@ impl Application {
             non_empty(&config.server.tls_key).map(Path::new),
         )?;
         let master = crate::secrets::load_or_generate(&config.master_key_path())?;
-        let core = Arc::new(
-            Core::new(store, Arc::new(SystemClock), config.core_settings())?
-                .with_master_keys(Arc::new(master)),
-        );
+        let mut core = Core::new(store, Arc::new(SystemClock), config.core_settings())?
+            .with_master_keys(Arc::new(master));
+        if let Some(rp) = config.webauthn_relying_party()? {
+            core = core.with_webauthn(Arc::new(rp));
+        }
+        let core = Arc::new(core);
         core.init_tokens()
             .await
             .context("loading the token signing keys and revocations")?;

@@ -2,12 +2,14 @@
 //! one-time recovery codes that stand in for a lost device ([`recovery`]). Security keys
 //! (WebAuthn) join them as another factor kind.
 //!
-//! This is the factor model's domain half: secrets, codes and their checks. Storing
-//! factors (sealed seeds, last accepted step), the sign-in step that asks for a code and
-//! the setup flow build on it.
+//! This is the factor model's domain half: secrets, codes, keys and their checks. Storing
+//! factors (sealed seeds, last accepted step, keys' public halves and counters), the
+//! sign-in step that asks for a second factor and the setup flows build on it
+//! (`service/mfa.rs`, `service/webauthn.rs`).
 
 pub mod recovery;
 pub mod totp;
+pub mod webauthn;
 
 pub use recovery::{RECOVERY_CODE_COUNT, RecoveryCode};
 pub use totp::{TotpSecret, TotpVerifier};
@@ -34,6 +36,8 @@ pub const RECOVERY_LOW: u64 = 3;
 pub enum FactorKind {
     /// An authenticator app (TOTP, RFC 6238).
     Totp,
+    /// A security key or passkey (WebAuthn).
+    WebAuthn,
 }
 
 impl FactorKind {
@@ -41,6 +45,7 @@ impl FactorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FactorKind::Totp => "totp",
+            FactorKind::WebAuthn => "webauthn",
         }
     }
 
@@ -48,6 +53,7 @@ impl FactorKind {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "totp" => Some(FactorKind::Totp),
+            "webauthn" => Some(FactorKind::WebAuthn),
             _ => None,
         }
     }
@@ -75,6 +81,21 @@ pub struct FactorRecord {
     pub last_used_at: Option<OffsetDateTime>,
     /// The last accepted TOTP time step (a code is accepted only for a later step).
     pub last_step: i64,
+    /// A security key's public half and counter.
+    pub key: Option<KeyData>,
+}
+
+/// What is stored of a security key (nothing secret: the private key never leaves it).
+#[derive(Debug, Clone)]
+pub struct KeyData {
+    /// The credential id, base64url (unique across every account).
+    pub credential_id: String,
+    /// webauthn-rs's `Passkey`, serialised (public key, counter, flags).
+    pub credential: String,
+    /// Whether the browser reported a discoverable credential (passkey sign-in).
+    pub discoverable: bool,
+    /// The last signature counter seen.
+    pub sign_count: i64,
 }
 
 impl FactorRecord {
@@ -115,6 +136,10 @@ pub struct Amr {
     pub otp: bool,
     /// A one-time recovery code (Gatehouse's own value: RFC 8176 has none for it).
     pub recovery: bool,
+    /// `hwk`: a security key or passkey.
+    pub hwk: bool,
+    /// The key verified its user (PIN or biometric): with `hwk`, two factors in one.
+    pub uv: bool,
 }
 
 impl Amr {
@@ -123,6 +148,8 @@ impl Amr {
         pwd: true,
         otp: false,
         recovery: false,
+        hwk: false,
+        uv: false,
     };
 
     /// The values, in a fixed order.
@@ -137,7 +164,10 @@ impl Amr {
         if self.recovery {
             v.push("recovery");
         }
-        if v.len() > 1 {
+        if self.hwk {
+            v.push("hwk");
+        }
+        if v.len() + usize::from(self.uv) > 1 {
             v.push("mfa");
         }
         v
@@ -145,11 +175,11 @@ impl Amr {
 
     /// The stored form (`pwd,otp`).
     pub fn to_stored(&self) -> String {
-        self.values()
-            .into_iter()
-            .filter(|v| *v != "mfa")
-            .collect::<Vec<_>>()
-            .join(",")
+        let mut v: Vec<&str> = self.values().into_iter().filter(|v| *v != "mfa").collect();
+        if self.uv {
+            v.push("uv");
+        }
+        v.join(",")
     }
 
     /// From the stored form; unknown values are ignored.
@@ -160,6 +190,8 @@ impl Amr {
                 "pwd" => a.pwd = true,
                 "otp" => a.otp = true,
                 "recovery" => a.recovery = true,
+                "hwk" => a.hwk = true,
+                "uv" => a.uv = true,
                 _ => {}
             }
         }
@@ -168,7 +200,7 @@ impl Amr {
 
     /// Whether a second factor was used.
     pub fn has_second_factor(&self) -> bool {
-        self.otp || self.recovery
+        self.otp || self.recovery || self.hwk
     }
 
     /// This with `other`'s methods added.
@@ -177,6 +209,8 @@ impl Amr {
             pwd: self.pwd || other.pwd,
             otp: self.otp || other.otp,
             recovery: self.recovery || other.recovery,
+            hwk: self.hwk || other.hwk,
+            uv: self.uv || other.uv,
         }
     }
 }
@@ -197,6 +231,19 @@ mod tests {
         assert_eq!(Amr::PASSWORD.values(), ["pwd"]);
         assert!(!Amr::PASSWORD.has_second_factor());
         assert!(a.has_second_factor());
+        // A passkey alone is two factors: the key and its user verification.
+        let passkey = Amr {
+            hwk: true,
+            uv: true,
+            ..Amr::default()
+        };
+        assert_eq!(passkey.values(), ["hwk", "mfa"]);
+        assert_eq!(Amr::from_stored(&passkey.to_stored()), passkey);
+        let key_only = Amr {
+            hwk: true,
+            ..Amr::default()
+        };
+        assert_eq!(key_only.values(), ["hwk"]);
     }
 
     #[test]

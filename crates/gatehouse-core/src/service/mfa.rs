@@ -63,13 +63,21 @@ pub struct MfaChallenge {
     pub expires_in: i64,
 }
 
-/// A second factor as presented: a code from the app, or a recovery code.
+/// A second factor as presented: a code from the app, a recovery code, or a security
+/// key's answer.
 #[derive(Debug, Clone, Copy)]
 pub enum SecondFactor<'a> {
     /// Six digits from the authenticator app.
     Code(&'a str),
     /// One of the recovery codes.
     RecoveryCode(&'a str),
+    /// A security key's assertion for a ceremony started by `start_second_step_key`.
+    SecurityKey {
+        /// The ceremony token.
+        ceremony: &'a str,
+        /// The browser's answer.
+        answer: &'a crate::mfa::webauthn::AssertionResponse,
+    },
 }
 
 /// The second step of a sign-in.
@@ -106,6 +114,10 @@ pub struct MfaStatus {
     pub recovery_codes_left: u64,
     /// Whether the organisation requires 2-step verification.
     pub required_by_org: bool,
+    /// Whether the organisation requires security keys ("Enforce Security Key MFA").
+    pub security_key_required_by_org: bool,
+    /// Whether the organisation allows passkey sign-in.
+    pub passkey_sign_in_allowed: bool,
 }
 
 /// A started authenticator-app enrolment: shown once, on the setup page.
@@ -174,7 +186,10 @@ impl Core {
                 failures: 0,
             })
             .await?;
-        let mut methods = Vec::with_capacity(2);
+        let mut methods = Vec::with_capacity(3);
+        if self.webauthn_enabled() && factors.iter().any(|f| f.kind == FactorKind::WebAuthn) {
+            methods.push("webauthn");
+        }
         if factors.iter().any(|f| f.kind == FactorKind::Totp) {
             methods.push("totp");
         }
@@ -295,6 +310,9 @@ impl Core {
                 }
                 Ok(None)
             }
+            SecondFactor::SecurityKey { ceremony, answer } => {
+                self.check_key_answer(user, ceremony, answer).await
+            }
             SecondFactor::RecoveryCode(code) => {
                 let Some(hash) = recovery::hash_typed(code) else {
                     return Ok(None);
@@ -402,7 +420,7 @@ impl Core {
     }
 
     /// Refuses a factor change unless the session proved itself recently.
-    fn require_recent_auth(&self, session: &SessionPrincipal) -> Result<()> {
+    pub(super) fn require_recent_auth(&self, session: &SessionPrincipal) -> Result<()> {
         if self.clock.now() - session.reauthenticated_at > REAUTH_WINDOW {
             return Err(Error::ReauthenticationRequired);
         }
@@ -417,11 +435,14 @@ impl Core {
         } else {
             self.store.recovery_codes_left(&user.id).await?
         };
+        let policy = self.store.org_policy(&user.org_id).await?;
         Ok(MfaStatus {
             enabled: !factors.is_empty(),
             factors,
             recovery_codes_left: left,
-            required_by_org: self.store.org_policy(&user.org_id).await?.require_mfa,
+            required_by_org: policy.require_mfa || policy.enforce_security_key,
+            security_key_required_by_org: policy.enforce_security_key,
+            passkey_sign_in_allowed: policy.passkey_sign_in,
         })
     }
 
@@ -459,6 +480,7 @@ impl Core {
                 confirmed_at: None,
                 last_used_at: None,
                 last_step: -1,
+                key: None,
             })
             .await?;
         let verifier = TotpVerifier::new(&secret, &self.settings.mfa_issuer, &user.username)?;
@@ -559,13 +581,18 @@ impl Core {
     /// Removes one factor (the last one turns 2-step verification off, and its recovery
     /// codes go with it).
     #[tracing::instrument(skip_all, fields(user = %session.user.id))]
-    pub async fn remove_factor(&self, session: &SessionPrincipal, id: &MfaFactorId) -> Result<()> {
+    pub async fn remove_factor(
+        &self,
+        session: &SessionPrincipal,
+        kind: FactorKind,
+        id: &MfaFactorId,
+    ) -> Result<()> {
         self.fail_closed()?;
         let user = &session.user;
         let factors = self.store.mfa_factors(&user.id).await?;
         let factor = factors
             .iter()
-            .find(|f| f.id == *id)
+            .find(|f| f.id == *id && f.kind == kind)
             .ok_or(Error::NotFound)?;
         self.require_recent_auth(session)?;
         let last =
@@ -666,16 +693,19 @@ impl Core {
     }
 
     /// Whether a session must set up 2-step verification before anything else: its
-    /// organisation requires it and the sign-in used no second factor.
+    /// organisation requires it and the sign-in used no second factor, or requires
+    /// security keys and the sign-in used none.
     pub(crate) async fn needs_mfa_setup(&self, user: &Account, amr: Amr) -> Result<bool> {
-        if amr.has_second_factor() {
+        if amr.hwk {
             return Ok(false);
         }
-        Ok(self.store.org_policy(&user.org_id).await?.require_mfa)
+        let policy = self.store.org_policy(&user.org_id).await?;
+        Ok(policy.enforce_security_key || (policy.require_mfa && !amr.has_second_factor()))
     }
 
     async fn refuse_if_required(&self, user: &Account, what: &str) -> Result<()> {
-        if self.store.org_policy(&user.org_id).await?.require_mfa {
+        let policy = self.store.org_policy(&user.org_id).await?;
+        if policy.require_mfa || policy.enforce_security_key {
             return Err(Error::Conflict(format!(
                 "your organisation requires 2-step verification, so you cannot {what}"
             )));
@@ -706,5 +736,6 @@ fn factor_name(f: SecondFactor<'_>) -> &'static str {
     match f {
         SecondFactor::Code(_) => "totp",
         SecondFactor::RecoveryCode(_) => "recovery_code",
+        SecondFactor::SecurityKey { .. } => "webauthn",
     }
 }

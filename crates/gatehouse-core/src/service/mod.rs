@@ -9,6 +9,7 @@ mod mfa;
 mod password;
 mod ssh_keys;
 mod tokens;
+mod webauthn;
 
 pub use accounts::{BootstrapOutcome, NewAccount};
 pub use api_keys::{NewApiKey, UseContext};
@@ -19,6 +20,7 @@ pub use mfa::{
 };
 pub use password::PasswordChange;
 pub use tokens::NewToken;
+pub use webauthn::{KeyAdded, PasskeySignIn};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -138,6 +140,8 @@ pub struct Core {
     store_up: AtomicBool,
     /// Unwraps sealed secrets; `None` until [`Core::with_master_keys`].
     master_keys: Option<Arc<Keyring>>,
+    /// The WebAuthn relying party; `None` (security keys off) until [`Core::with_webauthn`].
+    webauthn: Option<Arc<crate::mfa::webauthn::RelyingParty>>,
     /// Token signing and verifying keys, replaced whole on rotation.
     token_keys: RwLock<Arc<TokenKeys>>,
     /// Verified tokens by hash.
@@ -181,6 +185,7 @@ impl Core {
             failure_tally: Default::default(),
             store_up: AtomicBool::new(true),
             master_keys: None,
+            webauthn: None,
             token_keys: RwLock::new(Arc::new(TokenKeys::default())),
             tokens: TokenCache::new(settings.tokens.cache_capacity),
             revoked_tokens: RevokedTokens::default(),

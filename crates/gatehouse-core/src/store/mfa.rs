@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::error::Result;
 use crate::ids::{AccountId, MfaFactorId};
+use crate::mfa::webauthn::{CeremonyKind, CeremonyRecord};
 use crate::mfa::{ChallengeRecord, FactorRecord};
 use crate::secret::TokenHash;
 
@@ -77,8 +78,41 @@ pub trait MfaStore: Send + Sync + 'static {
     async fn fail_challenge(&self, hash: &TokenHash, max_failures: u32) -> Result<u32>;
     /// Ends a half-finished sign-in; `true` for exactly one of concurrent callers.
     async fn take_challenge(&self, hash: &TokenHash, now: OffsetDateTime) -> Result<bool>;
-    /// Deletes expired half-finished sign-ins and pending enrolments started before
-    /// `enrolment_cutoff`.
+    /// Stores a confirmed factor (a security key) and — when `recovery_codes` is given —
+    /// replaces the owner's recovery codes, in one transaction. `Conflict` when the key's
+    /// credential id is registered already (to any account).
+    async fn insert_confirmed_factor(
+        &self,
+        factor: &FactorRecord,
+        recovery_codes: Option<&[TokenHash]>,
+    ) -> Result<()>;
+    /// The security key with this credential id (base64url), whoever's it is.
+    async fn factor_by_credential_id(&self, credential_id: &str) -> Result<Option<FactorRecord>>;
+    /// Records a key's use: its updated credential and counter, with one compare-and-set
+    /// (`sign_count < $n`, or a counter that stays 0): `false` when another sign-in
+    /// recorded a later counter first.
+    async fn record_key_use(
+        &self,
+        owner: &AccountId,
+        id: &MfaFactorId,
+        credential: &str,
+        sign_count: i64,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Renames one of the owner's factors; whether it existed.
+    async fn rename_factor(&self, owner: &AccountId, id: &MfaFactorId, name: &str) -> Result<bool>;
+    /// Stores a WebAuthn ceremony's state.
+    async fn insert_ceremony(&self, ceremony: &CeremonyRecord) -> Result<()>;
+    /// Takes a ceremony's state (one `DELETE`: `Some` for exactly one of concurrent
+    /// callers), if it is of `kind` and has not expired.
+    async fn take_ceremony(
+        &self,
+        hash: &TokenHash,
+        kind: CeremonyKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<CeremonyRecord>>;
+    /// Deletes expired half-finished sign-ins and ceremonies, and pending enrolments
+    /// started before `enrolment_cutoff`.
     async fn delete_expired_challenges(
         &self,
         now: OffsetDateTime,

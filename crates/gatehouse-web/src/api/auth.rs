@@ -222,10 +222,10 @@ fn pending_cookie_header(token: &str, max_age: i64) -> ApiResult<HeaderValue> {
     .map_err(|e| CoreError::internal(e).into())
 }
 
-const CLEAR_PENDING: &str =
+pub(crate) const CLEAR_PENDING: &str =
     "gatehouse.mfa=; Path=/api/auth/login; Max-Age=0; Secure; HttpOnly; SameSite=Strict";
 
-fn with_cookie(mut res: Response, cookie: ApiResult<HeaderValue>) -> Response {
+pub(crate) fn with_cookie(mut res: Response, cookie: ApiResult<HeaderValue>) -> Response {
     match cookie {
         Ok(c) => {
             res.headers_mut().append(header::SET_COOKIE, c);
@@ -292,7 +292,7 @@ async fn sign_in(
 
 /// SECURITY: login CSRF. A browser always sends Origin on a cross-site POST; refuse one
 /// from elsewhere. Non-browser clients send none.
-fn check_login_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+pub(crate) fn check_login_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
         && !is_same_origin(headers, origin, state.web.public_origin.as_deref())
     {
@@ -301,14 +301,14 @@ fn check_login_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     Ok(())
 }
 
-fn user_agent(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
 }
 
 /// The pending credential's cookie value, if any.
-fn pending_cookie(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn pending_cookie(headers: &HeaderMap) -> Option<&str> {
     crate::extract::auth::cookie_named(headers, PENDING_COOKIE)
 }
 
@@ -444,7 +444,7 @@ pub async fn reauthenticate(
 }
 
 /// The session JSON and cookie of a fresh session.
-fn session_json(state: &AppState, outcome: &LoginOutcome) -> ApiResult<Response> {
+pub(crate) fn session_json(state: &AppState, outcome: &LoginOutcome) -> ApiResult<Response> {
     let caller = Caller {
         actor: state.core.session_actor(&outcome.principal),
         credential: CallerCredential::Cookie {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use gatehouse_core::Error as CoreError;
 use gatehouse_core::ids::MfaFactorId;
-use gatehouse_core::mfa::{FactorRecord, RECOVERY_LOW, RecoveryCode};
+use gatehouse_core::mfa::{FactorKind, FactorRecord, RECOVERY_LOW, RecoveryCode};
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
 use gatehouse_core::session::{SessionPrincipal, csrf_token};
 use serde::{Deserialize, Serialize};
@@ -62,6 +62,12 @@ pub struct StatusResponse {
     recovery_codes_left: u64,
     recovery_codes_low: bool,
     required_by_organization: bool,
+    /// "Enforce Security Key MFA": sign-ins must finish with a security key or passkey.
+    security_key_required_by_organization: bool,
+    /// Whether this account's organisation allows signing in with a passkey alone.
+    passkey_sign_in_allowed: bool,
+    /// Whether security keys (a Feature Preview) are on for this server.
+    security_keys_available: bool,
 }
 
 /// `GET /api/mfa`: whether 2-step verification is on, the factors (name, created, last
@@ -75,6 +81,9 @@ pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<
         recovery_codes_left: s.recovery_codes_left,
         recovery_codes_low: s.enabled && s.recovery_codes_left <= RECOVERY_LOW,
         required_by_organization: s.required_by_org,
+        security_key_required_by_organization: s.security_key_required_by_org,
+        passkey_sign_in_allowed: s.passkey_sign_in_allowed,
+        security_keys_available: state.core.webauthn_enabled(),
     })
     .into_response())
 }
@@ -205,7 +214,10 @@ pub async fn remove_totp(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let (session, _) = browser_session(&caller)?;
-    state.core.remove_factor(session, &MfaFactorId(id)).await?;
+    state
+        .core
+        .remove_factor(session, FactorKind::Totp, &MfaFactorId(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

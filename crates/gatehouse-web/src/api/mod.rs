@@ -7,6 +7,7 @@ pub mod health;
 pub mod mfa;
 pub mod ssh_keys;
 pub mod tokens;
+pub mod webauthn;
 
 use axum::Router;
 
@@ -20,5 +21,6 @@ pub fn routes() -> Router<AppState> {
         .merge(ssh_keys::router())
         .merge(api_keys::router())
         .merge(mfa::router())
+        .merge(webauthn::router())
         .merge(health::router())
 }

@@ -364,6 +364,13 @@ pub struct PolicyArgs {
     /// sent to set it up at sign-in and can do nothing else until it is done.
     #[arg(long, value_name = "BOOL")]
     require_mfa: Option<bool>,
+    /// "Enforce Security Key MFA" (true/false): members must finish every sign-in with a
+    /// security key or passkey; one without a key must register one first.
+    #[arg(long, value_name = "BOOL")]
+    enforce_security_key: Option<bool>,
+    /// Whether members may sign in with a passkey alone, without a password (true/false).
+    #[arg(long, value_name = "BOOL")]
+    passkey_sign_in: Option<bool>,
 }
 
 async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Result<()> {
@@ -407,6 +414,14 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
         p.require_mfa = v;
         changed = true;
     }
+    if let Some(v) = args.enforce_security_key {
+        p.enforce_security_key = v;
+        changed = true;
+    }
+    if let Some(v) = args.passkey_sign_in {
+        p.passkey_sign_in = v;
+        changed = true;
+    }
     if changed {
         core.set_org_policy(&org.id, &p).await.map_err(describe)?;
         if !json_out {
@@ -429,6 +444,8 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
             "token_default_hours": p.token_default_hours,
             "token_user_choice": p.token_user_choice,
             "require_mfa": p.require_mfa,
+            "enforce_security_key": p.enforce_security_key,
+            "passkey_sign_in": p.passkey_sign_in,
         }));
     }
     outln!("api_key_expirations           = {}", list.join(","))?;
@@ -444,7 +461,9 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
     outln!("token_max_hours               = {}", p.token_max_hours)?;
     outln!("token_default_hours           = {}", p.token_default_hours)?;
     outln!("token_user_choice             = {}", p.token_user_choice)?;
-    outln!("require_mfa                   = {}", p.require_mfa)
+    outln!("require_mfa                   = {}", p.require_mfa)?;
+    outln!("enforce_security_key          = {}", p.enforce_security_key)?;
+    outln!("passkey_sign_in               = {}", p.passkey_sign_in)
 }
 
 /// Turns a domain error into an operator-facing message.

@@ -1,0 +1,362 @@
+//! Security keys and passkeys (WebAuthn), through webauthn-rs: this module fixes the
+//! relying party (id and origin from `server.public_origin`, HTTPS only), how ceremony
+//! state travels to the store (serialised, so a ceremony started on one node finishes on
+//! another), the user handle, and which of the crate's flows Gatehouse uses.
+//!
+//! Choices (documented in the README):
+//! - Every key is registered with webauthn-rs's passkey flow, which requires user
+//!   verification (the key's PIN or a biometric) at registration and at every sign-in, and
+//!   checks origin, RP id hash, type, challenge, and the UP and UV flags.
+//! - Registration asks for a discoverable credential (`residentKey: "preferred"`); keys
+//!   whose browser reports one (`credProps.rk`) may also sign in with no password at all.
+//! - Signature counters: a non-zero counter that does not increase is refused (a cloned
+//!   key) and audited; a counter that is always 0 — synced passkeys have none — is
+//!   accepted, as WebAuthn Level 3 allows.
+
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use webauthn_rs::prelude::{
+    AuthenticationResult, CreationChallengeResponse, CredentialID, DiscoverableAuthentication,
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
+};
+
+use crate::account::Account;
+use crate::error::{Error, Result};
+use crate::ids::AccountId;
+use crate::secret::TokenHash;
+
+pub use webauthn_rs::prelude::{
+    PublicKeyCredential as AssertionResponse, RegisterPublicKeyCredential as RegistrationResponse,
+};
+
+/// How long a ceremony (registration or sign-in) may take.
+pub const CEREMONY_LIFETIME: time::Duration = time::Duration::minutes(5);
+/// Security keys one account may hold.
+pub const MAX_KEYS: usize = 20;
+
+/// What a stored ceremony is for; finishing checks the kind, so state made for one
+/// ceremony cannot finish another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyKind {
+    /// Adding a key to a signed-in account.
+    Register,
+    /// The second step of a sign-in (after the password).
+    SecondStep,
+    /// Signing in with a passkey alone.
+    Passkey,
+}
+
+impl CeremonyKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CeremonyKind::Register => "register",
+            CeremonyKind::SecondStep => "second_step",
+            CeremonyKind::Passkey => "passkey",
+        }
+    }
+}
+
+/// A ceremony's server-side state, kept by the hash of the token the client holds.
+#[derive(Debug, Clone)]
+pub struct CeremonyRecord {
+    /// SHA-256 of the ceremony token.
+    pub token_hash: TokenHash,
+    /// What it is for.
+    pub kind: CeremonyKind,
+    /// Whose (none for a passkey sign-in: the key says who).
+    pub user_id: Option<AccountId>,
+    /// webauthn-rs's state, serialised (it holds the challenge).
+    pub state: String,
+    /// When it started.
+    pub created_at: time::OffsetDateTime,
+    /// When it stops working.
+    pub expires_at: time::OffsetDateTime,
+}
+
+/// A started ceremony: the token naming it and the options for the browser.
+pub struct CeremonyStart {
+    /// The ceremony token (sent back with the browser's answer).
+    pub token: SecretString,
+    /// `PublicKeyCredentialCreationOptions` or `…RequestOptions`, as WebAuthn's JSON
+    /// (`{"publicKey": {...}}`).
+    pub options: serde_json::Value,
+}
+
+impl std::fmt::Debug for CeremonyStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CeremonyStart(..)")
+    }
+}
+
+/// The relying party: Gatehouse as WebAuthn sees it.
+pub struct RelyingParty {
+    inner: Webauthn,
+    origin: String,
+}
+
+impl std::fmt::Debug for RelyingParty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelyingParty")
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+impl RelyingParty {
+    /// The relying party for `origin` (`https://sso.example.org`), named `name` in the
+    /// browser's dialogs. The RP id is the origin's host. SECURITY: refused unless the
+    /// origin is HTTPS. `any_port` accepts the host on any port (for `localhost` when no
+    /// public origin is configured: tests and a first look).
+    pub fn new(origin: &str, name: &str, any_port: bool) -> Result<Self> {
+        let bad = |why: &str| Error::invalid("server.public_origin", why.to_owned());
+        let url = Url::parse(origin).map_err(|_| bad("is not a URL"))?;
+        if url.scheme() != "https" {
+            return Err(bad(
+                "must be an https:// origin for security keys (WebAuthn works only over HTTPS)",
+            ));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| bad("has no host name"))?
+            .to_owned();
+        let inner = WebauthnBuilder::new(&host, &url)
+            .map_err(|e| bad(&format!("is not usable as a WebAuthn relying party: {e}")))?
+            .rp_name(name)
+            .allow_any_port(any_port)
+            .timeout(std::time::Duration::from_secs(
+                u64::try_from(CEREMONY_LIFETIME.whole_seconds()).unwrap_or(300),
+            ))
+            .build()
+            .map_err(|e| bad(&format!("is not usable as a WebAuthn relying party: {e}")))?;
+        Ok(RelyingParty {
+            inner,
+            origin: url.origin().ascii_serialization(),
+        })
+    }
+
+    /// The origin ceremonies must come from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The WebAuthn user handle of an account: derived from its id, so it carries no
+    /// name or address, and is the same on every node.
+    pub fn user_handle(user: &AccountId) -> Uuid {
+        let digest = Sha256::new()
+            .chain_update(b"gatehouse-webauthn-user-v1\0")
+            .chain_update(user.as_str().as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Uuid::from_bytes(bytes)
+    }
+
+    /// Starts adding a key for `user`, excluding the keys it already has.
+    pub fn start_registration(
+        &self,
+        user: &Account,
+        existing: &[Passkey],
+    ) -> Result<(serde_json::Value, String)> {
+        let exclude: Vec<CredentialID> = existing.iter().map(|k| k.cred_id().clone()).collect();
+        let (ccr, state): (CreationChallengeResponse, PasskeyRegistration) = self
+            .inner
+            .start_passkey_registration(
+                Self::user_handle(&user.id),
+                &user.username,
+                &user.display_name,
+                Some(exclude),
+            )
+            .map_err(Error::internal)?;
+        let mut options = serde_json::to_value(&ccr).map_err(Error::internal)?;
+        // Ask for a discoverable credential, so the key can also sign in on its own.
+        if let Some(sel) = options
+            .pointer_mut("/publicKey/authenticatorSelection")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            sel.insert("residentKey".into(), "preferred".into());
+        }
+        Ok((
+            options,
+            serde_json::to_string(&state).map_err(Error::internal)?,
+        ))
+    }
+
+    /// Verifies a registration answer against its state.
+    pub fn finish_registration(
+        &self,
+        answer: &RegisterPublicKeyCredential,
+        state: &str,
+    ) -> std::result::Result<Passkey, Refusal> {
+        let state: PasskeyRegistration = serde_json::from_str(state).map_err(Refusal::internal)?;
+        self.inner
+            .finish_passkey_registration(answer, &state)
+            .map_err(Refusal::from)
+    }
+
+    /// Starts the second step of a sign-in with `keys`.
+    pub fn start_authentication(&self, keys: &[Passkey]) -> Result<(serde_json::Value, String)> {
+        let (rcr, state): (RequestChallengeResponse, PasskeyAuthentication) = self
+            .inner
+            .start_passkey_authentication(keys)
+            .map_err(Error::internal)?;
+        Ok((
+            serde_json::to_value(&rcr).map_err(Error::internal)?,
+            serde_json::to_string(&state).map_err(Error::internal)?,
+        ))
+    }
+
+    /// Verifies a sign-in answer against its state.
+    pub fn finish_authentication(
+        &self,
+        answer: &PublicKeyCredential,
+        state: &str,
+    ) -> std::result::Result<AuthenticationResult, Refusal> {
+        let state: PasskeyAuthentication =
+            serde_json::from_str(state).map_err(Refusal::internal)?;
+        self.inner
+            .finish_passkey_authentication(answer, &state)
+            .map_err(Refusal::from)
+    }
+
+    /// Starts a passkey sign-in (no account yet: the key says whose it is).
+    pub fn start_passkey_sign_in(&self) -> Result<(serde_json::Value, String)> {
+        let (rcr, state): (RequestChallengeResponse, DiscoverableAuthentication) = self
+            .inner
+            .start_discoverable_authentication()
+            .map_err(Error::internal)?;
+        let mut options = serde_json::to_value(&rcr).map_err(Error::internal)?;
+        // The sign-in page asks with a button, not the autofill ("conditional") UI.
+        if let Some(o) = options.as_object_mut() {
+            o.remove("mediation");
+        }
+        Ok((
+            options,
+            serde_json::to_string(&state).map_err(Error::internal)?,
+        ))
+    }
+
+    /// The user handle and credential id a passkey answer claims (not yet verified).
+    pub fn identify(answer: &PublicKeyCredential) -> Option<(Uuid, Vec<u8>)> {
+        let id = answer.get_credential_id().to_vec();
+        let user = answer
+            .get_user_unique_id()
+            .and_then(|b| Uuid::from_slice(b).ok())?;
+        Some((user, id))
+    }
+
+    /// Verifies a passkey sign-in answer against its state and the key it names.
+    pub fn finish_passkey_sign_in(
+        &self,
+        answer: &PublicKeyCredential,
+        state: &str,
+        key: &Passkey,
+    ) -> std::result::Result<AuthenticationResult, Refusal> {
+        let state: DiscoverableAuthentication =
+            serde_json::from_str(state).map_err(Refusal::internal)?;
+        self.inner
+            .finish_discoverable_authentication_v2(answer, state, key)
+            .map_err(Refusal::from)
+    }
+}
+
+/// Why the relying party refused an answer.
+#[derive(Debug)]
+pub enum Refusal {
+    /// A non-zero signature counter did not increase: the key may have been cloned.
+    CounterRegression,
+    /// Anything else wrong with the answer (origin, RP id, type, challenge, flags,
+    /// signature); the text is for the audit trail.
+    Invalid(String),
+    /// Our own state could not be read.
+    Internal(String),
+}
+
+impl Refusal {
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Refusal::Internal(e.to_string())
+    }
+}
+
+impl From<WebauthnError> for Refusal {
+    fn from(e: WebauthnError) -> Self {
+        match e {
+            WebauthnError::CredentialPossibleCompromise => Refusal::CounterRegression,
+            other => Refusal::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// The base64url form of a credential id, as stored and as the browser names it.
+pub fn credential_id_text(id: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+}
+
+/// A stored key's webauthn-rs form.
+pub fn passkey_from_stored(json: &str) -> Result<Passkey> {
+    serde_json::from_str(json).map_err(|_| Error::internal("a stored security key cannot be read"))
+}
+
+/// A key's webauthn-rs form, for the store.
+pub fn passkey_to_stored(key: &Passkey) -> Result<String> {
+    serde_json::to_string(key).map_err(Error::internal)
+}
+
+/// Whether the browser said the new credential is discoverable (`credProps.rk`).
+/// Unsigned: it only decides whether "Sign in with a passkey" is offered for the key;
+/// a key that is not discoverable simply cannot answer a passkey sign-in.
+pub fn reported_discoverable(answer: &RegisterPublicKeyCredential) -> bool {
+    answer
+        .extensions
+        .cred_props
+        .as_ref()
+        .is_some_and(|p| p.rk == Some(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relying_party_must_be_https() {
+        assert!(RelyingParty::new("http://sso.example.org", "Gatehouse", false).is_err());
+        assert!(RelyingParty::new("not a url", "Gatehouse", false).is_err());
+        let rp = RelyingParty::new("https://sso.example.org", "Gatehouse", false).expect("rp");
+        assert_eq!(rp.origin(), "https://sso.example.org");
+    }
+
+    #[test]
+    fn user_handles_are_stable_and_distinct() {
+        let a = AccountId("usr_a".into());
+        let b = AccountId("usr_b".into());
+        assert_eq!(RelyingParty::user_handle(&a), RelyingParty::user_handle(&a));
+        assert_ne!(RelyingParty::user_handle(&a), RelyingParty::user_handle(&b));
+    }
+
+    #[test]
+    fn registration_options_ask_for_user_verification_and_a_discoverable_key() {
+        let rp = RelyingParty::new("https://sso.example.org", "Gatehouse", false).expect("rp");
+        let user = Account {
+            id: AccountId("usr_x".into()),
+            org_id: crate::ids::OrgId("org_x".into()),
+            username: "alice".into(),
+            email: "a@example.org".into(),
+            display_name: "Alice".into(),
+            disabled: false,
+            is_admin: false,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let (options, state) = rp.start_registration(&user, &[]).expect("start");
+        let sel = &options["publicKey"]["authenticatorSelection"];
+        assert_eq!(sel["residentKey"], "preferred");
+        assert_eq!(sel["userVerification"], "required");
+        assert_eq!(options["publicKey"]["rp"]["id"], "sso.example.org");
+        assert!(!state.is_empty());
+        let (auth, _) = rp.start_passkey_sign_in().expect("passkey");
+        assert!(auth.get("mediation").is_none());
+        assert_eq!(auth["publicKey"]["userVerification"], "required");
+    }
+}
