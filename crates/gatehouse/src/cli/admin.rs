@@ -52,7 +52,8 @@ pub enum AdminCommand {
     },
     /// List accounts.
     ListUsers,
-    /// Disable an account: it can no longer authenticate, and its sessions end.
+    /// Disable an account: it can no longer authenticate, and its sessions end (on
+    /// running servers within a few seconds).
     DisableUser {
         /// Username.
         username: String,
@@ -314,8 +315,10 @@ pub async fn run(
             if json_out {
                 print_json(&serde_json::to_value(&events)?)?;
             } else {
-                let mut table = Table::new(&["TIME", "ACTION", "USER", "NAME", "FACTOR", "IP"])
-                    .shorten(&["NAME"]);
+                let mut table = Table::new(&[
+                    "TIME", "ACTION", "USER", "NAME", "FACTOR", "IP", "DETAIL",
+                ])
+                .shorten(&["NAME", "DETAIL"]);
                 for e in &events {
                     table.row(&[
                         e.at.to_string(),
@@ -327,6 +330,7 @@ pub async fn run(
                         e.username.clone().unwrap_or_else(|| "-".into()),
                         e.factor.clone().unwrap_or_else(|| "-".into()),
                         e.ip.clone().unwrap_or_else(|| "-".into()),
+                        e.detail.clone().unwrap_or_else(|| "-".into()),
                     ]);
                 }
                 table.print()?;
