@@ -114,6 +114,9 @@ pub struct OrgPolicy {
     pub enforce_security_key: bool,
     /// Whether members may sign in with a passkey alone (no password).
     pub passkey_sign_in: bool,
+    /// Approved security key models (AAGUIDs); empty means any. When set, a new key's
+    /// attestation must verify and name one of them.
+    pub security_key_models: Vec<webauthn_rs::prelude::Uuid>,
 }
 
 impl Default for OrgPolicy {
@@ -130,11 +133,43 @@ impl Default for OrgPolicy {
             require_mfa: false,
             enforce_security_key: false,
             passkey_sign_in: true,
+            security_key_models: Vec::new(),
         }
     }
 }
 
 impl OrgPolicy {
+    /// Parses a list of approved security key models: AAGUIDs separated by commas, or
+    /// `any` (or nothing) for no restriction.
+    pub fn parse_models(list: &str) -> crate::Result<Vec<webauthn_rs::prelude::Uuid>> {
+        let list = list.trim();
+        if list.is_empty() || list.eq_ignore_ascii_case("any") {
+            return Ok(Vec::new());
+        }
+        list.split(',')
+            .map(|m| {
+                webauthn_rs::prelude::Uuid::parse_str(m.trim()).map_err(|_| {
+                    crate::Error::invalid(
+                        "security_key_models",
+                        format!(
+                            "{:?} is not an AAGUID (like cb69481e-8ff7-4039-93ec-0a2729a154a8)",
+                            m.trim()
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The stored and displayed form of the approved models (`""` for any).
+    pub fn models_text(&self) -> String {
+        self.security_key_models
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// Checks a policy for consistency.
     pub fn validate(&self) -> crate::Result<()> {
         if self.api_key_expirations.is_empty() {

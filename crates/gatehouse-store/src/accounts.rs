@@ -187,8 +187,8 @@ macro_rules! impl_account_store {
                     let row = sqlx::query(
                         "SELECT api_key_expirations, api_key_user_choice, api_key_default_expiration, \
                          require_disable_before_delete, token_max_hours, token_user_choice, \
-                         token_default_hours, require_mfa, enforce_security_key, passkey_sign_in \
-                         FROM org_policy WHERE org_id = $1",
+                         token_default_hours, require_mfa, enforce_security_key, passkey_sign_in, \
+                         security_key_models FROM org_policy WHERE org_id = $1",
                     )
                     .bind(&org.0)
                     .fetch_optional(&self.pool)
@@ -215,6 +215,9 @@ macro_rules! impl_account_store {
                         require_mfa: r.try_get("require_mfa").map_err(db)?,
                         enforce_security_key: r.try_get("enforce_security_key").map_err(db)?,
                         passkey_sign_in: r.try_get("passkey_sign_in").map_err(db)?,
+                        security_key_models: OrgPolicy::parse_models(
+                            &r.try_get::<String, _>("security_key_models").map_err(db)?,
+                        )?,
                     })
                 }
 
@@ -224,8 +227,8 @@ macro_rules! impl_account_store {
                         "INSERT INTO org_policy (org_id, api_key_expirations, api_key_user_choice, \
                          api_key_default_expiration, require_disable_before_delete, created_at, \
                          token_max_hours, token_user_choice, token_default_hours, require_mfa, \
-                         enforce_security_key, passkey_sign_in) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         enforce_security_key, passkey_sign_in, security_key_models) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                          ON CONFLICT (org_id) DO UPDATE SET \
                          api_key_expirations = excluded.api_key_expirations, \
                          api_key_user_choice = excluded.api_key_user_choice, \
@@ -236,7 +239,8 @@ macro_rules! impl_account_store {
                          token_default_hours = excluded.token_default_hours, \
                          require_mfa = excluded.require_mfa, \
                          enforce_security_key = excluded.enforce_security_key, \
-                         passkey_sign_in = excluded.passkey_sign_in",
+                         passkey_sign_in = excluded.passkey_sign_in, \
+                         security_key_models = excluded.security_key_models",
                     )
                     .bind(&org.0)
                     .bind(list.join(","))
@@ -250,6 +254,7 @@ macro_rules! impl_account_store {
                     .bind(p.require_mfa)
                     .bind(p.enforce_security_key)
                     .bind(p.passkey_sign_in)
+                    .bind(p.models_text())
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;

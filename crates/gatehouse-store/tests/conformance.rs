@@ -910,7 +910,14 @@ conformance!(org_policy_defaults_then_round_trips, |store: Arc<
         require_mfa: true,
         enforce_security_key: true,
         passkey_sign_in: false,
+        security_key_models: OrgPolicy::parse_models(
+            "cb69481e-8ff7-4039-93ec-0a2729a154a8, ee882879-721c-4913-9775-3dfcce97072a",
+        )
+        .expect("models"),
     };
+    assert_eq!(p.security_key_models.len(), 2);
+    assert!(OrgPolicy::parse_models("any").expect("any").is_empty());
+    assert!(OrgPolicy::parse_models("yubikey").is_err());
     store.set_org_policy(&org.id, &p).await.expect("set");
     assert_eq!(store.org_policy(&org.id).await.expect("q"), p);
     let p2 = OrgPolicy {

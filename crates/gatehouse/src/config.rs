@@ -323,6 +323,10 @@ pub struct MfaConfig {
     /// `server.public_origin` (which must then be https://); without one, `localhost` on
     /// any port.
     pub webauthn_preview: bool,
+    /// PEM file of root certificates that attest approved security key models (from the
+    /// vendors or the FIDO Metadata Service); needed when an organisation lists approved
+    /// models. Empty: none.
+    pub attestation_roots_file: String,
 }
 
 impl Default for MfaConfig {
@@ -330,6 +334,7 @@ impl Default for MfaConfig {
         MfaConfig {
             issuer: "Gatehouse".into(),
             webauthn_preview: true,
+            attestation_roots_file: String::new(),
         }
     }
 }
@@ -614,9 +619,19 @@ impl Config {
         } else {
             RelyingParty::new(origin, &self.mfa.issuer, false)
         };
-        rp.map(Some).map_err(|e| {
+        let rp = rp.map_err(|e| {
             anyhow::anyhow!("{e} (or set mfa.webauthn_preview = false to turn security keys off)")
-        })
+        })?;
+        let file = self.mfa.attestation_roots_file.trim();
+        if file.is_empty() {
+            return Ok(Some(rp));
+        }
+        let pem = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("mfa.attestation_roots_file {file}: {e}"))?;
+        Ok(Some(
+            rp.with_attestation_roots(&pem)
+                .map_err(|e| anyhow::anyhow!("{e} ({file})"))?,
+        ))
     }
 
     /// The `iss` claim: the configured issuer, else the public origin, else `gatehouse`.

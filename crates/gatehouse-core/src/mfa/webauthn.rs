@@ -12,14 +12,18 @@
 //! - Signature counters: a non-zero counter that does not increase is refused (a cloned
 //!   key) and audited; a counter that is always 0 — synced passkeys have none — is
 //!   accepted, as WebAuthn Level 3 allows.
+//! - Approved models: when an organisation lists authenticator models (AAGUIDs), keys
+//!   are registered with webauthn-rs's attested flow, which verifies the attestation
+//!   statement up to one of the operator's attestation roots (`mfa.attestation_roots_file`)
+//!   and accepts only the listed AAGUIDs.
 
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
-    AuthenticationResult, CreationChallengeResponse, CredentialID, DiscoverableAuthentication,
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
-    WebauthnError,
+    AttestationCaListBuilder, AttestedPasskeyRegistration, AuthenticationResult,
+    CreationChallengeResponse, CredentialID, DiscoverableAuthentication, Passkey,
+    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 use crate::account::Account;
@@ -95,6 +99,16 @@ impl std::fmt::Debug for CeremonyStart {
 pub struct RelyingParty {
     inner: Webauthn,
     origin: String,
+    /// Root certificates (PEM, one per entry) that attest approved authenticator models.
+    attestation_roots: Vec<String>,
+}
+
+/// Registration state as stored: webauthn-rs's, for the flow that made it.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "flow", content = "state", rename_all = "snake_case")]
+enum RegistrationState {
+    Passkey(PasskeyRegistration),
+    Attested(AttestedPasskeyRegistration),
 }
 
 impl std::fmt::Debug for RelyingParty {
@@ -134,7 +148,42 @@ impl RelyingParty {
         Ok(RelyingParty {
             inner,
             origin: url.origin().ascii_serialization(),
+            attestation_roots: Vec::new(),
         })
+    }
+
+    /// Adds the roots that attest approved authenticator models: PEM text with one or
+    /// more certificates. Each must parse.
+    pub fn with_attestation_roots(mut self, pem: &str) -> Result<Self> {
+        let roots: Vec<String> = pem
+            .split_inclusive("-----END CERTIFICATE-----")
+            .map(str::trim)
+            .filter(|b| b.contains("-----BEGIN CERTIFICATE-----"))
+            .map(str::to_owned)
+            .collect();
+        if roots.is_empty() {
+            return Err(Error::invalid(
+                "mfa.attestation_roots_file",
+                "holds no PEM certificate",
+            ));
+        }
+        for root in &roots {
+            AttestationCaListBuilder::new()
+                .insert_device_pem(
+                    root.as_bytes(),
+                    Uuid::nil(),
+                    String::new(),
+                    Default::default(),
+                )
+                .map_err(|_| {
+                    Error::invalid(
+                        "mfa.attestation_roots_file",
+                        "holds a certificate that does not parse",
+                    )
+                })?;
+        }
+        self.attestation_roots = roots;
+        Ok(self)
     }
 
     /// The origin ceremonies must come from.
@@ -154,22 +203,63 @@ impl RelyingParty {
         Uuid::from_bytes(bytes)
     }
 
-    /// Starts adding a key for `user`, excluding the keys it already has.
+    /// Starts adding a key for `user`, excluding the keys it already has. With
+    /// `approved_models` (AAGUIDs), only those models are accepted, and their attestation
+    /// must chain to one of the attestation roots.
     pub fn start_registration(
         &self,
         user: &Account,
         existing: &[Passkey],
+        approved_models: &[Uuid],
     ) -> Result<(serde_json::Value, String)> {
         let exclude: Vec<CredentialID> = existing.iter().map(|k| k.cred_id().clone()).collect();
-        let (ccr, state): (CreationChallengeResponse, PasskeyRegistration) = self
-            .inner
-            .start_passkey_registration(
-                Self::user_handle(&user.id),
-                &user.username,
-                &user.display_name,
-                Some(exclude),
-            )
-            .map_err(Error::internal)?;
+        let handle = Self::user_handle(&user.id);
+        let (ccr, state): (CreationChallengeResponse, RegistrationState) =
+            if approved_models.is_empty() {
+                let (ccr, st) = self
+                    .inner
+                    .start_passkey_registration(
+                        handle,
+                        &user.username,
+                        &user.display_name,
+                        Some(exclude),
+                    )
+                    .map_err(Error::internal)?;
+                (ccr, RegistrationState::Passkey(st))
+            } else {
+                if self.attestation_roots.is_empty() {
+                    return Err(Error::Conflict(
+                        "your organisation accepts only approved security key models, but this \
+                         server has no attestation roots to check them against \
+                         (mfa.attestation_roots_file); ask your administrator"
+                            .into(),
+                    ));
+                }
+                let mut cas = AttestationCaListBuilder::new();
+                for root in &self.attestation_roots {
+                    for model in approved_models {
+                        cas.insert_device_pem(
+                            root.as_bytes(),
+                            *model,
+                            model.to_string(),
+                            Default::default(),
+                        )
+                        .map_err(|e| Error::internal(format!("{e:?}")))?;
+                    }
+                }
+                let (ccr, st) = self
+                    .inner
+                    .start_attested_passkey_registration(
+                        handle,
+                        &user.username,
+                        &user.display_name,
+                        Some(exclude),
+                        cas.build(),
+                        None,
+                    )
+                    .map_err(Error::internal)?;
+                (ccr, RegistrationState::Attested(st))
+            };
         let mut options = serde_json::to_value(&ccr).map_err(Error::internal)?;
         // Ask for a discoverable credential, so the key can also sign in on its own.
         if let Some(sel) = options
@@ -190,10 +280,17 @@ impl RelyingParty {
         answer: &RegisterPublicKeyCredential,
         state: &str,
     ) -> std::result::Result<Passkey, Refusal> {
-        let state: PasskeyRegistration = serde_json::from_str(state).map_err(Refusal::internal)?;
-        self.inner
-            .finish_passkey_registration(answer, &state)
-            .map_err(Refusal::from)
+        match serde_json::from_str(state).map_err(Refusal::internal)? {
+            RegistrationState::Passkey(st) => self
+                .inner
+                .finish_passkey_registration(answer, &st)
+                .map_err(Refusal::from),
+            RegistrationState::Attested(st) => self
+                .inner
+                .finish_attested_passkey_registration(answer, &st)
+                .map(Passkey::from)
+                .map_err(Refusal::from),
+        }
     }
 
     /// Starts the second step of a sign-in with `keys`.
@@ -349,7 +446,7 @@ mod tests {
             is_admin: false,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
-        let (options, state) = rp.start_registration(&user, &[]).expect("start");
+        let (options, state) = rp.start_registration(&user, &[], &[]).expect("start");
         let sel = &options["publicKey"]["authenticatorSelection"];
         assert_eq!(sel["residentKey"], "preferred");
         assert_eq!(sel["userVerification"], "required");
@@ -358,5 +455,17 @@ mod tests {
         let (auth, _) = rp.start_passkey_sign_in().expect("passkey");
         assert!(auth.get("mediation").is_none());
         assert_eq!(auth["publicKey"]["userVerification"], "required");
+        // Approved models need attestation roots to check them against.
+        let model = Uuid::from_u128(0xcb69481e_8ff7_4039_93ec_0a2729a154a8);
+        assert!(matches!(
+            rp.start_registration(&user, &[], &[model]),
+            Err(Error::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn attestation_roots_must_be_certificates() {
+        let rp = RelyingParty::new("https://sso.example.org", "Gatehouse", false).expect("rp");
+        assert!(rp.with_attestation_roots("not a certificate").is_err());
     }
 }

@@ -141,7 +141,12 @@ impl Core {
             .filter_map(|k| k.key.as_ref())
             .map(|k| passkey_from_stored(&k.credential))
             .collect::<Result<Vec<_>>>()?;
-        let (options, state) = rp.start_registration(user, &existing)?;
+        let models = self
+            .store
+            .org_policy(&user.org_id)
+            .await?
+            .security_key_models;
+        let (options, state) = rp.start_registration(user, &existing, &models)?;
         self.start_ceremony(CeremonyKind::Register, Some(&user.id), options, state)
             .await
     }

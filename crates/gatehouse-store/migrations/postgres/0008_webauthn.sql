@@ -1,8 +1,8 @@
 -- Security keys and passkeys (WebAuthn): a key is a second factor whose public half,
 -- credential id (unique across every account) and signature counter are stored with it;
 -- ceremony state (the challenge) waits in the store, single-use, so a ceremony started on
--- one node finishes on another. Organisations may require security keys and turn
--- passkey sign-in off.
+-- one node finishes on another. Organisations may require security keys, limit them to
+-- approved models and turn passkey sign-in off.
 
 ALTER TABLE mfa_factor ADD COLUMN credential_id TEXT;
 ALTER TABLE mfa_factor ADD COLUMN credential TEXT;
@@ -22,3 +22,5 @@ CREATE INDEX webauthn_ceremony_expires_idx ON webauthn_ceremony (expires_at);
 
 ALTER TABLE org_policy ADD COLUMN enforce_security_key BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE org_policy ADD COLUMN passkey_sign_in BOOLEAN NOT NULL DEFAULT TRUE;
+-- Approved security key models: AAGUIDs, comma-separated; empty means any.
+ALTER TABLE org_policy ADD COLUMN security_key_models TEXT NOT NULL DEFAULT '';

@@ -315,10 +315,9 @@ pub async fn run(
             if json_out {
                 print_json(&serde_json::to_value(&events)?)?;
             } else {
-                let mut table = Table::new(&[
-                    "TIME", "ACTION", "USER", "NAME", "FACTOR", "IP", "DETAIL",
-                ])
-                .shorten(&["NAME", "DETAIL"]);
+                let mut table =
+                    Table::new(&["TIME", "ACTION", "USER", "NAME", "FACTOR", "IP", "DETAIL"])
+                        .shorten(&["NAME", "DETAIL"]);
                 for e in &events {
                     table.row(&[
                         e.at.to_string(),
@@ -375,6 +374,10 @@ pub struct PolicyArgs {
     /// Whether members may sign in with a passkey alone, without a password (true/false).
     #[arg(long, value_name = "BOOL")]
     passkey_sign_in: Option<bool>,
+    /// Approved security key models: AAGUIDs, comma-separated, or `any`. New keys must
+    /// then prove their model by attestation (needs mfa.attestation_roots_file).
+    #[arg(long, value_name = "AAGUIDS")]
+    security_key_models: Option<String>,
 }
 
 async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Result<()> {
@@ -426,6 +429,11 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
         p.passkey_sign_in = v;
         changed = true;
     }
+    if let Some(list) = &args.security_key_models {
+        p.security_key_models =
+            gatehouse_core::org::OrgPolicy::parse_models(list).map_err(describe)?;
+        changed = true;
+    }
     if changed {
         core.set_org_policy(&org.id, &p).await.map_err(describe)?;
         if !json_out {
@@ -450,6 +458,7 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
             "require_mfa": p.require_mfa,
             "enforce_security_key": p.enforce_security_key,
             "passkey_sign_in": p.passkey_sign_in,
+            "security_key_models": p.security_key_models.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }));
     }
     outln!("api_key_expirations           = {}", list.join(","))?;
@@ -467,7 +476,12 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
     outln!("token_user_choice             = {}", p.token_user_choice)?;
     outln!("require_mfa                   = {}", p.require_mfa)?;
     outln!("enforce_security_key          = {}", p.enforce_security_key)?;
-    outln!("passkey_sign_in               = {}", p.passkey_sign_in)
+    outln!("passkey_sign_in               = {}", p.passkey_sign_in)?;
+    let models = p.models_text();
+    outln!(
+        "security_key_models           = {}",
+        if models.is_empty() { "any" } else { &models }
+    )
 }
 
 /// Turns a domain error into an operator-facing message.
