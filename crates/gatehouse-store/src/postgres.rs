@@ -41,6 +41,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0006_credential_chain.sql",
         sql: include_str!("../migrations/postgres/0006_credential_chain.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_mfa.sql",
+        sql: include_str!("../migrations/postgres/0007_mfa.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.

@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0006_credential_chain.sql",
         sql: include_str!("../migrations/sqlite/0006_credential_chain.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_mfa.sql",
+        sql: include_str!("../migrations/sqlite/0007_mfa.sql"),
+    },
 ];
 
 /// A SQLite-backed store.
