@@ -491,8 +491,7 @@ impl Core {
         let pending = all
             .iter()
             .filter(|f| !f.is_confirmed() && f.kind == FactorKind::Totp)
-            .filter(|f| factor_id.is_none_or(|id| *id == f.id))
-            .next_back()
+            .rfind(|f| factor_id.is_none_or(|id| *id == f.id))
             .filter(|f| f.created_at > now - ENROLMENT_LIFETIME)
             .ok_or_else(expired)?;
         let step = self

@@ -148,6 +148,62 @@ where
     serde::Deserialize::deserialize(d).map(Some)
 }
 
+/// A body sent as JSON (scripts, the CLI, the pages' JavaScript) or as the form post of a
+/// page that works without JavaScript (sign-in). A JSON body that does not fit is
+/// refused in our error format; a form that does not fit arrives as `Form(None)`, for
+/// the handler to send the browser back to its page.
+pub enum FormOrJson<T> {
+    /// `application/json`.
+    Json(T),
+    /// `application/x-www-form-urlencoded`; `None` if it did not fit `T`.
+    Form(Option<T>),
+}
+
+impl<T> FormOrJson<T> {
+    /// Whether it came as a form post.
+    pub fn is_form(&self) -> bool {
+        matches!(self, FormOrJson::Form(_))
+    }
+
+    /// The body, if it fitted.
+    pub fn into_inner(self) -> Option<T> {
+        match self {
+            FormOrJson::Json(t) => Some(t),
+            FormOrJson::Form(t) => t,
+        }
+    }
+}
+
+impl<S, T> axum::extract::FromRequest<S> for FormOrJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let form = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+        if form {
+            Ok(FormOrJson::Form(
+                axum::Form::<T>::from_request(req, state)
+                    .await
+                    .ok()
+                    .map(|axum::Form(f)| f),
+            ))
+        } else {
+            Json::<T>::from_request(req, state)
+                .await
+                .map(|Json(j)| FormOrJson::Json(j))
+                .map_err(IntoResponse::into_response)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,62 +295,6 @@ mod tests {
             for internal in ["struct", "::", "line ", "column", "CreateThing", "Owner"] {
                 assert!(!got_reason.contains(internal), "{body}: {got_reason}");
             }
-        }
-    }
-}
-
-/// A body sent as JSON (scripts, the CLI, the pages' JavaScript) or as the form post of a
-/// page that works without JavaScript (sign-in). A JSON body that does not fit is
-/// refused in our error format; a form that does not fit arrives as `Form(None)`, for
-/// the handler to send the browser back to its page.
-pub enum FormOrJson<T> {
-    /// `application/json`.
-    Json(T),
-    /// `application/x-www-form-urlencoded`; `None` if it did not fit `T`.
-    Form(Option<T>),
-}
-
-impl<T> FormOrJson<T> {
-    /// Whether it came as a form post.
-    pub fn is_form(&self) -> bool {
-        matches!(self, FormOrJson::Form(_))
-    }
-
-    /// The body, if it fitted.
-    pub fn into_inner(self) -> Option<T> {
-        match self {
-            FormOrJson::Json(t) => Some(t),
-            FormOrJson::Form(t) => t,
-        }
-    }
-}
-
-impl<S, T> axum::extract::FromRequest<S> for FormOrJson<T>
-where
-    S: Send + Sync,
-    T: serde::de::DeserializeOwned + Send,
-{
-    type Rejection = axum::response::Response;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        use axum::response::IntoResponse;
-        let form = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-        if form {
-            Ok(FormOrJson::Form(
-                axum::Form::<T>::from_request(req, state)
-                    .await
-                    .ok()
-                    .map(|axum::Form(f)| f),
-            ))
-        } else {
-            Json::<T>::from_request(req, state)
-                .await
-                .map(|Json(j)| FormOrJson::Json(j))
-                .map_err(IntoResponse::into_response)
         }
     }
 }
