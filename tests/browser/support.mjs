@@ -3,6 +3,7 @@
 // check reads.
 
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -22,12 +23,13 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const COOKIE = 'cloud.sso';
 export const TIMEOUT = 20_000;
 
+// Each tab's slug, its label in the nav and its panel's heading.
 export const TABS = [
-  ['api-keys', 'API Keys'],
-  ['tokens', 'Tokens'],
-  ['ssh-keys', 'SSH Keys'],
-  ['ssh-private-keys', 'SSH Private Keys'],
-  ['2-step-verification', '2-Step Verification'],
+  ['api-keys', 'API Keys', 'API Keys'],
+  ['tokens', 'Tokens', 'Tokens'],
+  ['ssh-keys', 'SSH Keys', 'SSH Keys'],
+  ['ssh-private-keys', 'SSH Private Keys', 'SSH Private Keys'],
+  ['2-step-verification', '2-Step Verification', 'Manage MFA Settings'],
 ];
 
 const recorded = new Set();
@@ -282,4 +284,64 @@ export async function signIn(page, base, password, landing = '/account/authentic
   await page.fill('input#username', 'admin');
   await page.fill('input#password', password);
   await Promise.all([page.waitForURL((u) => u.pathname === landing), page.click('button#login-submit')]);
+}
+
+// ---------------------------------------------------------------- TOTP (RFC 6238)
+// The authenticator app of the tests: SHA-1, 30-second steps, 6 digits, computed here
+// from the setup key the page shows (grouped base32).
+
+export function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const clean = text.replace(/[\s=-]/g, '').toUpperCase();
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of clean) {
+    const i = alphabet.indexOf(ch);
+    assert.ok(i >= 0, `not base32: ${ch}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+export const totpStep = (at = Date.now()) => Math.floor(at / 1000 / 30);
+
+export function totp(secret, step = totpStep()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = crypto.createHmac('sha1', base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, '0');
+}
+
+// A code the server has not seen yet: a code works once, so when the current step was
+// used already, wait for the next one. `app.used` is the last step sent; it is updated.
+// The code is taken a second into its step, so it cannot age out on the way.
+export async function freshCode(app) {
+  for (;;) {
+    const now = Date.now();
+    const step = totpStep(now);
+    const into = now / 1000 - step * 30;
+    if (step > (app.used ?? -1) && into >= 1 && into < 27) {
+      app.used = step;
+      return totp(app.secret, step);
+    }
+    const wait = step > (app.used ?? -1) && into < 1 ? 1000 - (into * 1000) : (30 - into) * 1000 + 1100;
+    await new Promise((r) => setTimeout(r, Math.max(50, wait)));
+  }
+}
+
+// A 6-digit code that is not the current or the previous step's.
+export function wrongCode(secret) {
+  const taken = new Set([totp(secret), totp(secret, totpStep() - 1), totp(secret, totpStep() + 1)]);
+  for (let n = 123456; ; n = (n + 7919) % 1_000_000) {
+    const c = String(n).padStart(6, '0');
+    if (!taken.has(c)) return c;
+  }
 }

@@ -23,6 +23,7 @@ import { WIDTHS, assertFits, shot } from './layout.mjs';
 import { apiKeyTests } from './parts/api-keys.mjs';
 import { tokenTests } from './parts/tokens.mjs';
 import { sshKeyTests } from './parts/ssh-keys.mjs';
+import { twoStepTests } from './parts/two-step.mjs';
 
 describe('Gatehouse web UI', { concurrency: false }, () => {
   // Shared with the parts: filled in by before().
@@ -180,12 +181,12 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
 
   test('every tab is reachable through the tab nav and loads only its own script', async () => {
     const { page, server } = cx;
-    for (const [tab, title] of TABS) {
+    for (const [tab, , heading] of TABS) {
       await Promise.all([
         page.waitForURL((u) => u.pathname === `/account/authentication/${tab}`),
         page.click(`a[data-tab="${tab}"]`),
       ]);
-      assert.equal((await page.locator('h2#tab-title').textContent()).trim(), title, `title of ${tab}`);
+      assert.equal((await page.locator('h2#tab-title').textContent()).trim(), heading, `heading of ${tab}`);
       for (const [other] of TABS) {
         const current = await page.locator(`a[data-tab="${other}"]`).getAttribute('aria-current');
         assert.equal(current, other === tab ? 'page' : null, `aria-current of ${other} on the ${tab} tab`);
@@ -199,9 +200,9 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
     assert.deepEqual(cx.errors, [], 'no script errors');
   });
 
-  test('the placeholder tabs say there is nothing to manage yet', async () => {
+  test('the placeholder tab says there is nothing to manage yet', async () => {
     const { page, server } = cx;
-    for (const tab of ['ssh-private-keys', '2-step-verification']) {
+    for (const tab of ['ssh-private-keys']) {
       await page.goto(server.base + `/account/authentication/${tab}`);
       assert.match(await page.locator('#tab-placeholder').textContent(), /Nothing to manage here yet/);
     }
@@ -236,6 +237,7 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
   apiKeyTests(test, cx);
   tokenTests(test, cx);
   sshKeyTests(test, cx);
+  twoStepTests(test, cx);
 
   test('every tab fits at 390 and 1280 px with its lists filled', async () => {
     const { page, server } = cx;

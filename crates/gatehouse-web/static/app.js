@@ -1,6 +1,7 @@
 // Gatehouse UI: the pieces every page and tab share, written once (window.Gatehouse):
-// the API helper, dialogs, toasts, relative times, the list refresh and the show-once
-// secret panel; plus sign-in, sign-out and Change password. Each tab's own script is
+// the API helper (with "Confirm it's you" and a retry when a change needs a recent
+// sign-in), dialogs, toasts, relative times, the list refresh, copy and download, and the
+// show-once secret panel; plus sign-in, sign-out and Change password. Each tab's own script is
 // /static/tabs/<tab>.js, loaded after this one. No inline scripts (the CSP forbids them);
 // state-changing calls send the page's CSRF token in X-CSRF-Token.
 "use strict";
@@ -14,12 +15,18 @@
     const m = document.querySelector('meta[name="csrf-token"]');
     return m ? m.getAttribute("content") : "";
   };
+  // A re-issued session (re-authentication, 2-step verification turned on) has a new
+  // CSRF token: later calls send that one.
+  G.setCsrf = (token) => {
+    const m = document.querySelector('meta[name="csrf-token"]');
+    if (m && token) m.setAttribute("content", token);
+  };
 
   // The same rule as the server's `local_next`: a path on this site, never another host.
   G.localNext = (next) => {
     if (typeof next !== "string" || next.length > 512) return null;
     if (!next.startsWith("/") || next.startsWith("//") || /[\\\s\u0000-\u001f\u007f]/.test(next)) return null;
-    if (next.startsWith("/api/") || next === "/login" || next.startsWith("/login?")) return null;
+    if (next.startsWith("/api/") || next === "/login" || next.startsWith("/login?") || next.startsWith("/login/")) return null;
     return next;
   };
 
@@ -31,7 +38,9 @@
 
   // fetch with our conventions. Resolves to { status, data }; a network failure is status 0
   // with a message. A 401 means the session is gone: off to the sign-in page (unless
-  // `signIn: false`, as the sign-in form itself says).
+  // `signIn: false`, as the sign-in form itself says), and `leaving` is set. A 401
+  // reauthentication_required asks "Confirm it's you" and sends the change again; if the
+  // user cancels, `cancelled` is set. Callers do nothing more on either.
   G.api = async (method, path, body, opts = {}) => {
     const headers = { "X-CSRF-Token": G.csrf(), Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -48,6 +57,10 @@
     if (res.status !== 204) {
       try { data = await res.json(); } catch (_) { data = null; }
     }
+    if (res.status === 401 && data && data.error === "reauthentication_required" && opts.reauth !== false) {
+      if (!(await G.reauthenticate())) return { status: 401, data, cancelled: true };
+      return G.api(method, path, body, { ...opts, reauth: false });
+    }
     if (res.status === 401 && opts.signIn !== false) {
       G.signIn();
       return { status: 401, data, leaving: true };
@@ -61,6 +74,11 @@
     const prefix = data && data.field ? data.field + ": " : null;
     return prefix && msg.startsWith(prefix) ? msg.slice(prefix.length) : msg;
   };
+
+  // The rules speak of a field in fragments ("is too common: …", "does not match: …"):
+  // put `subject` in front of those, and capitalise the rest.
+  G.sentence = (msg, subject) =>
+    (/^(is|does|must|has|contains) /.test(msg) ? subject + " " + msg : msg.charAt(0).toUpperCase() + msg.slice(1));
 
   // ------------------------------------------------------------------ toasts
   // A popover, so a toast shows above an open modal dialog too.
@@ -206,6 +224,79 @@
     }
   };
 
+  // A text file the browser saves (recovery codes): made in the page, never fetched.
+  G.download = (filename, text) => {
+    const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = filename;
+    a.hidden = true;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+
+  // ------------------------------------------------------------------ confirm it's you
+  // Asks for the password, or (2-step verification on) a code from the authenticator
+  // app, and re-authenticates the session; resolves true when it did (the session and
+  // its CSRF token are new), false when the user cancelled.
+  G.reauthenticate = () => new Promise((resolve) => {
+    const d = document.getElementById("reauth-dialog");
+    if (!d) { resolve(false); return; }
+    const form = document.getElementById("reauth-form");
+    const password = document.getElementById("reauth-password");
+    const code = document.getElementById("reauth-code");
+    const sw = document.getElementById("reauth-switch");
+    const submit = document.getElementById("reauth-submit");
+    // The nav's status badge says whether 2-step verification is on (refreshed with it).
+    const mfaOn = document.getElementById("two-step-status")?.dataset.enabled === "true";
+    let useCode = false;
+    let confirmed = false;
+    const show = () => {
+      document.getElementById("reauth-password-field").hidden = useCode;
+      document.getElementById("reauth-code-field").hidden = !useCode;
+      sw.hidden = !mfaOn;
+      sw.textContent = useCode ? "Use your password instead" : "Use a code from your authenticator app";
+      (useCode ? code : password).focus();
+    };
+    const onSwitch = () => { useCode = !useCode; G.clearErrors(form); show(); };
+    const onSubmit = async (ev) => {
+      ev.preventDefault();
+      G.clearErrors(form);
+      const typed = code.value.replace(/\s+/g, "");
+      if (useCode && !/^\d{6}$/.test(typed)) return G.fieldError(form, code, "Enter the 6-digit code your authenticator app shows.");
+      if (!useCode && !password.value) return G.fieldError(form, password, "Enter your password.");
+      const body = useCode ? { code: typed } : { password: password.value };
+      const res = await G.busy(submit, () => G.api("POST", "/api/auth/reauthenticate", body, { reauth: false }));
+      if (res.leaving) return;
+      if (res.status === 200) {
+        G.setCsrf(res.data && res.data.csrf_token);
+        confirmed = true;
+        d.close();
+        return;
+      }
+      const field = res.data && res.data.field;
+      G.fieldError(form, field === "code" ? code : field === "password" ? password : null,
+        G.sentence(G.message(res.data, res.status), "That"));
+    };
+    const onClose = () => {
+      sw.removeEventListener("click", onSwitch);
+      form.removeEventListener("submit", onSubmit);
+      d.removeEventListener("close", onClose);
+      form.reset();
+      G.clearErrors(form);
+      resolve(confirmed);
+    };
+    form.reset();
+    G.clearErrors(form);
+    sw.addEventListener("click", onSwitch);
+    form.addEventListener("submit", onSubmit);
+    d.addEventListener("close", onClose);
+    d.showModal();
+    show();
+  });
+
   // ------------------------------------------------------------------ show-once secret
   // Shows a new secret in the shared panel; resolves when the user presses Done, after
   // the secret has left the page. `usage` names a <template> shown under it.
@@ -285,8 +376,14 @@
       const password = form.elements.password.value;
       const { status, data } = await G.busy(button, () =>
         G.api("POST", "/api/auth/login", { username, password }, { signIn: false }));
+      const next = G.localNext(form.elements.next.value);
+      if (status === 200 && data && data.mfa_required) {
+        // The password was right; the second step has its own page (as without JavaScript).
+        window.location.assign("/login/mfa" + (next ? "?next=" + encodeURIComponent(next) : ""));
+        return;
+      }
       if (status === 200) {
-        window.location.assign(G.localNext(form.elements.next.value) || HOME);
+        window.location.assign(next || HOME);
         return;
       }
       err.textContent = G.message(data, status);
@@ -332,8 +429,7 @@
       }
       const field = res.data && res.data.field;
       const msg = G.message(res.data, res.status);
-      // The rules speak of "the password" in fragments ("is too common: …"): make a sentence.
-      const sentence = (m) => (/^(is|must|has|contains) /.test(m) ? "The new password " + m : m.charAt(0).toUpperCase() + m.slice(1));
+      const sentence = (m) => G.sentence(m, "The new password");
       if (field === "current_password") G.fieldError(form, current, sentence(msg).replace(/^The new/, "The current"), line("password-current-error"));
       else if (field === "new_password") G.fieldError(form, fresh, sentence(msg), line("password-new-error"));
       else G.fieldError(form, null, msg);

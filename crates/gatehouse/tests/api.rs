@@ -639,16 +639,16 @@ async fn account_pages_need_a_session_and_show_every_authentication_tab() {
         ("tokens", "Tokens"),
         ("ssh-keys", "SSH Keys"),
         ("ssh-private-keys", "SSH Private Keys"),
-        ("2-step-verification", "2-Step Verification"),
+        ("2-step-verification", "Manage MFA Settings"),
     ];
-    for (slug, title) in tabs {
+    for (slug, heading) in tabs {
         let res = app
             .get_with_cookie(&format!("/account/authentication/{slug}"), &cookie)
             .await;
         assert_eq!(res.status(), StatusCode::OK, "{slug}");
         let html = res.text().await.expect("html");
         assert!(
-            html.contains(&format!("<h2 id=\"tab-title\">{title}</h2>")),
+            html.contains(&format!("<h2 id=\"tab-title\">{heading}</h2>")),
             "{slug}"
         );
         for (other, _) in tabs {

@@ -337,9 +337,10 @@ pub async fn login_mfa(
 ) -> Response {
     let form = body.is_form();
     let Some(req) = body.into_inner() else {
-        return back_to_second_step("invalid_request", None);
+        return back_to_second_step("invalid_request", None, false);
     };
     let next = req.next.clone();
+    let recovery = req.recovery_code.is_some();
     let result = second_step(&state, ip, &headers, &req).await;
     match (result, form) {
         (Ok(outcome), false) => match session_json(&state, &outcome) {
@@ -354,7 +355,7 @@ pub async fn login_mfa(
         (Err(e), true) => match e.code() {
             // The pending sign-in is over: start again with the password.
             "unauthenticated" => back_to_sign_in("mfa_expired", next.as_deref()),
-            code => back_to_second_step(code, next.as_deref()),
+            code => back_to_second_step(code, next.as_deref(), recovery),
         },
     }
 }
@@ -388,11 +389,16 @@ async fn second_step(
         .await?)
 }
 
-/// A 303 back to the second-step page with an error code.
-fn back_to_second_step(code: &str, next: Option<&str>) -> Response {
+/// A 303 back to the second-step page with an error code, showing the form that was
+/// used (the recovery code's, or the authenticator code's).
+fn back_to_second_step(code: &str, next: Option<&str>, recovery: bool) -> Response {
+    let method = if recovery { "&method=recovery" } else { "" };
     let target = match next.and_then(crate::ui::local_next) {
-        Some(n) => format!("/login/mfa?error={code}&next={}", crate::ui::query_value(n)),
-        None => format!("/login/mfa?error={code}"),
+        Some(n) => format!(
+            "/login/mfa?error={code}{method}&next={}",
+            crate::ui::query_value(n)
+        ),
+        None => format!("/login/mfa?error={code}{method}"),
     };
     Redirect::to(&target).into_response()
 }

@@ -6,12 +6,13 @@
 //!   `templates/tabs/` and one script in `static/tabs/`, loaded on that tab only.
 //! - `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`, `ssh_private_keys.rs`, `two_step.rs`: the
 //!   tabs' panels.
-//! - `page.rs`: the pages around the tabs (account frame, sign-in, not found) and the
-//!   `next=` rule for returning after sign-in.
+//! - `page.rs`: the pages around the tabs (account frame, sign-in and its second step,
+//!   not found) and the `next=` rule for returning after sign-in.
 //! - `format.rs`: dates and counts as the pages write them.
 //! - Shared pieces are written once: `templates/parts/ui.html` (dialog, list, pager, show-once
-//!   secret, change password) and `static/app.js` (api helper, dialogs, toasts, relative
-//!   times, list refresh, the secret panel).
+//!   secret, change password, "Confirm it's you") and `static/app.js` (api helper with the
+//!   re-authentication retry, dialogs, toasts, relative times, list refresh, the secret
+//!   panel, copy and download).
 
 mod api_keys;
 mod format;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(page::home))
         .route("/login", get(page::login_page))
+        .route("/login/mfa", get(page::login_mfa_page))
         .route("/account", get(page::home))
         .route("/account/authentication", get(page::home))
         .route("/account/authentication/{tab}", get(page::account_page))

@@ -1,6 +1,6 @@
 //! The pages around the tabs: the account frame (nav, change password, the tab's panel and
-//! script), sign-in (a plain form post that works without JavaScript), the HTML 404 page,
-//! and the `next=` rule that brings a user back after signing in.
+//! script), sign-in and its second step (plain form posts that work without JavaScript),
+//! the HTML 404 page, and the `next=` rule that brings a user back after signing in.
 
 use std::sync::Arc;
 
@@ -29,6 +29,8 @@ struct AccountPage<'a> {
     username: &'a str,
     display_name: &'a str,
     csrf: String,
+    /// 2-step verification is on: the nav says so, and "Confirm it's you" offers a code.
+    mfa_on: bool,
     tabs: Vec<TabLink>,
     active: Tab,
     /// The tab's panel, already rendered (and escaped) by its own template.
@@ -51,6 +53,21 @@ struct LoginPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "login_mfa.html")]
+struct LoginMfaPage<'a> {
+    /// The validated page to return to, sent back in the form's hidden field.
+    next: &'a str,
+    /// A fixed sentence for a known `?error=` code.
+    error: &'static str,
+    /// The recovery-code form instead of the authenticator code's.
+    recovery: bool,
+    /// The other form's address (`?method=recovery` or not), keeping `next`.
+    switch_href: String,
+    /// The sign-in page, keeping `next`.
+    back_href: String,
+}
+
+#[derive(Template)]
 #[template(path = "not_found.html")]
 struct NotFoundPage;
 
@@ -60,7 +77,7 @@ struct NotFoundPage;
 /// (browsers read both as another host), no backslash, control or space character
 /// (URL parsers drop tabs and newlines, turning `/\t/host` into `//host`), only visible
 /// ASCII (it goes into a `Location` header as it is), and not the API or the sign-in
-/// page itself.
+/// pages themselves.
 pub fn local_next(next: &str) -> Option<&str> {
     let ok = next.len() <= MAX_NEXT
         && next.starts_with('/')
@@ -69,7 +86,8 @@ pub fn local_next(next: &str) -> Option<&str> {
         && next.bytes().all(|b| b.is_ascii_graphic())
         && !next.starts_with("/api/")
         && next != "/login"
-        && !next.starts_with("/login?");
+        && !next.starts_with("/login?")
+        && !next.starts_with("/login/");
     ok.then_some(next)
 }
 
@@ -132,8 +150,77 @@ fn login_error(code: Option<&str>) -> &'static str {
         Some("invalid_credentials") => "The username or password is incorrect.",
         Some("rate_limited") => "Too many attempts. Wait a little, then try again.",
         Some("unavailable") => "The service is temporarily unavailable. Try again shortly.",
+        Some("mfa_expired") => {
+            "Your sign-in was not finished in time, so it was cancelled. Sign in again."
+        }
         Some(_) => "Sign-in failed. Try again.",
     }
+}
+
+/// The sentence shown for a second-step `error=` code; unknown codes get the generic one.
+fn second_step_error(code: Option<&str>, recovery: bool) -> &'static str {
+    match code {
+        None | Some("") => "",
+        Some("invalid_code") if recovery => {
+            "That recovery code did not work. Check it, or use another: each works once."
+        }
+        Some("invalid_code") => {
+            "That code did not work. Enter the 6-digit code your authenticator app shows now."
+        }
+        Some("invalid_request") if recovery => "Enter one of your recovery codes.",
+        Some("invalid_request") => "Enter the 6-digit code from your authenticator app.",
+        Some("rate_limited") => "Too many attempts. Wait a little, then try again.",
+        Some("unavailable") => "The service is temporarily unavailable. Try again shortly.",
+        Some(_) => "That did not work. Try again, or go back and sign in again.",
+    }
+}
+
+/// `?next=&error=&method=` of the second-step page.
+#[derive(serde::Deserialize, Default)]
+pub struct LoginMfaQuery {
+    next: Option<String>,
+    error: Option<String>,
+    method: Option<String>,
+}
+
+/// `path`, with `next` as its query when there is one (and `extra` before it).
+fn with_next(path: &str, extra: &str, next: &str) -> String {
+    match (extra.is_empty(), next.is_empty()) {
+        (true, true) => path.to_owned(),
+        (true, false) => format!("{path}?next={}", query_value(next)),
+        (false, true) => format!("{path}?{extra}"),
+        (false, false) => format!("{path}?{extra}&next={}", query_value(next)),
+    }
+}
+
+/// `GET /login/mfa`: the second step of a sign-in with 2-step verification, where the
+/// password's form post (or the script, on `mfa_required`) lands. The pending sign-in's
+/// cookie is scoped to the sign-in API, so this page cannot see it: a stale visit learns
+/// it at the post, which sends it back to sign in with `mfa_expired`.
+pub async fn login_mfa_page(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let q = Query::<LoginMfaQuery>::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    let next = q.next.as_deref().and_then(local_next).unwrap_or("");
+    if page_session(&state, &headers).await.is_some() {
+        return Redirect::to(if next.is_empty() { HOME } else { next }).into_response();
+    }
+    let recovery = q.method.as_deref() == Some("recovery");
+    render(LoginMfaPage {
+        next,
+        error: second_step_error(q.error.as_deref(), recovery),
+        recovery,
+        switch_href: with_next(
+            "/login/mfa",
+            if recovery { "" } else { "method=recovery" },
+            next,
+        ),
+        back_href: with_next("/login", "", next),
+    })
 }
 
 pub async fn login_page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
@@ -173,6 +260,16 @@ pub async fn account_page(
     let Some((cookie, session)) = page_session(&state, &headers).await else {
         return to_login(&uri);
     };
+    // A session that must set up 2-step verification can use no other tab (their API
+    // calls answer 403): it is sent to the one it can use, which says why.
+    if session.mfa_setup_required && active != Tab::TwoStep {
+        return Redirect::to(&format!("/account/authentication/{}", Tab::TwoStep.slug()))
+            .into_response();
+    }
+    let mfa_on = match state.core.mfa_status(&session.user).await {
+        Ok(s) => s.enabled,
+        Err(e) => return ApiError::Core(e).into_response(),
+    };
     let cursor = Query::<PageQuery>::try_from_uri(&uri)
         .ok()
         .and_then(|Query(q)| q.cursor);
@@ -190,6 +287,7 @@ pub async fn account_page(
         username: &session.user.username,
         display_name: &session.user.display_name,
         csrf: csrf_token(&cookie),
+        mfa_on,
         tabs: Tab::ALL
             .iter()
             .map(|t| TabLink {
@@ -230,6 +328,7 @@ mod tests {
             "/api/auth/logout",
             "/login",
             "/login?next=/login",
+            "/login/mfa",
             "/caf\u{e9}",
         ] {
             assert_eq!(local_next(bad), None, "{bad:?}");
@@ -257,5 +356,25 @@ mod tests {
             login_error(Some("<script>call 555-0100</script>")),
             "Sign-in failed. Try again."
         );
+        assert!(login_error(Some("mfa_expired")).contains("Sign in again"));
+    }
+
+    #[test]
+    fn the_second_step_names_the_code_it_asked_for() {
+        assert_eq!(second_step_error(None, false), "");
+        assert!(second_step_error(Some("invalid_code"), false).contains("authenticator app"));
+        assert!(second_step_error(Some("invalid_code"), true).contains("recovery code"));
+        assert!(second_step_error(Some("rate_limited"), true).contains("Too many"));
+        assert!(second_step_error(Some("<b>x</b>"), false).starts_with("That did not work"));
+    }
+
+    #[test]
+    fn the_second_steps_links_keep_the_return_path() {
+        assert_eq!(with_next("/login", "", ""), "/login");
+        assert_eq!(
+            with_next("/login/mfa", "method=recovery", "/account?x=1"),
+            "/login/mfa?method=recovery&next=/account%3Fx%3D1"
+        );
+        assert_eq!(with_next("/login", "", "/a b"), "/login?next=/a%20b");
     }
 }

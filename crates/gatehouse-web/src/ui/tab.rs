@@ -25,7 +25,7 @@ pub enum Tab {
     SshKeys,
     /// Stored SSH private keys (placeholder).
     SshPrivateKeys,
-    /// Second factors (placeholder).
+    /// Second factors: the authenticator app and recovery codes.
     TwoStep,
 }
 
@@ -73,6 +73,14 @@ impl Tab {
         }
     }
 
+    /// The panel's heading: the label, except where the product names the page itself.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Tab::TwoStep => "Manage MFA Settings",
+            other => other.title(),
+        }
+    }
+
     /// The tab's script, served as `/static/tabs/{slug}.js` and loaded on that tab only.
     pub fn script(self) -> &'static str {
         match self {
@@ -101,7 +109,7 @@ impl Tab {
             Tab::Tokens => tokens::render(cx).await,
             Tab::SshKeys => ssh_keys::render(cx).await,
             Tab::SshPrivateKeys => ssh_private_keys::render(cx),
-            Tab::TwoStep => two_step::render(cx),
+            Tab::TwoStep => two_step::render(cx).await,
         }
     }
 }
@@ -138,5 +146,7 @@ mod tests {
                 "2-Step Verification"
             ]
         );
+        assert_eq!(Tab::TwoStep.heading(), "Manage MFA Settings");
+        assert_eq!(Tab::Tokens.heading(), "Tokens");
     }
 }
