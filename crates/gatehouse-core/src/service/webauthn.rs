@@ -173,17 +173,34 @@ impl Core {
         let c = self
             .take_ceremony(ceremony, CeremonyKind::Register, Some(&user.id))
             .await?;
-        let passkey = rp.finish_registration(answer, &c.state).map_err(|r| {
-            let why = match r {
-                Refusal::Invalid(why) | Refusal::Internal(why) => why,
-                Refusal::CounterRegression => "counter".into(),
-            };
-            tracing::info!(reason = %why, "security key registration refused");
-            Error::invalid(
-                "credential",
-                "the security key's answer could not be verified; try again",
-            )
-        })?;
+        let passkey = match rp.finish_registration(answer, &c.state) {
+            Ok(p) => p,
+            Err(r) => {
+                let why = match r {
+                    Refusal::Invalid(why) | Refusal::Internal(why) => why,
+                    Refusal::CounterRegression => "counter".into(),
+                };
+                tracing::info!(reason = %why, "security key registration refused");
+                // webauthn-rs refuses a key from the ceremony's exclude list (one this
+                // account already has) with an unrelated error ("a credential alg that was
+                // not allowed"); answer it as the duplicate it is, like a key of another
+                // account (the store's unique credential id).
+                let named = credential_id_text(answer.raw_id.as_ref());
+                if self.keys_of(&user.id).await?.iter().any(|k| {
+                    k.key
+                        .as_ref()
+                        .is_some_and(|k| k.credential_id == named)
+                }) {
+                    return Err(Error::Conflict(
+                        "this security key is registered already".into(),
+                    ));
+                }
+                return Err(Error::invalid(
+                    "credential",
+                    "the security key's answer could not be verified; try again",
+                ));
+            }
+        };
         let first = self
             .store
             .mfa_factors(&user.id)
