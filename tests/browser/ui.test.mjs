@@ -24,6 +24,7 @@ import { apiKeyTests } from './parts/api-keys.mjs';
 import { tokenTests } from './parts/tokens.mjs';
 import { sshKeyTests } from './parts/ssh-keys.mjs';
 import { twoStepTests } from './parts/two-step.mjs';
+import { securityKeyTests } from './parts/security-keys.mjs';
 
 describe('Gatehouse web UI', { concurrency: false }, () => {
   // Shared with the parts: filled in by before().
@@ -238,6 +239,7 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
   tokenTests(test, cx);
   sshKeyTests(test, cx);
   twoStepTests(test, cx);
+  securityKeyTests(test, cx);
 
   test('every tab fits at 390 and 1280 px with its lists filled', async () => {
     const { page, server } = cx;

@@ -1,7 +1,8 @@
 // Gatehouse UI: the pieces every page and tab share, written once (window.Gatehouse):
 // the API helper (with "Confirm it's you" and a retry when a change needs a recent
 // sign-in), dialogs, toasts, relative times, the list refresh, copy and download, and the
-// show-once secret panel; plus sign-in, sign-out and Change password. Each tab's own script is
+// show-once secret panel, the browser's WebAuthn ceremonies; plus sign-in (with a passkey,
+// and a security key as its second step), sign-out and Change password. Each tab's own script is
 // /static/tabs/<tab>.js, loaded after this one. No inline scripts (the CSP forbids them);
 // state-changing calls send the page's CSRF token in X-CSRF-Token.
 "use strict";
@@ -249,8 +250,9 @@
     const code = document.getElementById("reauth-code");
     const sw = document.getElementById("reauth-switch");
     const submit = document.getElementById("reauth-submit");
-    // The nav's status badge says whether 2-step verification is on (refreshed with it).
-    const mfaOn = document.getElementById("two-step-status")?.dataset.enabled === "true";
+    // The nav's status badge says whether an authenticator app is set up (refreshed with
+    // it); security keys alone cannot answer here, the password does.
+    const mfaOn = document.getElementById("two-step-status")?.dataset.totp === "true";
     let useCode = false;
     let confirmed = false;
     const show = () => {
@@ -363,7 +365,140 @@
     });
   }
 
+  // ------------------------------------------------------------------ webauthn
+  // Whether this browser can use security keys and passkeys with the JSON options the
+  // server sends (WebAuthn Level 3's parse…FromJSON and toJSON).
+  G.webauthnReady = () =>
+    typeof window.PublicKeyCredential === "function" &&
+    typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function" &&
+    typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function" &&
+    window.isSecureContext;
+
+  // Runs the browser's side of a ceremony: `options` is the server's {publicKey: …};
+  // resolves to { credential } (credential.toJSON()) or { error } (a sentence).
+  G.webauthn = async (kind, options) => {
+    try {
+      const publicKey = kind === "create"
+        ? PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey)
+        : PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+      const cred = kind === "create"
+        ? await navigator.credentials.create({ publicKey })
+        : await navigator.credentials.get({ publicKey });
+      if (!cred) return { error: "The browser returned no answer from the security key. Try again." };
+      return { credential: cred.toJSON() };
+    } catch (e) {
+      return { error: G.webauthnError(e, kind) };
+    }
+  };
+
+  // The browser's refusals, as a person would put them.
+  G.webauthnError = (e, kind) => {
+    switch (e && e.name) {
+      case "NotAllowedError":
+        return "The request was cancelled or timed out. Try again, and touch your security key when it blinks.";
+      case "InvalidStateError":
+        return kind === "create"
+          ? "This security key is registered already. Use another key, or keep the one you have."
+          : "This security key cannot be used here. Try another one.";
+      case "SecurityError":
+        return "This page's address cannot use security keys. Open Gatehouse at its usual address and try again.";
+      case "NotSupportedError":
+        return "This security key or browser does not support what Gatehouse asks for. Try another key.";
+      case "AbortError":
+        return "The request was cancelled. Try again.";
+      default:
+        return "The security key did not work. Try again.";
+    }
+  };
+
   // ------------------------------------------------------------------ pages
+  // The second step's page, with the ways the password step named (not secret).
+  G.secondStepUrl = (methods, next) => {
+    const q = [];
+    if (Array.isArray(methods) && methods.length) {
+      q.push("methods=" + methods.filter((m) => /^[a-z_]+$/.test(m)).join(","));
+    }
+    if (next) q.push("next=" + encodeURIComponent(next));
+    return "/login/mfa" + (q.length ? "?" + q.join("&") : "");
+  };
+
+  // "Sign in with a passkey": the discoverable key names the account, and its user
+  // verification (PIN or biometric) is the second factor; no password.
+  function setupPasskey() {
+    const box = document.getElementById("passkey-sign-in");
+    if (!box || !G.webauthnReady()) return;
+    box.hidden = false;
+    const button = document.getElementById("passkey-start");
+    const err = document.getElementById("passkey-error");
+    button.addEventListener("click", async () => {
+      err.textContent = "";
+      const next = G.localNext(document.getElementById("login-next")?.value || "");
+      await G.busy(button, async () => {
+        const start = await G.api("POST", "/api/auth/passkey/start", undefined, { signIn: false });
+        if (start.status !== 200 || !start.data || !start.data.options) {
+          err.textContent = G.message(start.data, start.status);
+          return;
+        }
+        const answer = await G.webauthn("get", start.data.options);
+        if (answer.error) {
+          err.textContent = answer.error;
+          return;
+        }
+        const done = await G.api("POST", "/api/auth/passkey/finish",
+          { ceremony: start.data.ceremony, credential: answer.credential }, { signIn: false });
+        if (done.status === 200) {
+          window.location.assign(next || HOME);
+          return;
+        }
+        err.textContent = done.status === 401
+          ? "That passkey was not accepted. Sign in with your password, or try another passkey."
+          : G.sentence(G.message(done.data, done.status), "That");
+      });
+    });
+  }
+
+  // "Use your security key" on the second step: the pending sign-in's cookie goes with
+  // both calls (it is scoped to /api/auth/login).
+  function setupSecondStepKey() {
+    const button = document.getElementById("login-key-start");
+    if (!button) return;
+    const err = document.getElementById("login-mfa-error");
+    if (!G.webauthnReady()) {
+      err.textContent = "This browser cannot use security keys. Use another way below.";
+      return;
+    }
+    button.hidden = false;
+    const next = G.localNext(document.getElementById("login-mfa")?.dataset.next || "");
+    const expired = () => window.location.assign("/login?error=mfa_expired" + (next ? "&next=" + encodeURIComponent(next) : ""));
+    button.addEventListener("click", async () => {
+      err.textContent = "";
+      await G.busy(button, async () => {
+        const start = await G.api("POST", "/api/auth/login/webauthn/start", undefined, { signIn: false });
+        if (start.status === 401) return expired();
+        if (start.status !== 200 || !start.data || !start.data.options) {
+          err.textContent = G.sentence(G.message(start.data, start.status), "That");
+          return;
+        }
+        const answer = await G.webauthn("get", start.data.options);
+        if (answer.error) {
+          err.textContent = answer.error;
+          return;
+        }
+        const done = await G.api("POST", "/api/auth/login/webauthn/finish",
+          { ceremony: start.data.ceremony, credential: answer.credential }, { signIn: false });
+        if (done.status === 200) {
+          window.location.assign(next || HOME);
+          return;
+        }
+        if (done.status === 401 && done.data && done.data.error === "unauthenticated") return expired();
+        err.textContent = done.status === 401
+          ? "That security key was not accepted. Try again with the key you added, or use another way below."
+          : G.sentence(G.message(done.data, done.status), "That");
+      });
+    });
+    button.focus();
+  }
+
   function setupLogin() {
     const form = document.getElementById("login-form");
     if (!form) return;
@@ -379,7 +514,7 @@
       const next = G.localNext(form.elements.next.value);
       if (status === 200 && data && data.mfa_required) {
         // The password was right; the second step has its own page (as without JavaScript).
-        window.location.assign("/login/mfa" + (next ? "?next=" + encodeURIComponent(next) : ""));
+        window.location.assign(G.secondStepUrl(data.methods, next));
         return;
       }
       if (status === 200) {
@@ -438,6 +573,8 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     setupLogin();
+    setupPasskey();
+    setupSecondStepKey();
     setupSignOut();
     setupSecretPanel();
     setupPassword();

@@ -31,7 +31,7 @@ async function password(page, server) {
 
 // Use Authenticator → Setup Authenticator App → the code → MFA setup successful, ticked
 // and closed. Returns { secret, used, codes } (the test's authenticator app).
-async function enable(page, { shots = null, atWidths = null, beforeClose = null } = {}) {
+export async function enable(page, { shots = null, atWidths = null, beforeClose = null } = {}) {
   const dialog = page.locator('dialog#totp-setup-dialog');
   await page.click('#totp-start');
   await dialog.waitFor({ state: 'visible' });
@@ -233,7 +233,7 @@ export function twoStepTests(test, cx) {
     const { page, server } = cx;
     await signOut(page);
     await password(page, server);
-    const link = page.locator('#login-mfa-switch');
+    const link = page.locator('#login-mfa-use-recovery');
     assert.equal((await link.textContent()).trim(), 'Use a recovery code');
     await Promise.all([page.waitForURL((u) => u.searchParams.get('method') === 'recovery'), link.click()]);
     assert.equal(await page.locator('#mfa-code').count(), 0);
@@ -391,8 +391,8 @@ export function twoStepTests(test, cx) {
       assert.match(await page.locator('#login-mfa-error').textContent(), /That code did not work/);
       assert.equal(await page.locator('input[name=next]').inputValue(), '/account/authentication/tokens', 'next survives the error');
       // The recovery code form is a link away, without JavaScript too.
-      await Promise.all([page.waitForURL((u) => u.searchParams.get('method') === 'recovery'), page.click('#login-mfa-switch')]);
-      await Promise.all([page.waitForURL((u) => !u.searchParams.get('method')), page.click('#login-mfa-switch')]);
+      await Promise.all([page.waitForURL((u) => u.searchParams.get('method') === 'recovery'), page.click('#login-mfa-use-recovery')]);
+      await Promise.all([page.waitForURL((u) => u.searchParams.get('method') === 'totp'), page.click('#login-mfa-use-totp')]);
       await page.fill('#mfa-code', await freshCode(app));
       await Promise.all([page.waitForURL((u) => u.pathname === '/account/authentication/tokens'), page.click('#login-mfa-submit')]);
       const cookie = (await ctx.cookies(server.base)).find((c) => c.name === COOKIE);

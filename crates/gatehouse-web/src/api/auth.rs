@@ -198,9 +198,12 @@ pub async fn login(
             mfa_required_json(&challenge).unwrap_or_else(IntoResponse::into_response)
         }
         (Ok(LoginStep::MfaRequired(challenge)), true) => {
+            // The page offers the ways this account has; the list is not secret (the
+            // JSON answer names them too), and the cookie stays the only credential.
+            let methods = crate::ui::SecondStepMethods::of(&challenge.methods).query();
             let target = match next.and_then(crate::ui::local_next) {
-                Some(n) => format!("/login/mfa?next={}", crate::ui::query_value(n)),
-                None => "/login/mfa".to_owned(),
+                Some(n) => format!("/login/mfa?{methods}&next={}", crate::ui::query_value(n)),
+                None => format!("/login/mfa?{methods}"),
             };
             with_cookie(
                 Redirect::to(&target).into_response(),
@@ -324,6 +327,10 @@ pub struct MfaLoginRequest {
     /// Form posts only: where to go after signing in (a local path).
     #[serde(default)]
     next: Option<String>,
+    /// Form posts only: the ways the page offered (`webauthn,totp,recovery_code`), so
+    /// that an error shows the same choices again.
+    #[serde(default)]
+    methods: Option<String>,
 }
 
 /// `POST /api/auth/login/mfa`: completes a sign-in with the pending credential (its own
@@ -337,7 +344,7 @@ pub async fn login_mfa(
 ) -> Response {
     let form = body.is_form();
     let Some(req) = body.into_inner() else {
-        return back_to_second_step("invalid_request", None, false);
+        return back_to_second_step("invalid_request", None, false, None);
     };
     let next = req.next.clone();
     let recovery = req.recovery_code.is_some();
@@ -355,7 +362,7 @@ pub async fn login_mfa(
         (Err(e), true) => match e.code() {
             // The pending sign-in is over: start again with the password.
             "unauthenticated" => back_to_sign_in("mfa_expired", next.as_deref()),
-            code => back_to_second_step(code, next.as_deref(), recovery),
+            code => back_to_second_step(code, next.as_deref(), recovery, req.methods.as_deref()),
         },
     }
 }
@@ -391,8 +398,19 @@ async fn second_step(
 
 /// A 303 back to the second-step page with an error code, showing the form that was
 /// used (the recovery code's, or the authenticator code's).
-fn back_to_second_step(code: &str, next: Option<&str>, recovery: bool) -> Response {
-    let method = if recovery { "&method=recovery" } else { "" };
+fn back_to_second_step(
+    code: &str,
+    next: Option<&str>,
+    recovery: bool,
+    methods: Option<&str>,
+) -> Response {
+    let listed = crate::ui::SecondStepMethods::parse(methods).query();
+    let method = match (recovery, listed.is_empty()) {
+        (true, true) => "&method=recovery".to_owned(),
+        (true, false) => format!("&method=recovery&{listed}"),
+        (false, true) => String::new(),
+        (false, false) => format!("&method=totp&{listed}"),
+    };
     let target = match next.and_then(crate::ui::local_next) {
         Some(n) => format!(
             "/login/mfa?error={code}{method}&next={}",

@@ -30,7 +30,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-pub use page::{HOME, local_next, not_found_page, query_value};
+pub use page::{HOME, SecondStepMethods, local_next, not_found_page, query_value};
 pub use tab::Tab;
 
 use crate::error::ApiError;

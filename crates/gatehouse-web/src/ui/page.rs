@@ -29,8 +29,11 @@ struct AccountPage<'a> {
     username: &'a str,
     display_name: &'a str,
     csrf: String,
-    /// 2-step verification is on: the nav says so, and "Confirm it's you" offers a code.
+    /// 2-step verification is on: the nav says so.
     mfa_on: bool,
+    /// An authenticator app is set up: "Confirm it's you" offers a code (security keys
+    /// alone cannot answer it; the password does).
+    totp_on: bool,
     tabs: Vec<TabLink>,
     active: Tab,
     /// The tab's panel, already rendered (and escaped) by its own template.
@@ -50,6 +53,9 @@ struct LoginPage<'a> {
     next: &'a str,
     /// A fixed sentence for a known `?error=` code (never the query's own text).
     error: &'static str,
+    /// Security keys are on in this server: the script offers "Sign in with a passkey"
+    /// when the browser can do WebAuthn too.
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -59,12 +65,141 @@ struct LoginMfaPage<'a> {
     next: &'a str,
     /// A fixed sentence for a known `?error=` code.
     error: &'static str,
-    /// The recovery-code form instead of the authenticator code's.
-    recovery: bool,
-    /// The other form's address (`?method=recovery` or not), keeping `next`.
-    switch_href: String,
+    /// The way shown: the security key's button, or one of the two code forms.
+    method: Method,
+    /// `methods=…` as the form sends it back, so an error keeps the same choices.
+    methods: String,
+    /// The other ways this account has, as links that keep `next` and `methods`.
+    others: Vec<OtherMethod>,
     /// The sign-in page, keeping `next`.
     back_href: String,
+}
+
+/// A link to another way of finishing the sign-in.
+struct OtherMethod {
+    id: &'static str,
+    label: &'static str,
+    href: String,
+}
+
+/// One way of finishing a sign-in with 2-step verification (`?method=`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Method {
+    Key,
+    Totp,
+    Recovery,
+}
+
+impl Method {
+    fn slug(self) -> &'static str {
+        match self {
+            Method::Key => "key",
+            Method::Totp => "totp",
+            Method::Recovery => "recovery",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Method::Key => "Use your security key",
+            Method::Totp => "Use a code from your authenticator app",
+            Method::Recovery => "Use a recovery code",
+        }
+    }
+
+    fn link_id(self) -> &'static str {
+        match self {
+            Method::Key => "login-mfa-use-key",
+            Method::Totp => "login-mfa-use-totp",
+            Method::Recovery => "login-mfa-use-recovery",
+        }
+    }
+}
+
+/// The second factors an account can finish its sign-in with, as the password step
+/// named them (`methods` of `mfa_required`, or `?methods=` of the page). They are not
+/// secret: the page only uses them to choose which ways to offer, and the server checks
+/// whatever comes back. Recovery codes always work.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SecondStepMethods {
+    key: bool,
+    totp: bool,
+    /// Whether the list was given: without it (a typed address) every way is offered
+    /// and the authenticator code comes first, as before security keys.
+    known: bool,
+}
+
+impl SecondStepMethods {
+    /// From a comma-separated list; unknown names are ignored (SECURITY: nothing of
+    /// the query's own text is ever echoed).
+    pub fn parse(list: Option<&str>) -> Self {
+        let Some(list) = list.filter(|l| !l.is_empty()) else {
+            return SecondStepMethods {
+                key: true,
+                totp: true,
+                known: false,
+            };
+        };
+        let has = |m: &str| list.split(',').any(|x| x.trim() == m);
+        SecondStepMethods {
+            key: has("webauthn"),
+            totp: has("totp"),
+            known: true,
+        }
+    }
+
+    /// From the core's list of method names.
+    pub fn of(methods: &[&str]) -> Self {
+        Self::parse(Some(&methods.join(",")))
+    }
+
+    /// `methods=webauthn,totp,recovery_code`, or "" when the list was not given.
+    pub fn query(self) -> String {
+        if !self.known {
+            return String::new();
+        }
+        let mut names = Vec::with_capacity(3);
+        if self.key {
+            names.push("webauthn");
+        }
+        if self.totp {
+            names.push("totp");
+        }
+        names.push("recovery_code");
+        format!("methods={}", names.join(","))
+    }
+
+    /// The way shown first: the security key when there is one.
+    fn default_method(self) -> Method {
+        if self.key && self.known {
+            Method::Key
+        } else if self.totp {
+            Method::Totp
+        } else {
+            Method::Recovery
+        }
+    }
+
+    fn offers(self, m: Method) -> bool {
+        match m {
+            Method::Key => self.key,
+            Method::Totp => self.totp,
+            Method::Recovery => true,
+        }
+    }
+
+    /// The way asked for by `?method=`, if this account has it, else the default.
+    fn pick(self, asked: Option<&str>) -> Method {
+        let asked = match asked {
+            Some("key") => Some(Method::Key),
+            Some("totp") => Some(Method::Totp),
+            Some("recovery") => Some(Method::Recovery),
+            _ => None,
+        };
+        asked
+            .filter(|m| self.offers(*m))
+            .unwrap_or_else(|| self.default_method())
+    }
 }
 
 #[derive(Template)]
@@ -175,12 +310,13 @@ fn second_step_error(code: Option<&str>, recovery: bool) -> &'static str {
     }
 }
 
-/// `?next=&error=&method=` of the second-step page.
+/// `?next=&error=&method=&methods=` of the second-step page.
 #[derive(serde::Deserialize, Default)]
 pub struct LoginMfaQuery {
     next: Option<String>,
     error: Option<String>,
     method: Option<String>,
+    methods: Option<String>,
 }
 
 /// `path`, with `next` as its query when there is one (and `extra` before it).
@@ -209,16 +345,33 @@ pub async fn login_mfa_page(
     if page_session(&state, &headers).await.is_some() {
         return Redirect::to(if next.is_empty() { HOME } else { next }).into_response();
     }
-    let recovery = q.method.as_deref() == Some("recovery");
+    let methods = SecondStepMethods::parse(q.methods.as_deref());
+    let method = methods.pick(q.method.as_deref());
+    let listed = methods.query();
+    let others = [Method::Key, Method::Totp, Method::Recovery]
+        .into_iter()
+        .filter(|m| *m != method && methods.offers(*m))
+        .map(|m| {
+            let mut extra = format!("method={}", m.slug());
+            if !listed.is_empty() {
+                extra = format!("{extra}&{listed}");
+            }
+            OtherMethod {
+                id: m.link_id(),
+                label: m.label(),
+                href: with_next("/login/mfa", &extra, next),
+            }
+        })
+        .collect();
     render(LoginMfaPage {
         next,
-        error: second_step_error(q.error.as_deref(), recovery),
-        recovery,
-        switch_href: with_next(
-            "/login/mfa",
-            if recovery { "" } else { "method=recovery" },
-            next,
-        ),
+        error: second_step_error(q.error.as_deref(), method == Method::Recovery),
+        method,
+        methods: listed
+            .strip_prefix("methods=")
+            .unwrap_or_default()
+            .to_owned(),
+        others,
         back_href: with_next("/login", "", next),
     })
 }
@@ -234,6 +387,7 @@ pub async fn login_page(State(state): State<AppState>, uri: Uri, headers: Header
     render(LoginPage {
         next,
         error: login_error(q.error.as_deref()),
+        passkeys: state.core.webauthn_enabled(),
     })
 }
 
@@ -266,8 +420,13 @@ pub async fn account_page(
         return Redirect::to(&format!("/account/authentication/{}", Tab::TwoStep.slug()))
             .into_response();
     }
-    let mfa_on = match state.core.mfa_status(&session.user).await {
-        Ok(s) => s.enabled,
+    let (mfa_on, totp_on) = match state.core.mfa_status(&session.user).await {
+        Ok(s) => (
+            s.enabled,
+            s.factors
+                .iter()
+                .any(|f| f.kind == gatehouse_core::mfa::FactorKind::Totp),
+        ),
         Err(e) => return ApiError::Core(e).into_response(),
     };
     let cursor = Query::<PageQuery>::try_from_uri(&uri)
@@ -288,6 +447,7 @@ pub async fn account_page(
         display_name: &session.user.display_name,
         csrf: csrf_token(&cookie),
         mfa_on,
+        totp_on,
         tabs: Tab::ALL
             .iter()
             .map(|t| TabLink {
@@ -366,6 +526,27 @@ mod tests {
         assert!(second_step_error(Some("invalid_code"), true).contains("recovery code"));
         assert!(second_step_error(Some("rate_limited"), true).contains("Too many"));
         assert!(second_step_error(Some("<b>x</b>"), false).starts_with("That did not work"));
+    }
+
+    #[test]
+    fn the_second_step_offers_the_security_key_first_and_only_known_methods() {
+        let key_and_app = SecondStepMethods::parse(Some("webauthn,totp,recovery_code"));
+        assert_eq!(key_and_app.pick(None), Method::Key);
+        assert_eq!(key_and_app.pick(Some("totp")), Method::Totp);
+        assert_eq!(key_and_app.query(), "methods=webauthn,totp,recovery_code");
+        let app = SecondStepMethods::parse(Some("totp,recovery_code"));
+        assert_eq!(app.pick(None), Method::Totp);
+        assert_eq!(app.pick(Some("key")), Method::Totp, "no key to offer");
+        let key = SecondStepMethods::of(&["webauthn", "recovery_code"]);
+        assert_eq!(key.pick(Some("totp")), Method::Key);
+        assert_eq!(
+            SecondStepMethods::parse(Some("<script>,totp&next=//evil")).query(),
+            "methods=recovery_code",
+            "only known names survive"
+        );
+        let typed = SecondStepMethods::parse(None);
+        assert_eq!(typed.pick(None), Method::Totp, "a typed address: as before");
+        assert_eq!(typed.query(), "");
     }
 
     #[test]

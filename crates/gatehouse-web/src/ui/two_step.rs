@@ -1,6 +1,6 @@
 //! The 2-Step Verification tab ("Manage MFA Settings"): whether it is on, the
-//! authenticator app (set up, listed, removed), the recovery codes left, and turning it
-//! off. The secret and the codes never pass through this page: the script fetches them
+//! authenticator app (set up, listed, removed), the security keys (Feature Preview:
+//! added, listed, renamed, removed), the recovery codes left, and turning it off. The secret and the codes never pass through this page: the script fetches them
 //! once from `/api/mfa` and shows them in its dialogs.
 
 use askama::Template;
@@ -17,6 +17,10 @@ struct Panel {
     enabled: bool,
     /// The confirmed authenticator apps (one at most today).
     apps: Vec<AppRow>,
+    /// Security keys are on in this server (`mfa.webauthn_preview`): the card shows.
+    keys_available: bool,
+    /// The security keys and passkeys, oldest first.
+    keys: Vec<KeyRow>,
     /// "7 recovery codes left".
     codes_left: String,
     /// Three or fewer left: say so, and point at making a new set.
@@ -27,6 +31,17 @@ struct Panel {
     /// This session was opened without 2-step verification its organisation requires:
     /// the notice at the top, and nothing else of the account works until it is set up.
     setup_required: bool,
+    /// The organisation enforces security keys: the notice asks for a key, not any method.
+    key_required_by_org: bool,
+}
+
+struct KeyRow {
+    id: String,
+    name: String,
+    /// Discoverable: it signs in on its own ("Sign in with a passkey").
+    passkey: bool,
+    added: Stamp,
+    last_used: Option<Stamp>,
 }
 
 struct AppRow {
@@ -53,9 +68,23 @@ pub async fn render(cx: &TabContext<'_>) -> gatehouse_core::Result<String> {
                 last_used: Stamp::of_opt(f.last_used_at),
             })
             .collect(),
+        keys_available: cx.state.core.webauthn_enabled(),
+        keys: s
+            .factors
+            .iter()
+            .filter(|f| f.kind == FactorKind::WebAuthn)
+            .map(|f| KeyRow {
+                id: f.id.to_string(),
+                name: f.name.clone(),
+                passkey: f.key.as_ref().is_some_and(|k| k.discoverable),
+                added: Stamp::of(f.confirmed_at.unwrap_or(f.created_at)),
+                last_used: Stamp::of_opt(f.last_used_at),
+            })
+            .collect(),
         codes_left: format!("{} left", count(left, "recovery code")),
         codes_low: s.enabled && s.recovery_codes_left <= RECOVERY_LOW,
         required_by_org: s.required_by_org,
         setup_required: cx.session.mfa_setup_required,
+        key_required_by_org: s.security_key_required_by_org,
     })
 }

@@ -1,7 +1,8 @@
 // 2-Step Verification tab (Manage MFA Settings): Use Authenticator (QR code, the setup
 // key behind "Can't scan the QR code?", the first code), the recovery codes shown once,
-// removing the authenticator, turning 2-step verification off and making new recovery
-// codes. A change that needs a recent sign-in asks "Confirm it's you" inside G.api.
+// removing the authenticator, security keys (added through the browser's WebAuthn,
+// renamed, removed), turning 2-step verification off and making new recovery codes. A
+// change that needs a recent sign-in asks "Confirm it's you" inside G.api.
 "use strict";
 
 (() => {
@@ -177,6 +178,103 @@
     return null;
   }
 
+  // ------------------------------------------------------------------ security keys
+  // The methods the page lists now (authenticator apps and security keys).
+  const methodsLeft = () => panel.querySelectorAll("#totp-list .factor, #security-key-list .factor").length;
+
+  const keyDialog = el("add-security-key-dialog");
+  const keyForm = el("security-key-form");
+  const keyName = el("security-key-name");
+  const keySubmit = el("security-key-submit");
+  keyDialog.addEventListener("close", () => { keyForm.reset(); G.clearErrors(keyForm); });
+
+  function openAddKey() {
+    keyForm.reset();
+    G.clearErrors(keyForm);
+    if (!G.webauthnReady()) {
+      G.open(keyDialog);
+      G.fieldError(keyForm, null, "This browser cannot use security keys. Try a current Chrome, Edge, Firefox or Safari.");
+      keySubmit.disabled = true;
+      return;
+    }
+    keySubmit.disabled = false;
+    G.open(keyDialog);
+  }
+
+  keyForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    G.clearErrors(keyForm);
+    const name = keyName.value.trim();
+    if (!name) return G.fieldError(keyForm, keyName, "Give the key a name, such as YubiKey 5C.");
+    await G.busy(keySubmit, async () => {
+      const start = await G.api("POST", "/api/mfa/webauthn/register/start");
+      if (start.leaving || start.cancelled) return;
+      if (start.status !== 200 || !start.data || !start.data.options) {
+        G.fieldError(keyForm, null, G.sentence(G.message(start.data, start.status), "That"));
+        return;
+      }
+      const answer = await G.webauthn("create", start.data.options);
+      if (answer.error) return G.fieldError(keyForm, null, answer.error);
+      const res = await G.api("POST", "/api/mfa/webauthn/register/finish",
+        { ceremony: start.data.ceremony, name, credential: answer.credential });
+      if (res.leaving || res.cancelled) return;
+      if (res.status !== 201 || !res.data) {
+        const field = res.data && res.data.field;
+        G.fieldError(keyForm, field === "name" ? keyName : null,
+          G.sentence(G.message(res.data, res.status), field === "name" ? "The name" : "That"));
+        return;
+      }
+      // The session was re-issued recording the key: a new cookie and CSRF token.
+      G.setCsrf(res.data.csrf_token);
+      keyDialog.close();
+      await G.refresh();
+      if (res.data.recovery_codes) {
+        await showCodes(res.data.recovery_codes, {
+          title: "MFA setup successful",
+          intro: "2-Step Verification is on. From now on, signing in asks for your security key after your password.",
+        });
+      }
+      G.toast(`${res.data.key.name} added`);
+      el("security-key-add")?.focus();
+    });
+  });
+
+  const renameDialog = el("rename-security-key-dialog");
+  const renameForm = el("rename-key-form");
+  const renameName = el("rename-key-name");
+  let renaming = null;
+  renameDialog.addEventListener("close", () => { renaming = null; G.clearErrors(renameForm); });
+
+  function openRename(row) {
+    renaming = row.dataset.keyId;
+    G.clearErrors(renameForm);
+    renameName.value = row.dataset.keyName;
+    G.open(renameDialog);
+    renameName.select();
+  }
+
+  renameForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    G.clearErrors(renameForm);
+    const name = renameName.value.trim();
+    if (!name) return G.fieldError(renameForm, renameName, "Give the key a name.");
+    if (!renaming) return;
+    const id = renaming;
+    const res = await G.busy(el("rename-key-submit"), () =>
+      G.api("PATCH", "/api/mfa/webauthn/" + encodeURIComponent(id), { name }));
+    if (res.leaving || res.cancelled) return;
+    if (res.status !== 204) {
+      const field = res.data && res.data.field;
+      G.fieldError(renameForm, field === "name" ? renameName : null,
+        G.sentence(G.message(res.data, res.status), "The name"));
+      return;
+    }
+    renameDialog.close();
+    G.toast(`Renamed to ${name}`);
+    await G.refresh();
+    document.querySelector(`[data-key-id="${CSS.escape(id)}"] .key-rename`)?.focus();
+  });
+
   panel.addEventListener("click", async (ev) => {
     const btn = ev.target.closest("button");
     if (!btn || btn.closest("dialog")) return;
@@ -198,9 +296,22 @@
       el("recovery-regenerate")?.focus();
       return;
     }
+    if (btn.id === "security-key-add") return openAddKey();
+    if (btn.classList.contains("key-rename")) return openRename(btn.closest("[data-key-id]"));
+    if (btn.classList.contains("key-remove")) {
+      const row = btn.closest("[data-key-id]");
+      const name = row.dataset.keyName;
+      el("remove-key-last").hidden = methodsLeft() > 1;
+      if (!(await G.ask(el("remove-security-key-dialog"), { name }))) return;
+      await change("DELETE", "/api/mfa/webauthn/" + encodeURIComponent(row.dataset.keyId), `${name} removed`);
+      el("security-key-add")?.focus();
+      return;
+    }
     if (btn.classList.contains("factor-remove")) {
       const row = btn.closest("[data-factor-id]");
       const name = row.dataset.factorName;
+      // Only the last method turns 2-step verification off; security keys may remain.
+      el("remove-totp-last").hidden = methodsLeft() > 1;
       if (!(await G.ask(el("remove-totp-dialog"), { name }))) return;
       await change("DELETE", "/api/mfa/totp/" + encodeURIComponent(row.dataset.factorId), `${name} removed`);
       el("totp-start")?.focus();
