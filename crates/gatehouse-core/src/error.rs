@@ -33,6 +33,10 @@ pub enum Error {
     /// up: only the 2-step verification routes answer.
     #[error("2-step verification setup required")]
     MfaSetupRequired,
+    /// The organisation requires security keys and this session was opened without one:
+    /// only the 2-step verification routes answer.
+    #[error("security key setup required")]
+    SecurityKeySetupRequired,
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),

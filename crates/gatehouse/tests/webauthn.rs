@@ -122,7 +122,12 @@ async fn another_accounts_ceremony_does_not_finish_for_you() {
         .send()
         .await
         .expect("finish");
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let err: Value = res.json().await.expect("json");
+    assert_eq!(
+        err["field"], "ceremony",
+        "not yours: as if it did not exist"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

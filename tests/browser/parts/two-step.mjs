@@ -118,6 +118,9 @@ export function twoStepTests(test, cx) {
       await shot(page, `setup-authenticator-secret-${w}`, { full: false });
       await page.click('#totp-cancel');
       await dialog.waitFor({ state: 'hidden' });
+      // The dialog's close event (a task after it hides) wipes the key.
+      await page.waitForFunction(() => document.getElementById('totp-secret').textContent === '',
+        null, { timeout: 5000 });
       assert.equal(await page.locator('#totp-secret').textContent(), '', 'the key left the page');
       assert.equal(await page.locator('#totp-qr').getAttribute('src'), null, 'so did the QR code');
     });

@@ -136,7 +136,8 @@ impl Core {
             amr,
             reauthenticated_at: now,
         };
-        let mfa_setup_required = self.needs_mfa_setup(user, amr).await?;
+        let (mfa_setup_required, security_key_setup_required) =
+            self.needs_mfa_setup(user, amr).await?;
         self.store.insert_session(&session).await?;
         let principal = Arc::new(SessionPrincipal {
             session_id: session.id.clone(),
@@ -146,6 +147,7 @@ impl Core {
             amr,
             reauthenticated_at: now,
             mfa_setup_required,
+            security_key_setup_required,
         });
         self.sessions
             .insert(session.token_hash, principal.clone(), now, false, now);
@@ -237,7 +239,8 @@ impl Core {
             Some(u) if !u.user.disabled => u.user,
             _ => return Err(Error::Unauthenticated),
         };
-        let mfa_setup_required = self.needs_mfa_setup(&user, record.amr).await?;
+        let (mfa_setup_required, security_key_setup_required) =
+            self.needs_mfa_setup(&user, record.amr).await?;
         let principal = Arc::new(SessionPrincipal {
             session_id: record.id,
             actor: self.actor_for_session(&user),
@@ -246,6 +249,7 @@ impl Core {
             amr: record.amr,
             reauthenticated_at: record.reauthenticated_at,
             mfa_setup_required,
+            security_key_setup_required,
         });
         self.sessions
             .insert(hash, principal.clone(), now, true, now);

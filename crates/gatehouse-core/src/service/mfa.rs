@@ -692,15 +692,19 @@ impl Core {
         Ok(removed)
     }
 
-    /// Whether a session must set up 2-step verification before anything else: its
-    /// organisation requires it and the sign-in used no second factor, or requires
-    /// security keys and the sign-in used none.
-    pub(crate) async fn needs_mfa_setup(&self, user: &Account, amr: Amr) -> Result<bool> {
+    /// Whether a session must set up 2-step verification before anything else (its
+    /// organisation requires it and the sign-in used no second factor), and whether what
+    /// it must set up is a security key (the organisation requires those, and the sign-in
+    /// used none).
+    pub(crate) async fn needs_mfa_setup(&self, user: &Account, amr: Amr) -> Result<(bool, bool)> {
         if amr.hwk {
-            return Ok(false);
+            return Ok((false, false));
         }
         let policy = self.store.org_policy(&user.org_id).await?;
-        Ok(policy.enforce_security_key || (policy.require_mfa && !amr.has_second_factor()))
+        if policy.enforce_security_key {
+            return Ok((true, true));
+        }
+        Ok((policy.require_mfa && !amr.has_second_factor(), false))
     }
 
     async fn refuse_if_required(&self, user: &Account, what: &str) -> Result<()> {

@@ -172,7 +172,14 @@ impl Core {
         let now = self.clock.now();
         let c = self
             .take_ceremony(ceremony, CeremonyKind::Register, Some(&user.id))
-            .await?;
+            .await
+            .map_err(|_| {
+                Error::invalid(
+                    "ceremony",
+                    "this security key setup has expired or was already used; start again with \
+                     Add security key",
+                )
+            })?;
         let passkey = match rp.finish_registration(answer, &c.state) {
             Ok(p) => p,
             Err(r) => {
@@ -186,11 +193,12 @@ impl Core {
                 // not allowed"); answer it as the duplicate it is, like a key of another
                 // account (the store's unique credential id).
                 let named = credential_id_text(answer.raw_id.as_ref());
-                if self.keys_of(&user.id).await?.iter().any(|k| {
-                    k.key
-                        .as_ref()
-                        .is_some_and(|k| k.credential_id == named)
-                }) {
+                if self
+                    .keys_of(&user.id)
+                    .await?
+                    .iter()
+                    .any(|k| k.key.as_ref().is_some_and(|k| k.credential_id == named))
+                {
                     return Err(Error::Conflict(
                         "this security key is registered already".into(),
                     ));
@@ -455,12 +463,6 @@ impl Core {
         if RelyingParty::user_handle(&user.id) != handle {
             return Err(refused(attempt.ip));
         }
-        if !self.store.org_policy(&user.org_id).await?.passkey_sign_in {
-            return Err(Error::Forbidden(
-                "your organisation does not allow passkey sign-in: sign in with your password"
-                    .into(),
-            ));
-        }
         let subject = mfa_subject(&user.id);
         self.check_lockout(&subject, now, "failed sign-ins").await?;
         let key = factor
@@ -481,6 +483,14 @@ impl Core {
             return Err(refused(attempt.ip));
         };
         self.store.clear_failures(&subject).await?;
+        // SECURITY: checked only after the key proved itself, so the policy is not told
+        // to someone who merely knows a credential id and user handle.
+        if !self.store.org_policy(&user.org_id).await?.passkey_sign_in {
+            return Err(Error::Forbidden(
+                "your organisation does not allow passkey sign-in: sign in with your password"
+                    .into(),
+            ));
+        }
         if let Some(old) = attempt.previous_session {
             self.logout(old).await?;
         }

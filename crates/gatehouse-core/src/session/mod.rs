@@ -122,6 +122,8 @@ pub struct SessionPrincipal {
     /// The organisation requires 2-step verification and this session was opened
     /// without it: it may only set it up (and read its own status, and sign out).
     pub mfa_setup_required: bool,
+    /// What must be set up is a security key ("Enforce Security Key MFA").
+    pub security_key_setup_required: bool,
 }
 
 /// The result of a successful sign-in.

@@ -111,6 +111,13 @@ impl ApiError {
                      Account, Authentication, 2-Step Verification first"
                         .into(),
                 ),
+                CoreError::SecurityKeySetupRequired => (
+                    S::FORBIDDEN,
+                    "mfa_setup_required",
+                    "your organisation requires a security key: add one under Account, \
+                     Authentication, 2-Step Verification first"
+                        .into(),
+                ),
                 CoreError::Forbidden(m) => (S::FORBIDDEN, "forbidden", m.clone()),
                 CoreError::InsufficientPermissions(m) => {
                     (S::FORBIDDEN, "insufficient_permissions", m.clone())

@@ -199,7 +199,12 @@ impl FromRequestParts<AppState> for Caller {
                 // SECURITY: a session its organisation wants 2-step verification for,
                 // opened without it, can only set it up.
                 if session.mfa_setup_required && !allowed_before_mfa_setup(parts.uri.path()) {
-                    return Err(CoreError::MfaSetupRequired.into());
+                    return Err(if session.security_key_setup_required {
+                        CoreError::SecurityKeySetupRequired
+                    } else {
+                        CoreError::MfaSetupRequired
+                    }
+                    .into());
                 }
                 if is_state_changing(&parts.method) {
                     check_csrf(&parts.headers, cookie, state.web.public_origin.as_deref())?;
