@@ -551,7 +551,7 @@ async fn the_sign_in_form_goes_to_the_second_step_page_and_back() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         res.headers()[LOCATION],
-        "/login/mfa?next=/account/authentication/tokens"
+        "/login/mfa?methods=totp,recovery_code&next=/account/authentication/tokens"
     );
     let pending = cookie_pair(&set_cookies(&res), "gatehouse.mfa").expect("pending");
     let step = |body: String| {
