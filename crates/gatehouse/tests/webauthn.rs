@@ -79,7 +79,9 @@ async fn registration_options_ask_for_a_verified_discoverable_key_for_this_site(
         .send()
         .await
         .expect("again");
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "single use");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "single use");
+    let err: Value = res.json().await.expect("json");
+    assert_eq!(err["field"], "ceremony");
     let keys: Value = app
         .with_cookie(Method::GET, "/api/mfa/webauthn", &login)
         .send()

@@ -103,7 +103,15 @@ pub struct RelyingParty {
     attestation_roots: Vec<String>,
 }
 
-/// Registration state as stored: webauthn-rs's, for the flow that made it.
+/// Registration state as stored: webauthn-rs's, for the flow that made it, and the
+/// approved models it was started under.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRegistration {
+    /// The approved models (AAGUIDs) at the start; empty for any.
+    models: Vec<Uuid>,
+    flow: RegistrationState,
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(tag = "flow", content = "state", rename_all = "snake_case")]
 enum RegistrationState {
@@ -167,20 +175,39 @@ impl RelyingParty {
                 "holds no PEM certificate",
             ));
         }
+        let mut subjects = std::collections::BTreeSet::new();
         for root in &roots {
-            AttestationCaListBuilder::new()
-                .insert_device_pem(
-                    root.as_bytes(),
-                    Uuid::nil(),
-                    String::new(),
-                    Default::default(),
+            let mut one = AttestationCaListBuilder::new();
+            one.insert_device_pem(
+                root.as_bytes(),
+                Uuid::nil(),
+                String::new(),
+                Default::default(),
+            )
+            .map_err(|_| {
+                Error::invalid(
+                    "mfa.attestation_roots_file",
+                    "holds a certificate that does not parse",
                 )
-                .map_err(|_| {
-                    Error::invalid(
-                        "mfa.attestation_roots_file",
-                        "holds a certificate that does not parse",
-                    )
-                })?;
+            })?;
+            let list = one.build();
+            let subject = list
+                .cas()
+                .values()
+                .next()
+                .map(|ca| ca.ca().tbs_certificate().subject().to_string())
+                .unwrap_or_default();
+            // webauthn-rs looks a chain's root up by name and tries only one root per
+            // name: a second root of the same name would silently never verify a key.
+            if !subjects.insert(subject.clone()) {
+                return Err(Error::invalid(
+                    "mfa.attestation_roots_file",
+                    format!(
+                        "holds two roots named {subject:?}; keys are checked against only one \
+                         root per name, so keep one"
+                    ),
+                ));
+            }
         }
         self.attestation_roots = roots;
         Ok(self)
@@ -268,19 +295,34 @@ impl RelyingParty {
         {
             sel.insert("residentKey".into(), "preferred".into());
         }
+        let stored = StoredRegistration {
+            models: approved_models.to_vec(),
+            flow: state,
+        };
         Ok((
             options,
-            serde_json::to_string(&state).map_err(Error::internal)?,
+            serde_json::to_string(&stored).map_err(Error::internal)?,
         ))
     }
 
-    /// Verifies a registration answer against its state.
+    /// Verifies a registration answer against its state. SECURITY: `approved_models`
+    /// are the organisation's now; a ceremony started under another list is stale (a key
+    /// must not slip in under the rules from before a change).
     pub fn finish_registration(
         &self,
         answer: &RegisterPublicKeyCredential,
         state: &str,
+        approved_models: &[Uuid],
     ) -> std::result::Result<Passkey, Refusal> {
-        match serde_json::from_str(state).map_err(Refusal::internal)? {
+        let stored: StoredRegistration = serde_json::from_str(state).map_err(Refusal::internal)?;
+        let mut then = stored.models.clone();
+        let mut now = approved_models.to_vec();
+        then.sort();
+        now.sort();
+        if then != now {
+            return Err(Refusal::Stale);
+        }
+        match stored.flow {
             RegistrationState::Passkey(st) => self
                 .inner
                 .finish_passkey_registration(answer, &st)
@@ -369,6 +411,8 @@ pub enum Refusal {
     Invalid(String),
     /// Our own state could not be read.
     Internal(String),
+    /// The rules changed since the ceremony started (approved models): start again.
+    Stale,
 }
 
 impl Refusal {

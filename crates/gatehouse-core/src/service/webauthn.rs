@@ -180,12 +180,25 @@ impl Core {
                      Add security key",
                 )
             })?;
-        let passkey = match rp.finish_registration(answer, &c.state) {
+        let models = self
+            .store
+            .org_policy(&user.org_id)
+            .await?
+            .security_key_models;
+        let passkey = match rp.finish_registration(answer, &c.state, &models) {
             Ok(p) => p,
+            Err(Refusal::Stale) => {
+                return Err(Error::invalid(
+                    "ceremony",
+                    "your organisation changed which security key models it accepts; start \
+                     again with Add security key",
+                ));
+            }
             Err(r) => {
                 let why = match r {
                     Refusal::Invalid(why) | Refusal::Internal(why) => why,
                     Refusal::CounterRegression => "counter".into(),
+                    Refusal::Stale => "stale".into(),
                 };
                 tracing::info!(reason = %why, "security key registration refused");
                 // webauthn-rs refuses a key from the ceremony's exclude list (one this
@@ -371,6 +384,7 @@ impl Core {
                 tracing::info!(reason = %why, "security key answer refused");
                 return Ok(None);
             }
+            Err(Refusal::Stale) => return Ok(None),
             Err(Refusal::Internal(why)) => return Err(Error::internal(why)),
         };
         let mut passkey = passkey_from_stored(&key.credential)?;

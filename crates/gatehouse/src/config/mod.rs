@@ -308,8 +308,14 @@ impl Config {
         if file.is_empty() {
             return Ok(Some(rp));
         }
-        let pem = std::fs::read_to_string(file)
+        let bytes = std::fs::read(file)
             .map_err(|e| anyhow::anyhow!("mfa.attestation_roots_file {file}: {e}"))?;
+        let pem = String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!(
+                "mfa.attestation_roots_file {file}: is not PEM text (a DER file? convert it \
+                 with: openssl x509 -inform der -in FILE -out FILE.pem)"
+            )
+        })?;
         Ok(Some(
             rp.with_attestation_roots(&pem)
                 .map_err(|e| anyhow::anyhow!("{e} ({file})"))?,
