@@ -6,6 +6,7 @@
 //!   `templates/tabs/` and one script in `static/tabs/`, loaded on that tab only.
 //! - `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`, `ssh_private_keys.rs`, `two_step.rs`: the
 //!   tabs' panels.
+//! - `login_mfa.rs`: the sign-in's second step (`/login/mfa`).
 //! - `page.rs`: the pages around the tabs (account frame, sign-in and its second step,
 //!   not found) and the `next=` rule for returning after sign-in.
 //! - `format.rs`: dates and counts as the pages write them.
@@ -16,6 +17,7 @@
 
 mod api_keys;
 mod format;
+mod login_mfa;
 mod page;
 mod ssh_keys;
 mod ssh_private_keys;
@@ -30,7 +32,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-pub use page::{HOME, SecondStepMethods, local_next, not_found_page, query_value};
+pub use login_mfa::SecondStepMethods;
+pub use page::{HOME, local_next, not_found_page, query_value};
 pub use tab::Tab;
 
 use crate::error::ApiError;
@@ -41,7 +44,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(page::home))
         .route("/login", get(page::login_page))
-        .route("/login/mfa", get(page::login_mfa_page))
+        .route("/login/mfa", get(login_mfa::login_mfa_page))
         .route("/account", get(page::home))
         .route("/account/authentication", get(page::home))
         .route("/account/authentication/{tab}", get(page::account_page))
