@@ -38,7 +38,10 @@ pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// of [`MAX_DESCRIPTION_CHARS`]. Absent or blank gives `None`.
 pub fn parse_description(field: &'static str, raw: Option<&str>) -> Result<Option<String>> {
     let s = check_len(field, raw.unwrap_or(""), MAX_DESCRIPTION_CHARS, |f| {
-        Error::invalid(f, format!("must be at most {MAX_DESCRIPTION_CHARS} characters"))
+        Error::invalid(
+            f,
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        )
     })?;
     Ok((!s.is_empty()).then(|| s.to_owned()))
 }
@@ -206,16 +209,19 @@ mod tests {
     #[test]
     fn descriptions_are_optional_trimmed_and_held_to_the_label_rules() {
         assert_eq!(parse_description("description", None).expect("none"), None);
-        assert_eq!(parse_description("description", Some("  ")).expect("blank"), None);
+        assert_eq!(
+            parse_description("description", Some("  ")).expect("blank"),
+            None
+        );
         assert_eq!(
             parse_description("description", Some(" deploys to prod ")).expect("ok"),
             Some("deploys to prod".to_owned())
         );
         let long = "é".repeat(MAX_DESCRIPTION_CHARS);
         assert!(parse_description("description", Some(&long)).is_ok());
-        let e = reason(parse_description("description", Some(&format!("{long}x"))).map(|_| String::new()));
+        let e = reason(parse_description("name", Some(&format!("{long}x"))).map(|_| String::new()));
         assert!(e.contains("at most 500"), "{e}");
-        let e = reason(parse_description("description", Some("a\u{202E}b")).map(|_| String::new()));
+        let e = reason(parse_description("name", Some("a\u{202E}b")).map(|_| String::new()));
         assert!(e.contains("bidirectional"), "{e}");
     }
 

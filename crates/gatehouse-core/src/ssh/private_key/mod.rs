@@ -234,7 +234,9 @@ fn read_pem(
     if legacy_encrypted {
         // russh reads the legacy (OpenSSL "traditional") encryption only for RSA, and
         // only with AES-128-CBC.
-        let aes128 = text.lines().any(|l| l.starts_with("DEK-Info: AES-128-CBC,"));
+        let aes128 = text
+            .lines()
+            .any(|l| l.starts_with("DEK-Info: AES-128-CBC,"));
         if label != "RSA PRIVATE KEY" || !aes128 {
             return Err(SshPrivateKeyError::UnsupportedEncryption);
         }

@@ -66,7 +66,10 @@ fn every_accepted_format_gives_ssh_keygens_fingerprint_and_public_key() {
         assert_eq!(key.fingerprint(), fingerprint, "{name}");
         assert_eq!(key.bits(), bits, "{name}");
         assert_eq!(key.public_key(), pub_line(public), "{name}");
-        assert_eq!(key.key_type().as_str(), public.split(' ').next().expect("type"));
+        assert_eq!(
+            key.key_type().as_str(),
+            public.split(' ').next().expect("type")
+        );
     }
 }
 
@@ -75,7 +78,10 @@ fn the_stored_form_is_an_unencrypted_openssh_key_of_the_same_key() {
     for ((name, private, _), needs_pass) in accepted() {
         let key = SshPrivateKey::parse(private, needs_pass.then_some(PASS)).expect(name);
         let stored = key.expose_openssh();
-        assert!(stored.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"), "{name}");
+        assert!(
+            stored.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+            "{name}"
+        );
         let again = SshPrivateKey::parse(stored, None).expect("re-reads without a passphrase");
         assert_eq!(again.fingerprint(), key.fingerprint(), "{name}");
         let reread = PrivateKey::from_openssh(stored).expect("openssh");
@@ -142,7 +148,8 @@ fn a_passphrase_given_for_an_unencrypted_key_is_ignored() {
 fn dsa_and_short_rsa_are_refused_in_every_format() {
     let (_, dsa, _) = fixture!("dsa");
     assert_eq!(refused(dsa, None), SshPrivateKeyError::Dsa);
-    let dsa_pem = "-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQ==\n-----END DSA PRIVATE KEY-----\n";
+    let dsa_pem =
+        "-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQ==\n-----END DSA PRIVATE KEY-----\n";
     assert_eq!(refused(dsa_pem, None), SshPrivateKeyError::Dsa);
     for (_, private, _) in [fixture!("rsa1024"), fixture!("rsa1024_pem")] {
         let e = refused(private, None);
@@ -155,7 +162,10 @@ fn dsa_and_short_rsa_are_refused_in_every_format() {
 #[test]
 fn the_type_of_an_encrypted_openssh_key_is_refused_before_asking_for_a_passphrase() {
     let encrypted = include_str!("testdata/rsa1024_pass");
-    assert_eq!(refused(encrypted, None), SshPrivateKeyError::RsaTooSmall { bits: 1024 });
+    assert_eq!(
+        refused(encrypted, None),
+        SshPrivateKeyError::RsaTooSmall { bits: 1024 }
+    );
 }
 
 #[test]
@@ -167,7 +177,10 @@ fn public_keys_and_certificates_pasted_here_are_named_as_such() {
         e.to_string(),
         "this is a public key; paste the private key file, e.g. ~/.ssh/id_ed25519"
     );
-    assert_eq!(refused(&format!("no-pty {public}"), None), SshPrivateKeyError::PublicKey);
+    assert_eq!(
+        refused(&format!("no-pty {public}"), None),
+        SshPrivateKeyError::PublicKey
+    );
     let ssh2 = "---- BEGIN SSH2 PUBLIC KEY ----\nAAAA\n---- END SSH2 PUBLIC KEY ----\n";
     assert_eq!(refused(ssh2, None), SshPrivateKeyError::PublicKey);
     let pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n";
@@ -194,10 +207,17 @@ fn truncated_altered_and_junk_input_is_refused_as_damaged_or_not_a_key() {
     assert_eq!(refused(&pem_cut, None), SshPrivateKeyError::Damaged);
     let not_base64 = "-----BEGIN OPENSSH PRIVATE KEY-----\n!!!!\n-----END OPENSSH PRIVATE KEY-----";
     assert_eq!(refused(not_base64, None), SshPrivateKeyError::Damaged);
-    for junk in ["hello", "{\"key\": 1}", "-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----"] {
+    for junk in [
+        "hello",
+        "{\"key\": 1}",
+        "-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----",
+    ] {
         assert_eq!(refused(junk, None), SshPrivateKeyError::NotAKey, "{junk}");
     }
-    assert_eq!(refused("PuTTY-User-Key-File-3: ssh-ed25519\n", None), SshPrivateKeyError::Putty);
+    assert_eq!(
+        refused("PuTTY-User-Key-File-3: ssh-ed25519\n", None),
+        SshPrivateKeyError::Putty
+    );
     for blank in ["", "  \r\n\t "] {
         assert_eq!(refused(blank, None), SshPrivateKeyError::Empty);
     }
@@ -207,11 +227,17 @@ fn truncated_altered_and_junk_input_is_refused_as_damaged_or_not_a_key() {
 fn input_over_16_kib_is_refused_before_it_is_read() {
     let (_, private, _) = fixture!("ed25519");
     let big = format!("{private}{}", " ".repeat(MAX_INPUT_LEN));
-    assert!(matches!(refused(&big, None), SshPrivateKeyError::TooLong { .. }));
+    assert!(matches!(
+        refused(&big, None),
+        SshPrivateKeyError::TooLong { .. }
+    ));
     let exact = format!("{private}{}", " ".repeat(MAX_INPUT_LEN - private.len()));
     assert!(SshPrivateKey::parse(&exact, None).is_ok());
     let long_pass = "x".repeat(MAX_PASSPHRASE_LEN + 1);
-    assert_eq!(refused(private, Some(&long_pass)), SshPrivateKeyError::PassphraseTooLong);
+    assert_eq!(
+        refused(private, Some(&long_pass)),
+        SshPrivateKeyError::PassphraseTooLong
+    );
 }
 
 #[test]
@@ -226,23 +252,49 @@ fn legacy_encrypted_ec_pem_is_refused_with_a_way_to_convert_it() {
 fn messages_never_repeat_the_key_or_the_passphrase_and_debug_is_redacted() {
     let (_, private, _) = fixture!("ed25519_pass");
     let body = private.lines().nth(1).expect("body line");
-    for e in [refused(private, None), refused(private, Some("a wrong secret phrase"))] {
+    for e in [
+        refused(private, None),
+        refused(private, Some("a wrong secret phrase")),
+    ] {
         let text = format!("{e} {e:?}");
-        assert!(!text.contains(body) && !text.contains("a wrong secret phrase"), "{text}");
+        assert!(
+            !text.contains(body) && !text.contains("a wrong secret phrase"),
+            "{text}"
+        );
     }
     let key = SshPrivateKey::parse(private, Some(PASS)).expect("key");
     let debug = format!("{key:?}");
-    assert!(debug.contains("[redacted]") && !debug.contains("PRIVATE KEY"), "{debug}");
-    let stored_body = key.expose_openssh().lines().nth(1).expect("line").to_owned();
+    assert!(
+        debug.contains("[redacted]") && !debug.contains("PRIVATE KEY"),
+        "{debug}"
+    );
+    let stored_body = key
+        .expose_openssh()
+        .lines()
+        .nth(1)
+        .expect("line")
+        .to_owned();
     assert!(!debug.contains(&stored_body));
 }
 
 #[test]
 fn errors_become_validation_errors_naming_their_field() {
     let e: crate::Error = SshPrivateKeyError::PassphraseNeeded.into();
-    assert!(matches!(e, crate::Error::Invalid { field: "passphrase", .. }));
+    assert!(matches!(
+        e,
+        crate::Error::Invalid {
+            field: "passphrase",
+            ..
+        }
+    ));
     let e: crate::Error = SshPrivateKeyError::Dsa.into();
-    assert!(matches!(e, crate::Error::Invalid { field: "private_key", .. }));
+    assert!(matches!(
+        e,
+        crate::Error::Invalid {
+            field: "private_key",
+            ..
+        }
+    ));
 }
 
 #[test]
