@@ -60,6 +60,11 @@ id_type!(
     "ssh"
 );
 id_type!(
+    /// Identifies a stored (sealed) SSH private key.
+    SshPrivateKeyId,
+    "spk"
+);
+id_type!(
     /// Identifies a second factor (an authenticator app; security keys later).
     MfaFactorId,
     "mfa"

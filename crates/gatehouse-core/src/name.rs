@@ -30,8 +30,34 @@ pub fn parse_or(field: &'static str, raw: Option<&str>, default: &str) -> Result
     Ok(if s.is_empty() { default } else { s }.to_owned())
 }
 
+/// Most characters a description may have.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// Validates and trims an optional description: the label rules (no control, bidi or
+/// invisible characters: it is printed in lists and terminals too) with a longer limit
+/// of [`MAX_DESCRIPTION_CHARS`]. Absent or blank gives `None`.
+pub fn parse_description(field: &'static str, raw: Option<&str>) -> Result<Option<String>> {
+    let s = check_len(field, raw.unwrap_or(""), MAX_DESCRIPTION_CHARS, |f| {
+        Error::invalid(
+            f,
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        )
+    })?;
+    Ok((!s.is_empty()).then(|| s.to_owned()))
+}
+
 /// The rules shared by both entry points; returns the trimmed text, possibly empty.
 fn check<'a>(field: &'static str, raw: &'a str) -> Result<&'a str> {
+    check_len(field, raw, MAX_CHARS, length_error)
+}
+
+/// [`check`] with a given limit of characters.
+fn check_len<'a>(
+    field: &'static str,
+    raw: &'a str,
+    max: usize,
+    too_long: fn(&'static str) -> Error,
+) -> Result<&'a str> {
     // SECURITY: look at the raw text before trimming, because `trim` silently drops a
     // trailing U+2028 or U+0085, and a name that was sent with one should be refused
     // with a reason rather than stored as something else.
@@ -42,8 +68,8 @@ fn check<'a>(field: &'static str, raw: &'a str) -> Result<&'a str> {
         ));
     }
     let s = raw.trim();
-    if s.chars().count() > MAX_CHARS {
-        return Err(length_error(field));
+    if s.chars().count() > max {
+        return Err(too_long(field));
     }
     if !s.is_empty() && s.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
         return Err(Error::invalid(
@@ -178,6 +204,25 @@ mod tests {
         ] {
             assert!(parse("name", ok).is_ok(), "{ok:?}");
         }
+    }
+
+    #[test]
+    fn descriptions_are_optional_trimmed_and_held_to_the_label_rules() {
+        assert_eq!(parse_description("description", None).expect("none"), None);
+        assert_eq!(
+            parse_description("description", Some("  ")).expect("blank"),
+            None
+        );
+        assert_eq!(
+            parse_description("description", Some(" deploys to prod ")).expect("ok"),
+            Some("deploys to prod".to_owned())
+        );
+        let long = "é".repeat(MAX_DESCRIPTION_CHARS);
+        assert!(parse_description("description", Some(&long)).is_ok());
+        let e = reason(parse_description("name", Some(&format!("{long}x"))).map(|_| String::new()));
+        assert!(e.contains("at most 500"), "{e}");
+        let e = reason(parse_description("name", Some("a\u{202E}b")).map(|_| String::new()));
+        assert!(e.contains("bidirectional"), "{e}");
     }
 
     #[test]

@@ -19,6 +19,14 @@ pub const SSH_KEYS_READ: &str = "ssh_keys:read";
 pub const SSH_KEYS_WRITE: &str = "ssh_keys:write";
 /// Read every user's SSH public keys (the cluster machine credential).
 pub const SSH_KEYS_READ_ALL: &str = "ssh_keys:read_all";
+/// List your stored SSH private keys (their public halves and fingerprints only).
+pub const SSH_PRIVATE_KEYS_READ: &str = "ssh_private_keys:read";
+/// Upload and delete your stored SSH private keys.
+pub const SSH_PRIVATE_KEYS_WRITE: &str = "ssh_private_keys:write";
+/// Have the platform sign with your stored SSH private keys.
+pub const SSH_PRIVATE_KEYS_USE: &str = "ssh_private_keys:use";
+/// Have the platform sign with any account's stored SSH private keys (administrators).
+pub const SSH_PRIVATE_KEYS_USE_ALL: &str = "ssh_private_keys:use_all";
 
 /// Gatehouse's own scopes. Platform scopes are added by configuration.
 pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
@@ -32,6 +40,18 @@ pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
     (SSH_KEYS_READ, "list your SSH public keys"),
     (SSH_KEYS_WRITE, "add and delete your SSH public keys"),
     (
+        SSH_PRIVATE_KEYS_READ,
+        "list your stored SSH private keys (public halves and fingerprints only)",
+    ),
+    (
+        SSH_PRIVATE_KEYS_WRITE,
+        "upload and delete your stored SSH private keys",
+    ),
+    (
+        SSH_PRIVATE_KEYS_USE,
+        "have the platform sign with your stored SSH private keys",
+    ),
+    (
         SIGN_OUT_EVERYWHERE,
         "sign out everywhere: end every session and revoke every token of your account",
     ),
@@ -39,13 +59,17 @@ pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
         SSH_KEYS_READ_ALL,
         "read every user's SSH public keys (cluster machine credential; administrators only)",
     ),
+    (
+        SSH_PRIVATE_KEYS_USE_ALL,
+        "have the platform sign with any account's stored SSH private keys (administrators only)",
+    ),
 ];
 
 /// The permission to sign an account out everywhere (every session and token).
 pub const SIGN_OUT_EVERYWHERE: &str = "sessions:revoke_all";
 
 /// Scopes only administrators may hold.
-pub const ADMIN_ONLY_SCOPES: &[&str] = &[SSH_KEYS_READ_ALL];
+pub const ADMIN_ONLY_SCOPES: &[&str] = &[SSH_KEYS_READ_ALL, SSH_PRIVATE_KEYS_USE_ALL];
 
 /// What a new key gets when the request names no permissions.
 pub const DEFAULT_KEY_SCOPES: &[&str] = &[ACCOUNT_READ];
@@ -189,6 +213,9 @@ mod tests {
         let c = ScopeCatalog::new(&["compute:run".into()]).expect("catalog");
         assert!(!c.for_user(false).contains("ssh_keys:read_all"));
         assert!(c.for_user(true).contains("ssh_keys:read_all"));
+        assert!(!c.for_user(false).contains("ssh_private_keys:use_all"));
+        assert!(c.for_user(true).contains("ssh_private_keys:use_all"));
+        assert!(c.for_user(false).contains("ssh_private_keys:use"));
         assert!(c.for_user(false).contains("compute:run"));
     }
 

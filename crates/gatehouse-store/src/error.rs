@@ -49,6 +49,16 @@ const CONFLICTS: &[(&str, &str, &str)] = &[
         "ssh_key.fingerprint",
         "this SSH key is already on your account",
     ),
+    (
+        "ssh_private_key_account_name_key",
+        "ssh_private_key.name",
+        "you already have a stored SSH private key with that name",
+    ),
+    (
+        "ssh_private_key_account_fingerprint_key",
+        "ssh_private_key.fingerprint",
+        "this SSH private key is already stored on your account",
+    ),
 ];
 
 impl From<StoreError> for CoreError {

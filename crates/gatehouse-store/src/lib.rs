@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - One file per aggregate (`accounts.rs`, `sessions.rs`, `throttle.rs`, `audit.rs`,
-//!   `invalidations.rs`, `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`), each implementing its
+//!   `invalidations.rs`, `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`, `ssh_private_keys.rs`, `mfa.rs`), each implementing its
 //!   core sub-trait with queries written once and stamped out for both backends.
 //! - `sql.rs`: what they share (conversions, `publish`, `Store` itself).
 //! - `sqlite.rs`, `postgres.rs`: connection setup and migration lists per backend.
@@ -23,6 +23,7 @@ mod sessions;
 mod sql;
 mod sqlite;
 mod ssh_keys;
+mod ssh_private_keys;
 mod throttle;
 mod tokens;
 

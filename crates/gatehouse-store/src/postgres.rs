@@ -51,6 +51,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0008_webauthn.sql",
         sql: include_str!("../migrations/postgres/0008_webauthn.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_ssh_private_keys.sql",
+        sql: include_str!("../migrations/postgres/0009_ssh_private_keys.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.
@@ -100,4 +105,5 @@ crate::invalidations::impl_invalidation_store!(PostgresStore);
 crate::api_keys::impl_api_key_store!(PostgresStore);
 crate::tokens::impl_token_store!(PostgresStore);
 crate::ssh_keys::impl_ssh_key_store!(PostgresStore);
+crate::ssh_private_keys::impl_ssh_private_key_store!(PostgresStore);
 crate::mfa::impl_mfa_store!(PostgresStore);

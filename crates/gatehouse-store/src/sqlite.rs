@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0008_webauthn.sql",
         sql: include_str!("../migrations/sqlite/0008_webauthn.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_ssh_private_keys.sql",
+        sql: include_str!("../migrations/sqlite/0009_ssh_private_keys.sql"),
+    },
 ];
 
 /// A SQLite-backed store.
@@ -99,4 +104,5 @@ crate::invalidations::impl_invalidation_store!(SqliteStore);
 crate::api_keys::impl_api_key_store!(SqliteStore);
 crate::tokens::impl_token_store!(SqliteStore);
 crate::ssh_keys::impl_ssh_key_store!(SqliteStore);
+crate::ssh_private_keys::impl_ssh_private_key_store!(SqliteStore);
 crate::mfa::impl_mfa_store!(SqliteStore);

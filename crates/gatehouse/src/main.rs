@@ -57,6 +57,11 @@ fn main() -> ExitCode {
                 output,
                 command,
             } => gatehouse::cli::user::ssh_keys(server, output, command).await,
+            Command::SshPrivateKeys {
+                server,
+                output,
+                command,
+            } => gatehouse::cli::user::ssh_private_keys(server, output, command).await,
             Command::Ssh { command } => gatehouse::cli::ssh::run(command).await,
         }
     });

@@ -8,6 +8,7 @@ mod invalidations;
 mod mfa;
 mod password;
 mod ssh_keys;
+mod ssh_private_keys;
 mod tokens;
 mod webauthn;
 
@@ -19,6 +20,7 @@ pub use mfa::{
     TotpEnrolment,
 };
 pub use password::PasswordChange;
+pub use ssh_private_keys::NewSshPrivateKey;
 pub use tokens::NewToken;
 pub use webauthn::{KeyAdded, PasskeySignIn};
 
@@ -82,6 +84,8 @@ pub struct CredentialLimits {
     /// SSH public keys (at most [`crate::page::MAX_LIMIT`], so the authorized-keys
     /// answer stays one page).
     pub ssh_keys: u64,
+    /// Stored SSH private keys.
+    pub ssh_private_keys: u64,
 }
 
 impl Default for CredentialLimits {
@@ -90,6 +94,7 @@ impl Default for CredentialLimits {
             api_keys: 100,
             tokens: 100,
             ssh_keys: 50,
+            ssh_private_keys: 20,
         }
     }
 }

@@ -14,6 +14,7 @@ mod invalidations;
 mod mfa;
 mod sessions;
 mod ssh_keys;
+mod ssh_private_keys;
 mod throttle;
 mod tokens;
 
@@ -24,6 +25,7 @@ pub use invalidations::{Invalidation, InvalidationStore, Published};
 pub use mfa::MfaStore;
 pub use sessions::SessionStore;
 pub use ssh_keys::SshKeyStore;
+pub use ssh_private_keys::SshPrivateKeyStore;
 pub use throttle::ThrottleStore;
 pub use tokens::TokenStore;
 
@@ -42,6 +44,7 @@ pub trait Store:
     + ApiKeyStore
     + TokenStore
     + SshKeyStore
+    + SshPrivateKeyStore
     + MfaStore
     + Send
     + Sync

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod mfa;
 pub mod ssh_keys;
+pub mod ssh_private_keys;
 pub mod tokens;
 pub mod webauthn;
 
@@ -19,6 +20,7 @@ pub fn routes() -> Router<AppState> {
         .merge(auth::router())
         .merge(tokens::router())
         .merge(ssh_keys::router())
+        .merge(ssh_private_keys::router())
         .merge(api_keys::router())
         .merge(mfa::router())
         .merge(webauthn::router())

@@ -117,6 +117,19 @@ pub enum Command {
         #[command(subcommand)]
         command: user::SshKeysCommand,
     },
+    /// Manage the SSH private keys the platform signs with for you (stored sealed;
+    /// never shown again).
+    SshPrivateKeys {
+        /// Server flags.
+        #[command(flatten)]
+        server: user::ServerArgs,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+        /// The operation.
+        #[command(subcommand)]
+        command: user::SshPrivateKeysCommand,
+    },
     /// Cluster integration: the sshd AuthorizedKeysCommand.
     Ssh {
         /// The operation.

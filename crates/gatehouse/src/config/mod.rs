@@ -41,6 +41,8 @@ pub struct Config {
     pub tokens: TokensConfig,
     /// SSH public keys.
     pub ssh_keys: SshKeysConfig,
+    /// Stored SSH private keys.
+    pub ssh_private_keys: SshPrivateKeysConfig,
     /// 2-step verification.
     pub mfa: MfaConfig,
     /// Encryption of stored secrets.
@@ -148,6 +150,9 @@ impl Config {
         }
         if self.api_keys.max_per_account == 0 || self.tokens.max_per_account == 0 {
             bail!("api_keys.max_per_account and tokens.max_per_account must be positive");
+        }
+        if self.ssh_private_keys.max_per_account == 0 {
+            bail!("ssh_private_keys.max_per_account must be positive");
         }
         let ssh_cap = self.ssh_keys.max_per_account;
         if ssh_cap == 0 || ssh_cap > gatehouse_core::page::MAX_LIMIT {
@@ -280,6 +285,7 @@ impl Config {
                 api_keys: self.api_keys.max_per_account.into(),
                 tokens: self.tokens.max_per_account.into(),
                 ssh_keys: self.ssh_keys.max_per_account.into(),
+                ssh_private_keys: self.ssh_private_keys.max_per_account.into(),
             },
             mfa_issuer: self.mfa.issuer.clone(),
         }

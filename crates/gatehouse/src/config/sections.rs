@@ -271,6 +271,22 @@ impl Default for SshKeysConfig {
     }
 }
 
+/// `[ssh_private_keys]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshPrivateKeysConfig {
+    /// SSH private keys one account may store.
+    pub max_per_account: u32,
+}
+
+impl Default for SshPrivateKeysConfig {
+    fn default() -> Self {
+        SshPrivateKeysConfig {
+            max_per_account: 20,
+        }
+    }
+}
+
 /// `[mfa]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -1,12 +1,12 @@
 //! The user CLI: `login`, `logout`, `auth session`, `mfa status`, `api-keys …`,
-//! `tokens …`, `ssh-keys …`. Credentials live in `~/.config/gatehouse/credentials.toml` (mode 0600);
+//! `tokens …`, `ssh-keys …`, `ssh-private-keys …`. Credentials live in `~/.config/gatehouse/credentials.toml` (mode 0600);
 //! `GATEHOUSE_TOKEN` or `GATEHOUSE_API_KEY` override them.
 //!
 //! # Layout
 //! - `session.rs`: the stored credential, the authenticated connection, error wording.
 //! - `login.rs`: `login` (with the 2-step verification code when asked), `logout`,
 //!   `auth session`, `mfa status`.
-//! - `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`: one command group each.
+//! - `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`, `ssh_private_keys.rs`: one command group each.
 //! - Tables and `--json` are in `cli/output.rs`, shared with `gatehouse admin`.
 
 pub mod api_keys;
@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod login;
 pub mod session;
 pub mod ssh_keys;
+pub mod ssh_private_keys;
 pub mod tokens;
 
 use anyhow::bail;
@@ -23,6 +24,7 @@ pub use api_keys::{ApiKeysCommand, api_keys};
 pub use login::{LoginArgs, auth_session, login, logout, mfa_status};
 pub use session::{Credentials, ServerArgs, Session, credentials_path, load_credentials};
 pub use ssh_keys::{SshKeysCommand, ssh_keys};
+pub use ssh_private_keys::{SshPrivateKeysCommand, ssh_private_keys};
 pub use tokens::{TokensCommand, tokens};
 
 use crate::cli::output::text;

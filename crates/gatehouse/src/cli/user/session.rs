@@ -86,6 +86,8 @@ pub struct Refused {
     pub status: StatusCode,
     /// The message for the user.
     pub message: String,
+    /// The request field the server named (`passphrase`, …), if any.
+    pub field: Option<String>,
 }
 
 impl std::fmt::Display for Refused {
@@ -309,6 +311,7 @@ impl Session {
         Err(anyhow::Error::new(Refused {
             status,
             message: self.refusal(status, &value),
+            field: value["field"].as_str().map(str::to_owned),
         }))
     }
 

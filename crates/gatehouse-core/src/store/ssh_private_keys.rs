@@ -1,0 +1,43 @@
+//! Storage of SSH private keys: write-only from the API's side. The sealed key is a
+//! column of its own, read only by [`SshPrivateKeyStore::sealed_ssh_private_key`].
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::ids::{AccountId, SshPrivateKeyId};
+use crate::page::PageRequest;
+use crate::ssh::SshPrivateKeyRecord;
+
+/// SSH private keys, sealed.
+#[async_trait]
+pub trait SshPrivateKeyStore: Send + Sync + 'static {
+    /// Inserts a key with its sealed value; `Conflict` when the owner already has that
+    /// name or that key.
+    async fn insert_ssh_private_key(&self, key: &SshPrivateKeyRecord, sealed: &str) -> Result<()>;
+    /// A page of `owner`'s keys, oldest first (up to `page.fetch_limit()` rows).
+    async fn list_ssh_private_keys(
+        &self,
+        owner: &AccountId,
+        page: &PageRequest,
+    ) -> Result<Vec<SshPrivateKeyRecord>>;
+    /// How many keys `owner` has.
+    async fn count_ssh_private_keys(&self, owner: &AccountId) -> Result<u64>;
+    /// One of `owner`'s keys (another account's key is `None`).
+    async fn ssh_private_key_by_id(
+        &self,
+        owner: &AccountId,
+        id: &SshPrivateKeyId,
+    ) -> Result<Option<SshPrivateKeyRecord>>;
+    /// The sealed value of one of `owner`'s keys, for signing with it.
+    async fn sealed_ssh_private_key(
+        &self,
+        owner: &AccountId,
+        id: &SshPrivateKeyId,
+    ) -> Result<Option<String>>;
+    /// Deletes one of `owner`'s keys; the key if it existed.
+    async fn delete_ssh_private_key(
+        &self,
+        owner: &AccountId,
+        id: &SshPrivateKeyId,
+    ) -> Result<Option<SshPrivateKeyRecord>>;
+}
