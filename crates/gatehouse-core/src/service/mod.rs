@@ -145,6 +145,9 @@ pub struct Core {
     store_up: AtomicBool,
     /// Unwraps sealed secrets; `None` until [`Core::with_master_keys`].
     master_keys: Option<Arc<Keyring>>,
+    /// Uploads decrypting a passphrase-protected SSH private key at once (the KDF is
+    /// slow by design; a flood of uploads waits here, off the async workers).
+    key_decrypts: tokio::sync::Semaphore,
     /// The WebAuthn relying party; `None` (security keys off) until [`Core::with_webauthn`].
     webauthn: Option<Arc<crate::mfa::webauthn::RelyingParty>>,
     /// Token signing and verifying keys, replaced whole on rotation.
@@ -191,6 +194,7 @@ impl Core {
             store_up: AtomicBool::new(true),
             master_keys: None,
             webauthn: None,
+            key_decrypts: tokio::sync::Semaphore::new(1),
             token_keys: RwLock::new(Arc::new(TokenKeys::default())),
             tokens: TokenCache::new(settings.tokens.cache_capacity),
             revoked_tokens: RevokedTokens::default(),

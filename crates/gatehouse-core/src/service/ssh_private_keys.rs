@@ -62,6 +62,14 @@ impl Core {
         // async workers.
         let text = new.private_key.clone();
         let pass = new.passphrase.cloned();
+        // SECURITY: one decrypt at a time; a queue that does not move within 10 s is shed.
+        let _permit = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            self.key_decrypts.acquire(),
+        )
+        .await
+        .map_err(|_| Error::Unavailable { retry_after: 10 })?
+        .map_err(Error::internal)?;
         let key = tokio::task::spawn_blocking(move || {
             SshPrivateKey::parse(
                 text.expose_secret(),

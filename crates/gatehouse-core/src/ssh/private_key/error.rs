@@ -103,6 +103,17 @@ pub enum SshPrivateKeyError {
     /// The passphrase is longer than [`MAX_PASSPHRASE_LEN`] bytes.
     #[error("the passphrase is too long (at most {max} bytes)", max = MAX_PASSPHRASE_LEN)]
     PassphraseTooLong,
+    /// The key's passphrase protection asks for more bcrypt-pbkdf rounds than the
+    /// server spends on one upload.
+    #[error(
+        "this key's passphrase protection uses {rounds} key-derivation rounds, more than the \
+         {max} this server accepts; rewrite it with fewer: ssh-keygen -p -a 100 -f <file>",
+        max = super::MAX_KDF_ROUNDS
+    )]
+    KdfTooSlow {
+        /// The rounds the key asks for.
+        rounds: u32,
+    },
 }
 
 impl SshPrivateKeyError {

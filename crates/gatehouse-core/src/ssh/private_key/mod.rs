@@ -42,6 +42,10 @@ use super::public_key::{KeyType, SshKeyError, SshPublicKey};
 
 /// Longest key file looked at, in bytes. Checked before any other work.
 pub const MAX_INPUT_LEN: usize = 16 * 1024;
+/// Most bcrypt-pbkdf rounds an OpenSSH key's passphrase protection may ask for
+/// (`ssh-keygen` uses 16, and `-a 100` is common advice).
+pub const MAX_KDF_ROUNDS: u32 = 1000;
+
 /// Longest passphrase accepted, in bytes (bcrypt-pbkdf work is per round, not per
 /// byte, but there is no reason to accept megabytes).
 pub const MAX_PASSPHRASE_LEN: usize = 1024;
@@ -211,6 +215,13 @@ fn read_openssh(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, SshP
     check_public(key.public_key())?;
     if !key.is_encrypted() {
         return Ok(key);
+    }
+    // SECURITY: the rounds are the uploader's choice; a key asking for millions would
+    // hold a thread for hours.
+    if let ssh_key::Kdf::Bcrypt { rounds, .. } = key.kdf()
+        && *rounds > MAX_KDF_ROUNDS
+    {
+        return Err(SshPrivateKeyError::KdfTooSlow { rounds: *rounds });
     }
     let passphrase = passphrase.ok_or(SshPrivateKeyError::PassphraseNeeded)?;
     let decrypted = key

@@ -169,6 +169,18 @@ fn the_type_of_an_encrypted_openssh_key_is_refused_before_asking_for_a_passphras
 }
 
 #[test]
+fn a_passphrase_protection_asking_for_too_many_rounds_is_refused_before_any_work() {
+    // ssh-keygen -a 1001: one round over the limit.
+    let slow = include_str!("testdata/ed25519_slow_kdf");
+    for passphrase in [None, Some("slow passphrase")] {
+        let e = refused(slow, passphrase);
+        assert_eq!(e, SshPrivateKeyError::KdfTooSlow { rounds: 1001 });
+        assert_eq!(e.field(), "private_key");
+        assert!(e.to_string().contains("ssh-keygen -p -a 100"), "{e}");
+    }
+}
+
+#[test]
 fn public_keys_and_certificates_pasted_here_are_named_as_such() {
     let (_, _, public) = fixture!("ed25519");
     let e = refused(public, None);
