@@ -44,14 +44,7 @@ impl Core {
         self.fail_closed()?;
         let now = self.clock.now();
         let password = PresentedPassword::parse(attempt.password)?;
-        if let Some(ip) = attempt.ip
-            && let Some(wait) = self.ip_limiter.check(ip, now)
-        {
-            return Err(rate_limited(
-                wait,
-                "too many failed sign-ins from this address",
-            ));
-        }
+        self.check_sign_in_address(attempt.ip, now)?;
         let subject = login_subject(attempt.username);
         self.check_lockout(&subject, now, "failed sign-ins").await?;
 
@@ -152,6 +145,24 @@ impl Core {
         self.sessions
             .insert(session.token_hash, principal.clone(), now, false, now);
         Ok(LoginOutcome { token, principal })
+    }
+
+    /// Refuses a sign-in step (password, second step, passkey) from an address with too
+    /// many failed sign-ins in the window, before any work is done for it.
+    pub(crate) fn check_sign_in_address(
+        &self,
+        ip: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        if let Some(ip) = ip
+            && let Some(wait) = self.ip_limiter.check(ip, now)
+        {
+            return Err(rate_limited(
+                wait,
+                "too many failed sign-ins from this address",
+            ));
+        }
+        Ok(())
     }
 
     /// Refuses an attempt while `subject`'s failures (sign-ins, codes, current passwords:

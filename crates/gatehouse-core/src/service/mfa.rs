@@ -26,12 +26,12 @@ use crate::mfa::{
     FactorKind, FactorRecord, REAUTH_WINDOW, RecoveryCode, TotpSecret, TotpVerifier, recovery,
     seed_context,
 };
-use crate::password::PresentedPassword;
 use crate::secret::TokenHash;
 use crate::session::{LoginOutcome, SessionPrincipal, SessionToken};
 
 use super::Core;
 use super::accounts::login_subject;
+use super::password::OwnPassword;
 
 /// What a correct password leads to.
 #[derive(Debug)]
@@ -206,14 +206,7 @@ impl Core {
     pub async fn login_mfa(&self, attempt: MfaLoginAttempt<'_>) -> Result<LoginOutcome> {
         self.fail_closed()?;
         let now = self.clock.now();
-        if let Some(ip) = attempt.ip
-            && let Some(wait) = self.ip_limiter.check(ip, now)
-        {
-            return Err(Error::RateLimited {
-                retry_after: wait,
-                message: "too many failed sign-ins from this address".into(),
-            });
-        }
+        self.check_sign_in_address(attempt.ip, now)?;
         let hash = TokenHash::of(attempt.pending);
         let challenge = self
             .store
@@ -353,31 +346,19 @@ impl Core {
         let user = &session.user;
         let used = match proof {
             Proof::Password(password) => {
-                let subject = login_subject(&user.username);
-                self.check_lockout(&subject, now, "wrong passwords").await?;
-                let password = PresentedPassword::parse(password)
-                    .map_err(|_| Error::invalid("password", "is not your password"))?;
-                let record = self
-                    .store
-                    .account_by_id(&user.id)
-                    .await?
-                    .filter(|r| !r.user.disabled)
-                    .ok_or(Error::Unauthenticated)?;
-                let verified = self
-                    .hasher
-                    .verify(password.expose(), record.password_hash.as_deref())
+                self.confirm_own_password(
+                    user,
+                    password,
+                    OwnPassword {
+                        field: "password",
+                        reason: "is not your password",
+                        failed_action: "user.reauthentication_failed",
+                    },
+                )
+                .await?;
+                self.store
+                    .clear_failures(&login_subject(&user.username))
                     .await?;
-                if !verified.matched {
-                    self.store.record_failure(&subject, now).await?;
-                    self.audit(
-                        AuditEvent::new(now, "user.reauthentication_failed")
-                            .user(&user.id)
-                            .factor("password"),
-                    )
-                    .await;
-                    return Err(Error::invalid("password", "is not your password"));
-                }
-                self.store.clear_failures(&subject).await?;
                 Amr::PASSWORD
             }
             Proof::Code(code) => {
@@ -717,7 +698,7 @@ impl Core {
         Ok(())
     }
 
-    async fn confirmed_factors(&self, user: &AccountId) -> Result<Vec<FactorRecord>> {
+    pub(super) async fn confirmed_factors(&self, user: &AccountId) -> Result<Vec<FactorRecord>> {
         let mut all = self.store.mfa_factors(user).await?;
         all.retain(FactorRecord::is_confirmed);
         Ok(all)

@@ -2,6 +2,7 @@
 //! (throttled like a sign-in), the new one must pass every password rule, and the
 //! session that asked is re-issued under a new id.
 
+use crate::account::Account;
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::password::{NewPassword, PresentedPassword};
@@ -26,7 +27,55 @@ pub struct PasswordChange<'a> {
     pub user_agent: Option<&'a str>,
 }
 
+/// How a wrong password is refused and audited by [`Core::confirm_own_password`].
+pub(super) struct OwnPassword {
+    /// The request field at fault.
+    pub field: &'static str,
+    /// What the refusal says of it.
+    pub reason: &'static str,
+    /// The audit action of a wrong password.
+    pub failed_action: &'static str,
+}
+
 impl Core {
+    /// Checks that `presented` is the signed-in account's own password, throttled like a
+    /// sign-in (SECURITY: a route that checks a password must not be a way around the
+    /// sign-in throttle): a wrong one counts against the account's sign-in failures and
+    /// is audited. The caller clears the failures once its change has gone through.
+    pub(super) async fn confirm_own_password(
+        &self,
+        user: &Account,
+        presented: &str,
+        how: OwnPassword,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let subject = login_subject(&user.username);
+        self.check_lockout(&subject, now, "wrong passwords").await?;
+        let presented = PresentedPassword::parse(presented)
+            .map_err(|_| Error::invalid(how.field, how.reason))?;
+        let record = self
+            .store
+            .account_by_id(&user.id)
+            .await?
+            .filter(|r| !r.user.disabled)
+            .ok_or(Error::Unauthenticated)?;
+        let verified = self
+            .hasher
+            .verify(presented.expose(), record.password_hash.as_deref())
+            .await?;
+        if !verified.matched {
+            self.store.record_failure(&subject, now).await?;
+            self.audit(
+                AuditEvent::new(now, how.failed_action)
+                    .user(&user.id)
+                    .factor("password"),
+            )
+            .await;
+            return Err(Error::invalid(how.field, how.reason));
+        }
+        Ok(())
+    }
+
     /// Changes the password of the session's account and returns the session that
     /// replaces the caller's. A wrong current password counts as a failed sign-in
     /// (SECURITY: this route must not be a way around the sign-in throttle).
@@ -40,32 +89,16 @@ impl Core {
         let now = self.clock.now();
         let user = &session.user;
         let subject = login_subject(&user.username);
-        self.check_lockout(&subject, now, "wrong passwords").await?;
-        let current = PresentedPassword::parse(req.current)
-            .map_err(|_| Error::invalid("current_password", "is not your current password"))?;
-        let record = self
-            .store
-            .account_by_id(&user.id)
-            .await?
-            .filter(|r| !r.user.disabled)
-            .ok_or(Error::Unauthenticated)?;
-        let verified = self
-            .hasher
-            .verify(current.expose(), record.password_hash.as_deref())
-            .await?;
-        if !verified.matched {
-            self.store.record_failure(&subject, now).await?;
-            self.audit(
-                AuditEvent::new(now, "user.password_change_failed")
-                    .user(&user.id)
-                    .factor("password"),
-            )
-            .await;
-            return Err(Error::invalid(
-                "current_password",
-                "is not your current password",
-            ));
-        }
+        self.confirm_own_password(
+            user,
+            req.current,
+            OwnPassword {
+                field: "current_password",
+                reason: "is not your current password",
+                failed_action: "user.password_change_failed",
+            },
+        )
+        .await?;
         let new = NewPassword::parse(req.new, &user.username).map_err(|e| match e {
             Error::Invalid { reason, .. } => Error::Invalid {
                 field: "new_password",

@@ -113,8 +113,8 @@ impl Core {
     }
 
     async fn keys_of(&self, user: &AccountId) -> Result<Vec<FactorRecord>> {
-        let mut all = self.store.mfa_factors(user).await?;
-        all.retain(|f| f.is_confirmed() && f.kind == FactorKind::WebAuthn && f.key.is_some());
+        let mut all = self.confirmed_factors(user).await?;
+        all.retain(|f| f.kind == FactorKind::WebAuthn && f.key.is_some());
         Ok(all)
     }
 
@@ -136,11 +136,7 @@ impl Core {
                 ),
             ));
         }
-        let existing = keys
-            .iter()
-            .filter_map(|k| k.key.as_ref())
-            .map(|k| passkey_from_stored(&k.credential))
-            .collect::<Result<Vec<_>>>()?;
+        let existing = passkeys(&keys)?;
         let models = self
             .store
             .org_policy(&user.org_id)
@@ -312,13 +308,7 @@ impl Core {
             .challenge_by_hash(&TokenHash::of(pending), self.clock.now())
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let keys = self
-            .keys_of(&challenge.user_id)
-            .await?
-            .iter()
-            .filter_map(|k| k.key.as_ref())
-            .map(|k| passkey_from_stored(&k.credential))
-            .collect::<Result<Vec<_>>>()?;
+        let keys = passkeys(&self.keys_of(&challenge.user_id).await?)?;
         if keys.is_empty() {
             return Err(Error::invalid(
                 "method",
@@ -429,14 +419,7 @@ impl Core {
     pub async fn start_passkey_sign_in(&self, ip: Option<IpAddr>) -> Result<CeremonyStart> {
         self.fail_closed()?;
         let rp = self.rp()?;
-        if let Some(ip) = ip
-            && let Some(wait) = self.ip_limiter.check(ip, self.clock.now())
-        {
-            return Err(Error::RateLimited {
-                retry_after: wait,
-                message: "too many failed sign-ins from this address".into(),
-            });
-        }
+        self.check_sign_in_address(ip, self.clock.now())?;
         let (options, state) = rp.start_passkey_sign_in()?;
         self.start_ceremony(CeremonyKind::Passkey, None, options, state)
             .await
@@ -520,4 +503,12 @@ impl Core {
         .await;
         Ok(outcome)
     }
+}
+
+/// The webauthn-rs form of stored keys.
+fn passkeys(keys: &[FactorRecord]) -> Result<Vec<webauthn_rs::prelude::Passkey>> {
+    keys.iter()
+        .filter_map(|k| k.key.as_ref())
+        .map(|k| passkey_from_stored(&k.credential))
+        .collect()
 }

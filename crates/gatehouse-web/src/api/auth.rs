@@ -443,14 +443,10 @@ pub async fn reauthenticate(
     caller: Caller,
     Json(req): Json<ReauthRequest>,
 ) -> ApiResult<Response> {
-    let Some((session, cookie)) = caller.session() else {
-        return Err(CoreError::Forbidden(
-            "re-authentication is for browser sessions; API keys and tokens cannot change \
-             2-step verification"
-                .into(),
-        )
-        .into());
-    };
+    let (session, cookie) = caller.browser_session(
+        "re-authentication is for browser sessions; API keys and tokens cannot change \
+         2-step verification",
+    )?;
     let proof = match (&req.password, &req.code) {
         (Some(p), None) => Proof::Password(p.expose_secret()),
         (None, Some(c)) => Proof::Code(c.expose_secret()),
@@ -513,13 +509,9 @@ pub async fn change_password(
     caller: Caller,
     Json(req): Json<PasswordChangeRequest>,
 ) -> ApiResult<Response> {
-    let Some((session, cookie)) = caller.session() else {
-        return Err(CoreError::Forbidden(
-            "changing your password needs a browser session: sign in with your password first"
-                .into(),
-        )
-        .into());
-    };
+    let (session, cookie) = caller.browser_session(
+        "changing your password needs a browser session: sign in with your password first",
+    )?;
     let outcome = state
         .core
         .change_password(

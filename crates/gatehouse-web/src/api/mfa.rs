@@ -7,11 +7,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use gatehouse_core::Error as CoreError;
 use gatehouse_core::ids::MfaFactorId;
 use gatehouse_core::mfa::{FactorKind, FactorRecord, RECOVERY_LOW, RecoveryCode};
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
-use gatehouse_core::session::{SessionPrincipal, csrf_token};
+use gatehouse_core::session::csrf_token;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -88,20 +87,9 @@ pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<
     .into_response())
 }
 
-/// The caller's session, or 403: factors change only in a browser session.
-fn browser_session(caller: &Caller) -> ApiResult<(&SessionPrincipal, &str)> {
-    caller
-        .session()
-        .map(|(s, c)| (s.as_ref(), c))
-        .ok_or_else(|| {
-            CoreError::Forbidden(
-                "2-step verification is changed only in a browser session signed in with \
-                 your password; API keys and tokens can read it but never change it"
-                    .into(),
-            )
-            .into()
-        })
-}
+/// Why a key or token gets 403 here.
+const BROWSER_ONLY: &str = "2-step verification is changed only in a browser session signed in with \
+     your password; API keys and tokens can read it but never change it";
 
 /// `POST /api/mfa/totp` answer: shown once, on the setup page.
 #[derive(Serialize)]
@@ -120,7 +108,7 @@ pub struct EnrolmentResponse {
 /// `POST /api/mfa/totp`: starts setting up an authenticator app (a pending enrolment for
 /// 10 minutes). Requires: a recently re-authenticated cookie session.
 pub async fn start_totp(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let (session, _) = browser_session(&caller)?;
+    let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     let e = state.core.start_totp(session).await?;
     let qr_svg = crate::qr::svg(e.uri.expose_secret())?;
     // SECURITY: the one response that carries the secret; `/api` answers are no-store.
@@ -179,7 +167,7 @@ pub async fn confirm_totp(
     caller: Caller,
     Json(req): Json<ConfirmRequest>,
 ) -> ApiResult<Response> {
-    let (session, cookie) = browser_session(&caller)?;
+    let (session, cookie) = caller.browser_session(BROWSER_ONLY)?;
     let factor_id = req.factor_id.map(MfaFactorId);
     let done = state
         .core
@@ -213,7 +201,7 @@ pub async fn remove_totp(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let (session, _) = browser_session(&caller)?;
+    let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     state
         .core
         .remove_factor(session, FactorKind::Totp, &MfaFactorId(id))
@@ -224,7 +212,7 @@ pub async fn remove_totp(
 /// `DELETE /api/mfa`: turns 2-step verification off ("Turn off 2-Step Verification").
 /// Requires: a recently re-authenticated cookie session.
 pub async fn turn_off(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    let (session, _) = browser_session(&caller)?;
+    let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     state.core.turn_off_mfa(session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -235,7 +223,7 @@ pub async fn regenerate_codes(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Response> {
-    let (session, _) = browser_session(&caller)?;
+    let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     let codes = state.core.regenerate_recovery_codes(session).await?;
     Ok((
         StatusCode::CREATED,

@@ -89,21 +89,9 @@ impl From<&FactorRecord> for KeyView {
     }
 }
 
-fn browser_session(
-    caller: &Caller,
-) -> ApiResult<(&gatehouse_core::session::SessionPrincipal, &str)> {
-    caller
-        .session()
-        .map(|(s, c)| (s.as_ref(), c))
-        .ok_or_else(|| {
-            CoreError::Forbidden(
-                "security keys are managed only in a browser session; API keys and tokens can \
-                 read them but never change them"
-                    .into(),
-            )
-            .into()
-        })
-}
+/// Why a key or token gets 403 here.
+const BROWSER_ONLY: &str = "security keys are managed only in a browser session; API keys and tokens can \
+     read them but never change them";
 
 async fn keys(state: &AppState, caller: &Caller) -> ApiResult<Vec<FactorRecord>> {
     caller.require("account:read")?;
@@ -138,7 +126,7 @@ pub async fn show(
 /// `POST /api/mfa/webauthn/register/start`: starts adding a key (5 minutes). Requires: a
 /// recently re-authenticated cookie session.
 pub async fn register_start(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let (session, _) = browser_session(&caller)?;
+    let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     Ok(started(state.core.start_key_registration(session).await?))
 }
 
@@ -173,7 +161,7 @@ pub async fn register_finish(
     caller: Caller,
     Json(req): Json<RegisterFinish>,
 ) -> ApiResult<Response> {
-    let (session, cookie) = browser_session(&caller)?;
+    let (session, cookie) = caller.browser_session(BROWSER_ONLY)?;
     let added = state
         .core
         .finish_key_registration(
@@ -214,7 +202,7 @@ pub async fn rename(
     Path(id): Path<String>,
     Json(req): Json<RenameRequest>,
 ) -> ApiResult<StatusCode> {
-    let (session, _) = browser_session(&caller)?;
+    let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     let keys = keys(&state, &caller).await?;
     if !keys.iter().any(|k| k.id.as_str() == id) {
         return Err(CoreError::NotFound.into());
@@ -234,7 +222,7 @@ pub async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let (session, _) = browser_session(&caller)?;
+    let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     state
         .core
         .remove_factor(session, FactorKind::WebAuthn, &MfaFactorId(id))

@@ -100,6 +100,13 @@ impl Caller {
         }
     }
 
+    /// The session and its cookie value, or 403 `forbidden` saying `why`: for changes
+    /// only a browser session may make (factors, the password, re-authentication).
+    pub fn browser_session(&self, why: &str) -> Result<(&Arc<SessionPrincipal>, &str), ApiError> {
+        self.session()
+            .ok_or_else(|| CoreError::Forbidden(why.to_owned()).into())
+    }
+
     /// The session and its cookie value, for cookie callers.
     pub fn session(&self) -> Option<(&Arc<SessionPrincipal>, &str)> {
         match &self.credential {
