@@ -6,6 +6,7 @@
 //! - [`clock`], [`ids`], [`secret`]: time, identifiers, random secrets and hashes.
 //! - [`account`], [`password`], [`session`], [`throttle`], [`org`], [`audit`]: domain types.
 //! - [`mfa`]: second factors (TOTP and recovery codes) for 2-step verification.
+//! - [`ip_net`]: address ranges (trusted proxies, hosts the platform may not dial).
 //! - [`page`]: cursor pagination of the list use cases.
 //! - [`scope`]: the permissions every credential carries, and their catalogue.
 //! - [`name`]: the rules for the labels of API keys, tokens and SSH keys.
@@ -19,6 +20,7 @@ pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod ip_net;
 pub mod mfa;
 pub mod name;
 pub mod org;

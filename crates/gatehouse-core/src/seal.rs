@@ -108,6 +108,101 @@ impl Keyring {
         Keyring { keys: vec![key] }
     }
 
+    /// The key file text for the whole ring, active key first.
+    pub fn to_file_text(&self) -> Zeroizing<String> {
+        let mut text = String::from(
+            "# Gatehouse master keys: they unwrap every sealed secret in the store.\n\
+             # Keep them private and backed up; every node must hold the same file.\n\
+             # The first key seals; the others only open. `gatehouse admin rotate-master-key`\n\
+             # adds and retires keys.\n",
+        );
+        for k in &self.keys {
+            text.push_str(&k.id);
+            text.push(' ');
+            text.push_str(&base64::engine::general_purpose::STANDARD.encode(k.key.as_slice()));
+            text.push('\n');
+        }
+        Zeroizing::new(text)
+    }
+
+    /// The ids of the keys, active first.
+    pub fn ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
+    /// Whether a key with this id is listed.
+    pub fn knows(&self, id: &str) -> bool {
+        self.keys.iter().any(|k| k.id == id)
+    }
+
+    /// This ring with `key` added as the active one (the others still open).
+    pub fn with_active(mut self, key: MasterKey) -> Self {
+        self.keys.insert(0, key);
+        self
+    }
+
+    /// This ring without the key `id`; refused for the active key and for an id that is
+    /// not listed.
+    pub fn without(mut self, id: &str) -> Result<Self> {
+        match self.keys.iter().position(|k| k.id == id) {
+            None => Err(Error::invalid(
+                "master_key",
+                format!("no master key {id} in the key file"),
+            )),
+            Some(0) => Err(Error::invalid(
+                "master_key",
+                format!("{id} is the active master key; rotate to a new one first"),
+            )),
+            Some(i) => {
+                self.keys.remove(i);
+                Ok(self)
+            }
+        }
+    }
+
+    /// Re-wraps a sealed value's data key under the active master key, leaving the
+    /// sealed body as it is; `None` when it is wrapped by the active key already. The
+    /// context must be the one the value was sealed with.
+    pub fn rewrap(&self, sealed: &str, context: &str) -> Result<Option<String>> {
+        let (id, wrapped, body) = split(sealed)?;
+        let active = self
+            .keys
+            .first()
+            .ok_or_else(|| Error::internal("no master key"))?;
+        if id == active.id {
+            return Ok(None);
+        }
+        let data_key = self.unwrap_data_key(id, wrapped, context)?;
+        let rewrapped = encrypt(
+            &active.key,
+            data_key.as_slice(),
+            &wrap_aad(&active.id, context),
+        )?;
+        Ok(Some(format!(
+            "{VERSION}.{}.{}.{body}",
+            active.id,
+            B64.encode(rewrapped)
+        )))
+    }
+
+    fn unwrap_data_key(
+        &self,
+        id: &str,
+        wrapped: &str,
+        context: &str,
+    ) -> Result<Zeroizing<[u8; 32]>> {
+        let master = self.keys.iter().find(|k| k.id == id).ok_or_else(|| {
+            Error::internal(format!("master key {id} is not in the master key file"))
+        })?;
+        let wrapped = B64
+            .decode(wrapped)
+            .map_err(|_| Error::internal("sealed value cannot be opened"))?;
+        let data_key = decrypt(&master.key, wrapped, &wrap_aad(id, context))?;
+        Ok(Zeroizing::new(data_key.as_slice().try_into().map_err(
+            |_| Error::internal("sealed value cannot be opened"),
+        )?))
+    }
+
     /// The active key's id.
     pub fn active_id(&self) -> &str {
         self.keys.first().map_or("", |k| k.id.as_str())
@@ -137,30 +232,131 @@ impl Keyring {
     /// Opens a sealed value; fails if the context differs, the value was altered, or its
     /// master key is no longer listed.
     pub fn open(&self, sealed: &str, context: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let broken = || Error::internal("sealed value cannot be opened");
-        let mut parts = sealed.split('.');
-        let (Some(VERSION), Some(id), Some(wrapped), Some(body), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(broken());
-        };
-        let master = self.keys.iter().find(|k| k.id == id).ok_or_else(|| {
-            Error::internal(format!("master key {id} is not in the master key file"))
-        })?;
-        let wrapped = B64.decode(wrapped).map_err(|_| broken())?;
-        let data_key = decrypt(&master.key, wrapped, &wrap_aad(id, context))?;
-        let data_key: Zeroizing<[u8; 32]> = Zeroizing::new(
-            data_key
-                .as_slice()
-                .try_into()
-                .map_err(|_| Error::internal("sealed value cannot be opened"))?,
-        );
-        let body = B64.decode(body).map_err(|_| broken())?;
+        let (id, wrapped, body) = split(sealed)?;
+        let data_key = self.unwrap_data_key(id, wrapped, context)?;
+        let body = B64
+            .decode(body)
+            .map_err(|_| Error::internal("sealed value cannot be opened"))?;
         decrypt(&data_key, body, context.as_bytes())
+    }
+}
+
+/// The id of the master key a sealed value is wrapped by (`None`: not a sealed value).
+pub fn master_key_id(sealed: &str) -> Option<&str> {
+    split(sealed).ok().map(|(id, _, _)| id)
+}
+
+/// A sealed value's parts: master key id, wrapped data key, body.
+fn split(sealed: &str) -> Result<(&str, &str, &str)> {
+    let mut parts = sealed.split('.');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(VERSION), Some(id), Some(wrapped), Some(body), None) => Ok((id, wrapped, body)),
+        _ => Err(Error::internal("sealed value cannot be opened")),
+    }
+}
+
+/// The master keys a running node holds, re-read from their file when a sealed value
+/// names a key this node does not know yet (another node, or `gatehouse admin
+/// rotate-master-key`, added it): rotation needs no restart.
+pub struct MasterKeys {
+    ring: std::sync::RwLock<std::sync::Arc<Keyring>>,
+    reload: Option<Box<dyn Fn() -> Result<Keyring> + Send + Sync>>,
+    /// When the file was last re-read, so a value naming a key nobody has cannot make
+    /// every request read the file.
+    reloaded: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl fmt::Debug for MasterKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MasterKeys")
+            .field("active", &self.current().active_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MasterKeys {
+    /// Fixed keys (no file to re-read).
+    pub fn fixed(ring: std::sync::Arc<Keyring>) -> Self {
+        MasterKeys {
+            ring: std::sync::RwLock::new(ring),
+            reload: None,
+            reloaded: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Keys re-read with `reload` when a value names an unknown key (at most once a
+    /// second).
+    pub fn reloading(
+        ring: Keyring,
+        reload: impl Fn() -> Result<Keyring> + Send + Sync + 'static,
+    ) -> Self {
+        MasterKeys {
+            ring: std::sync::RwLock::new(std::sync::Arc::new(ring)),
+            reload: Some(Box::new(reload)),
+            reloaded: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The keys as they are now.
+    pub fn current(&self) -> std::sync::Arc<Keyring> {
+        match self.ring.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Seals with the active key.
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<String> {
+        self.current().seal(plaintext, context)
+    }
+
+    /// Opens a sealed value, re-reading the key file first if it names a key not held.
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Zeroizing<Vec<u8>>> {
+        self.ring_for(sealed).open(sealed, context)
+    }
+
+    /// The keys to open `sealed` with: the current ones, re-read when they do not
+    /// list its master key.
+    fn ring_for(&self, sealed: &str) -> std::sync::Arc<Keyring> {
+        let ring = self.current();
+        let Some(id) = master_key_id(sealed) else {
+            return ring;
+        };
+        if ring.knows(id) {
+            return ring;
+        }
+        let Some(reload) = &self.reload else {
+            return ring;
+        };
+        {
+            let Ok(mut last) = self.reloaded.lock() else {
+                return ring;
+            };
+            if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+                return ring;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        match reload() {
+            Ok(fresh) => {
+                let fresh = std::sync::Arc::new(fresh);
+                tracing::info!(active = fresh.active_id(), "master key file re-read");
+                if let Ok(mut w) = self.ring.write() {
+                    *w = fresh.clone();
+                }
+                fresh
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "master key file could not be re-read");
+                ring
+            }
+        }
     }
 }
 

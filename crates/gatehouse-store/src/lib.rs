@@ -6,6 +6,7 @@
 //!   `invalidations.rs`, `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`, `ssh_private_keys.rs`, `mfa.rs`), each implementing its
 //!   core sub-trait with queries written once and stamped out for both backends.
 //! - `sql.rs`: what they share (conversions, `publish`, `Store` itself).
+//! - `sealed.rs`: every aggregate's sealed column at once, for master key rotation.
 //! - `sqlite.rs`, `postgres.rs`: connection setup and migration lists per backend.
 //! - `migrate.rs`: the migration runner. `migrations/{sqlite,postgres}/`: the SQL files,
 //!   with identical names.
@@ -19,6 +20,7 @@ mod invalidations;
 mod mfa;
 mod migrate;
 mod postgres;
+mod sealed;
 mod sessions;
 mod sql;
 mod sqlite;

@@ -56,6 +56,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0009_ssh_private_keys.sql",
         sql: include_str!("../migrations/postgres/0009_ssh_private_keys.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_ssh_known_hosts.sql",
+        sql: include_str!("../migrations/postgres/0010_ssh_known_hosts.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.
@@ -106,4 +111,5 @@ crate::api_keys::impl_api_key_store!(PostgresStore);
 crate::tokens::impl_token_store!(PostgresStore);
 crate::ssh_keys::impl_ssh_key_store!(PostgresStore);
 crate::ssh_private_keys::impl_ssh_private_key_store!(PostgresStore);
+crate::sealed::impl_sealed_store!(PostgresStore);
 crate::mfa::impl_mfa_store!(PostgresStore);

@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0009_ssh_private_keys.sql",
         sql: include_str!("../migrations/sqlite/0009_ssh_private_keys.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_ssh_known_hosts.sql",
+        sql: include_str!("../migrations/sqlite/0010_ssh_known_hosts.sql"),
+    },
 ];
 
 /// A SQLite-backed store.
@@ -105,4 +110,5 @@ crate::api_keys::impl_api_key_store!(SqliteStore);
 crate::tokens::impl_token_store!(SqliteStore);
 crate::ssh_keys::impl_ssh_key_store!(SqliteStore);
 crate::ssh_private_keys::impl_ssh_private_key_store!(SqliteStore);
+crate::sealed::impl_sealed_store!(SqliteStore);
 crate::mfa::impl_mfa_store!(SqliteStore);

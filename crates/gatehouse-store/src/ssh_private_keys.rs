@@ -8,7 +8,8 @@ macro_rules! impl_ssh_private_key_store {
             use async_trait::async_trait;
             use gatehouse_core::Result;
             use gatehouse_core::ids::{AccountId, SshPrivateKeyId};
-            use gatehouse_core::ssh::SshPrivateKeyRecord;
+            use gatehouse_core::ssh::{PinnedHostKey, SshPrivateKeyRecord};
+            use time::OffsetDateTime;
             use gatehouse_core::store::SshPrivateKeyStore;
             use sqlx::Row;
 
@@ -138,6 +139,93 @@ macro_rules! impl_ssh_private_key_store {
                     .map_err(db)?
                     .map(|r| r.try_get("sealed_private_key").map_err(db))
                     .transpose()
+                }
+
+                async fn touch_ssh_private_key(
+                    &self,
+                    owner: &AccountId,
+                    id: &SshPrivateKeyId,
+                    at: OffsetDateTime,
+                ) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE ssh_private_key SET last_used_at = $1 \
+                         WHERE ssh_private_key_id = $2 AND account_id = $3",
+                    )
+                    .bind(at.unix_timestamp())
+                    .bind(&id.0)
+                    .bind(&owner.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn pinned_host_key(
+                    &self,
+                    owner: &AccountId,
+                    host: &str,
+                    port: u16,
+                ) -> Result<Option<PinnedHostKey>> {
+                    let Some(r) = sqlx::query(
+                        "SELECT host, port, key_type, fingerprint, public_key, pinned_at \
+                         FROM ssh_known_host WHERE account_id = $1 AND host = $2 AND port = $3",
+                    )
+                    .bind(&owner.0)
+                    .bind(host)
+                    .bind(i32::from(port))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    else {
+                        return Ok(None);
+                    };
+                    let port: i32 = r.try_get("port").map_err(db)?;
+                    Ok(Some(PinnedHostKey {
+                        host: r.try_get("host").map_err(db)?,
+                        port: u16::try_from(port)
+                            .map_err(|_| gatehouse_core::Error::internal("stored port out of range"))?,
+                        key_type: r.try_get("key_type").map_err(db)?,
+                        fingerprint: r.try_get("fingerprint").map_err(db)?,
+                        public_key: r.try_get("public_key").map_err(db)?,
+                        pinned_at: ts(r.try_get("pinned_at").map_err(db)?)?,
+                    }))
+                }
+
+                async fn pin_host_key(&self, owner: &AccountId, pin: &PinnedHostKey) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO ssh_known_host (account_id, host, port, key_type, \
+                         fingerprint, public_key, pinned_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&owner.0)
+                    .bind(&pin.host)
+                    .bind(i32::from(pin.port))
+                    .bind(&pin.key_type)
+                    .bind(&pin.fingerprint)
+                    .bind(&pin.public_key)
+                    .bind(pin.pinned_at.unix_timestamp())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn forget_host_key(
+                    &self,
+                    owner: &AccountId,
+                    host: &str,
+                    port: u16,
+                ) -> Result<bool> {
+                    let done = sqlx::query(
+                        "DELETE FROM ssh_known_host WHERE account_id = $1 AND host = $2 \
+                         AND port = $3",
+                    )
+                    .bind(&owner.0)
+                    .bind(host)
+                    .bind(i32::from(port))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() == 1)
                 }
 
                 async fn delete_ssh_private_key(

@@ -6,7 +6,6 @@
 //! - `error/`: [`ApiError`], the JSON error format, and readable messages for bodies
 //!   that do not fit their request type.
 //! - `context.rs`: the request id, readable wherever the request's future runs.
-//! - `ip_net.rs`: address ranges and the trusted-proxy check.
 //! - `extract/`: the JSON body extractor, the authenticated [`extract::Caller`] and the
 //!   page a list asks for.
 //! - `middleware/`: request ids and access log, client address, security headers,
@@ -19,7 +18,7 @@ pub mod api;
 pub mod context;
 pub mod error;
 pub mod extract;
-pub mod ip_net;
+pub use gatehouse_core::ip_net;
 pub mod middleware;
 pub mod plain;
 pub mod qr;

@@ -56,9 +56,10 @@ impl Application {
             non_empty(&config.server.tls_cert).map(Path::new),
             non_empty(&config.server.tls_key).map(Path::new),
         )?;
-        let master = crate::secrets::load_or_generate(&config.master_key_path())?;
+        let key_file = config.master_key_path();
+        let master = crate::secrets::load_or_generate(&key_file)?;
         let mut core = Core::new(store, Arc::new(SystemClock), config.core_settings())?
-            .with_master_keys(Arc::new(master));
+            .with_reloadable_master_keys(crate::secrets::reloading(&key_file, master));
         if let Some(rp) = config.webauthn_relying_party()? {
             core = core.with_webauthn(Arc::new(rp));
         }

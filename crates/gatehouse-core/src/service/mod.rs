@@ -5,9 +5,11 @@ mod accounts;
 mod api_keys;
 mod auth;
 mod invalidations;
+mod master_keys;
 mod mfa;
 mod password;
 mod ssh_keys;
+mod ssh_private_key_use;
 mod ssh_private_keys;
 mod tokens;
 mod webauthn;
@@ -15,11 +17,15 @@ mod webauthn;
 pub use accounts::{BootstrapOutcome, NewAccount};
 pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
+pub use master_keys::RewrapReport;
 pub use mfa::{
     LoginStep, MfaChallenge, MfaLoginAttempt, MfaStatus, Proof, SecondFactor, TotpConfirmed,
     TotpEnrolment,
 };
 pub use password::PasswordChange;
+pub use ssh_private_key_use::{
+    SessionBind, SignRequest, Signature, TestReport, TestResult, TestTarget,
+};
 pub use ssh_private_keys::NewSshPrivateKey;
 pub use tokens::NewToken;
 pub use webauthn::{KeyAdded, PasskeySignIn};
@@ -34,7 +40,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::password::{HashParams, PasswordHasher};
 use crate::scope::ScopeCatalog;
-use crate::seal::Keyring;
+use crate::seal::MasterKeys;
 use crate::session::{SessionCache, SessionPolicy};
 use crate::store::Store;
 use crate::throttle::{IpLimiter, LockoutPolicy};
@@ -71,6 +77,35 @@ pub struct CoreSettings {
     pub limits: CredentialLimits,
     /// The issuer authenticator apps show beside the account name.
     pub mfa_issuer: String,
+    /// Where and how long the connection test of stored SSH private keys may dial.
+    pub connection_tests: ConnectionTests,
+}
+
+/// The limits of the connection test (`POST /api/ssh-private-keys/{id}/test`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionTests {
+    /// SECURITY: networks a test may not dial, so the test cannot reach the server's
+    /// own loopback services or a cloud metadata address (server-side request forgery).
+    /// IPv4-mapped IPv6 addresses are checked as the IPv4 address they map.
+    pub denied_networks: Vec<crate::ip_net::IpNet>,
+    /// The whole test (connect, key exchange, authentication) must finish within this.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for ConnectionTests {
+    fn default() -> Self {
+        let denied = [
+            "127.0.0.0/8",
+            "::1/128",
+            "0.0.0.0/8",
+            "169.254.0.0/16",
+            "fe80::/10",
+        ];
+        ConnectionTests {
+            denied_networks: denied.iter().filter_map(|n| n.parse().ok()).collect(),
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 /// How many live credentials of each kind one account may hold (a runaway script or a
@@ -118,6 +153,7 @@ impl Default for CoreSettings {
             tokens: TokenSettings::default(),
             limits: CredentialLimits::default(),
             mfa_issuer: "Gatehouse".into(),
+            connection_tests: ConnectionTests::default(),
         }
     }
 }
@@ -144,7 +180,7 @@ pub struct Core {
     /// Flipped by `check_store`; while false nothing authenticates (fail closed).
     store_up: AtomicBool,
     /// Unwraps sealed secrets; `None` until [`Core::with_master_keys`].
-    master_keys: Option<Arc<Keyring>>,
+    master_keys: Option<MasterKeys>,
     /// Uploads decrypting a passphrase-protected SSH private key at once (the KDF is
     /// slow by design; a flood of uploads waits here, off the async workers).
     key_decrypts: tokio::sync::Semaphore,

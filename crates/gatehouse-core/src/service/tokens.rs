@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, TokenId};
 use crate::page::{After, Page, PageRequest};
 use crate::scope;
-use crate::seal::Keyring;
+use crate::seal::{Keyring, MasterKeys};
 use crate::secret::TokenHash;
 use crate::token::{
     CLOCK_SKEW_SECONDS, Claims, Expectations, Jwk, Lifetime, MAX_TOKEN_LEN, Owner,
@@ -37,13 +37,20 @@ pub struct NewToken<'a> {
 impl Core {
     /// Gives the core its master keys (needed to read and create signing keys).
     pub fn with_master_keys(mut self, keys: Arc<Keyring>) -> Self {
+        self.master_keys = Some(MasterKeys::fixed(keys));
+        self
+    }
+
+    /// Gives the core master keys that are re-read from their file when a sealed value
+    /// names a key it does not hold (see [`MasterKeys`]).
+    pub fn with_reloadable_master_keys(mut self, keys: MasterKeys) -> Self {
         self.master_keys = Some(keys);
         self
     }
 
-    pub(super) fn master(&self) -> Result<&Keyring> {
+    pub(super) fn master(&self) -> Result<&MasterKeys> {
         self.master_keys
-            .as_deref()
+            .as_ref()
             .ok_or_else(|| Error::internal("no master key configured"))
     }
 

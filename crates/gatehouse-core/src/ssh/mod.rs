@@ -4,5 +4,7 @@
 pub mod private_key;
 pub mod public_key;
 
-pub use private_key::{SshPrivateKey, SshPrivateKeyError, SshPrivateKeyName, SshPrivateKeyRecord};
+pub use private_key::{
+    PinnedHostKey, SshPrivateKey, SshPrivateKeyError, SshPrivateKeyName, SshPrivateKeyRecord,
+};
 pub use public_key::{KeyType, MAX_INPUT_LEN, SshKeyError, SshKeyName, SshKeyRecord, SshPublicKey};

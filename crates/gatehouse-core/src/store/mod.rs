@@ -12,6 +12,7 @@ mod api_keys;
 mod audit;
 mod invalidations;
 mod mfa;
+mod sealed;
 mod sessions;
 mod ssh_keys;
 mod ssh_private_keys;
@@ -23,6 +24,7 @@ pub use api_keys::ApiKeyStore;
 pub use audit::AuditStore;
 pub use invalidations::{Invalidation, InvalidationStore, Published};
 pub use mfa::MfaStore;
+pub use sealed::{SealedKind, SealedStore, SealedValue};
 pub use sessions::SessionStore;
 pub use ssh_keys::SshKeyStore;
 pub use ssh_private_keys::SshPrivateKeyStore;
@@ -46,6 +48,7 @@ pub trait Store:
     + SshKeyStore
     + SshPrivateKeyStore
     + MfaStore
+    + SealedStore
     + Send
     + Sync
     + 'static

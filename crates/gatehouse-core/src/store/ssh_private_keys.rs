@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use crate::error::Result;
 use crate::ids::{AccountId, SshPrivateKeyId};
 use crate::page::PageRequest;
-use crate::ssh::SshPrivateKeyRecord;
+use crate::ssh::{PinnedHostKey, SshPrivateKeyRecord};
+use time::OffsetDateTime;
 
 /// SSH private keys, sealed.
 #[async_trait]
@@ -34,6 +35,26 @@ pub trait SshPrivateKeyStore: Send + Sync + 'static {
         owner: &AccountId,
         id: &SshPrivateKeyId,
     ) -> Result<Option<String>>;
+    /// Records a use of one of `owner`'s keys; `false` when the key is gone (deleted
+    /// meanwhile: the signature must not be handed out).
+    async fn touch_ssh_private_key(
+        &self,
+        owner: &AccountId,
+        id: &SshPrivateKeyId,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// The host key `owner` pinned for `host:port`, if any.
+    async fn pinned_host_key(
+        &self,
+        owner: &AccountId,
+        host: &str,
+        port: u16,
+    ) -> Result<Option<PinnedHostKey>>;
+    /// Pins a host key for `owner`; `Conflict` when that host:port has a pin already
+    /// (a pin is never replaced silently).
+    async fn pin_host_key(&self, owner: &AccountId, pin: &PinnedHostKey) -> Result<()>;
+    /// Removes `owner`'s pin for `host:port`; whether there was one.
+    async fn forget_host_key(&self, owner: &AccountId, host: &str, port: u16) -> Result<bool>;
     /// Deletes one of `owner`'s keys; the key if it existed.
     async fn delete_ssh_private_key(
         &self,

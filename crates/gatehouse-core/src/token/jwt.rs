@@ -168,7 +168,7 @@ fn check_header(token: &str) -> std::result::Result<String, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::{Keyring, MasterKey};
+    use crate::seal::{Keyring, MasterKey, MasterKeys};
     use crate::token::SigningKeyRecord;
     use serde_json::json;
     use time::OffsetDateTime;
@@ -176,7 +176,7 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn keys() -> (TokenKeys, SigningKeyRecord) {
-        let master = Keyring::single(MasterKey::generate());
+        let master = MasterKeys::fixed(std::sync::Arc::new(Keyring::single(MasterKey::generate())));
         let t = OffsetDateTime::from_unix_timestamp(NOW - 100).expect("t");
         let rec = SigningKeyRecord::generate(&master, t).expect("gen");
         let keys = TokenKeys::load(std::slice::from_ref(&rec), &master, t).expect("load");

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::{CLOCK_SKEW_SECONDS, MAX_HOURS};
 use crate::error::{Error, Result};
-use crate::seal::Keyring;
+use crate::seal::MasterKeys;
 
 /// The JWS algorithm of every token.
 pub const SIGNING_ALGORITHM: &str = "EdDSA";
@@ -38,7 +38,7 @@ pub struct SigningKeyRecord {
 
 impl SigningKeyRecord {
     /// Generates a key pair and seals its private half.
-    pub fn generate(master: &Keyring, now: OffsetDateTime) -> Result<Self> {
+    pub fn generate(master: &MasterKeys, now: OffsetDateTime) -> Result<Self> {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
             .map_err(|_| Error::internal("Ed25519 key generation failed"))?;
         let pkcs8 = Zeroizing::new(pkcs8.as_ref().to_vec());
@@ -64,7 +64,8 @@ impl SigningKeyRecord {
     }
 }
 
-fn seal_context(kid: &str) -> String {
+/// The context a signing key's private half is sealed with.
+pub fn seal_context(kid: &str) -> String {
     format!("jwt_signing_key|{kid}|system")
 }
 
@@ -152,7 +153,7 @@ impl TokenKeys {
     /// half is unsealed); keys whose verification window has passed are left out.
     pub fn load(
         records: &[SigningKeyRecord],
-        master: &Keyring,
+        master: &MasterKeys,
         now: OffsetDateTime,
     ) -> Result<Self> {
         let mut keys = TokenKeys::default();
@@ -224,11 +225,15 @@ impl TokenKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::MasterKey;
+    use crate::seal::{Keyring, MasterKey};
+
+    fn ring() -> MasterKeys {
+        MasterKeys::fixed(std::sync::Arc::new(Keyring::single(MasterKey::generate())))
+    }
 
     #[test]
     fn the_newest_unretired_key_signs_and_retired_keys_verify_for_a_day() {
-        let master = Keyring::single(MasterKey::generate());
+        let master = ring();
         let t0 = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("t");
         let mut old = SigningKeyRecord::generate(&master, t0).expect("gen");
         let new = SigningKeyRecord::generate(&master, t0 + Duration::hours(1)).expect("gen");
@@ -261,9 +266,9 @@ mod tests {
 
     #[test]
     fn a_key_sealed_under_another_master_key_does_not_load() {
-        let master = Keyring::single(MasterKey::generate());
+        let master = ring();
         let rec = SigningKeyRecord::generate(&master, OffsetDateTime::UNIX_EPOCH).expect("gen");
-        let other = Keyring::single(MasterKey::generate());
+        let other = ring();
         assert!(TokenKeys::load(&[rec], &other, OffsetDateTime::UNIX_EPOCH).is_err());
     }
 }

@@ -15,7 +15,10 @@ mod keys;
 
 pub use cache::{Owner, OwnerCache, RevokedTokens, TokenCache};
 pub use jwt::{Claims, Expectations, Rejection, sign, verify};
-pub use keys::{Jwk, SIGNING_ALGORITHM, SigningKey, SigningKeyRecord, TokenKeys};
+pub use keys::{
+    Jwk, SIGNING_ALGORITHM, SigningKey, SigningKeyRecord, TokenKeys,
+    seal_context as signing_key_seal_context,
+};
 
 use std::sync::Arc;
 

@@ -91,6 +91,19 @@ pub enum AdminCommand {
     /// Add a new token signing key. The old key keeps verifying until every token it
     /// signed has expired; running servers switch within a few seconds.
     RotateSigningKey,
+    /// Rotate the master key without downtime: add a new active key to the master key
+    /// file (the older keys stay listed, so everything stays readable) and re-wrap every
+    /// sealed value's data key under it. A running server re-reads the file when it
+    /// meets the new key id. With several nodes, copy the new file to every node and
+    /// run `--rewrap-only` once more; retire the old key when nothing uses it.
+    RotateMasterKey {
+        /// Add no key: re-wrap every sealed value under the file's active key.
+        #[arg(long, conflicts_with = "retire")]
+        rewrap_only: bool,
+        /// Remove this old key from the file; refused while a sealed value still uses it.
+        #[arg(long, value_name = "KEY_ID")]
+        retire: Option<String>,
+    },
     /// Show the newest audit records.
     Audit {
         /// How many.
@@ -181,9 +194,10 @@ pub async fn run(
     crate::data_dir::restrict_umask();
     // The same checks as the server's: admin commands read and write the same files.
     let store = crate::data_dir::open_store(&config).await?;
-    let master = crate::secrets::load_or_generate(&config.master_key_path())?;
+    let key_file = config.master_key_path();
+    let master = crate::secrets::load_or_generate(&key_file)?;
     let core = Core::new(store, Arc::new(SystemClock), config.core_settings())?
-        .with_master_keys(Arc::new(master));
+        .with_reloadable_master_keys(crate::secrets::reloading(&key_file, master));
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -310,6 +324,10 @@ pub async fn run(
                 )?;
             }
         }
+        AdminCommand::RotateMasterKey {
+            rewrap_only,
+            retire,
+        } => rotate_master_key(&core, &key_file, *rewrap_only, retire.as_deref(), json_out).await?,
         AdminCommand::Audit { limit } => {
             let events = core.recent_audit(None, *limit).await.map_err(describe)?;
             if json_out {
@@ -490,4 +508,90 @@ fn describe(e: gatehouse_core::Error) -> anyhow::Error {
         gatehouse_core::Error::NotFound => anyhow::anyhow!("no such user"),
         other => anyhow::anyhow!("{other}"),
     }
+}
+
+/// `gatehouse admin rotate-master-key`.
+async fn rotate_master_key(
+    core: &Core,
+    key_file: &std::path::Path,
+    rewrap_only: bool,
+    retire: Option<&str>,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let ring = crate::secrets::load(key_file)?;
+    if let Some(id) = retire {
+        let in_use = core
+            .sealed_values_by_master_key()
+            .await
+            .map_err(describe)?
+            .get(id)
+            .copied()
+            .unwrap_or(0);
+        if in_use > 0 {
+            anyhow::bail!(
+                "master key {id} still wraps {in_use} sealed values; run \
+                 \"gatehouse admin rotate-master-key --rewrap-only\" first"
+            );
+        }
+        let ring = ring.without(id).map_err(describe)?;
+        crate::secrets::save(key_file, &ring)?;
+        if json_out {
+            print_json(&json!({"retired": id, "keys": ring.ids()}))?;
+        } else {
+            outln!(
+                "master key {id} removed from {}; copy the file to every node",
+                key_file.display()
+            )?;
+        }
+        return Ok(());
+    }
+    let ring = if rewrap_only {
+        ring
+    } else {
+        let ring = ring.with_active(gatehouse_core::seal::MasterKey::generate());
+        crate::secrets::save(key_file, &ring)?;
+        ring
+    };
+    let report = core.rewrap_sealed_values(&ring).await.map_err(describe)?;
+    let counts = core.sealed_values_by_master_key().await.map_err(describe)?;
+    if json_out {
+        print_json(&json!({
+            "active": ring.active_id(),
+            "rewrapped": report.rewrapped,
+            "already_current": report.current,
+            "changed_meanwhile": report.skipped,
+            "values_by_master_key": counts,
+        }))?;
+    } else {
+        if !rewrap_only {
+            outln!(
+                "new master key {} is active in {}",
+                ring.active_id(),
+                key_file.display()
+            )?;
+        }
+        for (kind, n) in &report.rewrapped {
+            outln!("re-wrapped {n} {kind}")?;
+        }
+        outln!(
+            "{} values were under {} already",
+            report.current,
+            ring.active_id()
+        )?;
+        if report.skipped > 0 {
+            outln!(
+                "{} values changed meanwhile; run --rewrap-only again to cover them",
+                report.skipped
+            )?;
+        }
+        for id in ring.ids().iter().skip(1) {
+            let n = counts.get(*id).copied().unwrap_or(0);
+            if n == 0 {
+                outln!("{id} wraps nothing now: retire it with --retire {id}")?;
+            } else {
+                outln!("{id} still wraps {n} values")?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,20 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// Asks a yes/no question at the terminal; only "yes" (or "y") is yes.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    let mut err = std::io::stderr();
+    err.write_all(question.as_bytes())?;
+    err.flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "yes" | "y"
+    ))
+}
+
 /// Reads one secret line. At a terminal, `prompt` is shown on standard error and what is
 /// typed is not echoed; from a pipe, one line is read as it is (only the line ending is
 /// removed: a password may begin or end with spaces). `what` names it in errors.

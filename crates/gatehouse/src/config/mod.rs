@@ -9,7 +9,7 @@ use gatehouse_core::CoreSettings;
 use gatehouse_core::api_key::KeyRate;
 use gatehouse_core::password::HashParams;
 use gatehouse_core::scope::ScopeCatalog;
-use gatehouse_core::service::CredentialLimits;
+use gatehouse_core::service::{ConnectionTests, CredentialLimits};
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_core::throttle::LockoutPolicy;
 use gatehouse_core::token::TokenSettings;
@@ -127,6 +127,7 @@ impl Config {
         self.listen_addr()?;
         self.http_listen_addr()?;
         self.trusted_proxies()?;
+        self.connection_tests()?;
         gatehouse_store::Backend::of_url(&self.database_url())
             .map_err(|e| anyhow::anyhow!("database.url: {e}"))?;
         let p = &self.password;
@@ -215,6 +216,26 @@ impl Config {
         })
     }
 
+    /// The connection test's limits.
+    pub fn connection_tests(&self) -> anyhow::Result<ConnectionTests> {
+        let c = &self.ssh_private_keys;
+        if !(1..=120).contains(&c.test_timeout_seconds) {
+            bail!("ssh_private_keys.test_timeout_seconds must be between 1 and 120");
+        }
+        Ok(ConnectionTests {
+            denied_networks: c
+                .test_denied_networks
+                .iter()
+                .map(|s| {
+                    s.parse().map_err(|e: String| {
+                        anyhow::anyhow!("ssh_private_keys.test_denied_networks: {e}")
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+            timeout: std::time::Duration::from_secs(c.test_timeout_seconds.into()),
+        })
+    }
+
     /// The trusted proxy ranges.
     pub fn trusted_proxies(&self) -> anyhow::Result<Vec<IpNet>> {
         self.server
@@ -288,6 +309,8 @@ impl Config {
                 ssh_private_keys: self.ssh_private_keys.max_per_account.into(),
             },
             mfa_issuer: self.mfa.issuer.clone(),
+            // Checked by `validate`.
+            connection_tests: self.connection_tests().unwrap_or_default(),
         }
     }
 

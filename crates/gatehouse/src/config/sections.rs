@@ -277,12 +277,26 @@ impl Default for SshKeysConfig {
 pub struct SshPrivateKeysConfig {
     /// SSH private keys one account may store.
     pub max_per_account: u32,
+    /// Networks the connection test may not dial (CIDR ranges or addresses). The
+    /// default refuses loopback, "this network", and link-local addresses (which hold
+    /// cloud metadata services); set `[]` only where the server's own loopback hosts
+    /// are meant to be tested.
+    pub test_denied_networks: Vec<String>,
+    /// Seconds a connection test may take in all (connect, key exchange, sign-in).
+    pub test_timeout_seconds: u32,
 }
 
 impl Default for SshPrivateKeysConfig {
     fn default() -> Self {
+        let tests = gatehouse_core::service::ConnectionTests::default();
         SshPrivateKeysConfig {
             max_per_account: 20,
+            test_denied_networks: tests
+                .denied_networks
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            test_timeout_seconds: 10,
         }
     }
 }

@@ -31,12 +31,16 @@ use russh::keys::ssh_key::{self, Algorithm, HashAlg, LineEnding, PrivateKey};
 use zeroize::Zeroizing;
 
 mod error;
+pub mod probe;
 mod record;
+pub mod sign;
 #[cfg(test)]
 mod tests;
 
 pub use error::SshPrivateKeyError;
-pub use record::{SshPrivateKeyName, SshPrivateKeyRecord, parse_description, seal_context};
+pub use record::{
+    PinnedHostKey, SshPrivateKeyName, SshPrivateKeyRecord, parse_description, seal_context,
+};
 
 use super::public_key::{KeyType, SshKeyError, SshPublicKey};
 

@@ -83,3 +83,21 @@ impl SshPrivateKeyRecord {
         }
     }
 }
+
+/// A host key an account's owner confirmed for `host:port` (trust on first use), which
+/// later connection tests must see again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedHostKey {
+    /// As the owner typed it, lowercased.
+    pub host: String,
+    /// The SSH port.
+    pub port: u16,
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `rsa-sha2-512`, ….
+    pub key_type: String,
+    /// `SHA256:…`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// `<type> <base64 blob>`.
+    pub public_key: String,
+    /// When it was confirmed.
+    pub pinned_at: OffsetDateTime,
+}

@@ -1,5 +1,6 @@
 //! `gatehouse ssh authorized-keys USERNAME [--fingerprint FP]`: the program a cluster's
-//! sshd runs as its `AuthorizedKeysCommand`.
+//! sshd runs as its `AuthorizedKeysCommand`; and `gatehouse ssh agent`, an ssh-agent
+//! that signs with the keys stored in Gatehouse (see [`agent`]).
 //!
 //! It prints one authorized_keys line per active key of the user, and nothing else. It
 //! asks Gatehouse with a machine credential (an API key holding `ssh_keys:read_all`) read
@@ -13,11 +14,13 @@
 //! file system.
 //!
 //! # Layout
+//! - [`agent`]: `gatehouse ssh agent`.
 //! - [`config`]: the config file and the credential, CA and key files it names.
 //! - [`answer`]: the request, the caps on the answer, and its parsing.
 //! - [`cache`]: the on-disk last good answers.
 //! - [`files`]: the ownership and mode rules for every file the command trusts.
 
+pub mod agent;
 mod answer;
 mod cache;
 mod config;
@@ -53,15 +56,32 @@ pub enum SshCommand {
         #[arg(long, env = "GATEHOUSE_SSH_CONFIG", value_name = "FILE", default_value = DEFAULT_CONFIG)]
         ssh_config: PathBuf,
     },
+    /// Run an ssh-agent that offers your keys stored in Gatehouse and has Gatehouse sign
+    /// with them: `eval "$(gatehouse ssh agent &)"` (or point SSH_AUTH_SOCK / ssh's
+    /// IdentityAgent at the socket), then ssh, scp, rsync and git as usual. Prints the
+    /// SSH_AUTH_SOCK line and runs until interrupted.
+    Agent {
+        #[command(flatten)]
+        server: crate::cli::user::ServerArgs,
+        /// The socket to listen on (its folder must be yours, mode 0700); default: a
+        /// new folder under $XDG_RUNTIME_DIR or the temporary folder.
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
 }
 
 /// Runs `gatehouse ssh …`. Errors go to stderr (sshd logs them); stdout carries only keys.
 pub async fn run(cmd: &SshCommand) -> anyhow::Result<()> {
-    let SshCommand::AuthorizedKeys {
-        username,
-        fingerprint,
-        ssh_config,
-    } = cmd;
+    let (username, fingerprint, ssh_config) = match cmd {
+        SshCommand::Agent { server, socket } => {
+            return agent::run(server, socket.as_deref()).await;
+        }
+        SshCommand::AuthorizedKeys {
+            username,
+            fingerprint,
+            ssh_config,
+        } => (username, fingerprint, ssh_config),
+    };
     // SECURITY: only canonical account names go further (no `../x`, `alice;id`, case
     // variants or 300-character names); anything else is "no keys".
     let Ok(name) = Username::parse(username) else {

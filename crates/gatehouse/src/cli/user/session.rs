@@ -88,6 +88,10 @@ pub struct Refused {
     pub message: String,
     /// The request field the server named (`passphrase`, …), if any.
     pub field: Option<String>,
+    /// The machine-readable code (`host_key_unknown`, …).
+    pub code: Option<String>,
+    /// The whole JSON body, for refusals that carry more (a host key's fingerprint).
+    pub body: Value,
 }
 
 impl std::fmt::Display for Refused {
@@ -312,6 +316,8 @@ impl Session {
             status,
             message: self.refusal(status, &value),
             field: value["field"].as_str().map(str::to_owned),
+            code: value["error"].as_str().map(str::to_owned),
+            body: value,
         }))
     }
 

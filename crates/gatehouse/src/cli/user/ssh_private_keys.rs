@@ -1,5 +1,5 @@
-//! `gatehouse ssh-private-keys …`: upload, list, show and delete the SSH private keys
-//! the platform signs with on one's behalf. A key is named by its id or its (unique)
+//! `gatehouse ssh-private-keys …`: upload, list, show, test and delete the SSH private
+//! keys the platform signs with on one's behalf. A key is named by its id or its (unique)
 //! name. Nothing here prints a private key: the server never returns one.
 
 use std::io::Read;
@@ -57,6 +57,26 @@ pub enum SshPrivateKeysCommand {
     Show {
         /// Key id or name.
         key: String,
+    },
+    /// Have Gatehouse connect to a host and sign in with a stored key (no command runs).
+    /// The first test of a host shows its host key for you to confirm; it is pinned
+    /// from then on, and a changed host key is refused.
+    Test {
+        /// Key id or name.
+        key: String,
+        /// The host to connect to.
+        #[arg(long)]
+        host: String,
+        /// Its SSH port.
+        #[arg(long, default_value_t = 22)]
+        port: u16,
+        /// The user to sign in as there.
+        #[arg(long = "user", value_name = "USER")]
+        username: String,
+        /// The host key fingerprint (SHA256:…) you have checked and trust, for a host
+        /// tested for the first time (otherwise you are asked at a terminal).
+        #[arg(long, value_name = "FINGERPRINT")]
+        trust: Option<String>,
     },
     /// Delete a stored private key.
     Delete {
@@ -180,6 +200,16 @@ pub async fn ssh_private_keys(
             outln!("last used:   {}", safe(text(&v, "last_used_at", "never")))?;
             outln!("public key:  {}", safe(text(&v, "public_key", "")))
         }
+        SshPrivateKeysCommand::Test {
+            key,
+            host,
+            port,
+            username,
+            trust,
+        } => {
+            let id = find(&s, key).await?;
+            test(&s, &id, host, *port, username, trust.clone(), json_out).await
+        }
         SshPrivateKeysCommand::Delete { key } => {
             let id = find(&s, key).await?;
             s.call(Method::DELETE, &format!("{API}/{id}"), None).await?;
@@ -201,4 +231,74 @@ async fn find(s: &Session, key: &str) -> anyhow::Result<String> {
         "gatehouse ssh-private-keys list",
     )?;
     Ok(path_segment(&id)?.to_owned())
+}
+
+/// `gatehouse ssh-private-keys test`: exits non-zero unless the host accepted the key.
+async fn test(
+    s: &Session,
+    id: &str,
+    host: &str,
+    port: u16,
+    username: &str,
+    mut trust: Option<String>,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let path = format!("{API}/{id}/test");
+    loop {
+        let body =
+            json!({"host": host, "port": port, "username": username, "trust_host_key": trust});
+        match s.call(Method::POST, &path, Some(body)).await {
+            Ok((_, v)) => {
+                if json_out {
+                    print_json(&v)?;
+                } else {
+                    outln!("{}", safe(text(&v, "message", "")))?;
+                    if v["pinned"].as_bool() == Some(true) {
+                        outln!(
+                            "pinned host key {} for {}:{}",
+                            safe(text(&v, "host_key_fingerprint", "")),
+                            safe(host),
+                            port
+                        )?;
+                    }
+                }
+                if v["result"].as_str() == Some("success") {
+                    return Ok(());
+                }
+                bail!(
+                    "the test did not succeed: {}",
+                    text(&v, "result", "unknown")
+                );
+            }
+            Err(e) => {
+                let Some(r) = e.downcast_ref::<Refused>() else {
+                    return Err(e);
+                };
+                if r.code.as_deref() != Some("host_key_unknown") || trust.is_some() {
+                    return Err(e);
+                }
+                let fp = text(&r.body, "fingerprint", "").to_owned();
+                let kind = text(&r.body, "key_type", "").to_owned();
+                if !std::io::IsTerminal::is_terminal(&std::io::stdin()) || json_out {
+                    bail!(
+                        "the authenticity of {}:{port} can't be established; its {} key \
+                         fingerprint is {}. If that is right, run again with --trust {}",
+                        safe(host),
+                        safe(&kind),
+                        safe(&fp),
+                        safe(&fp)
+                    );
+                }
+                outln!(
+                    "The authenticity of host {}:{port} can't be established.",
+                    safe(host)
+                )?;
+                outln!("Its {} key fingerprint is {}.", safe(&kind), safe(&fp))?;
+                if !crate::cli::prompt::confirm("Trust this host key and connect (yes/no)? ")? {
+                    bail!("host key not trusted; nothing was pinned");
+                }
+                trust = Some(fp);
+            }
+        }
+    }
 }

@@ -1,6 +1,5 @@
-//! Address ranges (`10.0.0.0/8`, or one address) and the trusted-proxy check made with
-//! them: configuration parses them, the client-address middleware and the plain-HTTP
-//! listener ask them.
+//! Address ranges (`10.0.0.0/8`, or one address): the trusted-proxy check the web
+//! layer makes with them, and the networks a connection test may not dial.
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -34,6 +33,12 @@ impl FromStr for IpNet {
             None => max,
         };
         Ok(IpNet { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
     }
 }
 
