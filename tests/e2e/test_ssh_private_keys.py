@@ -2,7 +2,8 @@
 `gatehouse ssh-private-keys` (a passphrase piped with --passphrase-stdin, and one typed
 at a prompt on a terminal), then stopped servers' databases (SQLite files with their
 -wal) and logs searched for every key's private base64 and every passphrase: none may
-appear. The same secrets are recorded for check_logs.py.
+appear (on PostgreSQL, a pg_dump of every row). The same secrets are recorded for
+check_logs.py.
 """
 
 from __future__ import annotations
@@ -136,6 +137,13 @@ def test_keys_uploaded_through_the_api_and_the_cli_leave_no_trace_in_the_store_o
             haystacks.append((str(f), data))
     if store.database_url is None:
         assert haystacks, f"no database files under {store.data_dir}"
+    else:
+        # PostgreSQL: every row of every table, as pg_dump writes them.
+        dump = subprocess.run(["pg_dump", "--data-only", "--dbname", store.database_url],
+                              capture_output=True, timeout=120)
+        assert dump.returncode == 0, dump.stderr
+        assert b"ssh_private_key" in dump.stdout and b"PRIVATE KEY" not in dump.stdout
+        haystacks.append(("pg_dump of " + store.database_url, dump.stdout))
     for f in LOG_DIR.rglob("*"):
         if f.is_file():
             haystacks.append((str(f), f.read_bytes()))

@@ -307,3 +307,241 @@ conformance!(
         assert!(second.next.is_none());
     }
 );
+
+/// An SSH user-authentication request (RFC 4252 section 7) for `key` (a `.pub` line).
+fn auth_request(key: &gatehouse_core::ssh::SshPrivateKeyRecord, alg: &str) -> Vec<u8> {
+    use gatehouse_core::ssh::SshPublicKey;
+    fn string(out: &mut Vec<u8>, b: &[u8]) {
+        out.extend_from_slice(&u32::try_from(b.len()).expect("len").to_be_bytes());
+        out.extend_from_slice(b);
+    }
+    let blob = SshPublicKey::parse(&key.public_key)
+        .expect("public half")
+        .blob()
+        .to_vec();
+    let mut out = Vec::new();
+    string(&mut out, &[7u8; 32]);
+    out.push(50);
+    string(&mut out, b"deploy");
+    string(&mut out, b"ssh-connection");
+    string(&mut out, b"publickey");
+    out.push(1);
+    string(&mut out, alg.as_bytes());
+    string(&mut out, &blob);
+    out
+}
+
+fn sign_req<'a>(
+    id: &'a SshPrivateKeyId,
+    data: &'a [u8],
+    account: Option<&'a str>,
+) -> gatehouse_core::service::SignRequest<'a> {
+    gatehouse_core::service::SignRequest {
+        account,
+        id,
+        data,
+        flags: 0,
+        session_bind: None,
+    }
+}
+
+conformance!(
+    a_key_signs_for_its_owner_until_it_is_deleted,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_and_keyring(store.clone(), fast_settings());
+        let alice = member_actor(&core, "alice").await;
+        let bob = member_actor(&core, "bob").await;
+        let key = upload(&core, &alice, "deploy", ED25519, None)
+            .await
+            .expect("add");
+        let data = auth_request(&key, "ssh-ed25519");
+        let signed = core
+            .sign_with_ssh_private_key(&alice, sign_req(&key.id, &data, None))
+            .await
+            .expect("sign");
+        assert_eq!(signed.algorithm, "ssh-ed25519");
+        assert!(signed.key.last_used_at.is_some());
+        let stored = core
+            .get_ssh_private_key(&alice, &key.id)
+            .await
+            .expect("get");
+        assert_eq!(stored.last_used_at, signed.key.last_used_at);
+
+        let err = core
+            .sign_with_ssh_private_key(&bob, sign_req(&key.id, &data, None))
+            .await
+            .expect_err("another account's key");
+        assert!(matches!(err, Error::NotFound), "{err:?}");
+        let err = core
+            .sign_with_ssh_private_key(&bob, sign_req(&key.id, &data, Some("alice")))
+            .await
+            .expect_err("naming the owner needs use_all");
+        assert!(matches!(err, Error::InsufficientPermissions(_)), "{err:?}");
+        let err = core
+            .sign_with_ssh_private_key(&alice, sign_req(&key.id, b"a git commit", None))
+            .await
+            .expect_err("not an authentication request");
+        assert!(
+            matches!(err, Error::Invalid { field: "data", .. }),
+            "{err:?}"
+        );
+
+        core.delete_ssh_private_key(&alice, &key.id)
+            .await
+            .expect("delete");
+        let err = core
+            .sign_with_ssh_private_key(&alice, sign_req(&key.id, &data, None))
+            .await
+            .expect_err("deleted");
+        assert!(matches!(err, Error::NotFound), "{err:?}");
+        assert!(
+            !store
+                .touch_ssh_private_key(&alice.user.id, &key.id, t0())
+                .await
+                .expect("touch"),
+            "a deleted key is not touched"
+        );
+    }
+);
+
+conformance!(
+    host_key_pins_are_per_account_and_never_replaced,
+    |store: Arc<dyn Store>| async move {
+        let (core, _) = core_and_keyring(store.clone(), fast_settings());
+        let alice = member_actor(&core, "alice").await;
+        let bob = member_actor(&core, "bob").await;
+        let pin = gatehouse_core::ssh::PinnedHostKey {
+            host: "cluster.example.org".into(),
+            port: 2222,
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:abc".into(),
+            public_key: "ssh-ed25519 AAAA".into(),
+            pinned_at: t0(),
+        };
+        store.pin_host_key(&alice.user.id, &pin).await.expect("pin");
+        let again = gatehouse_core::ssh::PinnedHostKey {
+            fingerprint: "SHA256:other".into(),
+            ..pin.clone()
+        };
+        let err = store
+            .pin_host_key(&alice.user.id, &again)
+            .await
+            .expect_err("a second pin");
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+        assert_eq!(
+            store
+                .pinned_host_key(&alice.user.id, "cluster.example.org", 2222)
+                .await
+                .expect("read"),
+            Some(pin.clone())
+        );
+        assert!(
+            store
+                .pinned_host_key(&alice.user.id, "cluster.example.org", 22)
+                .await
+                .expect("read")
+                .is_none(),
+            "per port"
+        );
+        assert!(
+            store
+                .pinned_host_key(&bob.user.id, "cluster.example.org", 2222)
+                .await
+                .expect("read")
+                .is_none(),
+            "per account"
+        );
+        assert!(
+            !store
+                .forget_host_key(&bob.user.id, "cluster.example.org", 2222)
+                .await
+                .expect("forget")
+        );
+        let err = core
+            .forget_ssh_host_key(&bob, "cluster.example.org", 2222)
+            .await
+            .expect_err("bob has no pin");
+        assert!(matches!(err, Error::NotFound), "{err:?}");
+        core.forget_ssh_host_key(&alice, "Cluster.Example.ORG", 2222)
+            .await
+            .expect("forget");
+        assert!(
+            store
+                .pinned_host_key(&alice.user.id, "cluster.example.org", 2222)
+                .await
+                .expect("read")
+                .is_none()
+        );
+    }
+);
+
+conformance!(
+    rotation_rewraps_every_sealed_value_under_the_new_master_key,
+    |store: Arc<dyn Store>| async move {
+        use gatehouse_core::store::SealedKind;
+        let (core, old) = core_and_keyring(store.clone(), fast_settings());
+        core.init_tokens().await.expect("signing key");
+        let alice = member_actor(&core, "alice").await;
+        let key = upload(&core, &alice, "deploy", ECDSA, None)
+            .await
+            .expect("add");
+        let rotated = Keyring::parse(&old.to_file_text())
+            .expect("parse")
+            .with_active(MasterKey::generate());
+        let new_id = rotated.active_id().to_owned();
+
+        let report = core.rewrap_sealed_values(&rotated).await.expect("rewrap");
+        assert_eq!(report.rewrapped.get("SSH private keys"), Some(&1));
+        assert!(
+            report
+                .rewrapped
+                .get("token signing keys")
+                .is_some_and(|n| *n >= 1)
+        );
+        assert_eq!(report.skipped, 0);
+        let counts = core.sealed_values_by_master_key().await.expect("counts");
+        assert_eq!(
+            counts.keys().collect::<Vec<_>>(),
+            vec![&new_id],
+            "{counts:?}"
+        );
+
+        // The old key can go: the new one alone opens the re-wrapped value.
+        let only_new = Keyring::parse(&rotated.to_file_text())
+            .expect("parse")
+            .without(old.active_id())
+            .expect("retire");
+        let sealed = store
+            .sealed_ssh_private_key(&alice.user.id, &key.id)
+            .await
+            .expect("read")
+            .expect("there");
+        let opened = only_new
+            .open(&sealed, &seal_context(&alice.user.id, &key.id))
+            .expect("opens under the new key");
+        assert!(String::from_utf8_lossy(&opened).contains("OPENSSH PRIVATE KEY"));
+        assert!(
+            old.open(&sealed, &seal_context(&alice.user.id, &key.id))
+                .is_err()
+        );
+
+        let again = core.rewrap_sealed_values(&rotated).await.expect("rewrap");
+        assert!(again.rewrapped.values().all(|n| *n == 0), "{again:?}");
+        assert!(again.current >= 2);
+
+        // A value changed meanwhile is left alone (compare-and-set on the old text).
+        assert!(
+            !store
+                .replace_sealed(SealedKind::SshPrivateKey, &key.id.0, "gh1.stale", "gh1.new")
+                .await
+                .expect("replace")
+        );
+        let values = store
+            .sealed_values(SealedKind::SshPrivateKey, None, 10)
+            .await
+            .expect("values");
+        assert_eq!(values.len(), 1);
+        assert_eq!(values[0].owner.as_deref(), Some(alice.user.id.0.as_str()));
+        assert_eq!(values[0].sealed, sealed);
+    }
+);

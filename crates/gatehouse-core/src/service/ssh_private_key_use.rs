@@ -346,7 +346,13 @@ impl Core {
             .is_none_or(|a| a.eq_ignore_ascii_case(&actor.user.username) || a == actor.user.id.0);
         if own {
             actor.require_any(&[scope::SSH_PRIVATE_KEYS_USE, scope::SSH_PRIVATE_KEYS_USE_ALL])?;
-            return Ok(actor.user.id.clone());
+            // SECURITY: read now, not from the credential caches, so that disabling an
+            // account stops its keys at once, before the invalidation reaches this node.
+            return match self.store.account_by_id(&actor.user.id).await? {
+                Some(r) if !r.user.disabled => Ok(r.user.id),
+                Some(_) => Err(disabled(&actor.user.username)),
+                None => Err(Error::NotFound),
+            };
         }
         actor.require(scope::SSH_PRIVATE_KEYS_USE_ALL)?;
         // SECURITY: the scope is granted to administrators only; one who is no longer
@@ -364,10 +370,7 @@ impl Core {
         match record {
             Some(r) if r.user.org_id == actor.user.org_id => {
                 if r.user.disabled {
-                    return Err(Error::Forbidden(format!(
-                        "the account {} is disabled; its keys sign nothing",
-                        r.user.username
-                    )));
+                    return Err(disabled(&r.user.username));
                 }
                 Ok(r.user.id)
             }
@@ -442,6 +445,12 @@ impl Core {
         )
         .await;
     }
+}
+
+fn disabled(username: &str) -> Error {
+    Error::Forbidden(format!(
+        "the account {username} is disabled; its stored keys sign nothing"
+    ))
 }
 
 /// ` caller=<account> credential=<id>` for the audit detail.

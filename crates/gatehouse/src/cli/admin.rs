@@ -520,6 +520,8 @@ async fn rotate_master_key(
 ) -> anyhow::Result<()> {
     let ring = crate::secrets::load(key_file)?;
     if let Some(id) = retire {
+        // The active key and unknown ids are refused before anything is counted.
+        let ring = ring.without(id).map_err(describe)?;
         let in_use = core
             .sealed_values_by_master_key()
             .await
@@ -533,7 +535,6 @@ async fn rotate_master_key(
                  \"gatehouse admin rotate-master-key --rewrap-only\" first"
             );
         }
-        let ring = ring.without(id).map_err(describe)?;
         crate::secrets::save(key_file, &ring)?;
         if json_out {
             print_json(&json!({"retired": id, "keys": ring.ids()}))?;
