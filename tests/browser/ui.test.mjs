@@ -23,6 +23,7 @@ import { WIDTHS, assertFits, shot } from './layout.mjs';
 import { apiKeyTests } from './parts/api-keys.mjs';
 import { tokenTests } from './parts/tokens.mjs';
 import { sshKeyTests } from './parts/ssh-keys.mjs';
+import { sshPrivateKeyTests } from './parts/ssh-private-keys.mjs';
 import { twoStepTests } from './parts/two-step.mjs';
 import { securityKeyTests } from './parts/security-keys.mjs';
 
@@ -201,14 +202,6 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
     assert.deepEqual(cx.errors, [], 'no script errors');
   });
 
-  test('the placeholder tab says there is nothing to manage yet', async () => {
-    const { page, server } = cx;
-    for (const tab of ['ssh-private-keys']) {
-      await page.goto(server.base + `/account/authentication/${tab}`);
-      assert.match(await page.locator('#tab-placeholder').textContent(), /Nothing to manage here yet/);
-    }
-  });
-
   test('a wrong URL shows an HTML 404 page to a browser, JSON to the API and to API clients', async () => {
     const { page, server } = cx;
     for (const path of ['/account/nope', '/account/authentication/nope', '/account/authentication/tokens/extra', '/nope']) {
@@ -238,6 +231,7 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
   apiKeyTests(test, cx);
   tokenTests(test, cx);
   sshKeyTests(test, cx);
+  sshPrivateKeyTests(test, cx);
   twoStepTests(test, cx);
   securityKeyTests(test, cx);
 

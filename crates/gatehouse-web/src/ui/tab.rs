@@ -23,7 +23,7 @@ pub enum Tab {
     Tokens,
     /// SSH public keys for cluster log-in.
     SshKeys,
-    /// Stored SSH private keys (placeholder).
+    /// Stored SSH private keys.
     SshPrivateKeys,
     /// Second factors: the authenticator app and recovery codes.
     TwoStep,
@@ -108,7 +108,7 @@ impl Tab {
             Tab::ApiKeys => api_keys::render(cx).await,
             Tab::Tokens => tokens::render(cx).await,
             Tab::SshKeys => ssh_keys::render(cx).await,
-            Tab::SshPrivateKeys => ssh_private_keys::render(cx),
+            Tab::SshPrivateKeys => ssh_private_keys::render(cx).await,
             Tab::TwoStep => two_step::render(cx).await,
         }
     }
