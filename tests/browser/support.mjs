@@ -48,11 +48,15 @@ export function startServer(name) {
   fs.mkdirSync(LOG_DIR, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-browser-'));
   const dataDir = path.join(tmp, 'data');
+  // The SSH Private Keys tab tests a connection to an sshd on this machine's loopback,
+  // which the default configuration refuses to dial.
+  const config = path.join(tmp, 'gatehouse.toml');
+  fs.writeFileSync(config, '[ssh_private_keys]\ntest_denied_networks = []\n', { mode: 0o600 });
   const stdoutLog = fs.createWriteStream(path.join(LOG_DIR, `${name}.stdout.log`), { flags: 'a' });
   const stderrLog = fs.createWriteStream(path.join(LOG_DIR, `${name}.stderr.log`), { flags: 'a' });
   const child = spawn(
     BINARY,
-    ['serve', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', dataDir],
+    ['--config', config, 'serve', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', dataDir],
     { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'], env: { RUST_LOG: 'debug', ...process.env } },
   );
   child.stderr.pipe(stderrLog);

@@ -32,6 +32,9 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
   const cx = {};
 
   before(async () => {
+    // What the parts started (an sshd, temporary folders), undone after the last test
+    // even when one failed.
+    cx.cleanups = [];
     fs.mkdirSync(SHOTS, { recursive: true });
     cx.server = await startServer('browser-ui');
     await waitHealthy(cx.server.base);
@@ -72,6 +75,9 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
   });
 
   after(async () => {
+    for (const undo of (cx.cleanups ?? []).reverse()) {
+      try { await undo(); } catch (e) { console.error('cleanup failed:', e); }
+    }
     await cx.browser?.close();
     await cx.server?.stop();
     if (cx.server?.tmp) fs.rmSync(cx.server.tmp, { recursive: true, force: true });
