@@ -62,11 +62,11 @@
     ppField.value = "";
   }
 
-  // A refusal under its field (or under the form when it names none).
-  function refuse(field, message) {
-    const f = fields[field];
-    if (!f) return G.fieldError(form, null, message);
-    G.fieldError(form, f[0], G.sentence(message, f[2]), byId(f[1]));
+  // A refusal under the field it names in `table`, or under the form when it names none.
+  function refuse(formEl, table, field, message) {
+    const f = table[field];
+    if (!f) return G.fieldError(formEl, null, G.sentence(message, "The request"));
+    G.fieldError(formEl, f[0], G.sentence(message, f[2]), byId(f[1]));
   }
 
   keyField.addEventListener("input", updatePassphrase);
@@ -77,13 +77,13 @@
     if (!f) return;
     G.clearErrors(form);
     if (f.size > MAX_KEY_FILE) {
-      refuse("private_key", "This file is too large to be a private key file (at most 16 KiB); choose the key file itself.");
+      refuse(form, fields, "private_key", "This file is too large to be a private key file (at most 16 KiB); choose the key file itself.");
       return;
     }
     try {
       keyField.value = await f.text();
     } catch (_) {
-      refuse("private_key", "The file could not be read; paste its contents instead.");
+      refuse(form, fields, "private_key", "The file could not be read; paste its contents instead.");
       return;
     }
     updatePassphrase();
@@ -147,7 +147,7 @@
       askedForPassphrase = true;
       updatePassphrase();
     }
-    refuse(field, msg);
+    refuse(form, fields, field, msg);
   });
   byId("spk-created-copy").addEventListener("click", async () => {
     const ok = await G.copy(byId("spk-created-public-key").textContent);
@@ -176,7 +176,8 @@
 
   // `host:port` as OpenSSH writes it, with an IPv6 address in brackets.
   const where = (host, port) => `${String(host).includes(":") ? `[${host}]` : host}:${port}`;
-  const sentence = (text) => (/[.!?]$/.test(text) ? text : text + ".");
+  // The server's result messages start with the host or user, so only a full stop is added.
+  const withStop = (text) => (/[.!?]$/.test(text) ? text : text + ".");
 
   function showResult(kind, title, message) {
     result.className = "result " + kind;
@@ -217,7 +218,7 @@
     const d = res.data || {};
     if (res.status === 200) {
       const [kind, title] = OUTCOMES[d.result] || ["fail", "The test failed"];
-      let message = sentence(d.message || "");
+      let message = withStop(d.message || "");
       if (d.pinned && d.host_key_fingerprint) {
         message += ` The host key ${d.host_key_fingerprint} is now remembered for this host.`;
       }
@@ -248,10 +249,7 @@
       mismatch.scrollIntoView({ block: "nearest" });
       return;
     }
-    const f = testFields[d.field];
-    const msg = G.message(d, res.status);
-    if (f) G.fieldError(testForm, f[0], G.sentence(msg, f[2]), byId(f[1]));
-    else G.fieldError(testForm, null, G.sentence(msg, "The test"));
+    refuse(testForm, testFields, d.field, G.message(d, res.status));
   }
   testForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
