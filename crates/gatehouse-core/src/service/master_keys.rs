@@ -34,33 +34,23 @@ impl Core {
         let mut report = RewrapReport::default();
         for kind in SealedKind::ALL {
             report.rewrapped.entry(kind.label()).or_insert(0);
-            let mut after: Option<String> = None;
-            loop {
-                let rows = self
-                    .store
-                    .sealed_values(kind, after.as_deref(), BATCH)
-                    .await?;
-                let Some(last) = rows.last() else { break };
-                after = Some(last.id.clone());
+            let mut pages = Pages::new(kind);
+            while let Some(rows) = pages.next(self).await? {
                 for v in &rows {
                     let context = context_of(kind, v)?;
-                    match ring.rewrap(&v.sealed, &context)? {
-                        None => report.current += 1,
-                        Some(new) => {
-                            if self
-                                .store
-                                .replace_sealed(kind, &v.id, &v.sealed, &new)
-                                .await?
-                            {
-                                *report.rewrapped.entry(kind.label()).or_insert(0) += 1;
-                            } else {
-                                report.skipped += 1;
-                            }
-                        }
+                    let Some(new) = ring.rewrap(&v.sealed, &context)? else {
+                        report.current += 1;
+                        continue;
+                    };
+                    if self
+                        .store
+                        .replace_sealed(kind, &v.id, &v.sealed, &new)
+                        .await?
+                    {
+                        *report.rewrapped.entry(kind.label()).or_insert(0) += 1;
+                    } else {
+                        report.skipped += 1;
                     }
-                }
-                if rows.len() < BATCH as usize {
-                    break;
                 }
             }
         }
@@ -71,24 +61,49 @@ impl Core {
     pub async fn sealed_values_by_master_key(&self) -> Result<BTreeMap<String, u64>> {
         let mut counts = BTreeMap::new();
         for kind in SealedKind::ALL {
-            let mut after: Option<String> = None;
-            loop {
-                let rows = self
-                    .store
-                    .sealed_values(kind, after.as_deref(), BATCH)
-                    .await?;
-                let Some(last) = rows.last() else { break };
-                after = Some(last.id.clone());
+            let mut pages = Pages::new(kind);
+            while let Some(rows) = pages.next(self).await? {
                 for v in &rows {
                     let id = master_key_id(&v.sealed).unwrap_or("(unreadable)");
                     *counts.entry(id.to_owned()).or_insert(0) += 1;
                 }
-                if rows.len() < BATCH as usize {
-                    break;
-                }
             }
         }
         Ok(counts)
+    }
+}
+
+/// One kind's sealed values, [`BATCH`] rows per store round trip, by id.
+struct Pages {
+    kind: SealedKind,
+    after: Option<String>,
+    done: bool,
+}
+
+impl Pages {
+    fn new(kind: SealedKind) -> Self {
+        Pages {
+            kind,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next page; `None` when every row has been read.
+    async fn next(&mut self, core: &Core) -> Result<Option<Vec<SealedValue>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let rows = core
+            .store
+            .sealed_values(self.kind, self.after.as_deref(), BATCH)
+            .await?;
+        self.done = rows.len() < BATCH as usize;
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        self.after = Some(last.id.clone());
+        Ok(Some(rows))
     }
 }
 
