@@ -9,7 +9,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::ids::{AccountId, AuditId};
+use crate::ids::{AccountId, AuditId, OrgId};
 
 /// One audit record.
 #[derive(Debug, Clone, Serialize)]
@@ -21,6 +21,8 @@ pub struct AuditEvent {
     pub at: OffsetDateTime,
     /// The account concerned, when known.
     pub user_id: Option<AccountId>,
+    /// The organisation concerned; when unset, the store records the account's.
+    pub org_id: Option<OrgId>,
     /// The name that was presented, for failures against unknown accounts.
     pub username: Option<String>,
     /// What happened, e.g. `login.succeeded`.
@@ -66,6 +68,7 @@ impl AuditEvent {
             id: AuditId::generate(),
             at,
             user_id: None,
+            org_id: None,
             username: None,
             action: action.to_owned(),
             factor: None,
@@ -78,6 +81,12 @@ impl AuditEvent {
     /// Sets the account.
     pub fn user(mut self, id: &AccountId) -> Self {
         self.user_id = Some(id.clone());
+        self
+    }
+
+    /// Sets the organisation (for records about an organisation rather than an account).
+    pub fn org(mut self, id: &OrgId) -> Self {
+        self.org_id = Some(id.clone());
         self
     }
 

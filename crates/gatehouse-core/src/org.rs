@@ -1,23 +1,120 @@
-//! Organisations. For now every account belongs to the default one; policies come later.
+//! Organisations: their edition, the roles of their members, and their policy for
+//! members' credentials. Every account belongs to exactly one organisation.
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::error::{Error, Result};
 use crate::ids::OrgId;
 
-/// The name of the organisation every new account joins.
+/// The name of the organisation accounts join when none is named (and of the one an
+/// existing install's accounts were moved into).
 pub const DEFAULT_ORG_NAME: &str = "default";
 
 /// An organisation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Org {
     /// Stable id.
     pub id: OrgId,
     /// Unique name.
     pub name: String,
+    /// What the organisation's plan includes.
+    pub edition: Edition,
     /// When it was made.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// An organisation's name: 2–64 characters of `a-z 0-9 . _ -`, starting with a letter or
+/// digit (it appears in URLs of the platform and in command lines).
+pub fn parse_org_name(raw: &str) -> Result<String> {
+    let s = raw.trim().to_ascii_lowercase();
+    let len = s.chars().count();
+    let charset = s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if !(2..=64).contains(&len) || !charset || !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(Error::invalid(
+            "name",
+            "must be 2 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ));
+    }
+    Ok(s)
+}
+
+/// What an organisation's plan includes. The platform's documentation: "Access Controls
+/// for API Keys is an Enterprise Level Feature, however Teams will be able to use this
+/// page to generate a Team Computer Key."
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Edition {
+    /// The Keys page offers the Team Computer Key and the SCIM key.
+    Team,
+    /// Permission-scoped Public API Keys as well.
+    Enterprise,
+}
+
+impl Edition {
+    /// The stored and CLI form.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Edition::Team => "team",
+            Edition::Enterprise => "enterprise",
+        }
+    }
+
+    /// Parses the stored and CLI form.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "team" => Ok(Edition::Team),
+            "enterprise" => Ok(Edition::Enterprise),
+            _ => Err(Error::invalid("edition", "must be team or enterprise")),
+        }
+    }
+
+    /// Whether the organisation may own permission-scoped Public API Keys.
+    pub fn has_public_api_keys(&self) -> bool {
+        matches!(self, Edition::Enterprise)
+    }
+}
+
+/// A member's role in their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Runs the organisation, including who else is an owner. An organisation always keeps
+    /// at least one active owner.
+    Owner,
+    /// Runs members, keys and policies, but cannot make or unmake owners.
+    Admin,
+    /// Manages their own credentials only.
+    Member,
+}
+
+impl Role {
+    /// The stored and API form.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// Parses the stored and API form.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "owner" => Ok(Role::Owner),
+            "admin" => Ok(Role::Admin),
+            "member" => Ok(Role::Member),
+            _ => Err(Error::invalid("role", "must be owner, admin or member")),
+        }
+    }
+
+    /// Owners and admins run the organisation: its admin panel, its keys, its policy.
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
 }
 
 /// How long a new API key lives.

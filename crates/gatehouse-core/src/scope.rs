@@ -28,6 +28,38 @@ pub const SSH_PRIVATE_KEYS_USE: &str = "ssh_private_keys:use";
 /// Have the platform sign with any account's stored SSH private keys (administrators).
 pub const SSH_PRIVATE_KEYS_USE_ALL: &str = "ssh_private_keys:use_all";
 
+/// List the organisation's members, their roles and status.
+pub const ORG_MEMBERS_READ: &str = "org:members:read";
+/// Add members, change roles, disable and enable members, reset their 2-step verification.
+pub const ORG_MEMBERS_WRITE: &str = "org:members:write";
+/// List every key of the organisation: members' API keys, Public API Keys, the Team
+/// Computer Key and the SCIM key.
+pub const ORG_KEYS_READ: &str = "org:keys:read";
+/// Create, duplicate, disable and delete the organisation's keys, and disable or delete
+/// members' API keys.
+pub const ORG_KEYS_WRITE: &str = "org:keys:write";
+/// Read and export the organisation's audit log.
+pub const ORG_AUDIT_READ: &str = "org:audit:read";
+/// Change the organisation's credential policies.
+pub const ORG_POLICY_WRITE: &str = "org:policy:write";
+/// Provision the organisation's accounts through SCIM (the SCIM key's only permission).
+pub const SCIM_PROVISION: &str = "scim:provision";
+
+/// The organisation scopes: administrators hold them, and the organisation's Public API
+/// Keys may carry them.
+pub const ORG_SCOPES: &[&str] = &[
+    ORG_MEMBERS_READ,
+    ORG_MEMBERS_WRITE,
+    ORG_KEYS_READ,
+    ORG_KEYS_WRITE,
+    ORG_AUDIT_READ,
+    ORG_POLICY_WRITE,
+];
+
+/// What the Team Computer Key may do: read its own organisation's members' SSH public
+/// keys, for sshd's `AuthorizedKeysCommand` on the organisation's clusters.
+pub const TEAM_COMPUTER_KEY_SCOPES: &[&str] = &[SSH_KEYS_READ_ALL];
+
 /// Gatehouse's own scopes. Platform scopes are added by configuration.
 pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
     (ACCOUNT_READ, "read your account and session details"),
@@ -63,13 +95,46 @@ pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
         SSH_PRIVATE_KEYS_USE_ALL,
         "have the platform sign with any account's stored SSH private keys (administrators only)",
     ),
+    (
+        ORG_MEMBERS_READ,
+        "list your organisation's members (administrators only)",
+    ),
+    (
+        ORG_MEMBERS_WRITE,
+        "add, disable and re-enable members, change roles, reset 2-step verification (administrators only)",
+    ),
+    (
+        ORG_KEYS_READ,
+        "list every key of your organisation (administrators only)",
+    ),
+    (
+        ORG_KEYS_WRITE,
+        "create, disable and delete your organisation's keys and members' API keys (administrators only)",
+    ),
+    (
+        ORG_AUDIT_READ,
+        "read and export your organisation's audit log (administrators only)",
+    ),
+    (
+        ORG_POLICY_WRITE,
+        "change your organisation's credential policies (administrators only)",
+    ),
 ];
 
 /// The permission to sign an account out everywhere (every session and token).
 pub const SIGN_OUT_EVERYWHERE: &str = "sessions:revoke_all";
 
-/// Scopes only administrators may hold.
-pub const ADMIN_ONLY_SCOPES: &[&str] = &[SSH_KEYS_READ_ALL, SSH_PRIVATE_KEYS_USE_ALL];
+/// Scopes only administrators may hold (and the organisation scopes of [`ORG_SCOPES`]).
+pub const ADMIN_ONLY_SCOPES: &[&str] = &[
+    SSH_KEYS_READ_ALL,
+    SSH_PRIVATE_KEYS_USE_ALL,
+    ORG_MEMBERS_READ,
+    ORG_MEMBERS_WRITE,
+    ORG_KEYS_READ,
+    ORG_KEYS_WRITE,
+    ORG_AUDIT_READ,
+    ORG_POLICY_WRITE,
+];
 
 /// What a new key gets when the request names no permissions.
 pub const DEFAULT_KEY_SCOPES: &[&str] = &[ACCOUNT_READ];
@@ -168,8 +233,25 @@ impl ScopeCatalog {
             .collect()
     }
 
-    /// The scopes an account may hold: everything, minus admin-only scopes for members.
-    pub fn for_user(&self, is_admin: bool) -> Scopes {
+    /// The scopes an account's credentials may hold: for an owner or admin every scope,
+    /// for a member everything but the admin-only ones; for an organisation's own
+    /// principal (its keys) the organisation scopes, reading its members' SSH keys, SCIM
+    /// and the platform's scopes, and none of a person's.
+    pub fn for_account(&self, account: &crate::account::Account) -> Scopes {
+        if account.kind == crate::account::AccountKind::Org {
+            return Scopes::of(
+                ORG_SCOPES
+                    .iter()
+                    .chain(TEAM_COMPUTER_KEY_SCOPES)
+                    .chain([SCIM_PROVISION].iter())
+                    .map(|s| (*s).to_owned())
+                    .chain(self.platform.iter().cloned()),
+            );
+        }
+        self.for_person(account.is_admin())
+    }
+
+    fn for_person(&self, is_admin: bool) -> Scopes {
         Scopes::of(
             BUILTIN_SCOPES
                 .iter()
@@ -180,12 +262,46 @@ impl ScopeCatalog {
         )
     }
 
+    /// The permissions a Public API Key may carry: the organisation scopes, reading the
+    /// members' SSH public keys, and the platform's scopes; with descriptions.
+    pub fn org_key_catalog(&self) -> Vec<(String, String)> {
+        self.all()
+            .into_iter()
+            .filter(|(n, _)| {
+                ORG_SCOPES.contains(&n.as_str())
+                    || n == SSH_KEYS_READ_ALL
+                    || self.platform.contains(n)
+            })
+            .collect()
+    }
+
+    /// Validates the permissions requested for a Public API Key (at least one, each from
+    /// [`ScopeCatalog::org_key_catalog`]).
+    pub fn parse_org_key_request(&self, requested: &[String]) -> Result<Scopes> {
+        let known: Vec<String> = self.org_key_catalog().into_iter().map(|(n, _)| n).collect();
+        if requested.is_empty() {
+            return Err(Error::invalid(
+                "permissions",
+                "must name at least one permission",
+            ));
+        }
+        for n in requested {
+            if !known.contains(n) {
+                return Err(Error::invalid(
+                    "permissions",
+                    format!("{n:?} is not a permission an organisation key can carry"),
+                ));
+            }
+        }
+        Ok(Scopes::of(requested.iter().cloned()))
+    }
+
     /// Validates requested names; `None` means the default set.
     pub fn parse_request(&self, requested: Option<&[String]>) -> Result<Scopes> {
         let Some(names) = requested else {
             return Ok(Scopes::of(DEFAULT_KEY_SCOPES.iter().copied()));
         };
-        let known = self.for_user(true);
+        let known = self.for_person(true);
         for n in names {
             if !known.contains(n) {
                 return Err(Error::invalid(
@@ -211,12 +327,29 @@ mod tests {
     #[test]
     fn members_never_hold_admin_only_scopes() {
         let c = ScopeCatalog::new(&["compute:run".into()]).expect("catalog");
-        assert!(!c.for_user(false).contains("ssh_keys:read_all"));
-        assert!(c.for_user(true).contains("ssh_keys:read_all"));
-        assert!(!c.for_user(false).contains("ssh_private_keys:use_all"));
-        assert!(c.for_user(true).contains("ssh_private_keys:use_all"));
-        assert!(c.for_user(false).contains("ssh_private_keys:use"));
-        assert!(c.for_user(false).contains("compute:run"));
+        assert!(!c.for_person(false).contains("ssh_keys:read_all"));
+        assert!(c.for_person(true).contains("ssh_keys:read_all"));
+        assert!(!c.for_person(false).contains("ssh_private_keys:use_all"));
+        assert!(c.for_person(true).contains("ssh_private_keys:use_all"));
+        assert!(c.for_person(false).contains("ssh_private_keys:use"));
+        assert!(c.for_person(false).contains("compute:run"));
+        for s in ORG_SCOPES {
+            assert!(!c.for_person(false).contains(s), "{s}");
+            assert!(c.for_person(true).contains(s), "{s}");
+        }
+        assert!(!c.for_person(true).contains(SCIM_PROVISION));
+    }
+
+    #[test]
+    fn organisation_keys_carry_organisation_and_platform_scopes_only() {
+        let c = ScopeCatalog::new(&["compute:run".into()]).expect("catalog");
+        assert!(
+            c.parse_org_key_request(&["org:keys:read".into(), "compute:run".into()])
+                .is_ok()
+        );
+        assert!(c.parse_org_key_request(&["api_keys:write".into()]).is_err());
+        assert!(c.parse_org_key_request(&[SCIM_PROVISION.into()]).is_err());
+        assert!(c.parse_org_key_request(&[]).is_err());
     }
 
     #[test]

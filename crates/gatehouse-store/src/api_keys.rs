@@ -10,12 +10,12 @@ macro_rules! impl_api_key_store {
             use time::OffsetDateTime;
 
             use crate::error::db;
-            use gatehouse_core::api_key::{ApiKeyRecord, KeyUsage};
-            use gatehouse_core::ids::{ApiKeyId, AccountId};
+            use gatehouse_core::api_key::{ApiKeyKind, ApiKeyRecord, KeyUsage};
+            use gatehouse_core::ids::{ApiKeyId, AccountId, OrgId};
             use gatehouse_core::page::PageRequest;
             use gatehouse_core::scope::Scopes;
             use gatehouse_core::secret::TokenHash;
-            use gatehouse_core::store::{ApiKeyStore, Invalidation};
+            use gatehouse_core::store::{ApiKeyStore, Invalidation, OrgKeyDeleted, OrgKeyFilter, OrgKeyRecord};
 
             use super::{DbOf, $store, publish};
             use crate::sql::{opt_ts, stored_hash, ts};
@@ -24,8 +24,26 @@ macro_rules! impl_api_key_store {
                 () => {
                     "api_key_id, account_id, name, display_prefix, key_hash, permissions, created_at, \
                      created_by, expires_at, last_used_at, last_used_ip, last_used_user_agent, enabled, \
-                     parent_id, revoked_at"
+                     parent_id, revoked_at, kind"
                 };
+            }
+
+            /// The key columns with the `k` alias, for queries that join the holder.
+            macro_rules! key_joined {
+                () => {
+                    "k.api_key_id, k.account_id, k.name, k.display_prefix, k.key_hash, \
+                 k.permissions, k.created_at, k.created_by, k.expires_at, k.last_used_at, k.last_used_ip, \
+                 k.last_used_user_agent, k.enabled, k.parent_id, k.revoked_at, k.kind, \
+                 a.username AS owner_username, a.display_name AS owner_display_name"
+                };
+            }
+
+            fn org_key_row(r: &<DbOf as sqlx::Database>::Row) -> Result<OrgKeyRecord> {
+                Ok(OrgKeyRecord {
+                    key: key_row(r)?,
+                    owner_username: r.try_get("owner_username").map_err(db)?,
+                    owner_display_name: r.try_get("owner_display_name").map_err(db)?,
+                })
             }
 
             fn key_row(r: &<DbOf as sqlx::Database>::Row) -> Result<ApiKeyRecord> {
@@ -33,6 +51,7 @@ macro_rules! impl_api_key_store {
                 Ok(ApiKeyRecord {
                     id: ApiKeyId(r.try_get("api_key_id").map_err(db)?),
                     user_id: AccountId(r.try_get("account_id").map_err(db)?),
+                    kind: ApiKeyKind::parse(&r.try_get::<String, _>("kind").map_err(db)?)?,
                     name: r.try_get("name").map_err(db)?,
                     display_prefix: r.try_get("display_prefix").map_err(db)?,
                     key_hash: stored_hash(&hash, "key")?,
@@ -47,6 +66,31 @@ macro_rules! impl_api_key_store {
                     parent_id: r.try_get("parent_id").map_err(db)?,
                     revoked_at: opt_ts(r.try_get("revoked_at").map_err(db)?)?,
                 })
+            }
+
+            async fn insert_key(tx: &mut sqlx::Transaction<'_, DbOf>, k: &ApiKeyRecord) -> Result<()> {
+                sqlx::query(concat!("INSERT INTO api_key (", key_columns!(), ") VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"))
+                    .bind(&k.id.0)
+                    .bind(&k.user_id.0)
+                    .bind(&k.name)
+                    .bind(&k.display_prefix)
+                    .bind(k.key_hash.to_hex())
+                    .bind(k.permissions.to_space_separated())
+                    .bind(k.created_at.unix_timestamp())
+                    .bind(&k.created_by)
+                    .bind(k.expires_at.map(|t| t.unix_timestamp()))
+                    .bind(k.last_used_at.map(|t| t.unix_timestamp()))
+                    .bind(&k.last_used_ip)
+                    .bind(&k.last_used_user_agent)
+                    .bind(k.enabled)
+                    .bind(&k.parent_id)
+                    .bind(k.revoked_at.map(|t| t.unix_timestamp()))
+                    .bind(k.kind.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db)?;
+                Ok(())
             }
 
             /// Revokes the keys an `UPDATE … RETURNING api_key_id, key_hash` statement
@@ -78,26 +122,7 @@ macro_rules! impl_api_key_store {
                 async fn insert_api_keys(&self, keys: &[ApiKeyRecord]) -> Result<()> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
                     for k in keys {
-                        sqlx::query(concat!("INSERT INTO api_key (", key_columns!(), ") VALUES \
-                             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"))
-                        .bind(&k.id.0)
-                        .bind(&k.user_id.0)
-                        .bind(&k.name)
-                        .bind(&k.display_prefix)
-                        .bind(k.key_hash.to_hex())
-                        .bind(k.permissions.to_space_separated())
-                        .bind(k.created_at.unix_timestamp())
-                        .bind(&k.created_by)
-                        .bind(k.expires_at.map(|t| t.unix_timestamp()))
-                        .bind(k.last_used_at.map(|t| t.unix_timestamp()))
-                        .bind(&k.last_used_ip)
-                        .bind(&k.last_used_user_agent)
-                        .bind(k.enabled)
-                        .bind(&k.parent_id)
-                        .bind(k.revoked_at.map(|t| t.unix_timestamp()))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                        insert_key(&mut tx, k).await?;
                     }
                     tx.commit().await.map_err(db)
                 }
@@ -261,6 +286,140 @@ macro_rules! impl_api_key_store {
                         .map_err(db)?;
                     }
                     tx.commit().await.map_err(db)
+                }
+
+                async fn list_org_keys(
+                    &self,
+                    org: &OrgId,
+                    filter: &OrgKeyFilter,
+                    page: &PageRequest,
+                ) -> Result<Vec<OrgKeyRecord>> {
+                    let sql = concat!(
+                        "SELECT ", key_joined!(), " FROM api_key k JOIN account a ON a.account_id = k.account_id \
+                         WHERE a.org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR k.kind = $2) \
+                         AND (CAST($3 AS TEXT) IS NULL OR k.account_id = $3) \
+                         AND (CAST($4 AS BOOLEAN) IS NULL OR k.enabled = $4) \
+                         AND (CAST($5 AS BIGINT) IS NULL OR k.created_at > $5 OR (k.created_at = $5 AND k.api_key_id > $6)) \
+                         ORDER BY k.created_at, k.api_key_id LIMIT $7"
+                    );
+                    sqlx::query(sql)
+                        .bind(&org.0)
+                        .bind(filter.kind.map(|k| k.as_str()))
+                        .bind(filter.owner.as_ref().map(|o| o.0.clone()))
+                        .bind(filter.enabled)
+                        .bind(page.after_created_at())
+                        .bind(page.after_id())
+                        .bind(page.fetch_limit())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(org_key_row)
+                        .collect()
+                }
+
+                async fn org_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<OrgKeyRecord>> {
+                    let sql = concat!(
+                        "SELECT ", key_joined!(), " FROM api_key k JOIN account a ON a.account_id = k.account_id \
+                         WHERE a.org_id = $1 AND k.api_key_id = $2"
+                    );
+                    sqlx::query(sql)
+                        .bind(&org.0)
+                        .bind(&id.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .as_ref()
+                        .map(org_key_row)
+                        .transpose()
+                }
+
+                async fn set_org_key_enabled(
+                    &self,
+                    org: &OrgId,
+                    id: &ApiKeyId,
+                    enabled: bool,
+                    at: OffsetDateTime,
+                ) -> Result<bool> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let done = sqlx::query(
+                        "UPDATE api_key SET enabled = $1 WHERE api_key_id = $2 \
+                         AND account_id IN (SELECT account_id FROM account WHERE org_id = $3)",
+                    )
+                    .bind(enabled)
+                    .bind(&id.0)
+                    .bind(&org.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
+                    tx.commit().await.map_err(db)?;
+                    Ok(true)
+                }
+
+                async fn delete_org_key(
+                    &self,
+                    org: &OrgId,
+                    id: &ApiKeyId,
+                    only_if_disabled: bool,
+                    at: OffsetDateTime,
+                ) -> Result<OrgKeyDeleted> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let gone = sqlx::query(
+                        "DELETE FROM api_key WHERE api_key_id = $1 \
+                         AND account_id IN (SELECT account_id FROM account WHERE org_id = $2) \
+                         AND (NOT $3 OR enabled = FALSE) RETURNING key_hash",
+                    )
+                    .bind(&id.0)
+                    .bind(&org.0)
+                    .bind(only_if_disabled)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let Some(gone) = gone else {
+                        drop(tx);
+                        return Ok(if self.org_key(org, id).await?.is_some() {
+                            OrgKeyDeleted::StillEnabled
+                        } else {
+                            OrgKeyDeleted::NotFound
+                        });
+                    };
+                    let hash: String = gone.try_get("key_hash").map_err(db)?;
+                    publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
+                    tx.commit().await.map_err(db)?;
+                    Ok(OrgKeyDeleted::Deleted(stored_hash(&hash, "key")?))
+                }
+
+                async fn insert_sole_key(
+                    &self,
+                    k: &ApiKeyRecord,
+                    replace: bool,
+                    at: OffsetDateTime,
+                ) -> Result<Option<(ApiKeyId, TokenHash)>> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let mut replaced = None;
+                    if replace {
+                        let old = sqlx::query(
+                            "DELETE FROM api_key WHERE account_id = $1 AND kind = $2 RETURNING api_key_id, key_hash",
+                        )
+                        .bind(&k.user_id.0)
+                        .bind(k.kind.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if let Some(old) = old {
+                            let old_id = ApiKeyId(old.try_get("api_key_id").map_err(db)?);
+                            let hash: String = old.try_get("key_hash").map_err(db)?;
+                            publish(&mut tx, at, Invalidation::ApiKey(old_id.clone())).await?;
+                            replaced = Some((old_id, stored_hash(&hash, "key")?));
+                        }
+                    }
+                    insert_key(&mut tx, k).await?;
+                    tx.commit().await.map_err(db)?;
+                    Ok(replaced)
                 }
 
                 async fn count_api_keys(&self) -> Result<u64> {

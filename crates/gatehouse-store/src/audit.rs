@@ -10,7 +10,7 @@ macro_rules! impl_audit_store {
 
             use crate::error::db;
             use gatehouse_core::audit::AuditEvent;
-            use gatehouse_core::ids::{AuditId, AccountId};
+            use gatehouse_core::ids::{AuditId, AccountId, OrgId};
             use gatehouse_core::store::AuditStore;
 
             use super::{DbOf, $store};
@@ -24,6 +24,7 @@ macro_rules! impl_audit_store {
                         .try_get::<Option<String>, _>("account_id")
                         .map_err(db)?
                         .map(AccountId),
+                    org_id: r.try_get::<Option<String>, _>("org_id").map_err(db)?.map(OrgId),
                     username: r.try_get("username").map_err(db)?,
                     action: r.try_get("action").map_err(db)?,
                     factor: r.try_get("factor").map_err(db)?,
@@ -38,7 +39,8 @@ macro_rules! impl_audit_store {
                 async fn insert_audit(&self, e: &AuditEvent) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO audit_event (audit_event_id, created_at, account_id, username, \
-                         action, factor, ip, detail, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                         action, factor, ip, detail, user_agent, org_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                         COALESCE(CAST($10 AS TEXT), (SELECT org_id FROM account WHERE account_id = $3)))",
                     )
                     .bind(&e.id.0)
                     .bind(e.at.unix_timestamp())
@@ -49,6 +51,7 @@ macro_rules! impl_audit_store {
                     .bind(&e.ip)
                     .bind(&e.detail)
                     .bind(&e.user_agent)
+                    .bind(e.org_id.as_ref().map(|o| o.0.clone()))
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
@@ -58,7 +61,7 @@ macro_rules! impl_audit_store {
                 async fn list_audit(&self, user: Option<&AccountId>, limit: u32) -> Result<Vec<AuditEvent>> {
                     sqlx::query(
                         "SELECT audit_event_id, created_at, account_id, username, action, factor, ip, detail, \
-                         user_agent FROM audit_event WHERE (CAST($1 AS TEXT) IS NULL OR account_id = $1) \
+                         user_agent, org_id FROM audit_event WHERE (CAST($1 AS TEXT) IS NULL OR account_id = $1) \
                          ORDER BY created_at DESC, audit_event_id DESC LIMIT $2",
                     )
                     .bind(user.map(|u| u.0.clone()))

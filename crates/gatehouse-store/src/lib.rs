@@ -19,6 +19,7 @@ mod error;
 mod invalidations;
 mod mfa;
 mod migrate;
+mod orgs;
 mod postgres;
 mod sealed;
 mod sessions;
@@ -101,6 +102,81 @@ mod tests {
                 assert!(m.name.starts_with(&format!("{:04}_", m.version)));
             }
         }
+    }
+
+    /// An install from before organisations: an admin, a member and an audit record,
+    /// written at migration 10.
+    const BEFORE_ORGS: &str = "\
+        INSERT INTO org (org_id, name, created_at) VALUES ('org_d', 'default', 1); \
+        INSERT INTO account (account_id, org_id, username, email, display_name, password_hash, \
+            disabled, created_at, is_admin) VALUES \
+            ('usr_admin', 'org_d', 'admin', 'a@x', 'Admin', 'h', FALSE, 1, TRUE), \
+            ('usr_second', 'org_d', 'second', 's@x', 'Second', 'h', FALSE, 3, TRUE), \
+            ('usr_bob', 'org_d', 'bob', 'b@x', 'Bob', 'h', FALSE, 2, FALSE); \
+        INSERT INTO audit_event (audit_event_id, created_at, account_id, action) \
+            VALUES ('aud_1', 5, 'usr_bob', 'login.succeeded');";
+
+    /// What the upgrade must have made of [`BEFORE_ORGS`].
+    const AFTER_ORGS: &str = "SELECT \
+        (SELECT role FROM account WHERE account_id = 'usr_admin') || ',' || \
+        (SELECT role FROM account WHERE account_id = 'usr_second') || ',' || \
+        (SELECT role FROM account WHERE account_id = 'usr_bob') || ',' || \
+        (SELECT COUNT(*) FROM account WHERE operator) || ',' || \
+        (SELECT account_id FROM account WHERE operator) || ',' || \
+        (SELECT org_id FROM audit_event WHERE audit_event_id = 'aud_1') || ',' || \
+        (SELECT edition FROM org WHERE org_id = 'org_d') AS summary";
+
+    const UPGRADED: &str = "owner,owner,member,1,usr_admin,org_d,team";
+
+    #[tokio::test]
+    async fn an_install_from_before_organisations_keeps_its_accounts_with_the_admins_as_owners() {
+        use sqlx::{Connection, Row};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = testing::fresh_sqlite_url(dir.path());
+        let opts: sqlx::sqlite::SqliteConnectOptions = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .expect("url")
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&opts)
+            .await
+            .expect("connect");
+        migrate::run_migrations(&mut conn, &sqlite::MIGRATIONS[..10], "BEGIN IMMEDIATE")
+            .await
+            .expect("old migrations");
+        sqlx::raw_sql(BEFORE_ORGS)
+            .execute(&mut conn)
+            .await
+            .expect("old data");
+        migrate::run_migrations(&mut conn, sqlite::MIGRATIONS, "BEGIN IMMEDIATE")
+            .await
+            .expect("upgrade");
+        let row = sqlx::query(AFTER_ORGS)
+            .fetch_one(&mut conn)
+            .await
+            .expect("q");
+        assert_eq!(row.try_get::<String, _>("summary").expect("col"), UPGRADED);
+    }
+
+    #[tokio::test]
+    async fn a_postgres_install_from_before_organisations_is_upgraded_alike() {
+        use sqlx::{Connection, Row};
+        let url = testing::fresh_postgres_url().await;
+        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+        migrate::run_migrations(&mut conn, &postgres::MIGRATIONS[..10], "BEGIN")
+            .await
+            .expect("old migrations");
+        sqlx::raw_sql(BEFORE_ORGS)
+            .execute(&mut conn)
+            .await
+            .expect("old data");
+        migrate::run_migrations(&mut conn, postgres::MIGRATIONS, "BEGIN")
+            .await
+            .expect("upgrade");
+        let row = sqlx::query(AFTER_ORGS)
+            .fetch_one(&mut conn)
+            .await
+            .expect("q");
+        assert_eq!(row.try_get::<String, _>("summary").expect("col"), UPGRADED);
     }
 
     #[test]

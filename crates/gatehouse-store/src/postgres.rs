@@ -61,6 +61,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0010_ssh_known_hosts.sql",
         sql: include_str!("../migrations/postgres/0010_ssh_known_hosts.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_organisations.sql",
+        sql: include_str!("../migrations/postgres/0011_organisations.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.
@@ -103,6 +108,7 @@ impl PostgresStore {
 
 crate::sql::impl_store!(PostgresStore);
 crate::accounts::impl_account_store!(PostgresStore);
+crate::orgs::impl_org_store!(PostgresStore);
 crate::sessions::impl_session_store!(PostgresStore);
 crate::throttle::impl_throttle_store!(PostgresStore);
 crate::audit::impl_audit_store!(PostgresStore);

@@ -64,6 +64,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0010_ssh_known_hosts.sql",
         sql: include_str!("../migrations/sqlite/0010_ssh_known_hosts.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_organisations.sql",
+        sql: include_str!("../migrations/sqlite/0011_organisations.sql"),
+    },
 ];
 
 /// A SQLite-backed store.
@@ -102,6 +107,7 @@ impl SqliteStore {
 
 crate::sql::impl_store!(SqliteStore);
 crate::accounts::impl_account_store!(SqliteStore);
+crate::orgs::impl_org_store!(SqliteStore);
 crate::sessions::impl_session_store!(SqliteStore);
 crate::throttle::impl_throttle_store!(SqliteStore);
 crate::audit::impl_audit_store!(SqliteStore);

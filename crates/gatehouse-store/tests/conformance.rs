@@ -11,7 +11,7 @@ use gatehouse_core::ids::{AccountId, SessionId};
 use gatehouse_core::secret::TokenHash;
 use gatehouse_core::service::{BootstrapOutcome, LoginAttempt, NewAccount};
 use gatehouse_core::session::SessionRecord;
-use gatehouse_core::store::{Invalidation, Store};
+use gatehouse_core::store::{Invalidation, MemberChange, Store};
 
 mod common;
 use common::*;
@@ -41,7 +41,8 @@ async fn add_user(store: &Arc<dyn Store>, name: &str) -> gatehouse_core::account
             display_name: DisplayName::parse(name).expect("display"),
             org_id: org.id,
             password_hash: "$argon2id$placeholder".into(),
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            operator: false,
             created_at: t0(),
         })
         .await
@@ -94,7 +95,8 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<
             display_name: DisplayName::parse("x").expect("d"),
             org_id: org.id.clone(),
             password_hash: "h".into(),
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            operator: false,
             created_at: t0(),
         })
         .await;
@@ -132,7 +134,7 @@ conformance!(
             .expect("set");
         let t = OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("t");
         store
-            .set_account_disabled(&u.id, true, t)
+            .change_member(None, &u.id, &MemberChange::Disabled(true), t)
             .await
             .expect("disable");
         let r = store.account_by_id(&u.id).await.expect("q").expect("found");
@@ -144,7 +146,12 @@ conformance!(
         ));
         assert!(matches!(
             store
-                .set_account_disabled(&AccountId::generate(), true, t)
+                .change_member(
+                    None,
+                    &AccountId::generate(),
+                    &MemberChange::Disabled(true),
+                    t
+                )
                 .await,
             Err(Error::NotFound)
         ));
@@ -163,7 +170,12 @@ conformance!(
         let t = OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("t");
         for (i, disabled) in [true, false, true].into_iter().enumerate() {
             store
-                .set_account_disabled(&u.id, disabled, t + Duration::seconds(i as i64 * 10))
+                .change_member(
+                    None,
+                    &u.id,
+                    &MemberChange::Disabled(disabled),
+                    t + Duration::seconds(i as i64 * 10),
+                )
                 .await
                 .expect("set");
         }
@@ -197,7 +209,7 @@ conformance!(
         let later = t + Duration::seconds(30);
         for disabled in [false, true] {
             store
-                .set_account_disabled(&u.id, disabled, later)
+                .change_member(None, &u.id, &MemberChange::Disabled(disabled), later)
                 .await
                 .expect("set");
         }
@@ -404,7 +416,8 @@ conformance!(
             email: "gina@example.org",
             display_name: None,
             password: PW,
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            org: None,
         })
         .await
         .expect("create");
@@ -471,7 +484,8 @@ conformance!(
             email: "h@example.org",
             display_name: None,
             password: PW,
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            org: None,
         })
         .await
         .expect("create");
@@ -499,7 +513,8 @@ conformance!(
             email: "i@example.org",
             display_name: None,
             password: PW,
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            org: None,
         })
         .await
         .expect("create");
@@ -531,7 +546,8 @@ conformance!(
             email: "j@example.org",
             display_name: None,
             password: PW,
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            org: None,
         })
         .await
         .expect("create");
@@ -567,7 +583,8 @@ conformance!(
             email: "k@example.org",
             display_name: None,
             password: PW,
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            org: None,
         })
         .await
         .expect("create");
@@ -619,7 +636,8 @@ conformance!(
             email: "l@example.org",
             display_name: None,
             password: PW,
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            org: None,
         })
         .await
         .expect("create");
@@ -659,7 +677,8 @@ conformance!(
             email: "m@example.org",
             display_name: None,
             password: PW,
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            org: None,
         })
         .await
         .expect("create");
@@ -703,7 +722,8 @@ conformance!(
                     email: "n@example.org",
                     display_name: None,
                     password: bad,
-                    is_admin: false,
+                    role: gatehouse_core::org::Role::Member,
+                    org: None,
                 })
                 .await;
             assert!(
@@ -732,6 +752,7 @@ fn key_for(user: &AccountId, name: &str, secret: &str) -> ApiKeyRecord {
     ApiKeyRecord {
         id: ApiKeyId::generate(),
         user_id: user.clone(),
+        kind: gatehouse_core::api_key::ApiKeyKind::Personal,
         name: name.into(),
         display_prefix: "gwk_abcdef".into(),
         key_hash: TokenHash::of(secret),

@@ -28,7 +28,8 @@ async fn account(core: &Core, name: &str) {
         email: "x@example.org",
         display_name: None,
         password: PW,
-        is_admin: false,
+        role: gatehouse_core::org::Role::Member,
+        org: None,
     })
     .await
     .expect("create");

@@ -222,7 +222,8 @@ async fn another_users_key_is_404_for_every_operation() {
             email: "m@example.org",
             display_name: None,
             password: "eve has a long passphrase",
-            is_admin: false,
+            role: gatehouse_core::org::Role::Member,
+            org: None,
         })
         .await
         .expect("user");

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, OrgId};
+use crate::org::Role;
 
 /// A username: 2–32 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
 /// Usernames are case-insensitive, so the parsed form is lowercase.
@@ -122,13 +123,48 @@ pub struct Account {
     pub display_name: String,
     /// The organisation the account belongs to.
     pub org_id: OrgId,
-    /// Administrators may hold admin-only scopes and manage org policy.
-    pub is_admin: bool,
+    /// The account's role there.
+    pub role: Role,
+    /// A server operator: may create organisations and move accounts between them.
+    pub operator: bool,
+    /// A person, or the organisation's own principal (which holds the keys the
+    /// organisation owns and never signs in).
+    pub kind: AccountKind,
     /// Disabled accounts cannot authenticate by any means.
     pub disabled: bool,
     /// When the account was made.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl Account {
+    /// Whether the account runs its organisation (an owner or an admin, never the
+    /// organisation's principal).
+    pub fn is_admin(&self) -> bool {
+        self.kind == AccountKind::Person && self.role.is_admin()
+    }
+}
+
+/// What an account stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A person, who signs in.
+    Person,
+    /// An organisation's own principal: the holder of its Public API Keys, its Team
+    /// Computer Key and its SCIM key, so they belong to the organisation and outlive
+    /// whoever created them. It has no password and is never listed as a member.
+    Org,
+}
+
+impl AccountKind {
+    /// The stored form.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AccountKind::Person => "person",
+            AccountKind::Org => "org",
+        }
+    }
 }
 
 /// An account as stored, including its password hash (never leaves the core).
@@ -157,8 +193,10 @@ pub struct NewAccountRecord {
     pub org_id: OrgId,
     /// argon2id PHC string.
     pub password_hash: String,
-    /// Whether the account is an administrator.
-    pub is_admin: bool,
+    /// The account's role in its organisation.
+    pub role: Role,
+    /// Whether the account is a server operator.
+    pub operator: bool,
     /// Creation time.
     pub created_at: OffsetDateTime,
 }

@@ -31,13 +31,72 @@ impl ApiKeyName {
     }
 }
 
+/// Who holds a key and what it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyKind {
+    /// A member's own key, acting as that member.
+    Personal,
+    /// A "Public API Key": owned by the organisation (its principal), with the
+    /// permissions an administrator chose. It outlives whoever created it.
+    Public,
+    /// The organisation's one "Team Computer Key", which its clusters use to read its
+    /// members' SSH public keys.
+    TeamComputer,
+    /// The organisation's one "SCIM Key", good only for its SCIM endpoints.
+    Scim,
+}
+
+impl ApiKeyKind {
+    /// The stored and API form.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ApiKeyKind::Personal => "personal",
+            ApiKeyKind::Public => "public",
+            ApiKeyKind::TeamComputer => "team_computer",
+            ApiKeyKind::Scim => "scim",
+        }
+    }
+
+    /// Parses the stored and API form.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "personal" => Ok(ApiKeyKind::Personal),
+            "public" => Ok(ApiKeyKind::Public),
+            "team_computer" => Ok(ApiKeyKind::TeamComputer),
+            "scim" => Ok(ApiKeyKind::Scim),
+            _ => Err(crate::Error::invalid(
+                "type",
+                "must be personal, public, team_computer or scim",
+            )),
+        }
+    }
+
+    /// The label the platform's documentation uses.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ApiKeyKind::Personal => "API Key",
+            ApiKeyKind::Public => "Public API Key",
+            ApiKeyKind::TeamComputer => "Team Computer Key",
+            ApiKeyKind::Scim => "SCIM Key",
+        }
+    }
+
+    /// Whether the organisation (not a member) holds keys of this kind.
+    pub fn is_org_owned(&self) -> bool {
+        !matches!(self, ApiKeyKind::Personal)
+    }
+}
+
 /// A key as stored (without its secret, which is never kept).
 #[derive(Debug, Clone)]
 pub struct ApiKeyRecord {
     /// Id.
     pub id: ApiKeyId,
-    /// Owner.
+    /// Owner: a member, or the organisation's principal for organisation keys.
     pub user_id: AccountId,
+    /// What the key is.
+    pub kind: ApiKeyKind,
     /// Unique per owner.
     pub name: String,
     /// `gwk_` and the first random characters, for recognising a key in a list.

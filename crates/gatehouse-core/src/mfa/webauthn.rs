@@ -487,7 +487,9 @@ mod tests {
             email: "a@example.org".into(),
             display_name: "Alice".into(),
             disabled: false,
-            is_admin: false,
+            role: crate::org::Role::Member,
+            operator: false,
+            kind: crate::account::AccountKind::Person,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         let (options, state) = rp.start_registration(&user, &[], &[]).expect("start");

@@ -4,8 +4,9 @@ use crate::account::{Account, DisplayName, Email, NewAccountRecord, Username};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::AccountId;
-use crate::org::DEFAULT_ORG_NAME;
+use crate::org::{DEFAULT_ORG_NAME, Role};
 use crate::password::{NewPassword, generate_password_for};
+use crate::store::MemberChange;
 
 use super::Core;
 
@@ -19,8 +20,10 @@ pub struct NewAccount<'a> {
     pub display_name: Option<&'a str>,
     /// Initial password.
     pub password: &'a str,
-    /// Whether the account is an administrator.
-    pub is_admin: bool,
+    /// The account's role in its organisation.
+    pub role: Role,
+    /// The organisation's name; `None`: the default organisation.
+    pub org: Option<&'a str>,
 }
 
 /// What the first start did.
@@ -47,13 +50,18 @@ impl Core {
             .is_none()
             .then(|| generate_password_for(BOOTSTRAP_USERNAME));
         let chosen = password.or(generated.as_deref()).unwrap_or_default();
-        self.create_account(NewAccount {
-            username: BOOTSTRAP_USERNAME,
-            email: "admin@localhost.localdomain",
-            display_name: Some("Administrator"),
-            password: chosen,
-            is_admin: true,
-        })
+        // The first account owns the default organisation and operates the server.
+        self.insert_new_account(
+            NewAccount {
+                username: BOOTSTRAP_USERNAME,
+                email: "admin@localhost.localdomain",
+                display_name: Some("Administrator"),
+                password: chosen,
+                role: Role::Owner,
+                org: None,
+            },
+            true,
+        )
         .await?;
         Ok(match generated {
             Some(p) => BootstrapOutcome::CreatedWithPassword(p.into()),
@@ -61,15 +69,22 @@ impl Core {
         })
     }
 
-    /// Creates an account in the default organisation.
+    /// Creates an account in the named (or the default) organisation.
     #[tracing::instrument(skip_all, fields(username = %input.username))]
     pub async fn create_account(&self, input: NewAccount<'_>) -> Result<Account> {
+        self.insert_new_account(input, false).await
+    }
+
+    async fn insert_new_account(&self, input: NewAccount<'_>, operator: bool) -> Result<Account> {
         let username = Username::parse(input.username)?;
         let email = Email::parse(input.email)?;
         let display_name = DisplayName::parse(input.display_name.unwrap_or(username.as_str()))?;
         let password = NewPassword::parse(input.password, username.as_str())?;
         let now = self.clock.now();
-        let org = self.store.ensure_org(DEFAULT_ORG_NAME, now).await?;
+        let org = match input.org {
+            None => self.store.ensure_org(DEFAULT_ORG_NAME, now).await?,
+            Some(name) => self.org_named(name).await?,
+        };
         let password_hash = self.hasher.hash(password.expose()).await?;
         let user = self
             .store
@@ -80,7 +95,8 @@ impl Core {
                 display_name,
                 org_id: org.id,
                 password_hash,
-                is_admin: input.is_admin,
+                role: input.role,
+                operator,
                 created_at: now,
             })
             .await?;
@@ -113,21 +129,8 @@ impl Core {
     #[tracing::instrument(skip_all, fields(username = %username, disabled))]
     pub async fn set_account_disabled(&self, username: &str, disabled: bool) -> Result<Account> {
         let user = self.account_named(username).await?;
-        self.store
-            .set_account_disabled(&user.id, disabled, self.clock.now())
-            .await?;
-        self.token_owners.remove(&user.id);
-        if disabled {
-            self.end_all_sessions(&user.id).await?;
-        }
-        let action = if disabled {
-            "user.disabled"
-        } else {
-            "user.enabled"
-        };
-        self.audit(AuditEvent::new(self.clock.now(), action).user(&user.id))
-            .await;
-        Ok(Account { disabled, ..user })
+        self.change_member(None, &user.id, MemberChange::Disabled(disabled), None)
+            .await
     }
 
     /// The organisation new accounts join.
@@ -137,7 +140,7 @@ impl Core {
             .await
     }
 
-    /// Every account.
+    /// Every person's account on the server.
     pub async fn list_accounts(&self) -> Result<Vec<Account>> {
         self.store.list_accounts().await
     }

@@ -53,7 +53,7 @@ impl Core {
     /// Builds the actor of a session for `user`.
     pub(crate) fn actor_for_session(&self, user: &crate::account::Account) -> Arc<Actor> {
         Arc::new(Actor {
-            scopes: self.catalog.for_user(user.is_admin),
+            scopes: self.catalog.for_account(user),
             user: user.clone(),
             credential: Credential::Session,
             expires_at: None,
@@ -144,6 +144,7 @@ impl Core {
         let record = ApiKeyRecord {
             id: ApiKeyId::generate(),
             user_id: actor.user.id.clone(),
+            kind: crate::api_key::ApiKeyKind::Personal,
             name: name.as_str().to_owned(),
             display_prefix: secret.display_prefix(),
             key_hash: secret.hash(),
@@ -188,6 +189,7 @@ impl Core {
             records.push(ApiKeyRecord {
                 id: ApiKeyId::generate(),
                 user_id: user.id.clone(),
+                kind: crate::api_key::ApiKeyKind::Personal,
                 name: format!("seed-{batch}-{i}"),
                 display_prefix: secret.display_prefix(),
                 key_hash: secret.hash(),
@@ -413,7 +415,7 @@ impl Core {
             self.api_keys.remove(&hash);
             return Ok(());
         };
-        let allowed = self.catalog.for_user(owner.user.is_admin);
+        let allowed = self.catalog.for_account(&owner.user);
         let permissions = rec.permissions.intersect(&allowed);
         let actor = Arc::new(Actor {
             user: owner.user.clone(),

@@ -132,6 +132,7 @@ impl Core {
         let (mfa_setup_required, security_key_setup_required) =
             self.needs_mfa_setup(user, amr).await?;
         self.store.insert_session(&session).await?;
+        self.store.record_sign_in(&user.id, now).await?;
         let principal = Arc::new(SessionPrincipal {
             session_id: session.id.clone(),
             actor: self.actor_for_session(user),

@@ -652,6 +652,20 @@ impl Core {
     /// resets the code counter and ends every session and token of the account.
     #[tracing::instrument(skip_all, fields(username = %username))]
     pub async fn reset_mfa(&self, username: &str, reason: &str) -> Result<u64> {
+        let user = self.account_named(username).await?;
+        self.remove_all_factors(&user, reason, "mfa.reset_by_operator", None)
+            .await
+    }
+
+    /// Removes every factor and recovery code of `user`, clears its code counter and
+    /// ends its sessions and tokens; audited as `action`, with the reason and who did it.
+    pub(crate) async fn remove_all_factors(
+        &self,
+        user: &Account,
+        reason: &str,
+        action: &str,
+        by: Option<&crate::actor::Actor>,
+    ) -> Result<u64> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(Error::invalid(
@@ -659,15 +673,17 @@ impl Core {
                 "say why, in 1 to 500 characters (it goes to the audit trail)",
             ));
         }
-        let user = self.account_named(username).await?;
         let now = self.clock.now();
         let removed = self.store.delete_all_factors(&user.id, now).await?;
         self.store.clear_failures(&mfa_subject(&user.id)).await?;
         self.end_all_sessions(&user.id).await?;
+        let by = by
+            .map(|a| format!(" by={}", a.user.username))
+            .unwrap_or_default();
         self.audit(
-            AuditEvent::new(now, "mfa.reset_by_operator")
+            AuditEvent::new(now, action)
                 .user(&user.id)
-                .detail(format!("factors={removed} reason={reason}")),
+                .detail(format!("factors={removed} reason={reason:?}{by}")),
         )
         .await;
         Ok(removed)

@@ -7,6 +7,8 @@ mod auth;
 mod invalidations;
 mod master_keys;
 mod mfa;
+mod org_keys;
+mod orgs;
 mod password;
 mod ssh_keys;
 mod ssh_private_key_use;
@@ -22,6 +24,7 @@ pub use mfa::{
     LoginStep, MfaChallenge, MfaLoginAttempt, MfaStatus, Proof, SecondFactor, TotpConfirmed,
     TotpEnrolment,
 };
+pub use org_keys::{ENTERPRISE_ONLY, NewOrgKey};
 pub use password::PasswordChange;
 pub use ssh_private_key_use::{
     SessionBind, SignRequest, Signature, TestReport, TestResult, TestTarget,

@@ -87,7 +87,8 @@ impl Core {
 
     /// The canonical username and the keys that may log in as it on a cluster, for
     /// sshd's `AuthorizedKeysCommand`. Requires `ssh_keys:read_all` (a machine
-    /// credential). Usernames are case-insensitive, as at sign-in, and the answer names
+    /// credential) and answers for the caller's own organisation's members only. Usernames
+    /// are case-insensitive, as at sign-in, and the answer names
     /// the canonical (lowercase) form; unknown or disabled accounts have no keys. A name
     /// that no account could have (`../admin`, `admin\0`) is `NotFound`.
     ///
@@ -103,7 +104,13 @@ impl Core {
             return Err(Error::NotFound);
         }
         let name = Username::parse(username).map_err(|_| Error::NotFound)?;
-        let keys = match self.store.account_by_username(&name).await? {
+        // SECURITY: only the caller's own organisation's members: a Team Computer Key (or
+        // an administrator's key) of one organisation never reads another's.
+        let keys = match self
+            .store
+            .member_by_username(&actor.user.org_id, &name)
+            .await?
+        {
             Some(u) if !u.user.disabled => {
                 // The cap keeps every account's keys within one page.
                 let page = PageRequest::first(crate::page::MAX_LIMIT);

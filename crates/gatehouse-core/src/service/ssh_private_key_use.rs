@@ -357,7 +357,7 @@ impl Core {
         actor.require(scope::SSH_PRIVATE_KEYS_USE_ALL)?;
         // SECURITY: the scope is granted to administrators only; one who is no longer
         // one loses it here too.
-        if !actor.user.is_admin {
+        if !actor.user.is_admin() {
             return Err(Error::InsufficientPermissions(
                 scope::SSH_PRIVATE_KEYS_USE_ALL.into(),
             ));

@@ -384,7 +384,7 @@ impl Core {
         if owner.tokens_not_before.is_some_and(|nb| claims.iat < nb) {
             return Ok(Err("before_not_before"));
         }
-        let allowed = self.catalog.for_user(owner.user.is_admin);
+        let allowed = self.catalog.for_account(&owner.user);
         let scopes = crate::scope::Scopes::from_space_separated(&claims.scope).intersect(&allowed);
         let ts = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(Error::internal);
         let principal = Arc::new(TokenPrincipal {

@@ -3,11 +3,44 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::api_key::{ApiKeyRecord, KeyUsage};
+use crate::api_key::{ApiKeyKind, ApiKeyRecord, KeyUsage};
 use crate::error::Result;
-use crate::ids::{AccountId, ApiKeyId};
+use crate::ids::{AccountId, ApiKeyId, OrgId};
 use crate::page::PageRequest;
 use crate::secret::TokenHash;
+
+/// A key as an organisation's Keys page lists it: with its holder.
+#[derive(Debug, Clone)]
+pub struct OrgKeyRecord {
+    /// The key.
+    pub key: ApiKeyRecord,
+    /// The holder's username (the organisation principal's for organisation keys).
+    pub owner_username: String,
+    /// The holder's display name.
+    pub owner_display_name: String,
+}
+
+/// Which keys an organisation's Keys page shows.
+#[derive(Debug, Clone, Default)]
+pub struct OrgKeyFilter {
+    /// Only keys of this kind.
+    pub kind: Option<ApiKeyKind>,
+    /// Only keys held by this account.
+    pub owner: Option<AccountId>,
+    /// Only enabled (`true`) or only disabled (`false`) keys.
+    pub enabled: Option<bool>,
+}
+
+/// What deleting an organisation's key did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgKeyDeleted {
+    /// Deleted; the key's hash, to drop it from caches.
+    Deleted(TokenHash),
+    /// No such key in this organisation.
+    NotFound,
+    /// The key is enabled and had to be disabled first; nothing changed.
+    StillEnabled,
+}
 
 /// API keys, by owner and by the hash of their secret.
 #[async_trait]
@@ -67,6 +100,41 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     ) -> Result<Option<(ApiKeyId, AccountId)>>;
     /// Writes buffered last-use records.
     async fn record_api_key_usage(&self, usage: &[KeyUsage]) -> Result<()>;
+    /// A page of the keys of `org` (its members' and its own), oldest first.
+    async fn list_org_keys(
+        &self,
+        org: &OrgId,
+        filter: &OrgKeyFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<OrgKeyRecord>>;
+    /// One key of `org`; another organisation's key is `None`.
+    async fn org_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<OrgKeyRecord>>;
+    /// Enables or disables one key of `org`; whether it existed there.
+    async fn set_org_key_enabled(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        enabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Deletes one key of `org`; with `only_if_disabled`, an enabled key is left alone
+    /// (checked in the same statement).
+    async fn delete_org_key(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        only_if_disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<OrgKeyDeleted>;
+    /// Inserts the holder's only key of its kind (the Team Computer Key, the SCIM key).
+    /// With `replace`, an existing one is deleted in the same transaction and its hash
+    /// returned; without, an existing one makes this `Conflict`.
+    async fn insert_sole_key(
+        &self,
+        key: &ApiKeyRecord,
+        replace: bool,
+        at: OffsetDateTime,
+    ) -> Result<Option<(ApiKeyId, TokenHash)>>;
     /// How many keys exist in all (for benchmarks and metrics).
     async fn count_api_keys(&self) -> Result<u64>;
 }

@@ -5,13 +5,15 @@
 //!
 //! Errors are domain errors: a unique-constraint violation arrives as
 //! `Error::Conflict`, a lost connection as `Error::Unavailable`. Every query that reads
-//! or changes an account's objects names the owner in the query itself.
+//! or changes an account's objects names the owner in the query itself, and every query
+//! about an organisation's members or keys names the organisation.
 
 mod accounts;
 mod api_keys;
 mod audit;
 mod invalidations;
 mod mfa;
+mod orgs;
 mod sealed;
 mod sessions;
 mod ssh_keys;
@@ -20,10 +22,11 @@ mod throttle;
 mod tokens;
 
 pub use accounts::AccountStore;
-pub use api_keys::ApiKeyStore;
+pub use api_keys::{ApiKeyStore, OrgKeyDeleted, OrgKeyFilter, OrgKeyRecord};
 pub use audit::AuditStore;
 pub use invalidations::{Invalidation, InvalidationStore, Published};
 pub use mfa::MfaStore;
+pub use orgs::{MemberChange, MemberFilter, MemberRecord, OrgStore};
 pub use sealed::{SealedKind, SealedStore, SealedValue};
 pub use sessions::SessionStore;
 pub use ssh_keys::SshKeyStore;
@@ -39,6 +42,7 @@ use crate::error::Result;
 #[async_trait]
 pub trait Store:
     AccountStore
+    + OrgStore
     + SessionStore
     + ThrottleStore
     + AuditStore

@@ -226,7 +226,9 @@ mod tests {
             email: "u@example.org".into(),
             display_name: "u".into(),
             org_id: OrgId::generate(),
-            is_admin: false,
+            role: crate::org::Role::Member,
+            operator: false,
+            kind: crate::account::AccountKind::Person,
             disabled: false,
             created_at: OffsetDateTime::UNIX_EPOCH,
         }

@@ -81,7 +81,8 @@ pub async fn member_actor(core: &Core, name: &str) -> Arc<Actor> {
         email: "x@example.org",
         display_name: None,
         password: PW,
-        is_admin: false,
+        role: gatehouse_core::org::Role::Member,
+        org: None,
     })
     .await
     .expect("create");

@@ -1,6 +1,7 @@
 //! The JSON API under `/api`, plus health endpoints. Each area keeps its routes beside
 //! its handlers (`<area>::router()`); this module only merges them.
 
+pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod health;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .merge(ssh_keys::router())
         .merge(ssh_private_keys::router())
         .merge(api_keys::router())
+        .merge(admin::router())
         .merge(mfa::router())
         .merge(webauthn::router())
         .merge(health::router())

@@ -18,6 +18,9 @@ pub struct PageParams {
     pub request: PageRequest,
     /// The route's path, for the `Link` header.
     path: String,
+    /// The request's other query parameters (filters), as sent, so the next page's link
+    /// keeps them.
+    filters: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -38,9 +41,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
                     .0
             }
         };
+        let filters: Vec<&str> = parts
+            .uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("limit=") && !p.starts_with("cursor="))
+            .collect();
         Ok(PageParams {
             request: PageRequest::parse(raw.limit.as_deref(), raw.cursor.as_deref())?,
             path: parts.uri.path().to_owned(),
+            filters: filters.iter().map(|p| format!("&{p}")).collect(),
         })
     }
 }
@@ -56,8 +67,8 @@ impl PageParams {
         if let Some(next) = page.next {
             // The cursor is base64url, so it needs no escaping in a URL or a header.
             let link = format!(
-                "<{}?limit={}&cursor={next}>; rel=\"next\"",
-                self.path, self.request.limit
+                "<{}?limit={}&cursor={next}{}>; rel=\"next\"",
+                self.path, self.request.limit, self.filters
             );
             if let (Ok(link), Ok(cursor)) =
                 (HeaderValue::from_str(&link), HeaderValue::from_str(&next))

@@ -35,9 +35,12 @@ pub enum AdminCommand {
         /// Display name (defaults to the username).
         #[arg(long)]
         display_name: Option<String>,
-        /// Make the account an administrator.
-        #[arg(long)]
-        admin: bool,
+        /// The account's role in its organisation: owner, admin or member.
+        #[arg(long, default_value = "member", value_parser = parse_role)]
+        role: gatehouse_core::org::Role,
+        /// The organisation to create it in (default: the default organisation).
+        #[arg(long, value_name = "NAME")]
+        org: Option<String>,
         /// Where the password comes from.
         #[command(flatten)]
         password: PasswordSource,
@@ -73,8 +76,11 @@ pub enum AdminCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Show or change the default organisation's credential policy.
+    /// Show or change an organisation's credential policy.
     Policy(PolicyArgs),
+    /// Organisations: create, list, members, roles, editions, moving accounts.
+    #[command(subcommand)]
+    Org(crate::cli::admin_org::OrgCommand),
     /// Create many API keys for a user at once (bulk provisioning, load tests); the keys
     /// are written to a private file, one per line.
     SeedApiKeys {
@@ -203,7 +209,8 @@ pub async fn run(
             username,
             email,
             display_name,
-            admin,
+            role,
+            org,
             password,
         } => {
             let pw = password.read()?;
@@ -213,7 +220,8 @@ pub async fn run(
                     email,
                     display_name: display_name.as_deref(),
                     password: pw.expose_secret(),
-                    is_admin: *admin,
+                    role: *role,
+                    org: org.as_deref(),
                 })
                 .await
                 .map_err(describe)?;
@@ -242,13 +250,15 @@ pub async fn run(
             if json_out {
                 print_json(&serde_json::to_value(&users)?)?;
             } else {
-                let mut table = Table::new(&["ID", "USERNAME", "EMAIL", "STATUS", "CREATED"])
-                    .shorten(&["EMAIL"]);
+                let mut table =
+                    Table::new(&["ID", "USERNAME", "EMAIL", "ROLE", "STATUS", "CREATED"])
+                        .shorten(&["EMAIL"]);
                 for u in &users {
                     table.row(&[
                         u.id.to_string(),
                         u.username.clone(),
                         u.email.clone(),
+                        u.role.as_str().to_owned(),
                         (if u.disabled { "disabled" } else { "active" }).to_owned(),
                         u.created_at.date().to_string(),
                     ]);
@@ -289,6 +299,7 @@ pub async fn run(
             }
         }
         AdminCommand::Policy(args) => policy(&core, args, json_out).await?,
+        AdminCommand::Org(cmd) => crate::cli::admin_org::run(&core, cmd, json_out).await?,
         AdminCommand::SeedApiKeys {
             user,
             count,
@@ -360,6 +371,9 @@ pub async fn run(
 /// `gatehouse admin policy`: flags given change the policy; with none it is shown.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
+    /// The organisation (default: the default organisation).
+    #[arg(long, value_name = "NAME")]
+    org: Option<String>,
     /// Expirations members may choose for API keys, comma-separated (none,7,30,60,90).
     #[arg(long, value_name = "LIST")]
     api_key_expirations: Option<String>,
@@ -400,7 +414,10 @@ pub struct PolicyArgs {
 
 async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Result<()> {
     use gatehouse_core::org::KeyExpiration;
-    let org = core.default_org().await.map_err(describe)?;
+    let org = match &args.org {
+        Some(name) => core.org_named(name).await.map_err(describe)?,
+        None => core.default_org().await.map_err(describe)?,
+    };
     let mut p = core.org_policy_of(&org.id).await.map_err(describe)?;
     let mut changed = false;
     if let Some(list) = &args.api_key_expirations {
@@ -503,7 +520,12 @@ async fn policy(core: &Core, args: &PolicyArgs, json_out: bool) -> anyhow::Resul
 }
 
 /// Turns a domain error into an operator-facing message.
-fn describe(e: gatehouse_core::Error) -> anyhow::Error {
+/// Parses `--role`.
+pub(crate) fn parse_role(s: &str) -> Result<gatehouse_core::org::Role, String> {
+    gatehouse_core::org::Role::parse(s).map_err(|e| e.to_string())
+}
+
+pub(crate) fn describe(e: gatehouse_core::Error) -> anyhow::Error {
     match e {
         gatehouse_core::Error::NotFound => anyhow::anyhow!("no such user"),
         other => anyhow::anyhow!("{other}"),

@@ -100,7 +100,8 @@ impl TestApp {
                 email: &format!("{username}@example.org"),
                 display_name: None,
                 password: USER_PASSWORD,
-                is_admin: false,
+                role: gatehouse_core::org::Role::Member,
+                org: None,
             })
             .await
             .expect("user");

@@ -1,0 +1,388 @@
+//! `/api/admin/keys`: the organisation's Keys page — every key of the organisation with
+//! its type (members' API keys, Public API Keys, the Team Computer Key, the SCIM Key),
+//! Create Key, Duplicate Key, Disable/Enable Key and Delete Key — plus the Team Computer
+//! Key and the SCIM key.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use gatehouse_core::api_key::{ApiKeyKind, ApiKeySecret};
+use gatehouse_core::ids::ApiKeyId;
+use gatehouse_core::org::KeyExpiration;
+use gatehouse_core::service::{ENTERPRISE_ONLY, NewOrgKey};
+use gatehouse_core::store::{OrgKeyFilter, OrgKeyRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, Json, JsonOrEmpty, PageParams, double_option};
+use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/keys", get(list).post(create))
+        .route("/api/admin/keys/options", get(options))
+        .route("/api/admin/keys/{id}", get(show).delete(delete))
+        .route("/api/admin/keys/{id}/disable", post(disable))
+        .route("/api/admin/keys/{id}/enable", post(enable))
+        .route("/api/admin/keys/{id}/duplicate", post(duplicate))
+        .route(
+            "/api/admin/team-computer-key",
+            post(create_team_computer_key),
+        )
+        .route("/api/admin/scim-key", post(regenerate_scim_key))
+}
+
+/// A key as the Keys page lists it; never its secret or hash.
+#[derive(Serialize)]
+pub struct OrgKeyResponse {
+    id: String,
+    /// `personal`, `public`, `team_computer` or `scim`.
+    #[serde(rename = "type")]
+    kind: ApiKeyKind,
+    /// "API Key", "Public API Key", "Team Computer Key" or "SCIM Key".
+    type_label: &'static str,
+    name: String,
+    display_prefix: String,
+    /// Who holds it: the member for a personal key, `null` for the organisation's own.
+    owner: Option<String>,
+    owner_display_name: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    created_by: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    last_used_ip: Option<String>,
+    last_used_user_agent: Option<String>,
+    enabled: bool,
+    permissions: Vec<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    revoked_at: Option<OffsetDateTime>,
+}
+
+impl From<&OrgKeyRecord> for OrgKeyResponse {
+    fn from(r: &OrgKeyRecord) -> Self {
+        let k = &r.key;
+        let personal = k.kind == ApiKeyKind::Personal;
+        OrgKeyResponse {
+            id: k.id.to_string(),
+            kind: k.kind,
+            type_label: k.kind.label(),
+            name: k.name.clone(),
+            display_prefix: k.display_prefix.clone(),
+            owner: personal.then(|| r.owner_username.clone()),
+            owner_display_name: personal.then(|| r.owner_display_name.clone()),
+            created_at: k.created_at,
+            created_by: k.created_by.clone(),
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
+            last_used_ip: k.last_used_ip.clone(),
+            last_used_user_agent: k.last_used_user_agent.clone(),
+            enabled: k.enabled,
+            permissions: k.permissions.iter().map(str::to_owned).collect(),
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A new key: the metadata plus the secret, shown this once.
+#[derive(Serialize)]
+struct CreatedResponse {
+    #[serde(flatten)]
+    meta: OrgKeyResponse,
+    key: String,
+}
+
+fn created(record: &OrgKeyRecord, secret: &ApiKeySecret) -> Response {
+    // SECURITY: the one response that carries the secret; `/api` answers are no-store.
+    (
+        StatusCode::CREATED,
+        Json(CreatedResponse {
+            meta: record.into(),
+            key: secret.expose().to_owned(),
+        }),
+    )
+        .into_response()
+}
+
+/// `?type=&owner=&status=` filters.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct KeyQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    owner: Option<String>,
+    status: Option<String>,
+    /// Read by [`PageParams`]; named here so that only unknown parameters are refused.
+    #[serde(default, rename = "limit")]
+    _limit: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "cursor")]
+    _cursor: Option<serde::de::IgnoredAny>,
+}
+
+/// `POST /api/admin/keys` body: a Public API Key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// Only `public`: the Team Computer Key and the SCIM key have their own routes.
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    name: String,
+    permissions: Vec<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    expires_in_days: Option<Option<u32>>,
+}
+
+/// `POST /api/admin/keys/{id}/duplicate` body (optional): the adjusted draft.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    expires_in_days: Option<Option<u32>>,
+}
+
+fn expiration(requested: Option<Option<u32>>) -> ApiResult<Option<KeyExpiration>> {
+    requested
+        .map(KeyExpiration::from_days)
+        .transpose()
+        .map_err(ApiError::from)
+}
+
+/// `GET /api/admin/keys?type=&owner=&status=enabled|disabled&limit=&cursor=`: every key
+/// of the organisation, oldest first. `owner` is a member's username. Requires:
+/// `org:keys:read`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    page: PageParams,
+    query: Result<Query<KeyQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Ok(Query(q)) = query else {
+        return Err(ApiError::BadRequest(
+            "the query string has a parameter this list does not know (it takes type, owner, status, limit and cursor)"
+                .into(),
+        ));
+    };
+    let owner = match q.owner.as_deref().filter(|o| !o.is_empty()) {
+        None => None,
+        Some(name) => Some(state.core.member_named(&caller.actor, name).await?.id),
+    };
+    let filter = OrgKeyFilter {
+        kind: q
+            .kind
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(ApiKeyKind::parse)
+            .transpose()?,
+        owner,
+        enabled: match q.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some("enabled") => Some(true),
+            Some("disabled") => Some(false),
+            Some(_) => {
+                return Err(gatehouse_core::Error::invalid(
+                    "status",
+                    "must be enabled or disabled",
+                )
+                .into());
+            }
+        },
+    };
+    let keys = state
+        .core
+        .list_org_keys(&caller.actor, &filter, &page.request)
+        .await?;
+    Ok(page.respond(keys, |k| OrgKeyResponse::from(k)))
+}
+
+/// `GET /api/admin/keys/options`: the edition and what a Public API Key may carry.
+/// Requires: `org:keys:read`.
+pub async fn options(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller
+        .require("org:keys:read")
+        .or_else(|_| caller.require("org:keys:write"))?;
+    let org = state.core.actor_org(&caller.actor).await?;
+    let policy = state.core.policy_for(&caller.actor).await?;
+    let permissions: Vec<_> = state
+        .core
+        .org_key_permissions()
+        .into_iter()
+        .map(|(name, description)| {
+            json!({"name": name, "description": description, "grantable": caller.actor.scopes.contains(&name)})
+        })
+        .collect();
+    let offered: Vec<_> = policy
+        .offered_expirations()
+        .iter()
+        .map(|e| json!({"expires_in_days": e.days(), "label": e.label()}))
+        .collect();
+    Ok(Json(json!({
+        "edition": org.edition,
+        "public_api_keys": org.edition.has_public_api_keys(),
+        "edition_note": (!org.edition.has_public_api_keys()).then_some(ENTERPRISE_ONLY),
+        "permissions": permissions,
+        "expirations": offered,
+        "default_expires_in_days": policy.api_key_default_expiration.days(),
+        "user_may_choose": policy.api_key_user_choice,
+    })))
+}
+
+/// `POST /api/admin/keys`: a new Public API Key, its secret shown once. Requires:
+/// `org:keys:write`, every permission it grants, and the Enterprise edition.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateRequest>,
+) -> ApiResult<Response> {
+    caller.require("org:keys:write")?;
+    match req.kind.as_deref() {
+        None | Some("public") => {}
+        Some("team_computer") => {
+            return Err(gatehouse_core::Error::invalid(
+                "type",
+                "the Team Computer Key is made with POST /api/admin/team-computer-key",
+            )
+            .into());
+        }
+        Some("scim") => {
+            return Err(gatehouse_core::Error::invalid(
+                "type",
+                "the SCIM key is made with POST /api/admin/scim-key",
+            )
+            .into());
+        }
+        Some(_) => {
+            return Err(gatehouse_core::Error::invalid(
+                "type",
+                "must be public (members make their own API keys)",
+            )
+            .into());
+        }
+    }
+    let (record, secret) = state
+        .core
+        .create_public_api_key(
+            &caller.actor,
+            NewOrgKey {
+                name: &req.name,
+                permissions: &req.permissions,
+                expiration: expiration(req.expires_in_days)?,
+            },
+        )
+        .await?;
+    Ok(created(&record, &secret))
+}
+
+/// `GET /api/admin/keys/{id}`. Requires: `org:keys:read`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrgKeyResponse>> {
+    let key = state.core.get_org_key(&caller.actor, &ApiKeyId(id)).await?;
+    Ok(Json((&key).into()))
+}
+
+/// `POST /api/admin/keys/{id}/duplicate`: a new Public API Key with the original's (or
+/// the adjusted) permissions; the original is unchanged. Requires: `org:keys:write`.
+pub async fn duplicate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonOrEmpty(req): JsonOrEmpty<DuplicateRequest>,
+) -> ApiResult<Response> {
+    caller.require("org:keys:write")?;
+    let (record, secret) = state
+        .core
+        .duplicate_public_api_key(
+            &caller.actor,
+            &ApiKeyId(id),
+            req.name.as_deref(),
+            req.permissions.as_deref(),
+            expiration(req.expires_in_days)?,
+        )
+        .await?;
+    Ok(created(&record, &secret))
+}
+
+/// `POST /api/admin/keys/{id}/disable`. Requires: `org:keys:write`.
+pub async fn disable(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> ApiResult<Json<OrgKeyResponse>> {
+    set_enabled(state, caller, id, false).await
+}
+
+/// `POST /api/admin/keys/{id}/enable`. Requires: `org:keys:write`.
+pub async fn enable(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> ApiResult<Json<OrgKeyResponse>> {
+    set_enabled(state, caller, id, true).await
+}
+
+async fn set_enabled(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    enabled: bool,
+) -> ApiResult<Json<OrgKeyResponse>> {
+    caller.require("org:keys:write")?;
+    let key = state
+        .core
+        .set_org_key_enabled(&caller.actor, &ApiKeyId(id), enabled)
+        .await?;
+    Ok(Json((&key).into()))
+}
+
+/// `DELETE /api/admin/keys/{id}`: irreversible. The organisation's own keys must be
+/// disabled first (409 otherwise). Requires: `org:keys:write`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require("org:keys:write")?;
+    state
+        .core
+        .delete_org_key(&caller.actor, &ApiKeyId(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/admin/team-computer-key`: the organisation's Team Computer Key, shown
+/// once; 409 while one exists (delete it first). Requires: `org:keys:write`.
+pub async fn create_team_computer_key(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Response> {
+    caller.require("org:keys:write")?;
+    let (record, secret) = state.core.create_team_computer_key(&caller.actor).await?;
+    Ok(created(&record, &secret))
+}
+
+/// `POST /api/admin/scim-key`: a new SCIM key, shown once; the previous one stops
+/// working at once. Requires: `org:keys:write`.
+pub async fn regenerate_scim_key(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Response> {
+    caller.require("org:keys:write")?;
+    let (record, secret) = state.core.regenerate_scim_key(&caller.actor).await?;
+    Ok(created(&record, &secret))
+}

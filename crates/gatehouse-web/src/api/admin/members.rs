@@ -1,0 +1,198 @@
+//! `/api/admin/members`: the organisation's members, their roles and status, and
+//! resetting a member's 2-step verification.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use gatehouse_core::ids::AccountId;
+use gatehouse_core::org::Role;
+use gatehouse_core::store::{MemberFilter, MemberRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, Json, PageParams};
+use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/members", get(list))
+        .route("/api/admin/members/{id}", get(show))
+        .route("/api/admin/members/{id}/role", post(set_role))
+        .route("/api/admin/members/{id}/disable", post(disable))
+        .route("/api/admin/members/{id}/enable", post(enable))
+        .route("/api/admin/members/{id}/reset-2sv", post(reset_mfa))
+}
+
+/// A member as the panel shows them.
+#[derive(Serialize)]
+pub struct MemberResponse {
+    id: String,
+    username: String,
+    email: String,
+    display_name: String,
+    role: Role,
+    disabled: bool,
+    /// Whether 2-step verification is on (an authenticator app or a security key).
+    two_step_verification: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_sign_in_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<&MemberRecord> for MemberResponse {
+    fn from(m: &MemberRecord) -> Self {
+        MemberResponse {
+            id: m.account.id.to_string(),
+            username: m.account.username.clone(),
+            email: m.account.email.clone(),
+            display_name: m.account.display_name.clone(),
+            role: m.account.role,
+            disabled: m.account.disabled,
+            two_step_verification: m.mfa_enabled,
+            last_sign_in_at: m.last_sign_in_at,
+            created_at: m.account.created_at,
+        }
+    }
+}
+
+/// `?role=&status=` filters.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MemberQuery {
+    role: Option<String>,
+    status: Option<String>,
+    /// Read by [`PageParams`]; named here so that only unknown parameters are refused.
+    #[serde(default, rename = "limit")]
+    _limit: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "cursor")]
+    _cursor: Option<serde::de::IgnoredAny>,
+}
+
+/// `POST /api/admin/members/{id}/role` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    role: String,
+}
+
+/// `POST /api/admin/members/{id}/reset-2sv` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    reason: String,
+}
+
+/// `GET /api/admin/members?role=&status=active|disabled&limit=&cursor=`: a page of the
+/// organisation's members, oldest first. Requires: `org:members:read`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    page: PageParams,
+    query: Result<Query<MemberQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    let Ok(Query(q)) = query else {
+        return Err(ApiError::BadRequest(
+            "the query string has a parameter this list does not know (it takes role, status, limit and cursor)"
+                .into(),
+        ));
+    };
+    let filter = MemberFilter {
+        role: q.role.as_deref().map(Role::parse).transpose()?,
+        disabled: match q.status.as_deref() {
+            None => None,
+            Some("active") => Some(false),
+            Some("disabled") => Some(true),
+            Some(_) => {
+                return Err(
+                    gatehouse_core::Error::invalid("status", "must be active or disabled").into(),
+                );
+            }
+        },
+    };
+    let members = state
+        .core
+        .list_members(&caller.actor, &filter, &page.request)
+        .await?;
+    Ok(page.respond(members, |m| MemberResponse::from(m)))
+}
+
+/// `GET /api/admin/members/{id}`. Requires: `org:members:read`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MemberResponse>> {
+    let m = state.core.get_member(&caller.actor, &AccountId(id)).await?;
+    Ok(Json((&m).into()))
+}
+
+/// `POST /api/admin/members/{id}/role`. Requires: `org:members:write`; making or
+/// unmaking an owner takes an owner; the last active owner cannot be demoted (409).
+pub async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<RoleRequest>,
+) -> ApiResult<Json<MemberResponse>> {
+    caller.require("org:members:write")?;
+    let role = Role::parse(&req.role)?;
+    let m = state
+        .core
+        .change_member_role(&caller.actor, &AccountId(id), role)
+        .await?;
+    Ok(Json((&m).into()))
+}
+
+/// `POST /api/admin/members/{id}/disable`: every session, token and API key of the
+/// member stops at once. Requires: `org:members:write`.
+pub async fn disable(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> ApiResult<Json<MemberResponse>> {
+    set_disabled(state, caller, id, true).await
+}
+
+/// `POST /api/admin/members/{id}/enable`. Requires: `org:members:write`.
+pub async fn enable(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> ApiResult<Json<MemberResponse>> {
+    set_disabled(state, caller, id, false).await
+}
+
+async fn set_disabled(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    disabled: bool,
+) -> ApiResult<Json<MemberResponse>> {
+    caller.require("org:members:write")?;
+    let m = state
+        .core
+        .set_member_disabled(&caller.actor, &AccountId(id), disabled)
+        .await?;
+    Ok(Json((&m).into()))
+}
+
+/// `POST /api/admin/members/{id}/reset-2sv`: removes the member's authenticator app,
+/// security keys and recovery codes and ends their sessions; the reason goes to the
+/// audit log. Requires: `org:members:write`.
+pub async fn reset_mfa(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<ResetRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require("org:members:write")?;
+    let removed = state
+        .core
+        .reset_member_mfa(&caller.actor, &AccountId(id), &req.reason)
+        .await?;
+    Ok(Json(json!({"factors_removed": removed})))
+}
