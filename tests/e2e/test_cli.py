@@ -277,7 +277,7 @@ def test_every_data_command_prints_one_json_document(server, tmp_path):
     assert cli.json("ssh-keys", "show", "laptop")["public_key"].startswith("ssh-ed25519 ")
 
     users = json.loads(server.admin("list-users", "--json").stdout)
-    assert any(u["username"] == "admin" and u["is_admin"] for u in users), users
+    assert any(u["username"] == "admin" and u["role"] == "owner" and u["operator"] for u in users), users
     audit = json.loads(server.admin("audit", "--limit", "5", "--json").stdout)
     assert isinstance(audit, list) and audit and "action" in audit[0], audit
     policy = json.loads(server.admin("policy", "--json").stdout)

@@ -365,6 +365,37 @@ def test_the_machine_credential_needs_ssh_keys_read_all(server, cluster, people)
     assert r.status_code in (403, 422), r.text
 
 
+def test_a_team_computer_key_reads_only_its_own_organisations_members(server, cluster, people, tmp_path):
+    """Each organisation's clusters use its Team Computer Key: gh-alice (acme) logs in on
+    acme's cluster and not on globex's, and gh-bob the other way round."""
+    alice, bob, keys = people["alice"], people["bob"], people["keys"]
+    assert alice.add_key("laptop", pub(keys["alice"])).status_code == 201
+    assert bob.add_key("work", pub(keys["bob"])).status_code == 201
+    tcks = {}
+    for org, member in (("acme", "gh-alice"), ("globex", "gh-bob")):
+        server.admin("org", "create", org)
+        server.admin("org", "move", member, "--to", org)
+        password = record_secret("pw-" + secrets.token_urlsafe(18))
+        pw = tmp_path / f"{org}.pw"
+        pw.write_text(password)
+        server.admin("create-user", f"{org}-owner", "--email", f"owner@{org}.example", "--org", org,
+                     "--role", "owner", "--password-file", str(pw))
+        owner = Api(server, f"{org}-owner", password)
+        r = owner.s.post(server.url("/api/admin/team-computer-key"), timeout=30)
+        assert r.status_code == 201, r.text
+        tcks[org] = record_secret(r.json()["key"])
+
+    cluster.configure(server, tcks["acme"], cache=False)
+    assert cluster.login("gh-alice", keys["alice"])[0], f"see {cluster.log}"
+    assert not cluster.login("gh-bob", keys["bob"])[0], "globex's member on acme's cluster"
+    cp, _ = cluster.akc("gh-bob")
+    assert cp.stdout == "", cp.stdout
+
+    cluster.configure(server, tcks["globex"], cache=False)
+    assert cluster.login("gh-bob", keys["bob"])[0], f"see {cluster.log}"
+    assert not cluster.login("gh-alice", keys["alice"])[0], "acme's member on globex's cluster"
+
+
 # ------------------------------------------------------------- keys against ssh-keygen
 
 def _sk_line(kind: str) -> str:

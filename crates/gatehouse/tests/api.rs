@@ -747,10 +747,10 @@ async fn a_new_sign_in_replaces_the_old_session_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_a_user_ends_their_session_at_once() {
     let app = spawn_app().await;
-    let cookie = app.session_cookie().await;
+    let cookie = app.add_user("dora").await.cookie;
     app.state
         .core
-        .set_account_disabled("admin", true)
+        .set_account_disabled("dora", true)
         .await
         .expect("disable");
     assert_eq!(

@@ -77,6 +77,9 @@ pub struct UserView<'a> {
     username: &'a str,
     email: &'a str,
     display_name: &'a str,
+    /// The organisation's id, and the account's role there.
+    org_id: &'a str,
+    role: gatehouse_core::org::Role,
 }
 
 /// The API key behind a request.
@@ -139,6 +142,8 @@ impl<'a> SessionResponse<'a> {
                 username: &u.username,
                 email: &u.email,
                 display_name: &u.display_name,
+                org_id: u.org_id.as_str(),
+                role: u.role,
             },
             auth_method: caller.method().as_str(),
             expires_at: caller.expires_at(),
