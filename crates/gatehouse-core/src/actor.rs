@@ -134,7 +134,7 @@ mod tests {
                 username: "alice".into(),
                 email: "alice@example.org".into(),
                 display_name: "Alice".into(),
-                role: crate::org::Role::Member,
+                role: crate::account::Role::Member,
                 operator: false,
                 kind: crate::account::AccountKind::Person,
                 disabled: false,

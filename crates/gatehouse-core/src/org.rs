@@ -78,44 +78,7 @@ impl Edition {
     }
 }
 
-/// A member's role in their organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Runs the organisation, including who else is an owner. An organisation always keeps
-    /// at least one active owner.
-    Owner,
-    /// Runs members, keys and policies, but cannot make or unmake owners.
-    Admin,
-    /// Manages their own credentials only.
-    Member,
-}
-
-impl Role {
-    /// The stored and API form.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
-    }
-
-    /// Parses the stored and API form.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "owner" => Ok(Role::Owner),
-            "admin" => Ok(Role::Admin),
-            "member" => Ok(Role::Member),
-            _ => Err(Error::invalid("role", "must be owner, admin or member")),
-        }
-    }
-
-    /// Owners and admins run the organisation: its admin panel, its keys, its policy.
-    pub fn is_admin(&self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
-    }
-}
+pub use crate::account::Role;
 
 /// How long a new API key lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

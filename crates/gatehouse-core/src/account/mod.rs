@@ -5,7 +5,6 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, OrgId};
-use crate::org::Role;
 
 /// A username: 2–32 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
 /// Usernames are case-insensitive, so the parsed form is lowercase.
@@ -142,6 +141,45 @@ impl Account {
     /// organisation's principal).
     pub fn is_admin(&self) -> bool {
         self.kind == AccountKind::Person && self.role.is_admin()
+    }
+}
+
+/// A member's role in their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Runs the organisation, including who else is an owner. An organisation always keeps
+    /// at least one active owner.
+    Owner,
+    /// Runs members, keys and policies, but cannot make or unmake owners.
+    Admin,
+    /// Manages their own credentials only.
+    Member,
+}
+
+impl Role {
+    /// The stored and API form.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// Parses the stored and API form.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "owner" => Ok(Role::Owner),
+            "admin" => Ok(Role::Admin),
+            "member" => Ok(Role::Member),
+            _ => Err(Error::invalid("role", "must be owner, admin or member")),
+        }
+    }
+
+    /// Owners and admins run the organisation: its admin panel, its keys, its policy.
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
     }
 }
 

@@ -228,7 +228,7 @@ mod tests {
             email: "u@example.org".into(),
             display_name: "u".into(),
             org_id: OrgId::generate(),
-            role: crate::org::Role::Member,
+            role: crate::account::Role::Member,
             operator: false,
             kind: crate::account::AccountKind::Person,
             disabled: false,

@@ -487,7 +487,7 @@ mod tests {
             email: "a@example.org".into(),
             display_name: "Alice".into(),
             disabled: false,
-            role: crate::org::Role::Member,
+            role: crate::account::Role::Member,
             operator: false,
             kind: crate::account::AccountKind::Person,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
