@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import requests
 from requests.auth import HTTPBasicAuth
@@ -122,6 +123,11 @@ def test_a_change_on_one_node_reaches_another_node_within_its_poll(gatehouse, se
     assert r.status_code == 200, r.text
     wait_for(other, 200)
 
+    # The organisation keeps an owner while its first one is disabled.
+    pw = server.store.data_dir.parent / "second-owner.pw"
+    pw.write_text(record_secret("pw-" + uuid.uuid4().hex + "-Zq8!"))
+    server.admin("create-user", "second-owner", "--email", "second@example.org", "--role", "owner",
+                 "--password-file", str(pw))
     server.admin("disable-user", "admin")
     wait_for(other, 401)
     server.admin("enable-user", "admin")
