@@ -293,6 +293,16 @@ def test_members_are_run_from_the_admin_api(server):
     assert [m["username"] for m in admin.get("/api/admin/members", params={"role": "owner"}).json()] == ["owner-a"]
     assert_error(admin.get("/api/admin/members", params={"rol": "owner"}), 400, "invalid_request")
 
+    # A role change reaches every credential at once, a bearer token too.
+    r = admin.post("/api/tokens", {"expires_in_hours": 1})
+    assert r.status_code == 201, r.text
+    bearer = {"Authorization": f"Bearer {record_secret(r.json()['token'])}"}
+    assert session().get(server.url("/api/admin/members"), headers=bearer, timeout=30).status_code == 200
+    assert owner.post(f"/api/admin/members/{admin.id}/role", {"role": "member"}).status_code == 200
+    r = session().get(server.url("/api/admin/members"), headers=bearer, timeout=30)
+    assert_error(r, 403, "insufficient_permissions")
+    assert owner.post(f"/api/admin/members/{admin.id}/role", {"role": "admin"}).status_code == 200
+
     # An admin runs members but cannot make owners or touch one.
     assert admin.post(f"/api/admin/members/{member.id}/role", {"role": "admin"}).status_code == 200
     assert_error(admin.post(f"/api/admin/members/{member.id}/role", {"role": "owner"}), 403, "forbidden")

@@ -8,6 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::Core;
 use crate::error::{Error, Result};
+use crate::ids::{AccountId, ApiKeyId};
 use crate::store::{Invalidation, Published};
 
 /// How far each poll reaches back before the previous one.
@@ -77,26 +78,33 @@ impl Core {
                 }
             }
         }
-        // One pass per cache, however many rows name the same account.
         for hash in &sessions {
             self.sessions.remove(hash);
         }
-        for user in &users {
-            self.token_owners.remove(user);
-        }
-        self.sessions.remove_users(&users);
-        self.tokens.remove_users(&users);
-        self.api_keys.invalidate_matching(&keys, &users);
+        self.forget(&keys, &users);
         self.invalidations_polled
             .store(now.unix_timestamp(), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Drops from this node's caches these API keys and everything cached for these
+    /// accounts (their sessions, verified tokens, token owner and keys): what
+    /// [`Invalidation::ApiKey`] and [`Invalidation::Account`] mean, applied at once by the
+    /// node that made the change and at the next poll by the others. One pass per cache,
+    /// however many rows name the same account.
+    pub(super) fn forget(&self, keys: &HashSet<ApiKeyId>, users: &HashSet<AccountId>) {
+        for user in users {
+            self.token_owners.remove(user);
+        }
+        self.sessions.remove_users(users);
+        self.tokens.remove_users(users);
+        self.api_keys.invalidate_matching(keys, users);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccountId, ApiKeyId};
 
     fn row(id: &str, at: i64, change: &Invalidation) -> Published {
         Published {

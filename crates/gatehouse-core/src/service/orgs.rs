@@ -244,9 +244,9 @@ impl Core {
     }
 
     /// Applies one member change through the store's last-owner guard, then drops what
-    /// this node caches for the account (other nodes follow the published invalidation):
-    /// disabling or moving ends every session and token at once; a new role takes effect
-    /// on the next request.
+    /// this node caches for the account, as the published invalidation makes the other
+    /// nodes do: a new role takes effect on the next request, whatever the credential;
+    /// disabling or moving also ends every session and token.
     pub(crate) async fn change_member(
         &self,
         org: Option<&OrgId>,
@@ -256,9 +256,10 @@ impl Core {
     ) -> Result<Account> {
         let now = self.clock.now();
         let account = self.store.change_member(org, id, &change, now).await?;
-        self.token_owners.remove(id);
-        self.sessions.remove_user(id);
-        self.api_keys.invalidate_user(id);
+        self.forget(
+            &std::collections::HashSet::new(),
+            &std::collections::HashSet::from([id.clone()]),
+        );
         let (action, detail) = match &change {
             MemberChange::Role(r) => ("member.role_changed", format!("role={}", r.as_str())),
             MemberChange::Disabled(true) => ("user.disabled", String::new()),
