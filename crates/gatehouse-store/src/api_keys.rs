@@ -93,6 +93,24 @@ macro_rules! impl_api_key_store {
                 Ok(())
             }
 
+            /// Runs one statement that changes the key `id` (and names its owner or
+            /// organisation), publishing [`Invalidation::ApiKey`] in the same transaction;
+            /// whether it changed a row.
+            async fn change_key(
+                pool: &sqlx::Pool<DbOf>,
+                query: sqlx::query::Query<'_, DbOf, <DbOf as sqlx::Database>::Arguments>,
+                id: &ApiKeyId,
+                at: OffsetDateTime,
+            ) -> Result<bool> {
+                let mut tx = pool.begin().await.map_err(db)?;
+                if query.execute(&mut *tx).await.map_err(db)?.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(true)
+            }
+
             /// Revokes the keys an `UPDATE … RETURNING api_key_id, key_hash` statement
             /// selects, publishing one invalidation per key in the same transaction.
             async fn revoke_keys_where(
@@ -217,36 +235,18 @@ macro_rules! impl_api_key_store {
                     enabled: bool,
                     at: OffsetDateTime,
                 ) -> Result<bool> {
-                    let mut tx = self.pool.begin().await.map_err(db)?;
-                    let done = sqlx::query("UPDATE api_key SET enabled = $1 WHERE api_key_id = $2 AND account_id = $3")
+                    let q = sqlx::query("UPDATE api_key SET enabled = $1 WHERE api_key_id = $2 AND account_id = $3")
                         .bind(enabled)
                         .bind(&id.0)
-                        .bind(&owner.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
-                    tx.commit().await.map_err(db)?;
-                    Ok(true)
+                        .bind(&owner.0);
+                    change_key(&self.pool, q, id, at).await
                 }
 
                 async fn delete_api_key(&self, owner: &AccountId, id: &ApiKeyId, at: OffsetDateTime) -> Result<bool> {
-                    let mut tx = self.pool.begin().await.map_err(db)?;
-                    let done = sqlx::query("DELETE FROM api_key WHERE api_key_id = $1 AND account_id = $2")
+                    let q = sqlx::query("DELETE FROM api_key WHERE api_key_id = $1 AND account_id = $2")
                         .bind(&id.0)
-                        .bind(&owner.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
-                    tx.commit().await.map_err(db)?;
-                    Ok(true)
+                        .bind(&owner.0);
+                    change_key(&self.pool, q, id, at).await
                 }
 
                 async fn delete_api_key_by_hash(
@@ -341,23 +341,14 @@ macro_rules! impl_api_key_store {
                     enabled: bool,
                     at: OffsetDateTime,
                 ) -> Result<bool> {
-                    let mut tx = self.pool.begin().await.map_err(db)?;
-                    let done = sqlx::query(
+                    let q = sqlx::query(
                         "UPDATE api_key SET enabled = $1 WHERE api_key_id = $2 \
                          AND account_id IN (SELECT account_id FROM account WHERE org_id = $3)",
                     )
                     .bind(enabled)
                     .bind(&id.0)
-                    .bind(&org.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
-                    tx.commit().await.map_err(db)?;
-                    Ok(true)
+                    .bind(&org.0);
+                    change_key(&self.pool, q, id, at).await
                 }
 
                 async fn delete_org_key(
@@ -367,30 +358,22 @@ macro_rules! impl_api_key_store {
                     only_if_disabled: bool,
                     at: OffsetDateTime,
                 ) -> Result<OrgKeyDeleted> {
-                    let mut tx = self.pool.begin().await.map_err(db)?;
-                    let gone = sqlx::query(
+                    let q = sqlx::query(
                         "DELETE FROM api_key WHERE api_key_id = $1 \
                          AND account_id IN (SELECT account_id FROM account WHERE org_id = $2) \
-                         AND (NOT $3 OR enabled = FALSE) RETURNING key_hash",
+                         AND (NOT $3 OR enabled = FALSE)",
                     )
                     .bind(&id.0)
                     .bind(&org.0)
-                    .bind(only_if_disabled)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    let Some(gone) = gone else {
-                        drop(tx);
-                        return Ok(if self.org_key(org, id).await?.is_some() {
-                            OrgKeyDeleted::StillEnabled
-                        } else {
-                            OrgKeyDeleted::NotFound
-                        });
-                    };
-                    let hash: String = gone.try_get("key_hash").map_err(db)?;
-                    publish(&mut tx, at, Invalidation::ApiKey(id.clone())).await?;
-                    tx.commit().await.map_err(db)?;
-                    Ok(OrgKeyDeleted::Deleted(stored_hash(&hash, "key")?))
+                    .bind(only_if_disabled);
+                    if change_key(&self.pool, q, id, at).await? {
+                        return Ok(OrgKeyDeleted::Deleted);
+                    }
+                    Ok(if self.org_key(org, id).await?.is_some() {
+                        OrgKeyDeleted::StillEnabled
+                    } else {
+                        OrgKeyDeleted::NotFound
+                    })
                 }
 
                 async fn insert_sole_key(
@@ -398,23 +381,23 @@ macro_rules! impl_api_key_store {
                     k: &ApiKeyRecord,
                     replace: bool,
                     at: OffsetDateTime,
-                ) -> Result<Option<(ApiKeyId, TokenHash)>> {
+                ) -> Result<Option<ApiKeyRecord>> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
                     let mut replaced = None;
                     if replace {
-                        let old = sqlx::query(
-                            "DELETE FROM api_key WHERE account_id = $1 AND kind = $2 RETURNING api_key_id, key_hash",
-                        )
+                        let old = sqlx::query(concat!(
+                            "DELETE FROM api_key WHERE account_id = $1 AND kind = $2 RETURNING ",
+                            key_columns!()
+                        ))
                         .bind(&k.user_id.0)
                         .bind(k.kind.as_str())
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db)?;
                         if let Some(old) = old {
-                            let old_id = ApiKeyId(old.try_get("api_key_id").map_err(db)?);
-                            let hash: String = old.try_get("key_hash").map_err(db)?;
-                            publish(&mut tx, at, Invalidation::ApiKey(old_id.clone())).await?;
-                            replaced = Some((old_id, stored_hash(&hash, "key")?));
+                            let old = key_row(&old)?;
+                            publish(&mut tx, at, Invalidation::ApiKey(old.id.clone())).await?;
+                            replaced = Some(old);
                         }
                     }
                     insert_key(&mut tx, k).await?;

@@ -25,6 +25,13 @@ impl ApiKeyName {
         crate::name::parse("name", raw).map(ApiKeyName)
     }
 
+    /// The name a duplicate gets when none is given: the original's, cut to fit, with
+    /// " (copy)".
+    pub fn copy_of(original: &str) -> Result<Self> {
+        let base: String = original.chars().take(57).collect();
+        Self::parse(&format!("{base} (copy)"))
+    }
+
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -112,10 +112,7 @@ impl Core {
         actor.require_all(&original.permissions)?;
         let name = match name {
             Some(n) => ApiKeyName::parse(n)?,
-            None => {
-                let base: String = original.name.chars().take(57).collect();
-                ApiKeyName::parse(&format!("{base} (copy)"))?
-            }
+            None => ApiKeyName::copy_of(&original.name)?,
         };
         let policy = self.policy_for(actor).await?;
         let expiration = policy.resolve_expiration(expiration)?;
@@ -252,16 +249,7 @@ impl Core {
         actor.require(scope::API_KEYS_WRITE)?;
         let key = self.own_key(actor, id).await?;
         if enabled {
-            if key.revoked_at.is_some() {
-                return Err(Error::Conflict(
-                    "this API key was revoked when the key or token that created it ended; \
-                     it cannot be enabled again: create a new key"
-                        .into(),
-                ));
-            }
-            // SECURITY: turning a key back on is as good as minting it, so a credential
-            // may only enable keys whose permissions it holds itself.
-            actor.require_all(&key.permissions)?;
+            may_enable(actor, &key)?;
         }
         if !self
             .store
@@ -270,11 +258,7 @@ impl Core {
         {
             return Err(Error::NotFound);
         }
-        self.api_keys.invalidate(&key.key_hash);
-        if !enabled {
-            // Tokens minted with a key go with it (re-enabling does not revive them).
-            self.revoke_descendants(id.as_str()).await?;
-        }
+        self.key_changed(&key, !enabled).await?;
         let action = if enabled {
             "api_key.enabled"
         } else {
@@ -308,8 +292,7 @@ impl Core {
         {
             return Err(Error::NotFound);
         }
-        self.api_keys.invalidate(&key.key_hash);
-        self.revoke_descendants(id.as_str()).await?;
+        self.key_changed(&key, true).await?;
         self.audit(
             AuditEvent::new(self.clock.now(), "api_key.deleted")
                 .user(&actor.user.id)
@@ -464,6 +447,17 @@ impl Core {
         Error::Unauthenticated
     }
 
+    /// After a key was disabled, enabled or deleted in the store: this node's cache entry
+    /// goes (the others follow the published invalidation), and when the key `stopped`,
+    /// the tokens and keys it minted go with it (re-enabling does not revive them).
+    pub(super) async fn key_changed(&self, key: &ApiKeyRecord, stopped: bool) -> Result<()> {
+        self.api_keys.invalidate(&key.key_hash);
+        if stopped {
+            self.revoke_descendants(key.id.as_str()).await?;
+        }
+        Ok(())
+    }
+
     async fn own_key(&self, actor: &Actor, id: &ApiKeyId) -> Result<ApiKeyRecord> {
         self.store
             .api_key_by_id(&actor.user.id, id)
@@ -486,6 +480,20 @@ impl Core {
         .await;
         Ok(())
     }
+}
+
+/// Whether `actor` may switch `key` back on: a key revoked with its parent never comes
+/// back, and (SECURITY) turning a key on is as good as minting it, so a credential may
+/// only enable keys whose permissions it holds itself.
+pub(super) fn may_enable(actor: &Actor, key: &ApiKeyRecord) -> Result<()> {
+    if key.revoked_at.is_some() {
+        return Err(Error::Conflict(
+            "this API key was revoked when the key or token that created it ended; \
+             it cannot be enabled again: create a new key"
+                .into(),
+        ));
+    }
+    actor.require_all(&key.permissions)
 }
 
 fn require_read(actor: &Actor) -> Result<()> {

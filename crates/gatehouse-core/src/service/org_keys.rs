@@ -21,7 +21,7 @@ use crate::scope::{self, Scopes};
 use crate::store::{OrgKeyDeleted, OrgKeyFilter, OrgKeyRecord};
 
 use super::Core;
-use super::api_keys::actor_factor;
+use super::api_keys::{actor_factor, may_enable};
 
 /// A request for a new Public API Key.
 pub struct NewOrgKey<'a> {
@@ -79,18 +79,31 @@ impl Core {
         req: NewOrgKey<'_>,
     ) -> Result<(OrgKeyRecord, ApiKeySecret)> {
         actor.require(scope::ORG_KEYS_WRITE)?;
+        let name = ApiKeyName::parse(req.name)?;
+        self.new_public_key(actor, name, req.permissions, req.expiration, None)
+            .await
+    }
+
+    /// The checks and the minting of a Public API Key, new or a duplicate of `from`.
+    async fn new_public_key(
+        &self,
+        actor: &Actor,
+        name: ApiKeyName,
+        permissions: &[String],
+        expiration: Option<KeyExpiration>,
+        from: Option<&ApiKeyId>,
+    ) -> Result<(OrgKeyRecord, ApiKeySecret)> {
         let org = self.actor_org(actor).await?;
         if !org.edition.has_public_api_keys() {
             return Err(Error::Forbidden(ENTERPRISE_ONLY.into()));
         }
-        let name = ApiKeyName::parse(req.name)?;
-        let permissions = self.catalog.parse_org_key_request(req.permissions)?;
+        let permissions = self.catalog.parse_org_key_request(permissions)?;
         actor.require_all(&permissions)?;
         let expiration = self
             .policy_for(actor)
             .await?
-            .resolve_expiration(req.expiration)?;
-        self.mint_org_key(actor, ApiKeyKind::Public, name, permissions, expiration)
+            .resolve_expiration(expiration)?;
+        self.mint_org_key(actor, name, permissions, expiration, from)
             .await
     }
 
@@ -117,37 +130,21 @@ impl Core {
             ));
         }
         let name = match name {
-            Some(n) => n.to_owned(),
-            None => {
-                let base: String = original.key.name.chars().take(57).collect();
-                format!("{base} (copy)")
-            }
+            Some(n) => ApiKeyName::parse(n)?,
+            None => ApiKeyName::copy_of(&original.key.name)?,
         };
         let permissions: Vec<String> = match permissions {
             Some(p) => p.to_vec(),
             None => original.key.permissions.iter().map(str::to_owned).collect(),
         };
-        let (record, secret) = self
-            .create_public_api_key(
-                actor,
-                NewOrgKey {
-                    name: &name,
-                    permissions: &permissions,
-                    expiration,
-                },
-            )
-            .await?;
-        self.audit(
-            AuditEvent::new(self.clock.now(), "org_key.duplicated")
-                .user(&record.key.user_id)
-                .factor(actor_factor(actor))
-                .detail(format!(
-                    "key={} from={} by={}",
-                    record.key.id, original.key.id, actor.user.username
-                )),
+        self.new_public_key(
+            actor,
+            name,
+            &permissions,
+            expiration,
+            Some(&original.key.id),
         )
-        .await;
-        Ok((record, secret))
+        .await
     }
 
     /// Creates the organisation's Team Computer Key (either edition). Refused while one
@@ -182,9 +179,8 @@ impl Core {
         let (record, secret, replaced) = self
             .mint_sole_key(actor, ApiKeyKind::Scim, permissions, true)
             .await?;
-        if let Some((old_id, old_hash)) = replaced {
-            self.api_keys.invalidate(&old_hash);
-            self.revoke_descendants(old_id.as_str()).await?;
+        if let Some(old) = replaced {
+            self.key_changed(&old, true).await?;
         }
         Ok((record, secret))
     }
@@ -201,14 +197,7 @@ impl Core {
         actor.require(scope::ORG_KEYS_WRITE)?;
         let key = self.get_org_key(actor, id).await?;
         if enabled {
-            if key.key.revoked_at.is_some() {
-                return Err(Error::Conflict(
-                    "this key was revoked when the credential that created it ended; it cannot \
-                     be enabled again"
-                        .into(),
-                ));
-            }
-            actor.require_all(&key.key.permissions)?;
+            may_enable(actor, &key.key)?;
         }
         if !self
             .store
@@ -217,16 +206,13 @@ impl Core {
         {
             return Err(Error::NotFound);
         }
-        self.api_keys.invalidate(&key.key.key_hash);
-        if !enabled {
-            self.revoke_descendants(id.as_str()).await?;
-        }
+        self.key_changed(&key.key, !enabled).await?;
         let action = if enabled {
             "org_key.enabled"
         } else {
             "org_key.disabled"
         };
-        self.audit_key(actor, action, &key.key).await;
+        self.audit_key(actor, action, &key.key, None).await;
         let mut key = key;
         key.key.enabled = enabled;
         Ok(key)
@@ -258,20 +244,20 @@ impl Core {
                     }
                 )));
             }
-            OrgKeyDeleted::Deleted(hash) => self.api_keys.invalidate(&hash),
+            OrgKeyDeleted::Deleted => self.key_changed(&key.key, true).await?,
         }
-        self.revoke_descendants(id.as_str()).await?;
-        self.audit_key(actor, "org_key.deleted", &key.key).await;
+        self.audit_key(actor, "org_key.deleted", &key.key, None)
+            .await;
         Ok(())
     }
 
     async fn mint_org_key(
         &self,
         actor: &Actor,
-        kind: ApiKeyKind,
         name: ApiKeyName,
         permissions: Scopes,
         expiration: KeyExpiration,
+        from: Option<&ApiKeyId>,
     ) -> Result<(OrgKeyRecord, ApiKeySecret)> {
         let now = self.clock.now();
         let principal = self.store.org_principal(&actor.user.org_id, now).await?;
@@ -279,8 +265,15 @@ impl Core {
         Core::check_cap(live, self.settings.limits.api_keys, "api_keys", "API keys")?;
         let expires_at =
             actor.clamp_expiry(expiration.days().map(|d| now + Duration::days(d.into())));
-        let (record, secret) =
-            new_org_key(actor, &principal, kind, name, permissions, expires_at, now);
+        let (record, secret) = new_org_key(
+            actor,
+            &principal,
+            ApiKeyKind::Public,
+            name,
+            permissions,
+            expires_at,
+            now,
+        );
         self.store
             .insert_api_key(&record)
             .await
@@ -291,7 +284,12 @@ impl Core {
                 )),
                 other => other,
             })?;
-        self.audit_key(actor, "org_key.created", &record).await;
+        let action = if from.is_some() {
+            "org_key.duplicated"
+        } else {
+            "org_key.created"
+        };
+        self.audit_key(actor, action, &record, from).await;
         Ok((org_record(record, &principal), secret))
     }
 
@@ -301,11 +299,7 @@ impl Core {
         kind: ApiKeyKind,
         permissions: Scopes,
         replace: bool,
-    ) -> Result<(
-        OrgKeyRecord,
-        ApiKeySecret,
-        Option<(ApiKeyId, crate::secret::TokenHash)>,
-    )> {
+    ) -> Result<(OrgKeyRecord, ApiKeySecret, Option<ApiKeyRecord>)> {
         let now = self.clock.now();
         let principal = self.store.org_principal(&actor.user.org_id, now).await?;
         let name = ApiKeyName::parse(kind.label())?;
@@ -316,17 +310,25 @@ impl Core {
         } else {
             "org_key.created"
         };
-        self.audit_key(actor, action, &record).await;
+        self.audit_key(actor, action, &record, None).await;
         Ok((org_record(record, &principal), secret, replaced))
     }
 
-    async fn audit_key(&self, actor: &Actor, action: &str, key: &ApiKeyRecord) {
+    /// Records what `actor` did to `key` (and, for a duplicate, which key it copied).
+    async fn audit_key(
+        &self,
+        actor: &Actor,
+        action: &str,
+        key: &ApiKeyRecord,
+        from: Option<&ApiKeyId>,
+    ) {
+        let from = from.map(|f| format!(" from={f}")).unwrap_or_default();
         self.audit(
             AuditEvent::new(self.clock.now(), action)
                 .user(&key.user_id)
                 .factor(actor_factor(actor))
                 .detail(format!(
-                    "key={} type={} name={:?} by={}",
+                    "key={} type={} name={:?} by={}{from}",
                     key.id,
                     key.kind.as_str(),
                     key.name,

@@ -34,8 +34,8 @@ pub struct OrgKeyFilter {
 /// What deleting an organisation's key did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrgKeyDeleted {
-    /// Deleted; the key's hash, to drop it from caches.
-    Deleted(TokenHash),
+    /// Deleted.
+    Deleted,
     /// No such key in this organisation.
     NotFound,
     /// The key is enabled and had to be disabled first; nothing changed.
@@ -127,14 +127,14 @@ pub trait ApiKeyStore: Send + Sync + 'static {
         at: OffsetDateTime,
     ) -> Result<OrgKeyDeleted>;
     /// Inserts the holder's only key of its kind (the Team Computer Key, the SCIM key).
-    /// With `replace`, an existing one is deleted in the same transaction and its hash
-    /// returned; without, an existing one makes this `Conflict`.
+    /// With `replace`, an existing one is deleted in the same transaction and returned;
+    /// without, an existing one makes this `Conflict`.
     async fn insert_sole_key(
         &self,
         key: &ApiKeyRecord,
         replace: bool,
         at: OffsetDateTime,
-    ) -> Result<Option<(ApiKeyId, TokenHash)>>;
+    ) -> Result<Option<ApiKeyRecord>>;
     /// How many keys exist in all (for benchmarks and metrics).
     async fn count_api_keys(&self) -> Result<u64>;
 }
