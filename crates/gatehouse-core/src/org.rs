@@ -28,18 +28,12 @@ pub struct Org {
 /// An organisation's name: 2–64 characters of `a-z 0-9 . _ -`, starting with a letter or
 /// digit (it appears in URLs of the platform and in command lines).
 pub fn parse_org_name(raw: &str) -> Result<String> {
-    let s = raw.trim().to_ascii_lowercase();
-    let len = s.chars().count();
-    let charset = s
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
-    if !(2..=64).contains(&len) || !charset || !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(
+    crate::account::parse_slug(raw, 64).map_err(|_| {
+        Error::invalid(
             "name",
             "must be 2 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-        ));
-    }
-    Ok(s)
+        )
+    })
 }
 
 /// What an organisation's plan includes. The platform's documentation: "Access Controls
@@ -352,6 +346,19 @@ impl OrgPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn organisation_names_follow_the_username_rules_up_to_64_characters() {
+        assert_eq!(
+            parse_org_name(" Acme.Labs ").ok().as_deref(),
+            Some("acme.labs")
+        );
+        assert!(parse_org_name(&"a".repeat(64)).is_ok());
+        for bad in ["a", &"a".repeat(65), "-acme", "ac me", "acmé", "../x"] {
+            let err = parse_org_name(bad).expect_err(bad);
+            assert!(err.to_string().contains("2 to 64"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn only_none_7_30_60_and_90_days_exist() {

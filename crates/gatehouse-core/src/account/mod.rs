@@ -15,33 +15,53 @@ pub struct Username(String);
 impl Username {
     /// Validates and lowercases a username.
     pub fn parse(raw: &str) -> Result<Self> {
-        let s = raw.trim().to_ascii_lowercase();
-        let len = s.chars().count();
-        if !(2..=32).contains(&len) {
-            return Err(Error::invalid("username", "must be 2 to 32 characters"));
-        }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err(Error::invalid(
+        parse_slug(raw, 32).map(Username).map_err(|rule| {
+            Error::invalid(
                 "username",
-                "may contain only letters, digits, '.', '_' and '-'",
-            ));
-        }
-        if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return Err(Error::invalid(
-                "username",
-                "must start with a letter or digit",
-            ));
-        }
-        Ok(Username(s))
+                match rule {
+                    SlugRule::Length => "must be 2 to 32 characters",
+                    SlugRule::Charset => "may contain only letters, digits, '.', '_' and '-'",
+                    SlugRule::Start => "must start with a letter or digit",
+                },
+            )
+        })
     }
 
     /// The normalised username.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The rule of [`parse_slug`] a name broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlugRule {
+    /// Not 2 to `max` characters.
+    Length,
+    /// A character outside `a-z 0-9 . _ -`.
+    Charset,
+    /// Does not start with a letter or digit.
+    Start,
+}
+
+/// The rules usernames and organisation names share (both appear in command lines and
+/// paths): trimmed and lowercased, 2 to `max` characters of `a-z 0-9 . _ -`, starting with
+/// a letter or digit.
+pub(crate) fn parse_slug(raw: &str, max: usize) -> std::result::Result<String, SlugRule> {
+    let s = raw.trim().to_ascii_lowercase();
+    if !(2..=max).contains(&s.chars().count()) {
+        return Err(SlugRule::Length);
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(SlugRule::Charset);
+    }
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(SlugRule::Start);
+    }
+    Ok(s)
 }
 
 impl std::fmt::Display for Username {
