@@ -291,7 +291,15 @@ def test_members_are_run_from_the_admin_api(server):
     me = next(m for m in listed if m["username"] == "mem-a")
     assert me["role"] == "member" and me["two_step_verification"] is False and me["last_sign_in_at"]
     assert [m["username"] for m in admin.get("/api/admin/members", params={"role": "owner"}).json()] == ["owner-a"]
-    assert_error(admin.get("/api/admin/members", params={"rol": "owner"}), 400, "invalid_request")
+    body = assert_error(admin.get("/api/admin/members", params={"rol": "owner"}), 400, "invalid_request")
+    assert "it takes role, status, limit and cursor" in body["message"], body
+    body = assert_error(admin.get("/api/admin/keys", params={"kind": "scim"}), 400, "invalid_request")
+    assert "it takes type, owner, status, limit and cursor" in body["message"], body
+    first = admin.get("/api/admin/members", params={"status": "active", "limit": "1"})
+    assert first.status_code == 200 and len(first.json()) == 1, first.text
+    assert "&status=active>" in first.headers["Link"], first.headers["Link"]
+    rest = admin.get(first.headers["Link"].split(">")[0].lstrip("<"))
+    assert rest.status_code == 200 and first.json()[0]["id"] not in [m["id"] for m in rest.json()]
 
     # A role change reaches every credential at once, a bearer token too.
     r = admin.post("/api/tokens", {"expires_in_hours": 1})

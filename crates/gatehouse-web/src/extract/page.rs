@@ -18,8 +18,8 @@ pub struct PageParams {
     pub request: PageRequest,
     /// The route's path, for the `Link` header.
     path: String,
-    /// The request's other query parameters (filters), as sent, so the next page's link
-    /// keeps them.
+    /// The request's other query parameters (a list's filters), as sent: read with
+    /// [`PageParams::filters`], and kept in the next page's link.
     filters: String,
 }
 
@@ -51,7 +51,24 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
         Ok(PageParams {
             request: PageRequest::parse(raw.limit.as_deref(), raw.cursor.as_deref())?,
             path: parts.uri.path().to_owned(),
-            filters: filters.iter().map(|p| format!("&{p}")).collect(),
+            filters: filters.join("&"),
+        })
+    }
+}
+
+impl PageParams {
+    /// The list's filters: the query parameters other than `limit` and `cursor`, read
+    /// into `T` (which should refuse unknown fields). `takes` names the filters `T` knows,
+    /// for the message that answers an unknown one.
+    pub fn filters<T: serde::de::DeserializeOwned>(&self, takes: &str) -> Result<T, ApiError> {
+        let uri: axum::http::Uri = format!("/?{}", self.filters)
+            .parse()
+            .map_err(|_| ApiError::BadRequest("the query string is malformed".into()))?;
+        Query::<T>::try_from_uri(&uri).map(|q| q.0).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "the query string has a parameter this list does not know (it takes {takes}, \
+                 limit and cursor)"
+            ))
         })
     }
 }
@@ -67,8 +84,11 @@ impl PageParams {
         if let Some(next) = page.next {
             // The cursor is base64url, so it needs no escaping in a URL or a header.
             let link = format!(
-                "<{}?limit={}&cursor={next}{}>; rel=\"next\"",
-                self.path, self.request.limit, self.filters
+                "<{}?limit={}&cursor={next}{}{}>; rel=\"next\"",
+                self.path,
+                self.request.limit,
+                if self.filters.is_empty() { "" } else { "&" },
+                self.filters
             );
             if let (Ok(link), Ok(cursor)) =
                 (HeaderValue::from_str(&link), HeaderValue::from_str(&next))

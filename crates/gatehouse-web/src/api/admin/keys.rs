@@ -4,7 +4,7 @@
 //! Key and the SCIM key.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -119,11 +119,6 @@ pub struct KeyQuery {
     kind: Option<String>,
     owner: Option<String>,
     status: Option<String>,
-    /// Read by [`PageParams`]; named here so that only unknown parameters are refused.
-    #[serde(default, rename = "limit")]
-    _limit: Option<serde::de::IgnoredAny>,
-    #[serde(default, rename = "cursor")]
-    _cursor: Option<serde::de::IgnoredAny>,
 }
 
 /// `POST /api/admin/keys` body: a Public API Key.
@@ -165,14 +160,8 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     page: PageParams,
-    query: Result<Query<KeyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let Ok(Query(q)) = query else {
-        return Err(ApiError::BadRequest(
-            "the query string has a parameter this list does not know (it takes type, owner, status, limit and cursor)"
-                .into(),
-        ));
-    };
+    let q: KeyQuery = page.filters("type, owner, status")?;
     let owner = match q.owner.as_deref().filter(|o| !o.is_empty()) {
         None => None,
         Some(name) => Some(state.core.member_named(&caller.actor, name).await?.id),

@@ -2,7 +2,7 @@
 //! resetting a member's 2-step verification.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use gatehouse_core::ids::AccountId;
 use gatehouse_core::org::Role;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{Caller, Json, PageParams};
 use crate::state::AppState;
 
@@ -65,11 +65,6 @@ impl From<&MemberRecord> for MemberResponse {
 pub struct MemberQuery {
     role: Option<String>,
     status: Option<String>,
-    /// Read by [`PageParams`]; named here so that only unknown parameters are refused.
-    #[serde(default, rename = "limit")]
-    _limit: Option<serde::de::IgnoredAny>,
-    #[serde(default, rename = "cursor")]
-    _cursor: Option<serde::de::IgnoredAny>,
 }
 
 /// `POST /api/admin/members/{id}/role` body.
@@ -92,14 +87,8 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     page: PageParams,
-    query: Result<Query<MemberQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<axum::response::Response> {
-    let Ok(Query(q)) = query else {
-        return Err(ApiError::BadRequest(
-            "the query string has a parameter this list does not know (it takes role, status, limit and cursor)"
-                .into(),
-        ));
-    };
+    let q: MemberQuery = page.filters("role, status")?;
     let filter = MemberFilter {
         role: q.role.as_deref().map(Role::parse).transpose()?,
         disabled: match q.status.as_deref() {
