@@ -163,10 +163,8 @@ impl Core {
     ) -> Result<MemberRecord> {
         actor.require(scope::ORG_MEMBERS_WRITE)?;
         let member = self.get_member(actor, id).await?;
-        if (member.account.role == Role::Owner || role == Role::Owner) && !is_owner(actor) {
-            return Err(Error::Forbidden(
-                "only an owner can make someone an owner or change an owner's role".into(),
-            ));
+        if member.account.role == Role::Owner || role == Role::Owner {
+            owner_only(actor, "make someone an owner or change an owner's role")?;
         }
         self.change_member(
             Some(&actor.user.org_id),
@@ -189,10 +187,8 @@ impl Core {
     ) -> Result<MemberRecord> {
         actor.require(scope::ORG_MEMBERS_WRITE)?;
         let member = self.get_member(actor, id).await?;
-        if member.account.role == Role::Owner && !is_owner(actor) {
-            return Err(Error::Forbidden(
-                "only an owner can disable or enable an owner".into(),
-            ));
+        if member.account.role == Role::Owner {
+            owner_only(actor, "disable or enable an owner")?;
         }
         if disabled && member.account.id == actor.user.id {
             return Err(Error::Conflict(
@@ -221,10 +217,8 @@ impl Core {
     ) -> Result<u64> {
         actor.require(scope::ORG_MEMBERS_WRITE)?;
         let member = self.get_member(actor, id).await?;
-        if member.account.role == Role::Owner && !is_owner(actor) {
-            return Err(Error::Forbidden(
-                "only an owner can reset an owner's 2-step verification".into(),
-            ));
+        if member.account.role == Role::Owner {
+            owner_only(actor, "reset an owner's 2-step verification")?;
         }
         self.remove_all_factors(&member.account, reason, "mfa.reset_by_admin", Some(actor))
             .await
@@ -288,8 +282,13 @@ impl Core {
     }
 }
 
-fn is_owner(actor: &Actor) -> bool {
-    actor.user.kind == crate::account::AccountKind::Person && actor.user.role == Role::Owner
+/// Refuses unless `actor` is an owner (a person: the organisation's own keys never are).
+fn owner_only(actor: &Actor, what: &str) -> Result<()> {
+    if actor.user.kind == crate::account::AccountKind::Person && actor.user.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("only an owner can {what}")))
+    }
 }
 
 fn unknown_org(name: &str) -> Error {

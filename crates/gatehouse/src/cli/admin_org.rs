@@ -6,7 +6,7 @@
 use clap::Subcommand;
 use gatehouse_core::Core;
 use gatehouse_core::org::{Edition, Role};
-use gatehouse_core::page::{MAX_LIMIT, PageRequest};
+use gatehouse_core::page::{MAX_LIMIT, Page, PageRequest};
 use gatehouse_core::store::MemberRecord;
 use serde_json::json;
 
@@ -62,6 +62,24 @@ pub enum OrgCommand {
     },
 }
 
+/// Every item of a paginated use case, following its cursors in pages of the largest size.
+async fn every_page<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = gatehouse_core::Result<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(MAX_LIMIT);
+    loop {
+        let got = fetch(page).await.map_err(describe)?;
+        items.extend(got.items);
+        let Some(cursor) = got.next else {
+            return Ok(items);
+        };
+        page = PageRequest::parse(Some(&MAX_LIMIT.to_string()), Some(&cursor)).map_err(describe)?;
+    }
+}
+
 fn parse_edition(s: &str) -> Result<Edition, String> {
     Edition::parse(s).map_err(|e| e.to_string())
 }
@@ -83,16 +101,7 @@ pub async fn run(core: &Core, cmd: &OrgCommand, json_out: bool) -> anyhow::Resul
             }
         }
         OrgCommand::List => {
-            let mut orgs = Vec::new();
-            let mut page = PageRequest::first(MAX_LIMIT);
-            loop {
-                let got = core.list_orgs(&page).await.map_err(describe)?;
-                orgs.extend(got.items);
-                match got.next {
-                    Some(c) => page = PageRequest::parse(None, Some(&c)).map_err(describe)?,
-                    None => break,
-                }
-            }
+            let orgs = every_page(|page| async move { core.list_orgs(&page).await }).await?;
             if json_out {
                 print_json(&serde_json::to_value(&orgs)?)?;
             } else {
@@ -109,16 +118,8 @@ pub async fn run(core: &Core, cmd: &OrgCommand, json_out: bool) -> anyhow::Resul
             }
         }
         OrgCommand::Members { name } => {
-            let mut members: Vec<MemberRecord> = Vec::new();
-            let mut page = PageRequest::first(MAX_LIMIT);
-            loop {
-                let got = core.org_members(name, &page).await.map_err(describe)?;
-                members.extend(got.items);
-                match got.next {
-                    Some(c) => page = PageRequest::parse(None, Some(&c)).map_err(describe)?,
-                    None => break,
-                }
-            }
+            let members: Vec<MemberRecord> =
+                every_page(|page| async move { core.org_members(name, &page).await }).await?;
             if json_out {
                 let rows: Vec<_> = members
                     .iter()
