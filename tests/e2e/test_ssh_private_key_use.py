@@ -426,6 +426,15 @@ def test_sign_signs_only_authentication_requests_for_permitted_callers(gatehouse
     r = session().post(url, json={"data": data}, auth=(machine, ""), timeout=30)
     assert r.status_code == 404, "without the account named, the key is looked for among the admin's own"
 
+    # An account of another organisation is not found, whatever the credential may do.
+    sh(str(BINARY), "admin", *server.store.args(), "org", "create", "elsewhere")
+    sh(str(BINARY), "admin", *server.store.args(), "org", "move", alice_name, "--to", "elsewhere")
+    r = session().post(url, json={"data": data, "account": alice_name}, auth=(machine, ""), timeout=30)
+    assert r.status_code == 404, r.text
+    sh(str(BINARY), "admin", *server.store.args(), "org", "move", alice_name, "--to", "default")
+    r = session().post(url, json={"data": data, "account": alice_name}, auth=(machine, ""), timeout=30)
+    assert r.status_code == 200, r.text
+
     # A disabled account's keys sign nothing, at once.
     sh(str(BINARY), "admin", *server.store.args(), "disable-user", alice_name)
     r = session().post(url, json={"data": data, "account": alice_name}, auth=(machine, ""), timeout=30)

@@ -227,20 +227,7 @@ impl Core {
         let limit = self.settings.connection_tests.timeout;
         let outcome = probe::probe(addr, &username, &key, &expected, limit).await;
         drop(key);
-        let presented = match &outcome {
-            Outcome::Success { host_key }
-            | Outcome::AuthenticationRefused { host_key }
-            | Outcome::HostKeyUnknown {
-                presented: host_key,
-            }
-            | Outcome::HostKeyChanged {
-                presented: host_key,
-            }
-            | Outcome::HostKeyMismatch {
-                presented: host_key,
-            } => Some(host_key.clone()),
-            Outcome::Unreachable(_) | Outcome::Timeout => None,
-        };
+        let presented = outcome.host_key().cloned();
         let expected_fp = match &expected {
             HostKey::Pinned(fp) | HostKey::Confirmed(fp) => fp.clone(),
             HostKey::Unknown => String::new(),
@@ -363,18 +350,19 @@ impl Core {
             ));
         }
         let name = named.unwrap_or_default();
+        // Looked up inside the caller's organisation: another one's account is not found.
         let record = match crate::account::Username::parse(name) {
-            Ok(u) => self.store.account_by_username(&u).await?,
+            Ok(u) => {
+                self.store
+                    .member_by_username(&actor.user.org_id, &u)
+                    .await?
+            }
             Err(_) => None,
         };
         match record {
-            Some(r) if r.user.org_id == actor.user.org_id => {
-                if r.user.disabled {
-                    return Err(disabled(&r.user.username));
-                }
-                Ok(r.user.id)
-            }
-            _ => Err(Error::NotFound),
+            Some(r) if r.user.disabled => Err(disabled(&r.user.username)),
+            Some(r) => Ok(r.user.id),
+            None => Err(Error::NotFound),
         }
     }
 
@@ -408,14 +396,11 @@ impl Core {
             tokio::net::lookup_host((host, port)),
         )
         .await;
+        let unresolved =
+            || Error::invalid("host", format!("the host name {host} does not resolve"));
         let addrs: Vec<SocketAddr> = match lookup {
             Ok(Ok(a)) => a.collect(),
-            _ => {
-                return Err(Error::invalid(
-                    "host",
-                    format!("the host name {host} does not resolve"),
-                ));
-            }
+            _ => return Err(unresolved()),
         };
         let denied = &self.settings.connection_tests.denied_networks;
         for a in &addrs {
@@ -430,10 +415,7 @@ impl Core {
                 ));
             }
         }
-        addrs
-            .first()
-            .copied()
-            .ok_or_else(|| Error::invalid("host", format!("the host name {host} does not resolve")))
+        addrs.first().copied().ok_or_else(unresolved)
     }
 
     async fn audit_use(&self, actor: &Actor, owner: &AccountId, detail: String) {

@@ -60,6 +60,21 @@ pub enum Outcome {
     Timeout,
 }
 
+impl Outcome {
+    /// The key the host presented, when the test got that far.
+    pub fn host_key(&self) -> Option<&PublicKey> {
+        match self {
+            Outcome::Success { host_key } | Outcome::AuthenticationRefused { host_key } => {
+                Some(host_key)
+            }
+            Outcome::HostKeyUnknown { presented }
+            | Outcome::HostKeyChanged { presented }
+            | Outcome::HostKeyMismatch { presented } => Some(presented),
+            Outcome::Unreachable(_) | Outcome::Timeout => None,
+        }
+    }
+}
+
 /// Connects to `addr`, checks its host key against `expected`, and authenticates as
 /// `user` with `key`, all within `limit`.
 pub async fn probe(
