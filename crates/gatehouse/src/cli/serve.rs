@@ -94,7 +94,8 @@ pub fn read_secret_file(path: &std::path::Path) -> anyhow::Result<SecretString> 
     ))
 }
 
-async fn shutdown_signal() {
+/// Resolves at SIGINT or SIGTERM (the server's and the agent's way to stop).
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let term = async {
         match signal(SignalKind::terminate()) {

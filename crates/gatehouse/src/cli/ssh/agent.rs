@@ -65,7 +65,7 @@ pub async fn run(server: &ServerArgs, socket: Option<&Path>) -> anyhow::Result<(
         safe(&path.display().to_string())
     );
     let me = rustix::process::getuid();
-    let stop = shutdown();
+    let stop = crate::cli::serve::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -95,21 +95,6 @@ pub async fn run(server: &ServerArgs, socket: Option<&Path>) -> anyhow::Result<(
         let _ = std::fs::remove_dir(&dir);
     }
     Ok(())
-}
-
-async fn shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 /// The folder and socket: the given path (its folder must exist and be private), or a
