@@ -296,7 +296,7 @@ impl Default for SshPrivateKeysConfig {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            test_timeout_seconds: 10,
+            test_timeout_seconds: tests.timeout.as_secs().try_into().unwrap_or(u32::MAX),
         }
     }
 }
