@@ -28,13 +28,22 @@ macro_rules! impl_org_store {
             use super::{DbOf, $store, publish};
             use crate::sql::{opt_ts, ts};
 
-            /// The account columns (alias `a`), and what a member row adds to them.
-            macro_rules! member_columns {
+            /// The account columns `account_row` reads (alias `a`).
+            macro_rules! account_columns {
                 () => {
                     "a.account_id, a.org_id, a.username, a.email, a.display_name, a.password_hash, a.role, \
-                     a.operator, a.kind, a.disabled, a.created_at, a.tokens_not_before, a.last_sign_in_at, \
-                     EXISTS (SELECT 1 FROM mfa_factor f WHERE f.account_id = a.account_id \
-                     AND f.confirmed_at IS NOT NULL) AS mfa_enabled"
+                     a.operator, a.kind, a.disabled, a.created_at, a.tokens_not_before"
+                };
+            }
+
+            /// What `member_row` reads: the account and what the admin panel shows beside it.
+            macro_rules! member_columns {
+                () => {
+                    concat!(
+                        account_columns!(),
+                        ", a.last_sign_in_at, EXISTS (SELECT 1 FROM mfa_factor f \
+                         WHERE f.account_id = a.account_id AND f.confirmed_at IS NOT NULL) AS mfa_enabled"
+                    )
                 };
             }
 
@@ -142,7 +151,7 @@ macro_rules! impl_org_store {
                 }
 
                 async fn org_principal(&self, org: &OrgId, now: OffsetDateTime) -> Result<Account> {
-                    let find = concat!("SELECT ", member_columns!(), " FROM account a WHERE a.org_id = $1 AND a.kind = 'org'");
+                    let find = concat!("SELECT ", account_columns!(), " FROM account a WHERE a.org_id = $1 AND a.kind = 'org'");
                     if let Some(r) = sqlx::query(find).bind(&org.0).fetch_optional(&self.pool).await.map_err(db)? {
                         return Ok(account_row(&r)?.user);
                     }
@@ -215,7 +224,7 @@ macro_rules! impl_org_store {
 
                 async fn member_by_username(&self, org: &OrgId, username: &Username) -> Result<Option<AccountRecord>> {
                     let sql = concat!(
-                        "SELECT ", member_columns!(), " FROM account a WHERE a.org_id = $1 AND a.username = $2 AND a.kind = 'person'"
+                        "SELECT ", account_columns!(), " FROM account a WHERE a.org_id = $1 AND a.username = $2 AND a.kind = 'person'"
                     );
                     sqlx::query(sql)
                         .bind(&org.0)
@@ -319,7 +328,7 @@ macro_rules! impl_org_store {
                     };
                     update.execute(&mut *tx).await.map_err(db)?;
                     publish(&mut tx, at, Invalidation::Account(id.clone())).await?;
-                    let sql = concat!("SELECT ", member_columns!(), " FROM account a WHERE a.account_id = $1");
+                    let sql = concat!("SELECT ", account_columns!(), " FROM account a WHERE a.account_id = $1");
                     let r = sqlx::query(sql).bind(&id.0).fetch_one(&mut *tx).await.map_err(db)?;
                     let account = account_row(&r)?.user;
                     tx.commit().await.map_err(db)?;
