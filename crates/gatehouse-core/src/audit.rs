@@ -5,10 +5,18 @@
 //! [`crate::Core`] fills those fields of a record from [`current_origin`] when the use
 //! case did not set them, so no credential event can be recorded without its origin and
 //! no use-case signature has to carry it.
+//!
+//! Who acted is known only once the request's credential is checked, inside the handler:
+//! the front end then calls [`note_actor`], and every record the request writes after
+//! that names the acting account and the credential it used (an API key's or token's
+//! id, never a secret).
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use std::sync::{Arc, OnceLock};
+
+use crate::actor::Actor;
 use crate::ids::{AccountId, AuditId, OrgId};
 
 /// One audit record.
@@ -35,6 +43,15 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// Extra non-secret detail.
     pub detail: Option<String>,
+    /// The account that acted, when it is not the account concerned (an admin, an
+    /// organisation key); unset, the account concerned acted itself.
+    pub actor_id: Option<AccountId>,
+    /// The acting account's username at the time.
+    pub actor_username: Option<String>,
+    /// The kind of credential the actor used (`session`, `api_key`, `token`).
+    pub credential_kind: Option<String>,
+    /// The id of that API key or token (`None` for a session).
+    pub credential_id: Option<String>,
 }
 
 /// Where the current request came from.
@@ -44,6 +61,14 @@ pub struct Origin {
     pub ip: Option<std::net::IpAddr>,
     /// The client's user agent.
     pub user_agent: Option<String>,
+    /// Who is acting, once the request's credential has been checked.
+    pub actor: Arc<OnceLock<Arc<Actor>>>,
+}
+
+/// Records the request's authenticated caller as the actor of every audit record the
+/// request writes from now on (the first caller noted wins; a request has one).
+pub fn note_actor(actor: &Arc<Actor>) {
+    let _ = ORIGIN.try_with(|o| o.actor.set(actor.clone()));
 }
 
 tokio::task_local! {
@@ -75,7 +100,20 @@ impl AuditEvent {
             ip: None,
             user_agent: None,
             detail: None,
+            actor_id: None,
+            actor_username: None,
+            credential_kind: None,
+            credential_id: None,
         }
+    }
+
+    /// Sets the acting account and its credential.
+    pub fn by(mut self, actor: &Actor) -> Self {
+        self.actor_id = Some(actor.user.id.clone());
+        self.actor_username = Some(actor.user.username.clone());
+        self.credential_kind = Some(actor.credential.kind().to_owned());
+        self.credential_id = actor.credential.credential_id();
+        self
     }
 
     /// Sets the account.
@@ -125,6 +163,9 @@ impl AuditEvent {
             if self.user_agent.is_none() {
                 self = self.user_agent(o.user_agent.as_deref());
             }
+            if let (None, Some(actor)) = (&self.actor_id, o.actor.get()) {
+                self = self.by(actor);
+            }
         }
         self
     }
@@ -148,6 +189,7 @@ mod tests {
         let origin = Origin {
             ip: Some([192, 0, 2, 7].into()),
             user_agent: Some("curl/8.0".into()),
+            ..Origin::default()
         };
         let ev = with_origin(origin, async {
             AuditEvent::new(at, "x").with_request_origin()

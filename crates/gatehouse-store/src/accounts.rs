@@ -12,7 +12,9 @@ macro_rules! impl_account_store {
             use gatehouse_core::account::{Account, AccountKind, AccountRecord, NewAccountRecord, Username};
             use gatehouse_core::ids::{OrgId, AccountId};
             use gatehouse_core::org::Role;
+            use gatehouse_core::secret::TokenHash;
             use gatehouse_core::store::AccountStore;
+            use time::OffsetDateTime;
             use gatehouse_core::Error;
 
             use super::{DbOf, $store};
@@ -134,6 +136,84 @@ macro_rules! impl_account_store {
                         return Err(Error::NotFound);
                     }
                     Ok(())
+                }
+
+                async fn put_password_link(
+                    &self,
+                    account: &AccountId,
+                    secret: &TokenHash,
+                    created_by: &AccountId,
+                    now: OffsetDateTime,
+                    expires_at: OffsetDateTime,
+                ) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO password_link (account_id, secret_hash, created_by, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET \
+                         secret_hash = excluded.secret_hash, created_by = excluded.created_by, \
+                         created_at = excluded.created_at, expires_at = excluded.expires_at",
+                    )
+                    .bind(&account.0)
+                    .bind(secret.to_hex())
+                    .bind(&created_by.0)
+                    .bind(now.unix_timestamp())
+                    .bind(expires_at.unix_timestamp())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn password_link_account(
+                    &self,
+                    secret: &TokenHash,
+                    now: OffsetDateTime,
+                ) -> Result<Option<AccountId>> {
+                    sqlx::query(
+                        "SELECT l.account_id FROM password_link l JOIN account a ON a.account_id = l.account_id \
+                         WHERE l.secret_hash = $1 AND l.expires_at > $2 AND a.password_hash IS NULL",
+                    )
+                    .bind(secret.to_hex())
+                    .bind(now.unix_timestamp())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .map(|r| r.try_get::<String, _>("account_id").map(AccountId).map_err(db))
+                    .transpose()
+                }
+
+                async fn redeem_password_link(
+                    &self,
+                    secret: &TokenHash,
+                    password_hash: &str,
+                    now: OffsetDateTime,
+                ) -> Result<Option<AccountId>> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let Some(row) = sqlx::query(
+                        "DELETE FROM password_link WHERE secret_hash = $1 AND expires_at > $2 RETURNING account_id",
+                    )
+                    .bind(secret.to_hex())
+                    .bind(now.unix_timestamp())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    else {
+                        return Ok(None);
+                    };
+                    let account: String = row.try_get("account_id").map_err(db)?;
+                    let set = sqlx::query(
+                        "UPDATE account SET password_hash = $1 WHERE account_id = $2 AND password_hash IS NULL",
+                    )
+                    .bind(password_hash)
+                    .bind(&account)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if set.rows_affected() == 0 {
+                        // Dropping the transaction rolls the delete back as well.
+                        return Ok(None);
+                    }
+                    tx.commit().await.map_err(db)?;
+                    Ok(Some(AccountId(account)))
                 }
             }
         }

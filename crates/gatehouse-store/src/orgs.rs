@@ -19,7 +19,7 @@ macro_rules! impl_org_store {
             use crate::error::db;
             use gatehouse_core::account::{Account, AccountRecord, Username};
             use gatehouse_core::ids::{AccountId, OrgId};
-            use gatehouse_core::org::{Edition, KeyExpiration, Org, OrgPolicy};
+            use gatehouse_core::org::{AccountCaps, Edition, KeyExpiration, Org, OrgPolicy};
             use gatehouse_core::page::PageRequest;
             use gatehouse_core::store::{Invalidation, MemberChange, MemberFilter, MemberRecord, OrgStore};
             use gatehouse_core::Error;
@@ -66,6 +66,11 @@ macro_rules! impl_org_store {
 
             fn hours(h: i64) -> u32 {
                 h.clamp(1, 24) as u32
+            }
+
+            /// A stored per-account cap (`NULL`: the server's).
+            fn cap(v: Option<i64>) -> Option<u32> {
+                v.map(|n| u32::try_from(n.max(1)).unwrap_or(u32::MAX))
             }
 
             /// Whether an account in this state counts as an active owner.
@@ -375,7 +380,9 @@ macro_rules! impl_org_store {
                         "SELECT api_key_expirations, api_key_user_choice, api_key_default_expiration, \
                          require_disable_before_delete, token_max_hours, token_user_choice, \
                          token_default_hours, require_mfa, enforce_security_key, passkey_sign_in, \
-                         security_key_models FROM org_policy WHERE org_id = $1",
+                         security_key_models, max_api_keys_per_account, max_tokens_per_account, \
+                         max_ssh_keys_per_account, max_ssh_private_keys_per_account \
+                         FROM org_policy WHERE org_id = $1",
                     )
                     .bind(&org.0)
                     .fetch_optional(&self.pool)
@@ -405,6 +412,12 @@ macro_rules! impl_org_store {
                         security_key_models: OrgPolicy::parse_models(
                             &r.try_get::<String, _>("security_key_models").map_err(db)?,
                         )?,
+                        caps: AccountCaps {
+                            api_keys: cap(r.try_get("max_api_keys_per_account").map_err(db)?),
+                            tokens: cap(r.try_get("max_tokens_per_account").map_err(db)?),
+                            ssh_keys: cap(r.try_get("max_ssh_keys_per_account").map_err(db)?),
+                            ssh_private_keys: cap(r.try_get("max_ssh_private_keys_per_account").map_err(db)?),
+                        },
                     })
                 }
 
@@ -414,8 +427,10 @@ macro_rules! impl_org_store {
                         "INSERT INTO org_policy (org_id, api_key_expirations, api_key_user_choice, \
                          api_key_default_expiration, require_disable_before_delete, created_at, \
                          token_max_hours, token_user_choice, token_default_hours, require_mfa, \
-                         enforce_security_key, passkey_sign_in, security_key_models) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                         enforce_security_key, passkey_sign_in, security_key_models, \
+                         max_api_keys_per_account, max_tokens_per_account, max_ssh_keys_per_account, \
+                         max_ssh_private_keys_per_account) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
                          ON CONFLICT (org_id) DO UPDATE SET \
                          api_key_expirations = excluded.api_key_expirations, \
                          api_key_user_choice = excluded.api_key_user_choice, \
@@ -427,7 +442,11 @@ macro_rules! impl_org_store {
                          require_mfa = excluded.require_mfa, \
                          enforce_security_key = excluded.enforce_security_key, \
                          passkey_sign_in = excluded.passkey_sign_in, \
-                         security_key_models = excluded.security_key_models",
+                         security_key_models = excluded.security_key_models, \
+                         max_api_keys_per_account = excluded.max_api_keys_per_account, \
+                         max_tokens_per_account = excluded.max_tokens_per_account, \
+                         max_ssh_keys_per_account = excluded.max_ssh_keys_per_account, \
+                         max_ssh_private_keys_per_account = excluded.max_ssh_private_keys_per_account",
                     )
                     .bind(&org.0)
                     .bind(list.join(","))
@@ -442,6 +461,10 @@ macro_rules! impl_org_store {
                     .bind(p.enforce_security_key)
                     .bind(p.passkey_sign_in)
                     .bind(p.models_text())
+                    .bind(p.caps.api_keys.map(i64::from))
+                    .bind(p.caps.tokens.map(i64::from))
+                    .bind(p.caps.ssh_keys.map(i64::from))
+                    .bind(p.caps.ssh_private_keys.map(i64::from))
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;

@@ -66,6 +66,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0011_organisations.sql",
         sql: include_str!("../migrations/postgres/0011_organisations.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_admin_panel.sql",
+        sql: include_str!("../migrations/postgres/0012_admin_panel.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.

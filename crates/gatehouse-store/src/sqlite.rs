@@ -69,6 +69,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0011_organisations.sql",
         sql: include_str!("../migrations/sqlite/0011_organisations.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_admin_panel.sql",
+        sql: include_str!("../migrations/sqlite/0012_admin_panel.sql"),
+    },
 ];
 
 /// A SQLite-backed store.

@@ -40,7 +40,7 @@ async fn add_user(store: &Arc<dyn Store>, name: &str) -> gatehouse_core::account
             email: Email::parse(&format!("{name}@example.org")).expect("email"),
             display_name: DisplayName::parse(name).expect("display"),
             org_id: org.id,
-            password_hash: "$argon2id$placeholder".into(),
+            password_hash: Some("$argon2id$placeholder".into()),
             role: gatehouse_core::org::Role::Member,
             operator: false,
             created_at: t0(),
@@ -94,7 +94,7 @@ conformance!(users_round_trip_and_usernames_are_unique, |store: Arc<
             email: Email::parse("other@example.org").expect("email"),
             display_name: DisplayName::parse("x").expect("d"),
             org_id: org.id.clone(),
-            password_hash: "h".into(),
+            password_hash: Some("h".into()),
             role: gatehouse_core::org::Role::Member,
             operator: false,
             created_at: t0(),
@@ -935,6 +935,12 @@ conformance!(org_policy_defaults_then_round_trips, |store: Arc<
             "cb69481e-8ff7-4039-93ec-0a2729a154a8, ee882879-721c-4913-9775-3dfcce97072a",
         )
         .expect("models"),
+        caps: gatehouse_core::org::AccountCaps {
+            api_keys: Some(5),
+            tokens: None,
+            ssh_keys: Some(2),
+            ssh_private_keys: Some(1),
+        },
     };
     assert_eq!(p.security_key_models.len(), 2);
     assert!(OrgPolicy::parse_models("any").expect("any").is_empty());

@@ -47,6 +47,11 @@ fn main() -> ExitCode {
                 output,
                 command,
             } => gatehouse::cli::user::api_keys(server, output, command).await,
+            Command::Org {
+                server,
+                output,
+                command,
+            } => gatehouse::cli::user::org(server, output, command).await,
             Command::Tokens {
                 server,
                 output,

@@ -6,6 +6,10 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, OrgId};
 
+mod password_link;
+
+pub use password_link::{PASSWORD_LINK_LIFETIME, PASSWORD_LINK_PREFIX, PasswordLinkSecret};
+
 /// A username: 2–32 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
 /// Usernames are case-insensitive, so the parsed form is lowercase.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -249,8 +253,9 @@ pub struct NewAccountRecord {
     pub display_name: DisplayName,
     /// Owning organisation.
     pub org_id: OrgId,
-    /// argon2id PHC string.
-    pub password_hash: String,
+    /// argon2id PHC string; `None` for a member an admin created, until they set one
+    /// through their one-time link (no password can sign in meanwhile).
+    pub password_hash: Option<String>,
     /// The account's role in its organisation.
     pub role: Role,
     /// Whether the account is a server operator.

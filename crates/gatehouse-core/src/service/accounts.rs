@@ -94,7 +94,7 @@ impl Core {
                 email,
                 display_name,
                 org_id: org.id,
-                password_hash,
+                password_hash: Some(password_hash),
                 role: input.role,
                 operator,
                 created_at: now,

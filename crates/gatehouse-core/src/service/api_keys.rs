@@ -18,7 +18,7 @@ use crate::scope::Scopes;
 use crate::secret::TokenHash;
 use crate::session::SessionPrincipal;
 
-use super::Core;
+use super::{Cap, Core};
 
 /// A request for a new key.
 pub struct NewApiKey<'a> {
@@ -136,7 +136,8 @@ impl Core {
     ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
         let now = self.clock.now();
         let live = self.store.count_live_api_keys(&actor.user.id, now).await?;
-        Core::check_cap(live, self.settings.limits.api_keys, "api_keys", "API keys")?;
+        self.check_cap(&actor.user.org_id, live, Cap::ApiKeys)
+            .await?;
         let secret = ApiKeySecret::generate();
         let record = ApiKeyRecord {
             id: ApiKeyId::generate(),

@@ -7,7 +7,10 @@ mod auth;
 mod invalidations;
 mod master_keys;
 mod mfa;
+mod onboarding;
+mod org_audit;
 mod org_keys;
+mod org_policy;
 mod orgs;
 mod password;
 mod ssh_keys;
@@ -24,6 +27,8 @@ pub use mfa::{
     LoginStep, MfaChallenge, MfaLoginAttempt, MfaStatus, Proof, SecondFactor, TotpConfirmed,
     TotpEnrolment,
 };
+pub use onboarding::{IssuedLink, NewMember};
+pub use org_audit::{AuditQuery, EXPORT_BATCH};
 pub use org_keys::{ENTERPRISE_ONLY, NewOrgKey};
 pub use password::PasswordChange;
 pub use ssh_private_key_use::{
@@ -109,6 +114,15 @@ impl Default for ConnectionTests {
             timeout: std::time::Duration::from_secs(10),
         }
     }
+}
+
+/// The credential kinds with a per-account cap.
+#[derive(Debug, Clone, Copy)]
+enum Cap {
+    ApiKeys,
+    Tokens,
+    SshKeys,
+    SshPrivateKeys,
 }
 
 /// How many live credentials of each kind one account may hold (a runaway script or a
@@ -355,9 +369,23 @@ impl Core {
         Ok(sessions + tokens)
     }
 
-    /// Refuses a new credential once the account holds `cap` live ones of its kind.
-    fn check_cap(live: u64, cap: u64, field: &'static str, what: &str) -> Result<()> {
-        if live >= cap {
+    /// Refuses a new credential once the account holds as many live ones of its kind as
+    /// the lower of the server's cap and its organisation's.
+    async fn check_cap(&self, org: &crate::ids::OrgId, live: u64, kind: Cap) -> Result<()> {
+        let limits = &self.settings.limits;
+        let caps = self.store.org_policy(org).await?.caps;
+        let (server, own, field, what) = match kind {
+            Cap::ApiKeys => (limits.api_keys, caps.api_keys, "api_keys", "API keys"),
+            Cap::Tokens => (limits.tokens, caps.tokens, "tokens", "live tokens"),
+            Cap::SshKeys => (limits.ssh_keys, caps.ssh_keys, "ssh_keys", "SSH keys"),
+            Cap::SshPrivateKeys => (
+                limits.ssh_private_keys,
+                caps.ssh_private_keys,
+                "ssh_private_keys",
+                "stored SSH private keys",
+            ),
+        };
+        if live >= crate::org::AccountCaps::effective(own, server) {
             return Err(Error::invalid(
                 field,
                 format!(

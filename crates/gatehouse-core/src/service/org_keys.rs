@@ -20,8 +20,8 @@ use crate::page::{After, Page, PageRequest};
 use crate::scope::{self, Scopes};
 use crate::store::{OrgKeyDeleted, OrgKeyFilter, OrgKeyRecord};
 
-use super::Core;
 use super::api_keys::{actor_factor, may_enable};
+use super::{Cap, Core};
 
 /// A request for a new Public API Key.
 pub struct NewOrgKey<'a> {
@@ -262,7 +262,8 @@ impl Core {
         let now = self.clock.now();
         let principal = self.store.org_principal(&actor.user.org_id, now).await?;
         let live = self.store.count_live_api_keys(&principal.id, now).await?;
-        Core::check_cap(live, self.settings.limits.api_keys, "api_keys", "API keys")?;
+        self.check_cap(&actor.user.org_id, live, Cap::ApiKeys)
+            .await?;
         let expires_at =
             actor.clamp_expiry(expiration.days().map(|d| now + Duration::days(d.into())));
         let (record, secret) = new_org_key(

@@ -283,7 +283,7 @@ impl Core {
 }
 
 /// Refuses unless `actor` is an owner (a person: the organisation's own keys never are).
-fn owner_only(actor: &Actor, what: &str) -> Result<()> {
+pub(super) fn owner_only(actor: &Actor, what: &str) -> Result<()> {
     if actor.user.kind == crate::account::AccountKind::Person && actor.user.role == Role::Owner {
         Ok(())
     } else {

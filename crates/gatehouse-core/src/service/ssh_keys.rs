@@ -10,8 +10,8 @@ use crate::page::{After, Page, PageRequest};
 use crate::scope;
 use crate::ssh::{SshKeyName, SshKeyRecord, SshPublicKey};
 
-use super::Core;
 use super::api_keys::actor_factor;
+use super::{Cap, Core};
 
 impl Core {
     /// Adds a public key to the actor's account. Requires `ssh_keys:write`.
@@ -22,7 +22,8 @@ impl Core {
         let parsed = SshPublicKey::parse(key)?;
         let now = self.clock.now();
         let held = self.store.count_ssh_keys(&actor.user.id).await?;
-        Core::check_cap(held, self.settings.limits.ssh_keys, "ssh_keys", "SSH keys")?;
+        self.check_cap(&actor.user.org_id, held, Cap::SshKeys)
+            .await?;
         let record = SshKeyRecord::new(
             SshKeyId::generate(),
             actor.user.id.clone(),

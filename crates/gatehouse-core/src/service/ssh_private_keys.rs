@@ -13,8 +13,8 @@ use crate::scope;
 use crate::ssh::private_key::{parse_description, seal_context};
 use crate::ssh::{SshPrivateKey, SshPrivateKeyName, SshPrivateKeyRecord};
 
-use super::Core;
 use super::api_keys::actor_factor;
+use super::{Cap, Core};
 
 /// What an upload carries. `Debug` shows neither the key nor the passphrase.
 pub struct NewSshPrivateKey<'a> {
@@ -52,12 +52,8 @@ impl Core {
         let description = parse_description(new.description)?;
         let keyring = self.master()?;
         let held = self.store.count_ssh_private_keys(&actor.user.id).await?;
-        Core::check_cap(
-            held,
-            self.settings.limits.ssh_private_keys,
-            "ssh_private_keys",
-            "stored SSH private keys",
-        )?;
+        self.check_cap(&actor.user.org_id, held, Cap::SshPrivateKeys)
+            .await?;
         // Reading can mean a bcrypt-pbkdf run of the passphrase (16+ rounds): off the
         // async workers.
         let text = new.private_key.clone();

@@ -21,8 +21,8 @@ use crate::token::{
     SigningKeyRecord, TokenKeys, TokenPrincipal, TokenRecord, parse_name, sign, verify,
 };
 
-use super::Core;
 use super::api_keys::actor_factor;
+use super::{Cap, Core};
 
 /// A request for a new token.
 pub struct NewToken<'a> {
@@ -146,7 +146,8 @@ impl Core {
             .ok_or_else(|| Error::internal("no token signing key loaded"))?;
         let now = self.clock.now();
         let live = self.store.count_live_tokens(&actor.user.id, now).await?;
-        Core::check_cap(live, self.settings.limits.tokens, "tokens", "live tokens")?;
+        self.check_cap(&actor.user.org_id, live, Cap::Tokens)
+            .await?;
         // A token cannot outlive the key or token that makes it: longer asks are clamped.
         let expires_at = actor
             .clamp_expiry(Some(now + Duration::hours(lifetime.get().into())))

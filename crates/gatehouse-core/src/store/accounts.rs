@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use crate::account::{Account, AccountRecord, NewAccountRecord, Username};
 use crate::error::Result;
 use crate::ids::AccountId;
+use crate::secret::TokenHash;
+use time::OffsetDateTime;
 
 /// Accounts, by id and by username. Roles, status and membership change through
 /// [`crate::store::OrgStore::change_member`], which keeps every organisation an owner.
@@ -22,4 +24,30 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn count_accounts(&self) -> Result<u64>;
     /// Replaces an account's password hash.
     async fn set_password_hash(&self, id: &AccountId, hash: &str) -> Result<()>;
+    /// Keeps a one-time set-password link (its secret's hash) for an account, replacing
+    /// the account's earlier one.
+    async fn put_password_link(
+        &self,
+        account: &AccountId,
+        secret: &TokenHash,
+        created_by: &AccountId,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// The account an unexpired link opens, for an account that still has no password
+    /// (a lookup: nothing changes).
+    async fn password_link_account(
+        &self,
+        secret: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<AccountId>>;
+    /// Redeems a link in one transaction: deletes it (a link works once) and sets the
+    /// account's first password. `None`, with nothing changed, when the link is unknown,
+    /// expired or used, or the account already has a password.
+    async fn redeem_password_link(
+        &self,
+        secret: &TokenHash,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<AccountId>>;
 }

@@ -23,7 +23,7 @@ mod tokens;
 
 pub use accounts::AccountStore;
 pub use api_keys::{ApiKeyStore, OrgKeyDeleted, OrgKeyFilter, OrgKeyRecord};
-pub use audit::AuditStore;
+pub use audit::{AuditFilter, AuditStore};
 pub use invalidations::{Invalidation, InvalidationStore, Published};
 pub use mfa::MfaStore;
 pub use orgs::{MemberChange, MemberFilter, MemberRecord, OrgStore};

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod mfa;
+pub mod set_password;
 pub mod ssh_keys;
 pub mod ssh_private_keys;
 pub mod tokens;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .merge(api_keys::router())
         .merge(admin::router())
         .merge(mfa::router())
+        .merge(set_password::router())
         .merge(webauthn::router())
         .merge(health::router())
 }

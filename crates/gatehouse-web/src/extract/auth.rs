@@ -82,6 +82,12 @@ impl Caller {
         self.actor.require(scope).map_err(ApiError::from)
     }
 
+    /// Fails with 403 unless the credential holds one of `scopes` (the error names the
+    /// first).
+    pub fn require_any(&self, scopes: &[&str]) -> Result<(), ApiError> {
+        self.actor.require_any(scopes).map_err(ApiError::from)
+    }
+
     /// How it authenticated.
     pub fn method(&self) -> AuthMethod {
         match self.credential {
@@ -196,6 +202,15 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Self::authenticate(parts, state).await?;
+        // Every audit record this request writes names who acted and with which key.
+        gatehouse_core::audit::note_actor(&caller.actor);
+        Ok(caller)
+    }
+}
+
+impl Caller {
+    async fn authenticate(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         match presented(&parts.headers)? {
             Presented::Nothing => Err(CoreError::Unauthenticated.into()),
             Presented::Authorization(value) => {

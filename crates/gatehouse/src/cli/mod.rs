@@ -131,6 +131,19 @@ pub enum Command {
         #[command(subcommand)]
         command: user::SshPrivateKeysCommand,
     },
+    /// Your organisation's admin panel: its keys, members, policy and audit log
+    /// (owners and admins, or an organisation key with the org permissions).
+    Org {
+        /// Server flags.
+        #[command(flatten)]
+        server: user::ServerArgs,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+        /// The operation.
+        #[command(subcommand)]
+        command: user::OrgCommand,
+    },
     /// Cluster integration: the sshd AuthorizedKeysCommand.
     Ssh {
         /// The operation.

@@ -43,6 +43,17 @@ pub fn write_out(args: fmt::Arguments<'_>) -> anyhow::Result<()> {
         })
 }
 
+/// Writes raw bytes to standard output (a download), like [`write_out`].
+pub fn write_bytes(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => anyhow::Error::new(StdoutClosed),
+            _ => anyhow::Error::new(e).context("writing to standard output"),
+        })
+}
+
 /// Writes to standard error, ignoring failure (there is nobody left to tell).
 pub fn write_err(args: fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();

@@ -1,11 +1,15 @@
-//! `/api/admin/members`: the organisation's members, their roles and status, and
-//! resetting a member's 2-step verification.
+//! `/api/admin/members`: the organisation's members, their roles and status, adding a
+//! member (with their one-time set-password link), and resetting a member's 2-step
+//! verification.
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use gatehouse_core::ids::AccountId;
 use gatehouse_core::org::Role;
+use gatehouse_core::service::{IssuedLink, NewMember};
 use gatehouse_core::store::{MemberFilter, MemberRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,7 +22,8 @@ use crate::state::AppState;
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/admin/members", get(list))
+        .route("/api/admin/members", get(list).post(create))
+        .route("/api/admin/members/{id}/password-link", post(reissue_link))
         .route("/api/admin/members/{id}", get(show))
         .route("/api/admin/members/{id}/role", post(set_role))
         .route("/api/admin/members/{id}/disable", post(disable))
@@ -72,6 +77,56 @@ pub struct MemberQuery {
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
     role: String,
+}
+
+/// `POST /api/admin/members` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMemberRequest {
+    username: String,
+    email: String,
+    display_name: Option<String>,
+    /// `member` when absent.
+    role: Option<String>,
+}
+
+/// A set-password link, shown once.
+#[derive(Serialize)]
+pub struct LinkResponse {
+    /// `https://…/set-password#gsp_…`: the secret is in the fragment, which browsers
+    /// never send to a server.
+    set_password_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+/// `POST /api/admin/members` answer.
+#[derive(Serialize)]
+pub struct CreatedMemberResponse {
+    member: MemberResponse,
+    #[serde(flatten)]
+    link: LinkResponse,
+}
+
+/// The link for `link`, on the server's public origin (or the origin the admin reached
+/// it by).
+fn link_response(state: &AppState, headers: &HeaderMap, link: &IssuedLink) -> LinkResponse {
+    let origin = state.web.public_origin.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok())
+            .unwrap_or("localhost");
+        format!("https://{host}")
+    });
+    LinkResponse {
+        set_password_url: format!(
+            "{}/set-password#{}",
+            origin.trim_end_matches('/'),
+            link.secret.expose()
+        ),
+        expires_at: link.expires_at,
+    }
 }
 
 /// `POST /api/admin/members/{id}/reset-2sv` body.
@@ -184,4 +239,55 @@ pub async fn reset_mfa(
         .reset_member_mfa(&caller.actor, &AccountId(id), &req.reason)
         .await?;
     Ok(Json(json!({"factors_removed": removed})))
+}
+
+/// `POST /api/admin/members`: adds a member without a password and answers 201 with
+/// their one-time set-password link (shown once; it works for 72 hours). Requires:
+/// `org:members:write`; adding an owner takes an owner.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Json(req): Json<CreateMemberRequest>,
+) -> ApiResult<axum::response::Response> {
+    caller.require("org:members:write")?;
+    let role = req.role.as_deref().map_or(Ok(Role::Member), Role::parse)?;
+    let (member, link) = state
+        .core
+        .create_member(
+            &caller.actor,
+            NewMember {
+                username: &req.username,
+                email: &req.email,
+                display_name: req.display_name.as_deref().filter(|d| !d.trim().is_empty()),
+                role,
+            },
+        )
+        .await?;
+    // SECURITY: the one response that carries the link; `/api` answers are no-store.
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedMemberResponse {
+            member: (&member).into(),
+            link: link_response(&state, &headers, &link),
+        }),
+    )
+        .into_response())
+}
+
+/// `POST /api/admin/members/{id}/password-link`: a fresh link for a member who has not
+/// set a password yet; the earlier link stops working. A member with a password is 409.
+/// Requires: `org:members:write`.
+pub async fn reissue_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LinkResponse>> {
+    caller.require("org:members:write")?;
+    let link = state
+        .core
+        .reissue_password_link(&caller.actor, &AccountId(id))
+        .await?;
+    Ok(Json(link_response(&state, &headers, &link)))
 }

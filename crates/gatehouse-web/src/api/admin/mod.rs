@@ -3,9 +3,11 @@
 //! that carry them. Every route acts inside the caller's own organisation; another
 //! organisation's member or key answers 404. One file per page of the panel.
 
+pub mod audit;
 pub mod keys;
 pub mod members;
 pub mod org;
+pub mod policy;
 
 use axum::Router;
 
@@ -17,4 +19,6 @@ pub fn router() -> Router<AppState> {
         .merge(org::router())
         .merge(members::router())
         .merge(keys::router())
+        .merge(audit::router())
+        .merge(policy::router())
 }

@@ -1,17 +1,19 @@
 //! The user CLI: `login`, `logout`, `auth session`, `mfa status`, `api-keys …`,
-//! `tokens …`, `ssh-keys …`, `ssh-private-keys …`. Credentials live in `~/.config/gatehouse/credentials.toml` (mode 0600);
+//! `tokens …`, `ssh-keys …`, `ssh-private-keys …`, and `org …` for organisation admins. Credentials live in `~/.config/gatehouse/credentials.toml` (mode 0600);
 //! `GATEHOUSE_TOKEN` or `GATEHOUSE_API_KEY` override them.
 //!
 //! # Layout
 //! - `session.rs`: the stored credential, the authenticated connection, error wording.
 //! - `login.rs`: `login` (with the 2-step verification code when asked), `logout`,
 //!   `auth session`, `mfa status`.
-//! - `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`, `ssh_private_keys.rs`: one command group each.
+//! - `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`, `ssh_private_keys.rs`, `org.rs`: one command
+//!   group each.
 //! - Tables and `--json` are in `cli/output.rs`, shared with `gatehouse admin`.
 
 pub mod api_keys;
 pub mod credentials;
 pub mod login;
+pub mod org;
 pub mod session;
 pub mod ssh_keys;
 pub mod ssh_private_keys;
@@ -22,6 +24,7 @@ use serde_json::Value;
 
 pub use api_keys::{ApiKeysCommand, api_keys};
 pub use login::{LoginArgs, auth_session, login, logout, mfa_status};
+pub use org::{OrgCommand, org};
 pub use session::{Credentials, ServerArgs, Session, credentials_path, load_credentials};
 pub use ssh_keys::{SshKeysCommand, ssh_keys};
 pub use ssh_private_keys::{SshPrivateKeysCommand, ssh_private_keys};

@@ -252,9 +252,11 @@ impl Session {
         let mut cursor: Option<String> = None;
         // A bound on pages, in case a server kept answering with a cursor.
         for _ in 0..10_000 {
+            // A path may carry a list's filters already.
+            let join = if path.contains('?') { '&' } else { '?' };
             let url = match &cursor {
-                None => format!("{path}?limit=200"),
-                Some(c) => format!("{path}?limit=200&cursor={c}"),
+                None => format!("{path}{join}limit=200"),
+                Some(c) => format!("{path}{join}limit=200&cursor={c}"),
             };
             let (_, headers, value) = self.send(Method::GET, &url, None).await?;
             if let Value::Array(page) = value {
@@ -275,12 +277,36 @@ impl Session {
         Ok(items)
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
+    /// Streams a download route's body to standard output as it arrives (an export of a
+    /// year of records never sits in memory); returns the bytes written.
+    pub async fn download(&self, path: &str) -> anyhow::Result<u64> {
+        let mut res = match self.request(Method::GET, path, None).send().await {
+            Ok(res) => res,
+            Err(e) => return Err(describe_transport(e, &self.base).await),
+        };
+        if !res.status().is_success() {
+            let status = res.status();
+            let text = res.text().await.unwrap_or_default();
+            return Err(self.refused(status, &text));
+        }
+        let mut written = 0u64;
+        loop {
+            match res.chunk().await {
+                Ok(Some(bytes)) => {
+                    written += bytes.len() as u64;
+                    crate::cli::out::write_bytes(&bytes)?;
+                }
+                Ok(None) => return Ok(written),
+                Err(e) => {
+                    return Err(anyhow::anyhow!(
+                        "the download stopped after {written} bytes: {e}; the output is incomplete"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn request(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::RequestBuilder {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         req = match &self.auth {
             Auth::Cookie { cookie, csrf } => {
@@ -297,28 +323,38 @@ impl Session {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = match req.send().await {
+        req
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
+        let res = match self.request(method, path, body).send().await {
             Ok(res) => res,
             Err(e) => return Err(describe_transport(e, &self.base).await),
         };
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();
-        let value: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
         if status.is_success() {
-            return Ok((status, headers, value));
+            return Ok((status, headers, parse_body(text)));
         }
-        Err(anyhow::Error::new(Refused {
+        Err(self.refused(status, &text))
+    }
+
+    /// The error for a refused request's body.
+    fn refused(&self, status: StatusCode, text: &str) -> anyhow::Error {
+        let value = parse_body(text.to_owned());
+        anyhow::Error::new(Refused {
             status,
             message: self.refusal(status, &value),
             field: value["field"].as_str().map(str::to_owned),
             code: value["error"].as_str().map(str::to_owned),
             body: value,
-        }))
+        })
     }
 
     /// The error for a refused request, worded for the person at the terminal.
@@ -361,6 +397,15 @@ impl Session {
             .next()
             .unwrap_or(field);
         self.flags.iter().copied().find(|(f, _)| *f == head)
+    }
+}
+
+/// A response body as JSON, or as a string when it is not JSON.
+fn parse_body(text: String) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
     }
 }
 

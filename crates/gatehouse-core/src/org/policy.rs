@@ -1,78 +1,6 @@
-//! Organisations: their edition, the roles of their members, and their policy for
-//! members' credentials. Every account belongs to exactly one organisation.
-
-use serde::Serialize;
-use time::OffsetDateTime;
-
-use crate::error::{Error, Result};
-use crate::ids::OrgId;
-
-/// The name of the organisation accounts join when none is named (and of the one an
-/// existing install's accounts were moved into).
-pub const DEFAULT_ORG_NAME: &str = "default";
-
-/// An organisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Org {
-    /// Stable id.
-    pub id: OrgId,
-    /// Unique name.
-    pub name: String,
-    /// What the organisation's plan includes.
-    pub edition: Edition,
-    /// When it was made.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-/// An organisation's name: 2–64 characters of `a-z 0-9 . _ -`, starting with a letter or
-/// digit (it appears in URLs of the platform and in command lines).
-pub fn parse_org_name(raw: &str) -> Result<String> {
-    crate::account::parse_slug(raw, 64).map_err(|_| {
-        Error::invalid(
-            "name",
-            "must be 2 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-        )
-    })
-}
-
-/// What an organisation's plan includes. The platform's documentation: "Access Controls
-/// for API Keys is an Enterprise Level Feature, however Teams will be able to use this
-/// page to generate a Team Computer Key."
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Edition {
-    /// The Keys page offers the Team Computer Key and the SCIM key.
-    Team,
-    /// Permission-scoped Public API Keys as well.
-    Enterprise,
-}
-
-impl Edition {
-    /// The stored and CLI form.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Edition::Team => "team",
-            Edition::Enterprise => "enterprise",
-        }
-    }
-
-    /// Parses the stored and CLI form.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "team" => Ok(Edition::Team),
-            "enterprise" => Ok(Edition::Enterprise),
-            _ => Err(Error::invalid("edition", "must be team or enterprise")),
-        }
-    }
-
-    /// Whether the organisation may own permission-scoped Public API Keys.
-    pub fn has_public_api_keys(&self) -> bool {
-        matches!(self, Edition::Enterprise)
-    }
-}
-
-pub use crate::account::Role;
+//! An organisation's policy for its members' credentials: API key expirations, token
+//! lifetimes, the delete rule, 2-step verification, and per-account caps, with the
+//! effect of each field said once for the admin panel, the API and the CLI.
 
 /// How long a new API key lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,7 +99,140 @@ pub struct OrgPolicy {
     /// Approved security key models (AAGUIDs); empty means any. When set, a new key's
     /// attestation must verify and name one of them.
     pub security_key_models: Vec<webauthn_rs::prelude::Uuid>,
+    /// Per-account caps the organisation sets below the server's.
+    pub caps: AccountCaps,
 }
+
+/// How many live credentials of each kind one account may hold, as the organisation
+/// sets it: `None` leaves the server's cap; a number lower than the server's lowers it
+/// (a higher one changes nothing: the server's cap always holds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountCaps {
+    /// Live (unexpired, not deleted) API keys.
+    pub api_keys: Option<u32>,
+    /// Live tokens.
+    pub tokens: Option<u32>,
+    /// SSH public keys.
+    pub ssh_keys: Option<u32>,
+    /// Stored SSH private keys.
+    pub ssh_private_keys: Option<u32>,
+}
+
+impl AccountCaps {
+    /// The cap that applies: the lower of the server's and the organisation's.
+    pub fn effective(org: Option<u32>, server: u64) -> u64 {
+        org.map_or(server, |o| server.min(u64::from(o)))
+    }
+
+    /// Checks each cap is at least 1 (a cap of 0 would lock every member out of a
+    /// credential kind; disabling a kind is not what a cap is for).
+    fn validate(&self) -> crate::Result<()> {
+        for (field, v) in [
+            ("max_api_keys_per_account", self.api_keys),
+            ("max_tokens_per_account", self.tokens),
+            ("max_ssh_keys_per_account", self.ssh_keys),
+            ("max_ssh_private_keys_per_account", self.ssh_private_keys),
+        ] {
+            if v == Some(0) {
+                return Err(crate::Error::invalid(
+                    field,
+                    "must be at least 1, or empty for the server's limit",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One field of the policy as the admin panel, the API and the CLI explain it.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct PolicyField {
+    /// The field's name in the API and the CLI flag (with `-` for `_`).
+    pub name: &'static str,
+    /// The form's label.
+    pub label: &'static str,
+    /// What the field does to members, in a sentence or two.
+    pub effect: &'static str,
+}
+
+/// Every policy field, in the order the Policies form shows them.
+pub const POLICY_FIELDS: &[PolicyField] = &[
+    PolicyField {
+        name: "api_key_expirations",
+        label: "API key expirations allowed",
+        effect: "The expirations members may pick when they create an API key. A key never outlives the credential that created it.",
+    },
+    PolicyField {
+        name: "api_key_default_expiration",
+        label: "Default API key expiration",
+        effect: "Preselected in the Add API Key form, and used when an API request names none. Must be one of the allowed expirations.",
+    },
+    PolicyField {
+        name: "api_key_user_choice",
+        label: "Members choose the API key expiration",
+        effect: "When off, every new key gets the default expiration and the form shows it as text.",
+    },
+    PolicyField {
+        name: "token_max_hours",
+        label: "Token maximum lifetime (hours)",
+        effect: "The longest lifetime a new token may have, from 1 to 24 hours. Tokens already issued keep theirs.",
+    },
+    PolicyField {
+        name: "token_default_hours",
+        label: "Default token lifetime (hours)",
+        effect: "Used when a token request names no lifetime, and preselected in the Tokens tab. At most the maximum.",
+    },
+    PolicyField {
+        name: "token_user_choice",
+        label: "Members choose the token lifetime",
+        effect: "When off, every new token gets the default lifetime.",
+    },
+    PolicyField {
+        name: "require_disable_before_delete",
+        label: "Require disabling before deleting an API key",
+        effect: "An enabled personal key cannot be deleted until it is disabled, so a key in use is not deleted by mistake. Organisation keys always need this.",
+    },
+    PolicyField {
+        name: "require_mfa",
+        label: "Require 2-Step Verification",
+        effect: "A member without it who signs in can only set it up until it is done. API keys and tokens keep working.",
+    },
+    PolicyField {
+        name: "enforce_security_key",
+        label: "Enforce Security Key MFA",
+        effect: "Every sign-in must finish with a security key or passkey; a member without one is sent to register one and can do nothing else.",
+    },
+    PolicyField {
+        name: "passkey_sign_in",
+        label: "Allow passkey sign-in",
+        effect: "Members may sign in with a passkey alone, without their password.",
+    },
+    PolicyField {
+        name: "security_key_models",
+        label: "Approved security key models",
+        effect: "AAGUIDs of the security key models members may register, comma-separated; empty allows any. New keys must prove their model by attestation.",
+    },
+    PolicyField {
+        name: "max_api_keys_per_account",
+        label: "API keys per account",
+        effect: "The most live API keys one member may hold. Empty: the server's limit. It can only lower the server's limit.",
+    },
+    PolicyField {
+        name: "max_tokens_per_account",
+        label: "Live tokens per account",
+        effect: "The most unexpired tokens one member may hold. Empty: the server's limit.",
+    },
+    PolicyField {
+        name: "max_ssh_keys_per_account",
+        label: "SSH keys per account",
+        effect: "The most SSH public keys one member may register. Empty: the server's limit.",
+    },
+    PolicyField {
+        name: "max_ssh_private_keys_per_account",
+        label: "SSH private keys per account",
+        effect: "The most SSH private keys one member may store. Empty: the server's limit.",
+    },
+];
 
 impl Default for OrgPolicy {
     fn default() -> Self {
@@ -188,6 +249,7 @@ impl Default for OrgPolicy {
             enforce_security_key: false,
             passkey_sign_in: true,
             security_key_models: Vec::new(),
+            caps: AccountCaps::default(),
         }
     }
 }
@@ -226,6 +288,7 @@ impl OrgPolicy {
 
     /// Checks a policy for consistency.
     pub fn validate(&self) -> crate::Result<()> {
+        self.caps.validate()?;
         if self.api_key_expirations.is_empty() {
             return Err(crate::Error::invalid(
                 "api_key_expirations",
@@ -329,6 +392,64 @@ impl OrgPolicy {
         Ok(wanted)
     }
 
+    /// The names (as in [`POLICY_FIELDS`]) of the fields that differ in `other`.
+    pub fn changed_fields(&self, other: &OrgPolicy) -> Vec<&'static str> {
+        let c = (&self.caps, &other.caps);
+        [
+            (
+                "api_key_expirations",
+                self.api_key_expirations != other.api_key_expirations,
+            ),
+            (
+                "api_key_default_expiration",
+                self.api_key_default_expiration != other.api_key_default_expiration,
+            ),
+            (
+                "api_key_user_choice",
+                self.api_key_user_choice != other.api_key_user_choice,
+            ),
+            (
+                "token_max_hours",
+                self.token_max_hours != other.token_max_hours,
+            ),
+            (
+                "token_default_hours",
+                self.token_default_hours != other.token_default_hours,
+            ),
+            (
+                "token_user_choice",
+                self.token_user_choice != other.token_user_choice,
+            ),
+            (
+                "require_disable_before_delete",
+                self.require_disable_before_delete != other.require_disable_before_delete,
+            ),
+            ("require_mfa", self.require_mfa != other.require_mfa),
+            (
+                "enforce_security_key",
+                self.enforce_security_key != other.enforce_security_key,
+            ),
+            (
+                "passkey_sign_in",
+                self.passkey_sign_in != other.passkey_sign_in,
+            ),
+            (
+                "security_key_models",
+                self.security_key_models != other.security_key_models,
+            ),
+            ("max_api_keys_per_account", c.0.api_keys != c.1.api_keys),
+            ("max_tokens_per_account", c.0.tokens != c.1.tokens),
+            ("max_ssh_keys_per_account", c.0.ssh_keys != c.1.ssh_keys),
+            (
+                "max_ssh_private_keys_per_account",
+                c.0.ssh_private_keys != c.1.ssh_private_keys,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect()
+    }
+
     /// The expirations offered in the UI.
     pub fn offered_expirations(&self) -> Vec<KeyExpiration> {
         if self.api_key_user_choice {
@@ -348,16 +469,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn organisation_names_follow_the_username_rules_up_to_64_characters() {
+    fn every_policy_field_is_explained_once_and_caps_only_lower_the_servers() {
+        let mut names: Vec<_> = POLICY_FIELDS.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), POLICY_FIELDS.len());
+        assert!(POLICY_FIELDS.iter().all(|f| !f.effect.is_empty()));
+        assert_eq!(AccountCaps::effective(None, 100), 100);
+        assert_eq!(AccountCaps::effective(Some(5), 100), 5);
+        assert_eq!(AccountCaps::effective(Some(500), 100), 100);
+        let p = OrgPolicy {
+            caps: AccountCaps {
+                tokens: Some(0),
+                ..AccountCaps::default()
+            },
+            ..OrgPolicy::default()
+        };
         assert_eq!(
-            parse_org_name(" Acme.Labs ").ok().as_deref(),
-            Some("acme.labs")
+            OrgPolicy::default().changed_fields(&p),
+            ["max_tokens_per_account"]
         );
-        assert!(parse_org_name(&"a".repeat(64)).is_ok());
-        for bad in ["a", &"a".repeat(65), "-acme", "ac me", "acmé", "../x"] {
-            let err = parse_org_name(bad).expect_err(bad);
-            assert!(err.to_string().contains("2 to 64"), "{bad}: {err}");
-        }
+        let err = p.validate().expect_err("0 locks members out");
+        assert!(err.to_string().contains("max_tokens_per_account"), "{err}");
     }
 
     #[test]
