@@ -202,7 +202,8 @@ async fn find(s: &Session, key: &str) -> anyhow::Result<String> {
     Ok(path_segment(&id)?.to_owned())
 }
 
-fn status(k: &Value) -> &'static str {
+/// A key's state as listings show it (shared with `gatehouse org keys`).
+pub(super) fn status(k: &Value) -> &'static str {
     if !k["revoked_at"].is_null() {
         "revoked"
     } else if k["enabled"].as_bool().unwrap_or(false) {

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::api_keys::status as key_status;
 use super::resolve;
 use super::session::{ServerArgs, Session, path_segment};
 use crate::cli::out::{note, outln};
@@ -529,16 +530,6 @@ async fn find_member(s: &Session, username: &str) -> anyhow::Result<String> {
         );
     };
     Ok(path_segment(text(m, "id", ""))?.to_owned())
-}
-
-fn key_status(k: &Value) -> &'static str {
-    if !k["revoked_at"].is_null() {
-        "revoked"
-    } else if k["enabled"].as_bool().unwrap_or(false) {
-        "enabled"
-    } else {
-        "disabled"
-    }
 }
 
 fn print_created(v: &Value, json_out: bool) -> anyhow::Result<()> {
