@@ -42,6 +42,7 @@ def test_a_new_member_sets_their_own_password_through_a_one_time_link(server):
     body = r.json()
     member = body["member"]
     assert member["username"] == "newbie" and member["role"] == "member" and member["last_sign_in_at"] is None
+    assert member["password_set"] is False
     first = link_secret(body["set_password_url"])
     assert body["set_password_url"].startswith(server.base), body
     assert body["expires_at"]
@@ -74,6 +75,7 @@ def test_a_new_member_sets_their_own_password_through_a_one_time_link(server):
     r = set_password(server, second, chosen)
     assert r.status_code == 200 and r.json() == {"username": "newbie"}, r.text
     assert login(server, "newbie", chosen).status == 200
+    assert owner.get(f"/api/admin/members/{member['id']}").json()["password_set"] is True
     # Once used, the link is dead, and an admin cannot issue one for a member with a password.
     assert_error(set_password(server, second, new_password()), 422, "validation_failed")
     assert_error(owner.post(f"/api/admin/members/{member['id']}/password-link"), 409, "conflict")

@@ -57,8 +57,10 @@ macro_rules! impl_org_store {
             }
 
             fn member_row(r: &<DbOf as sqlx::Database>::Row) -> Result<MemberRecord> {
+                let record = account_row(r)?;
                 Ok(MemberRecord {
-                    account: account_row(r)?.user,
+                    password_set: record.password_hash.is_some(),
+                    account: record.user,
                     last_sign_in_at: opt_ts(r.try_get("last_sign_in_at").map_err(db)?)?,
                     mfa_enabled: r.try_get("mfa_enabled").map_err(db)?,
                 })

@@ -104,12 +104,7 @@ impl Core {
             .member(&actor.user.org_id, id)
             .await?
             .ok_or(Error::NotFound)?;
-        let record = self
-            .store
-            .account_by_id(&member.account.id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        if record.password_hash.is_some() {
+        if member.password_set {
             return Err(Error::Conflict(
                 "this member has already set a password; they can change it under Account, \
                  or reset their 2-step verification here if they are locked out"

@@ -32,6 +32,9 @@ pub struct MemberRecord {
     pub last_sign_in_at: Option<OffsetDateTime>,
     /// Whether a confirmed second factor (authenticator app or security key) exists.
     pub mfa_enabled: bool,
+    /// Whether the member has a password (a member an admin added has none until they
+    /// use their set-password link).
+    pub password_set: bool,
 }
 
 /// Which members a list shows.

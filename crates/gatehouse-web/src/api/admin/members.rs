@@ -42,6 +42,8 @@ pub struct MemberResponse {
     disabled: bool,
     /// Whether 2-step verification is on (an authenticator app or a security key).
     two_step_verification: bool,
+    /// False for a member who has not yet used their set-password link.
+    password_set: bool,
     #[serde(with = "time::serde::rfc3339::option")]
     last_sign_in_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
@@ -58,6 +60,7 @@ impl From<&MemberRecord> for MemberResponse {
             role: m.account.role,
             disabled: m.account.disabled,
             two_step_verification: m.mfa_enabled,
+            password_set: m.password_set,
             last_sign_in_at: m.last_sign_in_at,
             created_at: m.account.created_at,
         }
