@@ -9,8 +9,9 @@
 // GATEHOUSE_TEST_ARTIFACTS (default <repo>/test-artifacts),
 // CHROMIUM_PATH (default /usr/bin/chromium).
 //
-// The tabs' tests live in parts/ (one file per tab, as the UI has); this file starts the
-// server and the browser and holds sign-in, session, 404 and password tests.
+// The tabs' tests live in parts/ (one file per tab, as the UI has, and admin.mjs with
+// admin-keys.mjs for the admin panel); this file starts the server and the browser and
+// holds sign-in, session, 404 and password tests.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,7 @@ import { sshKeyTests } from './parts/ssh-keys.mjs';
 import { sshPrivateKeyTests } from './parts/ssh-private-keys.mjs';
 import { twoStepTests } from './parts/two-step.mjs';
 import { securityKeyTests } from './parts/security-keys.mjs';
+import { adminTests } from './parts/admin.mjs';
 
 describe('Gatehouse web UI', { concurrency: false }, () => {
   // Shared with the parts: filled in by before().
@@ -240,6 +242,7 @@ describe('Gatehouse web UI', { concurrency: false }, () => {
   sshPrivateKeyTests(test, cx);
   twoStepTests(test, cx);
   securityKeyTests(test, cx);
+  adminTests(test, cx);
 
   test('every tab fits at 390 and 1280 px with its lists filled', async () => {
     const { page, server } = cx;

@@ -1,10 +1,11 @@
 // Gatehouse UI: the pieces every page and tab share, written once (window.Gatehouse):
 // the API helper (with "Confirm it's you" and a retry when a change needs a recent
-// sign-in), dialogs, toasts, relative times, the list refresh, copy and download, and the
-// show-once secret panel, the browser's WebAuthn ceremonies; plus sign-in (with a passkey,
-// and a security key as its second step), sign-out and Change password. Each tab's own script is
-// /static/tabs/<tab>.js, loaded after this one. No inline scripts (the CSP forbids them);
-// state-changing calls send the page's CSRF token in X-CSRF-Token.
+// sign-in), dialogs, toasts, relative times, the list refresh, filter bars, copy and
+// download, and the show-once secret panel, the browser's WebAuthn ceremonies; plus
+// sign-in (with a passkey, and a security key as its second step), sign-out and Change
+// password. Each tab's own script is /static/tabs/<tab>.js (an admin panel section's,
+// /static/admin/<section>.js), loaded after this one. No inline scripts (the CSP forbids
+// them); state-changing calls send the page's CSRF token in X-CSRF-Token.
 "use strict";
 
 (() => {
@@ -205,6 +206,23 @@
     if (focusSelector) document.querySelector(focusSelector)?.focus();
     return true;
   };
+
+  // ------------------------------------------------------------------ filter bars
+  // A list's filter bar is a plain GET form; here it leaves the fields set to "All" out
+  // of the address, so the URL names only the filters in use.
+  function setupFilterBars() {
+    for (const form of document.querySelectorAll("form.filters")) {
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        const q = new URLSearchParams();
+        for (const [k, v] of new FormData(form)) {
+          if (typeof v === "string" && v.trim()) q.append(k, v.trim());
+        }
+        const query = q.toString();
+        window.location.assign(form.getAttribute("action") + (query ? "?" + query : ""));
+      });
+    }
+  }
 
   // ------------------------------------------------------------------ copy
   G.copy = async (text) => {
@@ -578,6 +596,7 @@
     setupSignOut();
     setupSecretPanel();
     setupPassword();
+    setupFilterBars();
     G.times();
     setInterval(() => G.times(), 30_000);
   });

@@ -56,7 +56,11 @@ struct PermissionChoice {
 }
 
 /// The offered expiration closest to the key's own lifetime (`none` when it never expires).
-fn expiration_code(k: &ApiKeyRecord, offered: &[KeyExpiration], default: KeyExpiration) -> String {
+pub(super) fn expiration_code(
+    k: &ApiKeyRecord,
+    offered: &[KeyExpiration],
+    default: KeyExpiration,
+) -> String {
     let wanted = match k.expires_at {
         None => KeyExpiration::Never,
         Some(at) => {
@@ -69,6 +73,18 @@ fn expiration_code(k: &ApiKeyRecord, offered: &[KeyExpiration], default: KeyExpi
     } else {
         default.as_code()
     }
+}
+
+/// The Expiration select's options: what the policy offers, its default selected.
+pub(super) fn expiration_choices(offered: &[KeyExpiration], default: KeyExpiration) -> Vec<Choice> {
+    offered
+        .iter()
+        .map(|e| Choice {
+            value: e.as_code(),
+            label: e.label(),
+            selected: *e == default,
+        })
+        .collect()
 }
 
 fn row(
@@ -111,14 +127,7 @@ pub async fn render(cx: &TabContext<'_>) -> gatehouse_core::Result<String> {
             .iter()
             .map(|k| row(k, &offered, default, now))
             .collect(),
-        expirations: offered
-            .iter()
-            .map(|e| Choice {
-                value: e.as_code(),
-                label: e.label(),
-                selected: *e == default,
-            })
-            .collect(),
+        expirations: expiration_choices(&offered, default),
         user_may_choose: policy.api_key_user_choice && offered.len() > 1,
         default_label: default.label(),
         default_code: default.as_code(),

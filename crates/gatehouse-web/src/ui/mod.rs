@@ -6,15 +6,20 @@
 //!   `templates/tabs/` and one script in `static/tabs/`, loaded on that tab only.
 //! - `api_keys.rs`, `tokens.rs`, `ssh_keys.rs`, `ssh_private_keys.rs`, `two_step.rs`: the
 //!   tabs' panels.
+//! - `admin/`: the organisation's admin panel (`/admin/{section}`), built the same way: a
+//!   `Section` enum, one module, template (`templates/admin/`) and script
+//!   (`static/admin/`) per section, around a frame of its own.
 //! - `login_mfa.rs`: the sign-in's second step (`/login/mfa`).
 //! - `page.rs`: the pages around the tabs (account frame, sign-in and its second step,
 //!   not found) and the `next=` rule for returning after sign-in.
 //! - `format.rs`: dates and counts as the pages write them.
-//! - Shared pieces are written once: `templates/parts/ui.html` (dialog, list, pager, show-once
-//!   secret, change password, "Confirm it's you") and `static/app.js` (api helper with the
-//!   re-authentication retry, dialogs, toasts, relative times, list refresh, the secret
-//!   panel, copy and download).
+//! - Shared pieces are written once: `templates/parts/ui.html` (dialog, list, pager, filter
+//!   bar, icons), the show-once secret, "Confirm it's you" and the header's user bar in
+//!   `templates/parts/`, and `static/app.js` (api helper with the re-authentication retry,
+//!   dialogs, toasts, relative times, list refresh, filter bars, the secret panel, copy and
+//!   download).
 
+mod admin;
 mod api_keys;
 mod format;
 mod login_mfa;
@@ -51,12 +56,21 @@ pub fn routes() -> Router<AppState> {
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .route("/static/tabs/{file}", get(tab_js))
+        .route("/admin", get(admin::admin_home))
+        .route("/admin/{section}", get(admin::admin_page))
+        .route("/static/admin/{file}", get(admin::admin_js))
 }
 
 /// The fallback for paths no route matches: an HTML page for a browser that asked for one
 /// outside `/api/`, our JSON error otherwise.
 pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
-    if wants_html(&uri, &headers) {
+    not_found_for(&uri, &headers)
+}
+
+/// The same answer, for a page route that finds nothing to show (an unknown tab or
+/// section).
+fn not_found_for(uri: &Uri, headers: &HeaderMap) -> Response {
+    if wants_html(uri, headers) {
         not_found_page()
     } else {
         ApiError::RouteNotFound.into_response()

@@ -13,7 +13,7 @@ use gatehouse_core::page::PageRequest;
 use gatehouse_core::session::{SessionPrincipal, csrf_token};
 
 use super::tab::{Tab, TabContext};
-use super::{render, wants_html};
+use super::{not_found_for, render};
 use crate::error::ApiError;
 use crate::extract::auth::session_cookie;
 use crate::state::AppState;
@@ -35,10 +35,39 @@ struct AccountPage<'a> {
     /// An authenticator app is set up: "Confirm it's you" offers a code (security keys
     /// alone cannot answer it; the password does).
     totp_on: bool,
+    /// "Admin panel", for owners and admins.
+    other_area: Option<AreaLink>,
     tabs: Vec<TabLink>,
     active: Tab,
     /// The tab's panel, already rendered (and escaped) by its own template.
     panel: String,
+}
+
+/// The header's link to the other area of the site (Account ⇄ Admin panel).
+pub(super) struct AreaLink {
+    pub(super) id: &'static str,
+    pub(super) href: &'static str,
+    pub(super) label: &'static str,
+}
+
+impl AreaLink {
+    /// Back to Account, from the admin panel.
+    pub(super) fn account() -> AreaLink {
+        AreaLink {
+            id: "account-link",
+            href: "/account",
+            label: "Account",
+        }
+    }
+
+    /// To the admin panel, from Account.
+    fn admin_panel() -> AreaLink {
+        AreaLink {
+            id: "admin-panel-link",
+            href: "/admin",
+            label: "Admin panel",
+        }
+    }
 }
 
 struct TabLink {
@@ -97,7 +126,7 @@ pub fn query_value(s: &str) -> String {
 }
 
 /// The sign-in page, returning to `uri` afterwards.
-fn to_login(uri: &Uri) -> Response {
+pub(super) fn to_login(uri: &Uri) -> Response {
     let here = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     match local_next(here) {
         Some(next) => Redirect::to(&format!("/login?next={}", query_value(next))).into_response(),
@@ -178,11 +207,7 @@ pub async fn account_page(
     headers: HeaderMap,
 ) -> Response {
     let Some(active) = Tab::from_slug(&slug) else {
-        return if wants_html(&uri, &headers) {
-            not_found_page()
-        } else {
-            ApiError::RouteNotFound.into_response()
-        };
+        return not_found_for(&uri, &headers);
     };
     let Some((cookie, session)) = page_session(&state, &headers).await else {
         return to_login(&uri);
@@ -221,6 +246,7 @@ pub async fn account_page(
         csrf: csrf_token(&cookie),
         mfa_on,
         totp_on,
+        other_area: super::admin::may_administer(&session.actor).then(AreaLink::admin_panel),
         tabs: Tab::ALL
             .iter()
             .map(|t| TabLink {
