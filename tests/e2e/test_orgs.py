@@ -102,6 +102,7 @@ def test_every_admin_route_across_the_boundary_answers_404_and_changes_nothing(s
             ("POST", f"/api/admin/members/{m.id}/disable", None),
             ("POST", f"/api/admin/members/{m.id}/enable", None),
             ("POST", f"/api/admin/members/{m.id}/reset-2sv", {"reason": "cross-tenant probe"}),
+            ("POST", f"/api/admin/members/{m.id}/password-link", None),
         ]:
             r = attacker.get(path) if method == "GET" else attacker.post(path, body)
             assert_error(r, 404, "not_found")
@@ -128,6 +129,17 @@ def test_every_admin_route_across_the_boundary_answers_404_and_changes_nothing(s
     assert len(keys) == 4, keys
     r = attacker.get("/api/admin/keys", params={"owner": "mem-b"})
     assert_error(r, 422, "validation_failed")
+    # The organisation-wide documents are A's own: B's records and policy never show.
+    b_ids = {m.id for m in b_members}
+    for e in attacker.get("/api/admin/audit", params={"limit": "200"}).json():
+        assert e["subject"]["id"] not in b_ids and e["actor"]["id"] not in b_ids, e
+    for line in attacker.get("/api/admin/audit/export").text.splitlines():
+        assert json.loads(line)["subject"]["id"] not in b_ids, line
+    policy = attacker.get("/api/admin/policy").json()["policy"]
+    r = attacker.s.put(server.url("/api/admin/policy"), json=dict(policy, token_max_hours=2, token_default_hours=2),
+                       timeout=30)
+    assert r.status_code == 200, r.text
+    assert b["owner"].get("/api/admin/policy").json()["policy"]["token_max_hours"] == 24
 
     # Nothing of B's changed: every key still works, every member still signs in as before.
     seen = {k["id"]: k for k in b["owner"].get("/api/admin/keys").json()}

@@ -34,8 +34,8 @@ pub struct NewOrgKey<'a> {
 }
 
 /// The documentation's words for the edition rule.
-pub const ENTERPRISE_ONLY: &str = "Access Controls for API Keys is an Enterprise Level Feature: \
-     on the Team edition this page generates the Team Computer Key (and the SCIM Key) only";
+pub const ENTERPRISE_ONLY: &str = "Access Controls for API Keys is an Enterprise Level Feature, \
+     however Teams will be able to use this page to generate a Team Computer Key.";
 
 impl Core {
     /// A page of every key of the actor's organisation. Requires `org:keys:read`.
