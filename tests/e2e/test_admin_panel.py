@@ -82,8 +82,38 @@ def test_a_new_member_sets_their_own_password_through_a_one_time_link(server):
     assert_error(set_password(server, "gsp_" + "A" * 43, new_password()), 422, "validation_failed")
     assert_error(set_password(server, "not-a-link", new_password()), 422, "validation_failed")
 
+    # A link signs in as the member, so only a credential that could hold that session
+    # hands one out: no admin for an owner, no organisation key at all.
+    r = owner.post("/api/admin/members", {"username": "co-owner", "email": "co@example.org", "role": "owner"})
+    assert r.status_code == 201, r.text
+    co_owner = r.json()["member"]
+    link_secret(r.json()["set_password_url"])
+    assert_error(admin.post(f"/api/admin/members/{co_owner['id']}/password-link"), 403, "forbidden")
+    r = owner.post("/api/admin/keys", {"name": "hr", "permissions": ["org:members:read", "org:members:write"]})
+    org_key = record_secret(r.json()["key"])
+    code, text = curl(server, org_key, "POST", "/api/admin/members", {"username": "viakey", "email": "k@example.org"})
+    assert code == 403 and "own sign-in" in text, text
+    code, text = curl(server, org_key, "POST", f"/api/admin/members/{co_owner['id']}/password-link")
+    assert code == 403, text
+    r = admin.post("/api/tokens", {"expires_in_hours": 1, "permissions": ["org:members:write"]})
+    narrow = {"Authorization": f"Bearer {record_secret(r.json()['token'])}"}
+    r = session().post(server.url("/api/admin/members"), json={"username": "viatoken", "email": "t@example.org",
+                                                               "role": "admin"}, headers=narrow, timeout=30)
+    assert_error(r, 403, "insufficient_permissions")
+
+    # A pending link dies when the member is promoted or disabled: it was handed out for
+    # the member as they were.
+    r = admin.post("/api/admin/members", {"username": "pending", "email": "p@example.org"})
+    pending, pending_link = r.json()["member"], link_secret(r.json()["set_password_url"])
+    assert owner.post(f"/api/admin/members/{pending['id']}/role", {"role": "admin"}).status_code == 200
+    assert_error(set_password(server, pending_link, new_password()), 422, "validation_failed")
+    r = owner.post(f"/api/admin/members/{pending['id']}/password-link")
+    relink = link_secret(r.json()["set_password_url"])
+    assert owner.post(f"/api/admin/members/{pending['id']}/disable").status_code == 200
+    assert_error(set_password(server, relink, new_password()), 422, "validation_failed")
+
     audit = owner.get("/api/admin/audit", params={"action": "member."}).json()
-    created = next(e for e in audit if e["action"] == "member.created")
+    created = next(e for e in audit if e["action"] == "member.created" and e["subject"]["username"] == "newbie")
     assert created["actor"]["username"] == "admin-a" and created["subject"]["username"] == "newbie", created
     assert created["credential"] == {"kind": "session", "id": None}, created
 
@@ -167,7 +197,8 @@ def test_the_audit_log_says_who_did_what_with_which_credential_and_filters(serve
         body = assert_error(owner.get("/api/admin/audit", params=params), 422, "validation_failed")
         assert body["field"] == field, body
     assert_error(owner.get("/api/admin/audit", params={"who": "x"}), 400, "invalid_request")
-    assert_error(mem.get("/api/admin/audit"), 401, "unauthenticated")
+    plain = person(server, "plain-a", "acme", "member")
+    assert_error(plain.get("/api/admin/audit"), 403, "insufficient_permissions")
     assert_error(a["admin"].get("/api/admin/audit/export", params={"format": "xml"}), 422, "validation_failed")
 
     # Cursor pages walk back in time without repeats.
@@ -179,14 +210,26 @@ def test_the_audit_log_says_who_did_what_with_which_credential_and_filters(serve
         url = page.headers.get("Link", "").split(">")[0].lstrip("<") or None
     assert len(seen) == len(set(seen)) >= 5, seen
 
-    # A username a spreadsheet would run is defused in the CSV, kept as is in JSON Lines.
-    assert login(server, "=HYPERLINK(\"x\")", "nope").status in (401, 422)
+    # A user agent a spreadsheet would run is defused in the CSV, kept as is in JSON Lines.
+    evil = '=HYPERLINK("https://evil.example","x")'
+    r = owner.s.post(server.url(f"/api/admin/members/{mem.id}/enable"), headers={"User-Agent": evil}, timeout=30)
+    assert r.status_code == 200, r.text
+    # An operator's command is the operator's doing, not the member's.
+    server.admin("disable-user", "mem-a")
     rows = list(csv.DictReader(io.StringIO(owner.get("/api/admin/audit/export", params={"format": "csv"}).text)))
     lines = [json.loads(l) for l in owner.get("/api/admin/audit/export").text.splitlines()]
-    assert len(rows) == len(lines) == len(seen), (len(rows), len(lines), len(seen))
+    exports = lambda recs, key: [r for r in recs if key(r) != "audit.exported"]  # noqa: E731
+    rows, lines = exports(rows, lambda r: r["action"]), exports(lines, lambda r: r["action"])
+    assert len(rows) == len(lines) == len(seen) + 2, (len(rows), len(lines), len(seen))
     assert [r["id"] for r in rows] == [l["id"] for l in lines]
-    disabled = next(r for r in rows if r["action"] == "user.disabled")
-    assert disabled["credential_kind"] == "api_key" and disabled["credential_id"] == key_id, disabled
+    by_key_row = next(r for r in rows if r["action"] == "user.disabled" and r["credential_kind"] == "api_key")
+    assert by_key_row["credential_id"] == key_id, by_key_row
+    enabled = next(r for r in rows if r["action"] == "user.enabled")
+    assert enabled["user_agent"] == "'" + evil, enabled
+    assert next(l for l in lines if l["action"] == "user.enabled")["user_agent"] == evil
+    by_operator = next(l for l in lines if l["action"] == "user.disabled" and l["credential"]["kind"] == "operator")
+    assert by_operator["actor"] == {"id": None, "username": "@operator"}, by_operator
+    assert owner.get("/api/admin/audit", params={"action": "audit.exported"}).json()[0]["actor"]["username"] == "owner-a"
 
 
 def rss_kib(pid: int) -> int:
@@ -306,6 +349,13 @@ def test_org_admins_run_keys_members_policy_and_audit_from_the_cli(server, tmp_p
     assert "deleted" in ok("keys", "delete", "reader")
     assert "reader" not in ok("keys", "list")
 
+    cp = run("members", "add", "carol", "--email", "carol@example.org")
+    assert cp.returncode != 0 and "own sign-in" in cp.stderr, cp.stderr
+    # The owner's own sign-in adds members.
+    env.pop("GATEHOUSE_API_KEY")
+    login = subprocess.run([str(BINARY), "login", *trust, "--username", "owner-a"], input=owner.password + "\n",
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert login.returncode == 0, login.stderr
     out = ok("members", "add", "carol", "--email", "carol@example.org")
     secret = link_secret(out.strip())
     assert set_password(server, secret, record_secret(new_password())).status_code == 200

@@ -42,7 +42,9 @@ def person(server, name: str, org: str, role: str) -> Member:
     pw.write_text(password)
     server.admin("create-user", name, "--email", f"{name}@example.org", "--org", org, "--role", role,
                  "--password-file", str(pw))
-    return Member(server, name, password)
+    m = Member(server, name, password)
+    m.password = password
+    return m
 
 
 def curl(server, key: str, method: str, path: str, body: dict | None = None) -> tuple[int, str]:

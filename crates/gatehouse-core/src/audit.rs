@@ -9,7 +9,9 @@
 //! Who acted is known only once the request's credential is checked, inside the handler:
 //! the front end then calls [`note_actor`], and every record the request writes after
 //! that names the acting account and the credential it used (an API key's or token's
-//! id, never a secret).
+//! id, never a secret). Operator commands run inside [`Origin::operator`], so their
+//! records name the operator; a record with neither was made by the account concerned
+//! itself (signing in, setting a password) or by the server.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -63,6 +65,21 @@ pub struct Origin {
     pub user_agent: Option<String>,
     /// Who is acting, once the request's credential has been checked.
     pub actor: Arc<OnceLock<Arc<Actor>>>,
+    /// A server operator's command (`gatehouse admin …`), not a request.
+    pub operator: bool,
+}
+
+/// The actor name of records an operator command wrote (an `@` name no person can have).
+pub const OPERATOR_ACTOR: &str = "@operator";
+
+impl Origin {
+    /// The origin of an operator command: its records name the operator as the actor.
+    pub fn operator() -> Self {
+        Origin {
+            operator: true,
+            ..Origin::default()
+        }
+    }
 }
 
 /// Records the request's authenticated caller as the actor of every audit record the
@@ -165,6 +182,9 @@ impl AuditEvent {
             }
             if let (None, Some(actor)) = (&self.actor_id, o.actor.get()) {
                 self = self.by(actor);
+            } else if o.operator && self.actor_username.is_none() {
+                self.actor_username = Some(OPERATOR_ACTOR.to_owned());
+                self.credential_kind = Some("operator".to_owned());
             }
         }
         self

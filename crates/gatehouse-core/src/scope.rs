@@ -251,6 +251,11 @@ impl ScopeCatalog {
         self.for_person(account.is_admin())
     }
 
+    /// What a session of a person with `role` holds.
+    pub fn for_role(&self, role: crate::account::Role) -> Scopes {
+        self.for_person(role != crate::account::Role::Member)
+    }
+
     fn for_person(&self, is_admin: bool) -> Scopes {
         Scopes::of(
             BUILTIN_SCOPES

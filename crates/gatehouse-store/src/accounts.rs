@@ -46,38 +46,71 @@ macro_rules! impl_account_store {
                 })
             }
 
+        /// Inserts a person's account on `ex` (the pool, or a transaction).
+        async fn insert_row<'e, E: sqlx::Executor<'e, Database = DbOf>>(
+            ex: E,
+            u: &NewAccountRecord,
+        ) -> Result<Account> {
+                sqlx::query(
+                    "INSERT INTO account (account_id, org_id, username, email, display_name, \
+                     password_hash, role, operator, kind, disabled, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'person', FALSE, $9)",
+                )
+                .bind(&u.id.0)
+                .bind(&u.org_id.0)
+                .bind(u.username.as_str())
+                .bind(u.email.as_str())
+                .bind(u.display_name.as_str())
+                .bind(&u.password_hash)
+                .bind(u.role.as_str())
+                .bind(u.operator)
+                .bind(u.created_at.unix_timestamp())
+                .execute(ex)
+                .await
+                .map_err(db)?;
+                Ok(Account {
+                    id: u.id.clone(),
+                    org_id: u.org_id.clone(),
+                    username: u.username.as_str().to_owned(),
+                    email: u.email.as_str().to_owned(),
+                    display_name: u.display_name.as_str().to_owned(),
+                    role: u.role,
+                    operator: u.operator,
+                    kind: AccountKind::Person,
+                    disabled: false,
+                    created_at: u.created_at,
+                })
+            }
+
             #[async_trait]
             impl AccountStore for $store {
                 async fn insert_account(&self, u: &NewAccountRecord) -> Result<Account> {
+                    insert_row(&self.pool, u).await
+                }
+
+                async fn insert_member_with_link(
+                    &self,
+                    u: &NewAccountRecord,
+                    secret: &TokenHash,
+                    created_by: &AccountId,
+                    expires_at: OffsetDateTime,
+                ) -> Result<Account> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let account = insert_row(&mut *tx, u).await?;
                     sqlx::query(
-                        "INSERT INTO account (account_id, org_id, username, email, display_name, \
-                         password_hash, role, operator, kind, disabled, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'person', FALSE, $9)",
+                        "INSERT INTO password_link (account_id, secret_hash, created_by, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(&u.id.0)
-                    .bind(&u.org_id.0)
-                    .bind(u.username.as_str())
-                    .bind(u.email.as_str())
-                    .bind(u.display_name.as_str())
-                    .bind(&u.password_hash)
-                    .bind(u.role.as_str())
-                    .bind(u.operator)
+                    .bind(secret.to_hex())
+                    .bind(&created_by.0)
                     .bind(u.created_at.unix_timestamp())
-                    .execute(&self.pool)
+                    .bind(expires_at.unix_timestamp())
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                    Ok(Account {
-                        id: u.id.clone(),
-                        org_id: u.org_id.clone(),
-                        username: u.username.as_str().to_owned(),
-                        email: u.email.as_str().to_owned(),
-                        display_name: u.display_name.as_str().to_owned(),
-                        role: u.role,
-                        operator: u.operator,
-                        kind: AccountKind::Person,
-                        disabled: false,
-                        created_at: u.created_at,
-                    })
+                    tx.commit().await.map_err(db)?;
+                    Ok(account)
                 }
 
                 async fn account_by_username(&self, username: &Username) -> Result<Option<AccountRecord>> {
@@ -170,7 +203,8 @@ macro_rules! impl_account_store {
                 ) -> Result<Option<AccountId>> {
                     sqlx::query(
                         "SELECT l.account_id FROM password_link l JOIN account a ON a.account_id = l.account_id \
-                         WHERE l.secret_hash = $1 AND l.expires_at > $2 AND a.password_hash IS NULL",
+                         WHERE l.secret_hash = $1 AND l.expires_at > $2 AND a.password_hash IS NULL \
+                         AND NOT a.disabled",
                     )
                     .bind(secret.to_hex())
                     .bind(now.unix_timestamp())
@@ -201,7 +235,8 @@ macro_rules! impl_account_store {
                     };
                     let account: String = row.try_get("account_id").map_err(db)?;
                     let set = sqlx::query(
-                        "UPDATE account SET password_hash = $1 WHERE account_id = $2 AND password_hash IS NULL",
+                        "UPDATE account SET password_hash = $1 WHERE account_id = $2 \
+                         AND password_hash IS NULL AND NOT disabled",
                     )
                     .bind(password_hash)
                     .bind(&account)

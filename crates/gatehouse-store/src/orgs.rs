@@ -334,6 +334,14 @@ macro_rules! impl_org_store {
                         }
                     };
                     update.execute(&mut *tx).await.map_err(db)?;
+                    // SECURITY: a pending set-password link was handed out for the member as
+                    // they were; after a promotion, a move or disabling it must not open the
+                    // account as it is now (an owner reissues one).
+                    sqlx::query("DELETE FROM password_link WHERE account_id = $1")
+                        .bind(&id.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
                     publish(&mut tx, at, Invalidation::Account(id.clone())).await?;
                     let sql = concat!("SELECT ", account_columns!(), " FROM account a WHERE a.account_id = $1");
                     let r = sqlx::query(sql).bind(&id.0).fetch_one(&mut *tx).await.map_err(db)?;

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use super::Core;
 use super::orgs::owner_only;
 use crate::account::{
-    Account, DisplayName, Email, NewAccountRecord, PASSWORD_LINK_LIFETIME, PasswordLinkSecret,
-    Username,
+    Account, AccountKind, DisplayName, Email, NewAccountRecord, PASSWORD_LINK_LIFETIME,
+    PasswordLinkSecret, Username,
 };
 use crate::actor::Actor;
 use crate::audit::AuditEvent;
@@ -57,28 +57,33 @@ impl Core {
         new: NewMember<'_>,
     ) -> Result<(MemberRecord, IssuedLink)> {
         actor.require(scope::ORG_MEMBERS_WRITE)?;
-        if new.role == Role::Owner {
-            owner_only(actor, "add an owner")?;
-        }
+        self.may_hand_out_link(actor, new.role)?;
         let username = Username::parse(new.username)?;
         let email = Email::parse(new.email)?;
         let display_name = DisplayName::parse(new.display_name.unwrap_or(username.as_str()))?;
         let now = self.clock.now();
+        let secret = PasswordLinkSecret::generate();
+        let expires_at = now + PASSWORD_LINK_LIFETIME;
         let user = self
             .store
-            .insert_account(&NewAccountRecord {
-                id: AccountId::generate(),
-                username,
-                email,
-                display_name,
-                org_id: actor.user.org_id.clone(),
-                password_hash: None,
-                role: new.role,
-                operator: false,
-                created_at: now,
-            })
+            .insert_member_with_link(
+                &NewAccountRecord {
+                    id: AccountId::generate(),
+                    username,
+                    email,
+                    display_name,
+                    org_id: actor.user.org_id.clone(),
+                    password_hash: None,
+                    role: new.role,
+                    operator: false,
+                    created_at: now,
+                },
+                &secret.hash(),
+                &actor.user.id,
+                expires_at,
+            )
             .await?;
-        let link = self.put_link(actor, &user.id, now).await?;
+        let link = IssuedLink { secret, expires_at };
         self.audit(
             AuditEvent::new(now, "member.created")
                 .user(&user.id)
@@ -104,6 +109,7 @@ impl Core {
             .member(&actor.user.org_id, id)
             .await?
             .ok_or(Error::NotFound)?;
+        self.may_hand_out_link(actor, member.account.role)?;
         if member.password_set {
             return Err(Error::Conflict(
                 "this member has already set a password; they can change it under Account, \
@@ -116,6 +122,26 @@ impl Core {
         self.audit(AuditEvent::new(now, "member.password_link_issued").user(id))
             .await;
         Ok(link)
+    }
+
+    /// SECURITY: a set-password link signs in as the member, so handing one out is
+    /// minting their session. Only a person may (an organisation key provisions through
+    /// SCIM, which issues no links), an owner's link takes an owner, and the caller's
+    /// credential must hold everything that session would: a token narrowed to
+    /// `org:members:write` cannot mint itself an admin.
+    fn may_hand_out_link(&self, actor: &Actor, role: Role) -> Result<()> {
+        if actor.user.kind != AccountKind::Person {
+            return Err(Error::Forbidden(
+                "adding a member or issuing a set-password link takes an owner's or an admin's \
+                 own sign-in: the link signs in as the member (identity providers provision \
+                 members through SCIM)"
+                    .into(),
+            ));
+        }
+        if role == Role::Owner {
+            owner_only(actor, "add an owner or issue an owner's set-password link")?;
+        }
+        actor.require_all(&self.catalog.for_role(role))
     }
 
     async fn put_link(

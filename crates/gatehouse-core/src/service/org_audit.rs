@@ -113,8 +113,28 @@ impl Core {
         }))
     }
 
+    /// Records that an export of the actor's organisation's log began, with its filters
+    /// (an export reads every record, so it is itself on the record). Requires
+    /// `org:audit:read`.
+    pub async fn note_audit_export(
+        &self,
+        actor: &Actor,
+        filter: &AuditFilter,
+        format: &str,
+    ) -> Result<()> {
+        actor.require(scope::ORG_AUDIT_READ)?;
+        self.audit(
+            AuditEvent::new(self.clock.now(), "audit.exported")
+                .org(&actor.user.org_id)
+                .detail(format!("format={format} filter={filter:?}")),
+        )
+        .await;
+        Ok(())
+    }
+
     /// The next batch of an export: the records after `after` (from the newest when
-    /// `None`). Requires `org:audit:read`, checked on every batch.
+    /// `None`). Requires `org:audit:read` of the credential as it was when the export
+    /// began (a long export is not cut off mid-file by a later change).
     pub async fn org_audit_batch(
         &self,
         actor: &Actor,

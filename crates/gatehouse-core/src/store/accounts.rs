@@ -24,6 +24,15 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn count_accounts(&self) -> Result<u64>;
     /// Replaces an account's password hash.
     async fn set_password_hash(&self, id: &AccountId, hash: &str) -> Result<()>;
+    /// Inserts a person's account without a password together with its set-password
+    /// link, in one transaction (a member is never left without a way in).
+    async fn insert_member_with_link(
+        &self,
+        user: &NewAccountRecord,
+        secret: &TokenHash,
+        created_by: &AccountId,
+        expires_at: OffsetDateTime,
+    ) -> Result<Account>;
     /// Keeps a one-time set-password link (its secret's hash) for an account, replacing
     /// the account's earlier one.
     async fn put_password_link(

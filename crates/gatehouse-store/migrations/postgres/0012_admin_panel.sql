@@ -12,8 +12,6 @@ ALTER TABLE audit_event ADD COLUMN credential_id TEXT;
 -- (created_at, audit_event_id): one index range per page.
 DROP INDEX audit_event_org_idx;
 CREATE INDEX audit_event_org_time_idx ON audit_event (org_id, created_at, audit_event_id);
-CREATE INDEX audit_event_org_actor_idx ON audit_event (org_id, actor_id, created_at);
-CREATE INDEX audit_event_org_credential_idx ON audit_event (org_id, credential_id, created_at);
 
 -- NULL: the server's own cap applies. Otherwise the lower of the two.
 ALTER TABLE org_policy ADD COLUMN max_api_keys_per_account BIGINT;

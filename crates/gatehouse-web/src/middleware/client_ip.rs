@@ -62,7 +62,7 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|u| u.chars().take(256).collect()),
-        actor: Default::default(),
+        ..Default::default()
     };
     gatehouse_core::audit::with_origin(origin, next.run(req)).await
 }

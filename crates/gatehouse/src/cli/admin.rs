@@ -204,6 +204,20 @@ pub async fn run(
     let master = crate::secrets::load_or_generate(&key_file)?;
     let core = Core::new(store, Arc::new(SystemClock), config.core_settings())?
         .with_reloadable_master_keys(crate::secrets::reloading(&key_file, master));
+    // Every audit record an operator command writes says the operator did it.
+    gatehouse_core::audit::with_origin(
+        gatehouse_core::audit::Origin::operator(),
+        dispatch(&core, &key_file, cmd, json_out),
+    )
+    .await
+}
+
+async fn dispatch(
+    core: &Core,
+    key_file: &std::path::Path,
+    cmd: &AdminCommand,
+    json_out: bool,
+) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -298,8 +312,8 @@ pub async fn run(
                 )?;
             }
         }
-        AdminCommand::Policy(args) => policy(&core, args, json_out).await?,
-        AdminCommand::Org(cmd) => crate::cli::admin_org::run(&core, cmd, json_out).await?,
+        AdminCommand::Policy(args) => policy(core, args, json_out).await?,
+        AdminCommand::Org(cmd) => crate::cli::admin_org::run(core, cmd, json_out).await?,
         AdminCommand::SeedApiKeys {
             user,
             count,
@@ -338,7 +352,7 @@ pub async fn run(
         AdminCommand::RotateMasterKey {
             rewrap_only,
             retire,
-        } => rotate_master_key(&core, &key_file, *rewrap_only, retire.as_deref(), json_out).await?,
+        } => rotate_master_key(core, key_file, *rewrap_only, retire.as_deref(), json_out).await?,
         AdminCommand::Audit { limit } => {
             let events = core.recent_audit(None, *limit).await.map_err(describe)?;
             if json_out {

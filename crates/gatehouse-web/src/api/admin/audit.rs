@@ -99,12 +99,18 @@ impl From<&AuditEvent> for AuditRecord {
             id: e.user_id.as_ref().map(ToString::to_string),
             username: e.username.clone(),
         };
-        let actor = match &e.actor_id {
-            Some(id) => Who {
+        // Another account acted, or the operator (a name and no id); otherwise the
+        // account concerned acted itself (signing in, setting its password).
+        let actor = match (&e.actor_id, &e.actor_username) {
+            (Some(id), name) => Who {
                 id: Some(id.to_string()),
-                username: e.actor_username.clone(),
+                username: name.clone(),
             },
-            None => Who {
+            (None, Some(name)) => Who {
+                id: None,
+                username: Some(name.clone()),
+            },
+            (None, None) => Who {
                 id: subject.id.clone(),
                 username: subject.username.clone(),
             },
@@ -294,6 +300,10 @@ pub async fn export(
             &filter,
             &gatehouse_core::page::PageRequest::first(1),
         )
+        .await?;
+    state
+        .core
+        .note_audit_export(&caller.actor, &filter, ext)
         .await?;
     let start = Cursor {
         state,

@@ -75,10 +75,11 @@ impl PolicyBody {
             api_key_expirations: self
                 .api_key_expirations
                 .iter()
-                .map(|c| KeyExpiration::parse_code(c))
+                .map(|c| expiration(c, "api_key_expirations"))
                 .collect::<gatehouse_core::Result<_>>()?,
-            api_key_default_expiration: KeyExpiration::parse_code(
+            api_key_default_expiration: expiration(
                 &self.api_key_default_expiration,
+                "api_key_default_expiration",
             )?,
             api_key_user_choice: self.api_key_user_choice,
             token_max_hours: self.token_max_hours,
@@ -97,6 +98,16 @@ impl PolicyBody {
             },
         })
     }
+}
+
+/// An expiration code, refused under the name of the policy field that carried it.
+fn expiration(code: &str, field: &'static str) -> gatehouse_core::Result<KeyExpiration> {
+    KeyExpiration::parse_code(code).map_err(|e| match e {
+        gatehouse_core::Error::Invalid { reason, .. } => {
+            gatehouse_core::Error::Invalid { field, reason }
+        }
+        other => other,
+    })
 }
 
 /// The server's caps, which the organisation's can only lower.
