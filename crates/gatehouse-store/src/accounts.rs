@@ -196,6 +196,15 @@ macro_rules! impl_account_store {
                     Ok(())
                 }
 
+                async fn delete_expired_password_links(&self, now: OffsetDateTime) -> Result<u64> {
+                    let done = sqlx::query("DELETE FROM password_link WHERE expires_at <= $1")
+                        .bind(now.unix_timestamp())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
                 async fn password_link_account(
                     &self,
                     secret: &TokenHash,

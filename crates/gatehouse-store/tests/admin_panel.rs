@@ -7,6 +7,7 @@ use std::sync::Arc;
 use gatehouse_core::Core;
 use gatehouse_core::Error;
 use gatehouse_core::actor::Actor;
+use gatehouse_core::clock::Clock;
 use gatehouse_core::org::{Edition, Role};
 use gatehouse_core::page::PageRequest;
 use gatehouse_core::service::{AuditQuery, NewAccount, NewMember};
@@ -110,6 +111,14 @@ conformance!(
                 .is_err()
         );
         assert!(core.login(attempt("later", PW)).await.is_err());
+        assert_eq!(
+            store
+                .delete_expired_password_links(clock.now())
+                .await
+                .expect("sweep"),
+            1,
+            "the cleanup removes the expired link"
+        );
         // A member with a password gets no link.
         let err = core
             .reissue_password_link(&a, &member.account.id)

@@ -363,6 +363,7 @@ impl Core {
         self.store
             .delete_invalidations_before(now - invalidations::RETENTION)
             .await?;
+        self.store.delete_expired_password_links(now).await?;
         self.store
             .delete_expired_challenges(now, now - crate::mfa::ENROLMENT_LIFETIME)
             .await?;

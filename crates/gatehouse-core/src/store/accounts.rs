@@ -43,6 +43,8 @@ pub trait AccountStore: Send + Sync + 'static {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<()>;
+    /// Removes links past their expiry (the cleanup job).
+    async fn delete_expired_password_links(&self, now: OffsetDateTime) -> Result<u64>;
     /// The account an unexpired link opens, for an account that still has no password
     /// (a lookup: nothing changes).
     async fn password_link_account(

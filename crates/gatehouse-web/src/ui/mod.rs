@@ -10,6 +10,8 @@
 //!   `Section` enum, one module, template (`templates/admin/`) and script
 //!   (`static/admin/`) per section, around a frame of its own.
 //! - `login_mfa.rs`: the sign-in's second step (`/login/mfa`).
+//! - `set_password.rs`: a new member's first password, through the one-time link an
+//!   admin handed them (`/set-password#gsp_…`).
 //! - `page.rs`: the pages around the tabs (account frame, sign-in and its second step,
 //!   not found) and the `next=` rule for returning after sign-in.
 //! - `format.rs`: dates and counts as the pages write them.
@@ -24,6 +26,7 @@ mod api_keys;
 mod format;
 mod login_mfa;
 mod page;
+mod set_password;
 mod ssh_keys;
 mod ssh_private_keys;
 pub mod tab;
@@ -50,6 +53,8 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(page::home))
         .route("/login", get(page::login_page))
         .route("/login/mfa", get(login_mfa::login_mfa_page))
+        .route("/set-password", get(set_password::set_password_page))
+        .route("/static/set-password.js", get(set_password_js))
         .route("/account", get(page::home))
         .route("/account/authentication", get(page::home))
         .route("/account/authentication/{tab}", get(page::account_page))
@@ -128,6 +133,10 @@ async fn css() -> Response {
 
 async fn js() -> Response {
     asset(include_str!("../../static/app.js"), JS)
+}
+
+async fn set_password_js() -> Response {
+    asset(set_password::SCRIPT, JS)
 }
 
 /// `/static/tabs/{slug}.js`: one tab's script.

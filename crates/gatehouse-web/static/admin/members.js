@@ -1,6 +1,7 @@
 // Members section of the admin panel: change a member's role (the select, then Save),
 // disable and enable (each confirmed in a dialog), and reset 2-Step Verification with a
-// reason. Every change goes through /api/admin/members/…; refusals (the last owner, an
+// reason; Add member and a new set-password link, each link shown once in the shared
+// secret panel. Every change goes through /api/admin/members/…; refusals (the last owner, an
 // admin touching an owner) show the server's message. Shared pieces come from
 // window.Gatehouse.
 "use strict";
@@ -91,6 +92,70 @@
   });
   resetDialog.addEventListener("close", () => { resetting = null; });
 
+  // ---------------------------------------------------------------- adding members
+  const addDialog = document.getElementById("add-member-dialog");
+  const addForm = document.getElementById("add-member-form");
+  const newLinkDialog = document.getElementById("new-link-dialog");
+
+  // The one-time link in the show-once panel, with whom to give it to.
+  async function showLink(username, data) {
+    const shown = G.revealSecret({
+      title: `Set-password link for ${username}`,
+      label: "Set-password link",
+      value: data.set_password_url,
+      expiresAt: data.expires_at,
+      usage: "set-password-link-usage",
+    });
+    for (const el of document.querySelectorAll("#secret-extra .link-for")) el.textContent = username;
+    await shown;
+  }
+
+  if (addForm) {
+    const input = (name) => addForm.elements[name];
+    const line = (name) => document.getElementById(`add-member-${name.replace("_", "-")}-error`);
+    const labels = { username: "The username", email: "The email address", display_name: "The display name", role: "The role" };
+    addDialog.addEventListener("close", () => { addForm.reset(); G.clearErrors(addForm); });
+    addForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      G.clearErrors(addForm);
+      const username = input("username").value.trim();
+      const email = input("email").value.trim();
+      if (!username) return G.fieldError(addForm, input("username"), "Enter a username.", line("username"));
+      if (!email) return G.fieldError(addForm, input("email"), "Enter an email address.", line("email"));
+      const display = input("display_name").value.trim();
+      const body = { username, email, role: input("role").value, ...(display ? { display_name: display } : {}) };
+      const res = await G.busy(document.getElementById("add-member-submit"), () => G.api("POST", "/api/admin/members", body));
+      if (res.leaving || res.cancelled) return;
+      if (res.status === 201) {
+        addDialog.close();
+        G.toast(`${res.data.member.username} added: hand them their set-password link`);
+        await showLink(res.data.member.username, res.data);
+        await G.refresh(`tr[data-member-id="${CSS.escape(res.data.member.id)}"] .member-new-link`);
+        return;
+      }
+      // 409: the username is taken; 422 names its field; 403 an owner only.
+      const field = res.status === 409 ? "username" : res.data && res.data.field;
+      const msg = G.message(res.data, res.status);
+      if (field && labels[field]) G.fieldError(addForm, input(field), G.sentence(msg, labels[field]), line(field));
+      else G.fieldError(addForm, null, G.sentence(msg, "That"));
+    });
+  }
+
+  async function newLink(row) {
+    const name = row.dataset.username;
+    if (!(await G.ask(newLinkDialog, { name }))) return;
+    const res = await G.api("POST", path(row, "password-link"));
+    if (res.leaving || res.cancelled) return;
+    if (res.status !== 200) {
+      // 409: they have set a password meanwhile; the list then drops the action.
+      G.toast(G.sentence(G.message(res.data, res.status), "That"), "error");
+      await G.refresh();
+      return;
+    }
+    await showLink(name, res.data);
+    await G.refresh(`${rowSelector(row)} .member-new-link`);
+  }
+
   panel.addEventListener("click", (ev) => {
     const btn = ev.target.closest("button");
     const row = btn && btn.closest("tr[data-member-id]");
@@ -99,5 +164,6 @@
     if (btn.classList.contains("member-disable")) return setDisabled(row, true);
     if (btn.classList.contains("member-enable")) return setDisabled(row, false);
     if (btn.classList.contains("member-reset-2sv")) return openReset(row);
+    if (btn.classList.contains("member-new-link")) return newLink(row);
   });
 })();

@@ -1,10 +1,13 @@
 //! The Members section: the organisation's members a page at a time, filtered by role and
 //! status, with what the viewer may do to each (change the role, disable or enable, reset
-//! 2-step verification). Only owners make or unmake owners, so an admin sees an owner's
-//! row without its controls.
+//! 2-step verification), and adding members: the Add member dialog, and a fresh
+//! set-password link for a member who has not used theirs. Only owners make or unmake
+//! owners, so an admin sees an owner's row without its controls and is not offered the
+//! owner role for a new member.
 
 use askama::Template;
 use gatehouse_core::org::Role;
+use gatehouse_core::scope;
 use gatehouse_core::store::{MemberFilter, MemberRecord};
 
 use super::super::format::Stamp;
@@ -27,6 +30,10 @@ struct Panel {
     statuses: Vec<Choice>,
     /// Some filter is set: the bar offers to clear it, and an empty list says why.
     filtered: bool,
+    /// The viewer may add members (`org:members:write`).
+    may_add: bool,
+    /// The roles a new member may be given by the viewer, Member first and selected.
+    add_roles: Vec<Choice>,
 }
 
 struct MemberRow {
@@ -38,6 +45,8 @@ struct MemberRow {
     role_label: &'static str,
     disabled: bool,
     two_step: bool,
+    /// False until the member uses their set-password link.
+    password_set: bool,
     last_sign_in: Option<Stamp>,
     /// The viewer's own row (they cannot disable themselves).
     is_you: bool,
@@ -77,6 +86,7 @@ fn row(m: &MemberRecord, cx: &SectionContext<'_>) -> MemberRow {
         role_label: role_label(a.role),
         disabled: a.disabled,
         two_step: m.mfa_enabled,
+        password_set: m.password_set,
         last_sign_in: Stamp::of_opt(m.last_sign_in_at),
         is_you: a.id == viewer.id,
         manageable,
@@ -118,5 +128,16 @@ pub async fn render(cx: &SectionContext<'_>) -> gatehouse_core::Result<String> {
         roles: choices("All roles", &ROLES, role),
         statuses: choices("All statuses", &STATUSES, status),
         filtered: !role.is_empty() || !status.is_empty(),
+        may_add: cx.actor.scopes.contains(scope::ORG_MEMBERS_WRITE),
+        add_roles: ROLES
+            .iter()
+            .rev()
+            .filter(|(value, _)| cx.actor.user.role == Role::Owner || *value != "owner")
+            .map(|(value, label)| Choice {
+                value: (*value).to_owned(),
+                label: (*label).to_owned(),
+                selected: *value == "member",
+            })
+            .collect(),
     })
 }

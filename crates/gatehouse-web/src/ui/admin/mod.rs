@@ -5,8 +5,8 @@
 //! # Layout
 //! - `section.rs`: the [`Section`] enum; each section has one module here, one template in
 //!   `templates/admin/` and one script in `static/admin/`, loaded on that section only.
-//! - `members.rs`, `keys.rs`: the Members and Keys panels; `policies.rs`, `audit_log.rs`:
-//!   placeholders for now.
+//! - `members.rs`, `keys.rs`, `policies.rs`, `audit_log.rs`: the Members (with Add
+//!   member), Keys, Policies and Audit log panels.
 //! - `filters.rs`: the filter bars' choices and the query a list's pager keeps.
 //!
 //! The panels call the core's use cases with the session's actor, as the account tabs do,

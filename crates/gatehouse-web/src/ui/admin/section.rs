@@ -1,7 +1,7 @@
 //! The sections of the organisation's admin panel, one variant each: what a section is
 //! called, where it lives, which script it loads and which module renders its panel.
 //!
-//! Adding a section, or filling in a placeholder: a module beside this one (its panel and
+//! Adding a section: a module beside this one (its panel and
 //! template in `templates/admin/`), `static/admin/<slug>.js`, and its variant here. The
 //! frame, the nav and the script route all walk [`Section::ALL`].
 
@@ -23,9 +23,9 @@ pub enum Section {
     Members,
     /// Every key of the organisation, and its own keys.
     Keys,
-    /// The rules for members' credentials (a placeholder for now).
+    /// The rules for members' credentials, in one form.
     Policies,
-    /// What happened in the organisation (a placeholder for now).
+    /// What happened in the organisation, filtered and exported.
     AuditLog,
 }
 
