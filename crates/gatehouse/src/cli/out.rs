@@ -34,8 +34,16 @@ pub fn is_stdout_closed(e: &anyhow::Error) -> bool {
 
 /// Writes to standard output (locked, flushed), mapping a closed pipe to [`StdoutClosed`].
 pub fn write_out(args: fmt::Arguments<'_>) -> anyhow::Result<()> {
+    to_stdout(|out| out.write_fmt(args))
+}
+
+/// Runs `write` on locked standard output and flushes, mapping a closed pipe to
+/// [`StdoutClosed`].
+fn to_stdout(
+    write: impl FnOnce(&mut std::io::StdoutLock<'_>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_fmt(args)
+    write(&mut out)
         .and_then(|()| out.flush())
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::BrokenPipe => anyhow::Error::new(StdoutClosed),
@@ -45,13 +53,7 @@ pub fn write_out(args: fmt::Arguments<'_>) -> anyhow::Result<()> {
 
 /// Writes raw bytes to standard output (a download), like [`write_out`].
 pub fn write_bytes(bytes: &[u8]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::BrokenPipe => anyhow::Error::new(StdoutClosed),
-            _ => anyhow::Error::new(e).context("writing to standard output"),
-        })
+    to_stdout(|out| out.write_all(bytes))
 }
 
 /// Writes to standard error, ignoring failure (there is nobody left to tell).

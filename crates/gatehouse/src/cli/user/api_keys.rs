@@ -72,7 +72,7 @@ pub enum ApiKeysCommand {
 
 /// `--expires` as the API's `expires_in_days` (`null` for none), checked here so that
 /// the message speaks of the flag.
-fn expires_days(expires: Option<&str>) -> anyhow::Result<Option<Value>> {
+pub(super) fn expires_days(expires: Option<&str>) -> anyhow::Result<Option<Value>> {
     let Some(e) = expires else { return Ok(None) };
     match gatehouse_core::org::KeyExpiration::parse_code(e) {
         Ok(parsed) => Ok(Some(json!(parsed.days()))),
@@ -214,16 +214,25 @@ pub(super) fn status(k: &Value) -> &'static str {
 }
 
 fn print_key(v: &Value) -> anyhow::Result<()> {
-    for (label, key) in [
-        ("id", "id"),
-        ("name", "name"),
-        ("prefix", "display_prefix"),
-        ("created at", "created_at"),
-        ("created by", "created_by"),
-        ("expires at", "expires_at"),
-        ("last used at", "last_used_at"),
-        ("last used from", "last_used_ip"),
-    ] {
+    print_key_fields(
+        v,
+        &[
+            ("id", "id"),
+            ("name", "name"),
+            ("prefix", "display_prefix"),
+            ("created at", "created_at"),
+            ("created by", "created_by"),
+            ("expires at", "expires_at"),
+            ("last used at", "last_used_at"),
+            ("last used from", "last_used_ip"),
+        ],
+    )
+}
+
+/// One key as `show` prints it: `fields` as (label, JSON field), then its status and
+/// permissions (shared with `gatehouse org keys show`).
+pub(super) fn print_key_fields(v: &Value, fields: &[(&str, &str)]) -> anyhow::Result<()> {
+    for (label, key) in fields {
         outln!("{label:<15} {}", safe(text(v, key, "-")))?;
     }
     outln!("{:<15} {}", "status", status(v))?;

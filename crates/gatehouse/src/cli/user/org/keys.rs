@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 
 use super::with_query;
 use crate::cli::out::{note, outln};
-use crate::cli::output::{Table, print_json, text, words};
+use crate::cli::output::{Table, print_json, text};
 use crate::cli::term::safe;
-use crate::cli::user::api_keys::status as key_status;
+use crate::cli::user::api_keys::{expires_days, print_key_fields, status as key_status};
 use crate::cli::user::resolve;
 use crate::cli::user::session::{Session, path_segment};
 
@@ -130,22 +130,21 @@ pub(super) async fn run(s: &Session, json_out: bool, cmd: &OrgKeysCommand) -> an
             if json_out {
                 return print_json(&v);
             }
-            for (label, field) in [
-                ("id", "id"),
-                ("type", "type_label"),
-                ("name", "name"),
-                ("prefix", "display_prefix"),
-                ("owner", "owner"),
-                ("created at", "created_at"),
-                ("created by", "created_by"),
-                ("expires at", "expires_at"),
-                ("last used at", "last_used_at"),
-                ("last used from", "last_used_ip"),
-            ] {
-                outln!("{label:<15} {}", safe(text(&v, field, "-")))?;
-            }
-            outln!("{:<15} {}", "status", key_status(&v))?;
-            outln!("{:<15} {}", "permissions", words(&v["permissions"]))
+            print_key_fields(
+                &v,
+                &[
+                    ("id", "id"),
+                    ("type", "type_label"),
+                    ("name", "name"),
+                    ("prefix", "display_prefix"),
+                    ("owner", "owner"),
+                    ("created at", "created_at"),
+                    ("created by", "created_by"),
+                    ("expires at", "expires_at"),
+                    ("last used at", "last_used_at"),
+                    ("last used from", "last_used_ip"),
+                ],
+            )
         }
         OrgKeysCommand::Create {
             name,
@@ -153,14 +152,8 @@ pub(super) async fn run(s: &Session, json_out: bool, cmd: &OrgKeysCommand) -> an
             expires,
         } => {
             let mut body = json!({"type": "public", "name": name, "permissions": permissions});
-            if let Some(e) = expires {
-                let parsed = gatehouse_core::org::KeyExpiration::parse_code(e).map_err(|_| {
-                    anyhow::anyhow!(
-                        "--expires must be none, 7d, 30d, 60d or 90d (not {:?})",
-                        safe(e)
-                    )
-                })?;
-                body["expires_in_days"] = json!(parsed.days());
+            if let Some(days) = expires_days(expires.as_deref())? {
+                body["expires_in_days"] = days;
             }
             let (_, v) = s.call(Method::POST, "/api/admin/keys", Some(body)).await?;
             print_created(&v, json_out)
