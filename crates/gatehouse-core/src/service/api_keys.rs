@@ -11,7 +11,7 @@ use crate::api_key::{ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, is
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::ApiKeyId;
-use crate::org::{KeyExpiration, OrgPolicy};
+use crate::org::{AccountCaps, KeyExpiration, OrgPolicy};
 use crate::page::{After, Page, PageRequest};
 use crate::scope;
 use crate::scope::Scopes;
@@ -83,8 +83,15 @@ impl Core {
         actor.require_all(&permissions)?;
         let policy = self.policy_for(actor).await?;
         let expiration = policy.resolve_expiration(req.expiration)?;
-        self.mint_key(actor, name, permissions, expiration, "api_key.created")
-            .await
+        self.mint_key(
+            actor,
+            name,
+            permissions,
+            expiration,
+            &policy.caps,
+            "api_key.created",
+        )
+        .await
     }
 
     /// The expiry a new key gets: the chosen lifetime, clamped to the minting
@@ -121,6 +128,7 @@ impl Core {
             name,
             original.permissions,
             expiration,
+            &policy.caps,
             "api_key.duplicated",
         )
         .await
@@ -132,12 +140,12 @@ impl Core {
         name: ApiKeyName,
         permissions: Scopes,
         expiration: KeyExpiration,
+        caps: &AccountCaps,
         action: &str,
     ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
         let now = self.clock.now();
         let live = self.store.count_live_api_keys(&actor.user.id, now).await?;
-        self.check_cap(&actor.user.org_id, live, Cap::ApiKeys)
-            .await?;
+        self.check_cap(caps, live, Cap::ApiKeys)?;
         let secret = ApiKeySecret::generate();
         let record = ApiKeyRecord {
             id: ApiKeyId::generate(),

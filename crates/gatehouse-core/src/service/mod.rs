@@ -371,10 +371,10 @@ impl Core {
     }
 
     /// Refuses a new credential once the account holds as many live ones of its kind as
-    /// the lower of the server's cap and its organisation's.
-    async fn check_cap(&self, org: &crate::ids::OrgId, live: u64, kind: Cap) -> Result<()> {
+    /// the lower of the server's cap and its organisation's (`caps`, from the policy the
+    /// use case has already read).
+    fn check_cap(&self, caps: &crate::org::AccountCaps, live: u64, kind: Cap) -> Result<()> {
         let limits = &self.settings.limits;
-        let caps = self.store.org_policy(org).await?.caps;
         let (server, own, field, what) = match kind {
             Cap::ApiKeys => (limits.api_keys, caps.api_keys, "api_keys", "API keys"),
             Cap::Tokens => (limits.tokens, caps.tokens, "tokens", "live tokens"),

@@ -15,7 +15,7 @@ use crate::api_key::{ApiKeyKind, ApiKeyName, ApiKeyRecord, ApiKeySecret};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::ApiKeyId;
-use crate::org::KeyExpiration;
+use crate::org::{AccountCaps, KeyExpiration};
 use crate::page::{After, Page, PageRequest};
 use crate::scope::{self, Scopes};
 use crate::store::{OrgKeyDeleted, OrgKeyFilter, OrgKeyRecord};
@@ -99,11 +99,9 @@ impl Core {
         }
         let permissions = self.catalog.parse_org_key_request(permissions)?;
         actor.require_all(&permissions)?;
-        let expiration = self
-            .policy_for(actor)
-            .await?
-            .resolve_expiration(expiration)?;
-        self.mint_org_key(actor, name, permissions, expiration, from)
+        let policy = self.policy_for(actor).await?;
+        let expiration = policy.resolve_expiration(expiration)?;
+        self.mint_org_key(actor, name, permissions, expiration, &policy.caps, from)
             .await
     }
 
@@ -257,13 +255,13 @@ impl Core {
         name: ApiKeyName,
         permissions: Scopes,
         expiration: KeyExpiration,
+        caps: &AccountCaps,
         from: Option<&ApiKeyId>,
     ) -> Result<(OrgKeyRecord, ApiKeySecret)> {
         let now = self.clock.now();
         let principal = self.store.org_principal(&actor.user.org_id, now).await?;
         let live = self.store.count_live_api_keys(&principal.id, now).await?;
-        self.check_cap(&actor.user.org_id, live, Cap::ApiKeys)
-            .await?;
+        self.check_cap(caps, live, Cap::ApiKeys)?;
         let expires_at =
             actor.clamp_expiry(expiration.days().map(|d| now + Duration::days(d.into())));
         let (record, secret) = new_org_key(

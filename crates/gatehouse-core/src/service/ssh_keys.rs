@@ -22,8 +22,8 @@ impl Core {
         let parsed = SshPublicKey::parse(key)?;
         let now = self.clock.now();
         let held = self.store.count_ssh_keys(&actor.user.id).await?;
-        self.check_cap(&actor.user.org_id, held, Cap::SshKeys)
-            .await?;
+        let caps = self.policy_for(actor).await?.caps;
+        self.check_cap(&caps, held, Cap::SshKeys)?;
         let record = SshKeyRecord::new(
             SshKeyId::generate(),
             actor.user.id.clone(),

@@ -52,8 +52,8 @@ impl Core {
         let description = parse_description(new.description)?;
         let keyring = self.master()?;
         let held = self.store.count_ssh_private_keys(&actor.user.id).await?;
-        self.check_cap(&actor.user.org_id, held, Cap::SshPrivateKeys)
-            .await?;
+        let caps = self.policy_for(actor).await?.caps;
+        self.check_cap(&caps, held, Cap::SshPrivateKeys)?;
         // Reading can mean a bcrypt-pbkdf run of the passphrase (16+ rounds): off the
         // async workers.
         let text = new.private_key.clone();

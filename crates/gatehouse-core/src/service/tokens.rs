@@ -136,18 +136,15 @@ impl Core {
                 wanted
             }
         };
-        let lifetime = self
-            .policy_for(actor)
-            .await?
-            .resolve_token_lifetime(req.lifetime)?;
+        let policy = self.policy_for(actor).await?;
+        let lifetime = policy.resolve_token_lifetime(req.lifetime)?;
         let keys = self.token_keys();
         let signer = keys
             .signer()
             .ok_or_else(|| Error::internal("no token signing key loaded"))?;
         let now = self.clock.now();
         let live = self.store.count_live_tokens(&actor.user.id, now).await?;
-        self.check_cap(&actor.user.org_id, live, Cap::Tokens)
-            .await?;
+        self.check_cap(&policy.caps, live, Cap::Tokens)?;
         // A token cannot outlive the key or token that makes it: longer asks are clamped.
         let expires_at = actor
             .clamp_expiry(Some(now + Duration::hours(lifetime.get().into())))
