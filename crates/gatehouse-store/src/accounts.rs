@@ -82,6 +82,32 @@ macro_rules! impl_account_store {
                 })
             }
 
+            /// Writes an account's set-password link on `ex`, replacing an earlier one.
+            async fn put_link<'e, E: sqlx::Executor<'e, Database = DbOf>>(
+                ex: E,
+                account: &AccountId,
+                secret: &TokenHash,
+                created_by: &AccountId,
+                now: OffsetDateTime,
+                expires_at: OffsetDateTime,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO password_link (account_id, secret_hash, created_by, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET \
+                     secret_hash = excluded.secret_hash, created_by = excluded.created_by, \
+                     created_at = excluded.created_at, expires_at = excluded.expires_at",
+                )
+                .bind(&account.0)
+                .bind(secret.to_hex())
+                .bind(&created_by.0)
+                .bind(now.unix_timestamp())
+                .bind(expires_at.unix_timestamp())
+                .execute(ex)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
             #[async_trait]
             impl AccountStore for $store {
                 async fn insert_account(&self, u: &NewAccountRecord) -> Result<Account> {
@@ -97,18 +123,7 @@ macro_rules! impl_account_store {
                 ) -> Result<Account> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
                     let account = insert_row(&mut *tx, u).await?;
-                    sqlx::query(
-                        "INSERT INTO password_link (account_id, secret_hash, created_by, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(&u.id.0)
-                    .bind(secret.to_hex())
-                    .bind(&created_by.0)
-                    .bind(u.created_at.unix_timestamp())
-                    .bind(expires_at.unix_timestamp())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    put_link(&mut *tx, &u.id, secret, created_by, u.created_at, expires_at).await?;
                     tx.commit().await.map_err(db)?;
                     Ok(account)
                 }
@@ -179,21 +194,7 @@ macro_rules! impl_account_store {
                     now: OffsetDateTime,
                     expires_at: OffsetDateTime,
                 ) -> Result<()> {
-                    sqlx::query(
-                        "INSERT INTO password_link (account_id, secret_hash, created_by, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET \
-                         secret_hash = excluded.secret_hash, created_by = excluded.created_by, \
-                         created_at = excluded.created_at, expires_at = excluded.expires_at",
-                    )
-                    .bind(&account.0)
-                    .bind(secret.to_hex())
-                    .bind(&created_by.0)
-                    .bind(now.unix_timestamp())
-                    .bind(expires_at.unix_timestamp())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                    Ok(())
+                    put_link(&self.pool, account, secret, created_by, now, expires_at).await
                 }
 
                 async fn delete_expired_password_links(&self, now: OffsetDateTime) -> Result<u64> {

@@ -40,6 +40,16 @@ pub struct IssuedLink {
     pub expires_at: OffsetDateTime,
 }
 
+impl IssuedLink {
+    /// A new secret, working from `now` for [`PASSWORD_LINK_LIFETIME`].
+    fn fresh(now: OffsetDateTime) -> Self {
+        IssuedLink {
+            secret: PasswordLinkSecret::generate(),
+            expires_at: now + PASSWORD_LINK_LIFETIME,
+        }
+    }
+}
+
 fn link_refused() -> Error {
     Error::invalid(
         "link",
@@ -62,8 +72,7 @@ impl Core {
         let email = Email::parse(new.email)?;
         let display_name = DisplayName::parse(new.display_name.unwrap_or(username.as_str()))?;
         let now = self.clock.now();
-        let secret = PasswordLinkSecret::generate();
-        let expires_at = now + PASSWORD_LINK_LIFETIME;
+        let link = IssuedLink::fresh(now);
         let user = self
             .store
             .insert_member_with_link(
@@ -78,12 +87,11 @@ impl Core {
                     operator: false,
                     created_at: now,
                 },
-                &secret.hash(),
+                &link.secret.hash(),
                 &actor.user.id,
-                expires_at,
+                link.expires_at,
             )
             .await?;
-        let link = IssuedLink { secret, expires_at };
         self.audit(
             AuditEvent::new(now, "member.created")
                 .user(&user.id)
@@ -118,7 +126,16 @@ impl Core {
             ));
         }
         let now = self.clock.now();
-        let link = self.put_link(actor, id, now).await?;
+        let link = IssuedLink::fresh(now);
+        self.store
+            .put_password_link(
+                id,
+                &link.secret.hash(),
+                &actor.user.id,
+                now,
+                link.expires_at,
+            )
+            .await?;
         self.audit(AuditEvent::new(now, "member.password_link_issued").user(id))
             .await;
         Ok(link)
@@ -142,20 +159,6 @@ impl Core {
             owner_only(actor, "add an owner or issue an owner's set-password link")?;
         }
         actor.require_all(&self.catalog.for_role(role))
-    }
-
-    async fn put_link(
-        &self,
-        actor: &Actor,
-        account: &AccountId,
-        now: OffsetDateTime,
-    ) -> Result<IssuedLink> {
-        let secret = PasswordLinkSecret::generate();
-        let expires_at = now + PASSWORD_LINK_LIFETIME;
-        self.store
-            .put_password_link(account, &secret.hash(), &actor.user.id, now, expires_at)
-            .await?;
-        Ok(IssuedLink { secret, expires_at })
     }
 
     /// Sets a new member's first password through their link, which then stops working.
