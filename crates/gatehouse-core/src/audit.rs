@@ -124,6 +124,17 @@ impl AuditEvent {
         }
     }
 
+    /// Who acted, as the log shows it: the acting account or the operator when one is
+    /// recorded, otherwise the account concerned itself (signing in, setting its
+    /// password). The store's actor filter follows the same rule.
+    pub fn acted_by(&self) -> (Option<&AccountId>, Option<&str>) {
+        if self.actor_id.is_some() || self.actor_username.is_some() {
+            (self.actor_id.as_ref(), self.actor_username.as_deref())
+        } else {
+            (self.user_id.as_ref(), self.username.as_deref())
+        }
+    }
+
     /// Sets the acting account and its credential.
     pub fn by(mut self, actor: &Actor) -> Self {
         self.actor_id = Some(actor.user.id.clone());

@@ -3,8 +3,9 @@
 //!
 //! The export streams: the body is produced batch by batch (each batch one cursor query
 //! of [`gatehouse_core::service::EXPORT_BATCH`] records), so exporting a year of records
-//! holds one batch in memory, never the year. The permission check and the filters'
-//! validation happen before the first byte, so a refusal is still our JSON error.
+//! holds one batch in memory, never the year. The permission check, the filters'
+//! validation and the first batch happen before the first byte, so a refusal is still
+//! our JSON error.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gatehouse_core::actor::Actor;
 use gatehouse_core::audit::AuditEvent;
+use gatehouse_core::page::Page;
 use gatehouse_core::scope;
 use gatehouse_core::service::AuditQuery;
 use gatehouse_core::store::AuditFilter;
@@ -99,21 +101,10 @@ impl From<&AuditEvent> for AuditRecord {
             id: e.user_id.as_ref().map(ToString::to_string),
             username: e.username.clone(),
         };
-        // Another account acted, or the operator (a name and no id); otherwise the
-        // account concerned acted itself (signing in, setting its password).
-        let actor = match (&e.actor_id, &e.actor_username) {
-            (Some(id), name) => Who {
-                id: Some(id.to_string()),
-                username: name.clone(),
-            },
-            (None, Some(name)) => Who {
-                id: None,
-                username: Some(name.clone()),
-            },
-            (None, None) => Who {
-                id: subject.id.clone(),
-                username: subject.username.clone(),
-            },
+        let (actor_id, actor_name) = e.acted_by();
+        let actor = Who {
+            id: actor_id.map(ToString::to_string),
+            username: actor_name.map(str::to_owned),
         };
         AuditRecord {
             id: e.id.0.clone(),
@@ -241,7 +232,10 @@ struct Cursor {
     actor: Arc<Actor>,
     filter: AuditFilter,
     format: Format,
-    /// The next batch's cursor; `None` before the first batch.
+    /// The first batch, read before the response began (so that a refusal or a store
+    /// failure is still our JSON error); taken by the first chunk.
+    pending: Option<Page<AuditEvent>>,
+    /// The next batch's cursor.
     after: Option<String>,
     first: bool,
     done: bool,
@@ -254,12 +248,16 @@ async fn next_chunk(mut c: Cursor) -> Option<(std::io::Result<Bytes>, Cursor)> {
     if c.done {
         return None;
     }
-    let page = match c
-        .state
-        .core
-        .org_audit_batch(&c.actor, &c.filter, c.after.take())
-        .await
-    {
+    let read = match c.pending.take() {
+        Some(first) => Ok(first),
+        None => {
+            c.state
+                .core
+                .org_audit_batch(&c.actor, &c.filter, c.after.take())
+                .await
+        }
+    };
+    let page = match read {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "audit export stopped");
@@ -292,20 +290,17 @@ pub async fn export(
         }
     };
     let filter = q.filter()?;
-    // Fail before the first byte when the store is down or the filters are refused.
-    state
-        .core
-        .org_audit(
-            &caller.actor,
-            &filter,
-            &gatehouse_core::page::PageRequest::first(1),
-        )
-        .await?;
     state
         .core
         .note_audit_export(&caller.actor, &filter, ext)
         .await?;
+    // The first batch before the first byte: a store failure is still a JSON error.
+    let first = state
+        .core
+        .org_audit_batch(&caller.actor, &filter, None)
+        .await?;
     let start = Cursor {
+        pending: Some(first),
         state,
         actor: caller.actor.clone(),
         filter,

@@ -89,13 +89,12 @@ fn credential_label(kind: &str) -> &'static str {
 }
 
 fn row(e: &AuditEvent) -> AuditRow {
-    // Unset, the account concerned acted itself (as the API's records say).
     let subject = e.username.clone().unwrap_or_default();
     AuditRow {
         id: e.id.0.clone(),
         at: Stamp::of(e.at),
         action: e.action.clone(),
-        actor: e.actor_username.clone().unwrap_or_else(|| subject.clone()),
+        actor: e.acted_by().1.unwrap_or_default().to_owned(),
         credential_kind: e.credential_kind.as_deref().map_or("", credential_label),
         credential_id: e.credential_id.clone().unwrap_or_default(),
         subject,
