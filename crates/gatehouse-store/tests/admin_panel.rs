@@ -10,7 +10,7 @@ use gatehouse_core::actor::Actor;
 use gatehouse_core::clock::Clock;
 use gatehouse_core::org::{Edition, Role};
 use gatehouse_core::page::PageRequest;
-use gatehouse_core::service::{AuditQuery, NewAccount, NewMember};
+use gatehouse_core::service::{AuditQuery, NewMember};
 use gatehouse_core::store::{AuditFilter, Store};
 
 mod common;
@@ -20,23 +20,7 @@ async fn owner_of(core: &Core, name: &str, org: &str) -> Arc<Actor> {
     core.create_org(org, Edition::Enterprise)
         .await
         .expect("org");
-    core.create_account(NewAccount {
-        username: name,
-        email: "x@example.org",
-        display_name: None,
-        password: PW,
-        role: Role::Owner,
-        org: Some(org),
-    })
-    .await
-    .expect("create");
-    let s = core
-        .login(attempt(name, PW))
-        .await
-        .expect("login")
-        .into_session()
-        .expect("signed in");
-    core.session_actor(&s.principal)
+    actor_in(core, name, Role::Owner, Some(org)).await
 }
 
 fn newbie(name: &str) -> NewMember<'_> {

@@ -5,14 +5,12 @@
 
 use std::sync::Arc;
 
-use gatehouse_core::Core;
 use gatehouse_core::Error;
-use gatehouse_core::actor::Actor;
 use gatehouse_core::api_key::ApiKeyKind;
 use gatehouse_core::ids::AccountId;
 use gatehouse_core::org::{Edition, Role};
 use gatehouse_core::page::PageRequest;
-use gatehouse_core::service::{NewAccount, NewApiKey, NewOrgKey};
+use gatehouse_core::service::{NewApiKey, NewOrgKey};
 use gatehouse_core::store::{MemberChange, MemberFilter, OrgKeyDeleted, OrgKeyFilter, Store};
 
 mod common;
@@ -22,27 +20,6 @@ const ED25519_PUB: &str =
     include_str!("../../gatehouse-core/src/ssh/private_key/testdata/ed25519.pub");
 const ECDSA_PUB: &str =
     include_str!("../../gatehouse-core/src/ssh/private_key/testdata/ecdsa256.pub");
-
-/// Creates `name` with `role` in `org` and signs them in.
-async fn actor_in(core: &Core, name: &str, role: Role, org: &str) -> Arc<Actor> {
-    core.create_account(NewAccount {
-        username: name,
-        email: "x@example.org",
-        display_name: None,
-        password: PW,
-        role,
-        org: Some(org),
-    })
-    .await
-    .expect("create");
-    let s = core
-        .login(attempt(name, PW))
-        .await
-        .expect("login")
-        .into_session()
-        .expect("signed in");
-    core.session_actor(&s.principal)
-}
 
 fn page() -> PageRequest {
     PageRequest::first(200)
@@ -57,7 +34,8 @@ conformance!(
             // Eight owners each demote themselves (or are disabled) at the same moment.
             let mut owners: Vec<AccountId> = Vec::new();
             for i in 0..8 {
-                let a = actor_in(&core, &format!("own{round}x{i}"), Role::Owner, "acme").await;
+                let a =
+                    actor_in(&core, &format!("own{round}x{i}"), Role::Owner, Some("acme")).await;
                 owners.push(a.user.id.clone());
             }
             // The owners of earlier rounds step down first, outside the race.
@@ -115,8 +93,8 @@ conformance!(
             );
         }
         // Two owners demoting each other at once leave one.
-        let a = actor_in(&core, "pair-a", Role::Owner, "acme").await;
-        let b = actor_in(&core, "pair-b", Role::Owner, "acme").await;
+        let a = actor_in(&core, "pair-a", Role::Owner, Some("acme")).await;
+        let b = actor_in(&core, "pair-b", Role::Owner, Some("acme")).await;
         for m in store
             .list_members(
                 &org.id,
@@ -158,7 +136,7 @@ conformance!(
         core.create_org("elsewhere", Edition::Team)
             .await
             .expect("org");
-        let owner = actor_in(&core, "solo-owner", Role::Owner, "solo").await;
+        let owner = actor_in(&core, "solo-owner", Role::Owner, Some("solo")).await;
         for change in [
             MemberChange::Role(Role::Admin),
             MemberChange::Disabled(true),
@@ -182,7 +160,7 @@ conformance!(
             "nothing was half-written"
         );
         // With a second owner, the first may go; moving makes them a member there.
-        actor_in(&core, "solo-second", Role::Owner, "solo").await;
+        actor_in(&core, "solo-second", Role::Owner, Some("solo")).await;
         let moved = core
             .move_account("solo-owner", "elsewhere")
             .await
@@ -207,9 +185,9 @@ conformance!(
             .create_org("org-b", Edition::Enterprise)
             .await
             .expect("org");
-        let admin_a = actor_in(&core, "admin-a", Role::Owner, "org-a").await;
-        let admin_b = actor_in(&core, "admin-b", Role::Owner, "org-b").await;
-        let bob_b = actor_in(&core, "bob-b", Role::Member, "org-b").await;
+        let admin_a = actor_in(&core, "admin-a", Role::Owner, Some("org-a")).await;
+        let admin_b = actor_in(&core, "admin-b", Role::Owner, Some("org-b")).await;
+        let bob_b = actor_in(&core, "bob-b", Role::Member, Some("org-b")).await;
         let (bobs_key, _) = core
             .create_api_key(
                 &bob_b,
@@ -371,8 +349,8 @@ conformance!(
     |store: Arc<dyn Store>| async move {
         let (core, _) = core_with(store.clone());
         core.create_org("teamco", Edition::Team).await.expect("org");
-        let owner = actor_in(&core, "team-owner", Role::Owner, "teamco").await;
-        let alice = actor_in(&core, "team-alice", Role::Member, "teamco").await;
+        let owner = actor_in(&core, "team-owner", Role::Owner, Some("teamco")).await;
+        let alice = actor_in(&core, "team-alice", Role::Member, Some("teamco")).await;
         core.add_ssh_key(&alice, "laptop", ED25519_PUB)
             .await
             .expect("ssh key");
@@ -416,7 +394,7 @@ conformance!(
             .expect("keys");
         assert_eq!(keys.len(), 1);
         core.create_org("other", Edition::Team).await.expect("org");
-        let stranger = actor_in(&core, "stranger", Role::Owner, "other").await;
+        let stranger = actor_in(&core, "stranger", Role::Owner, Some("other")).await;
         core.add_ssh_key(&stranger, "laptop", ECDSA_PUB)
             .await
             .expect("ssh key");
@@ -541,7 +519,7 @@ conformance!(
             original.key.permissions.to_space_separated(),
             "org:keys:read org:members:read"
         );
-        let second = actor_in(&core, "team-owner2", Role::Owner, "teamco").await;
+        let second = actor_in(&core, "team-owner2", Role::Owner, Some("teamco")).await;
         core.set_member_disabled(&second, &owner.user.id, true)
             .await
             .expect("creator leaves");

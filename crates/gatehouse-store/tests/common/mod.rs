@@ -76,13 +76,24 @@ pub fn attempt<'a>(username: &'a str, password: &'a str) -> LoginAttempt<'a> {
 pub const PW: &str = "a long enough passphrase";
 
 pub async fn member_actor(core: &Core, name: &str) -> Arc<Actor> {
+    actor_in(core, name, gatehouse_core::org::Role::Member, None).await
+}
+
+/// Creates `name` with `role` in `org` (`None`: the default organisation) and signs them
+/// in.
+pub async fn actor_in(
+    core: &Core,
+    name: &str,
+    role: gatehouse_core::org::Role,
+    org: Option<&str>,
+) -> Arc<Actor> {
     core.create_account(NewAccount {
         username: name,
         email: "x@example.org",
         display_name: None,
         password: PW,
-        role: gatehouse_core::org::Role::Member,
-        org: None,
+        role,
+        org,
     })
     .await
     .expect("create");
