@@ -283,6 +283,17 @@ export function httpsRequest(base, method, pathname, { headers = {}, json } = {}
   });
 }
 
+// Runs `action` (a click that loads a new page) and waits until the new document has
+// loaded at `pathname`. Unlike waitForURL, it never settles on the page the click
+// started from, so it also serves a link that is sent back to the very same address.
+export async function clickThrough(page, pathname, action) {
+  const landed = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
+  await action();
+  await landed;
+  await page.waitForLoadState('load');
+  assert.equal(new URL(page.url()).pathname, pathname, 'the page the click led to');
+}
+
 // Signs in through the page (JavaScript on) and waits for the landing page.
 export async function signIn(page, base, password, landing = '/account/authentication/api-keys') {
   await page.fill('input#username', 'admin');

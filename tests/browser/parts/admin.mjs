@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  COOKIE, TIMEOUT, freshCode, httpsRequest, keyStatus, recordSecret, runAdmin,
+  COOKIE, TIMEOUT, clickThrough, freshCode, httpsRequest, keyStatus, recordSecret, runAdmin,
 } from '../support.mjs';
 import { WIDTHS, assertFits, shot } from '../layout.mjs';
 import { adminKeyTests } from './admin-keys.mjs';
@@ -147,7 +147,7 @@ export function adminTests(test, cx) {
     assert.equal((await page.locator('#org-name').textContent()).trim(), 'acme');
     assert.equal((await page.locator('#org-edition').textContent()).trim(), 'Enterprise edition');
     for (const [slug, name] of SECTIONS) {
-      await Promise.all([page.waitForURL((u) => u.pathname === `/admin/${slug}`), page.click(`a[data-section="${slug}"]`)]);
+      await clickThrough(page, `/admin/${slug}`, () => page.click(`a[data-section="${slug}"]`));
       assert.equal((await page.locator('h2#section-title').textContent()).trim(), name);
       for (const [other] of SECTIONS) {
         assert.equal(await page.locator(`a[data-section="${other}"]`).getAttribute('aria-current'), other === slug ? 'page' : null);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { COOKIE, TIMEOUT, freshCode, recordSecret, runAdmin } from '../support.mjs';
+import { COOKIE, TIMEOUT, clickThrough, freshCode, recordSecret, runAdmin } from '../support.mjs';
 import { WIDTHS, assertFits, shot } from '../layout.mjs';
 import { pageApi } from './api-keys.mjs';
 import { enable } from './two-step.mjs';
@@ -363,7 +363,7 @@ export function securityKeyTests(test, cx) {
         await shot(page, `enforce-security-key-notice-${w}`);
       });
       // Nothing else works until a key is added.
-      await Promise.all([page.waitForURL((u) => u.pathname === TAB), page.click('a[data-tab="tokens"]')]);
+      await clickThrough(page, TAB, () => page.click('a[data-tab="tokens"]'));
       assert.equal((await pageApi(page, 'GET', '/api/tokens')).status, 403);
 
       const res = await addKey(page, 'Member key');

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { COOKIE, freshCode, httpsRequest, recordSecret, runAdmin, signIn, wrongCode } from '../support.mjs';
+import { COOKIE, clickThrough, freshCode, httpsRequest, recordSecret, runAdmin, signIn, wrongCode } from '../support.mjs';
 import { assertFits, bodyText, shot } from '../layout.mjs';
 import { pageApi } from './api-keys.mjs';
 
@@ -489,7 +489,7 @@ export function twoStepTests(test, cx) {
       await assertFits(page, 'the 2-Step Verification tab when it is required');
       await shot(page, '2-step-verification-required-390');
       // The other tabs send the user back here.
-      await Promise.all([page.waitForURL((u) => u.pathname === TAB), page.click('a[data-tab="tokens"]')]);
+      await clickThrough(page, TAB, () => page.click('a[data-tab="tokens"]'));
       assert.equal((await page.locator('h2#tab-title').textContent()).trim(), 'Manage MFA Settings');
       const mine = await enable(page);
       await page.locator('#two-step-required').waitFor({ state: 'detached' });
