@@ -43,6 +43,9 @@ pub enum Error {
     /// The credential lacks a permission (scope) the operation needs.
     #[error("{0}")]
     InsufficientPermissions(String),
+    /// The object changed since the version the client named (`If-Match`).
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// Too many attempts; retry after the given number of seconds.
     #[error("{message}")]
     RateLimited {

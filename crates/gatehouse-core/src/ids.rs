@@ -70,6 +70,11 @@ id_type!(
     "mfa"
 );
 id_type!(
+    /// Identifies a group an identity provider keeps through SCIM.
+    ScimGroupId,
+    "grp"
+);
+id_type!(
     /// Identifies an audit record.
     AuditId,
     "aud"

@@ -26,6 +26,7 @@ pub mod name;
 pub mod org;
 pub mod page;
 pub mod password;
+pub mod scim;
 pub mod scope;
 pub mod seal;
 pub mod secret;

@@ -53,8 +53,8 @@ macro_rules! impl_account_store {
         ) -> Result<Account> {
                 sqlx::query(
                     "INSERT INTO account (account_id, org_id, username, email, display_name, \
-                     password_hash, role, operator, kind, disabled, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'person', FALSE, $9)",
+                     password_hash, role, operator, kind, disabled, created_at, modified_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'person', FALSE, $9, $9)",
                 )
                 .bind(&u.id.0)
                 .bind(&u.org_id.0)

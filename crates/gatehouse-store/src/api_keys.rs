@@ -213,6 +213,20 @@ macro_rules! impl_api_key_store {
                     revoke_keys_where(&self.pool, q, at).await
                 }
 
+                async fn revoke_account_api_keys(
+                    &self,
+                    owner: &AccountId,
+                    at: OffsetDateTime,
+                ) -> Result<Vec<(ApiKeyId, TokenHash)>> {
+                    let q = sqlx::query(
+                        "UPDATE api_key SET enabled = FALSE, revoked_at = $1 \
+                         WHERE account_id = $2 AND revoked_at IS NULL RETURNING api_key_id, key_hash",
+                    )
+                    .bind(at.unix_timestamp())
+                    .bind(owner.0.clone());
+                    revoke_keys_where(&self.pool, q, at).await
+                }
+
                 async fn revoke_token_minted_api_keys(
                     &self,
                     owner: &AccountId,

@@ -21,6 +21,7 @@ mod mfa;
 mod migrate;
 mod orgs;
 mod postgres;
+mod scim;
 mod sealed;
 mod sessions;
 mod sql;

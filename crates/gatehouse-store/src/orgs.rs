@@ -80,6 +80,72 @@ macro_rules! impl_org_store {
                 role == "owner" && !disabled
             }
 
+            /// The last-owner guard (see the module doc), run first in `tx`: locks the
+            /// member's organisation, re-reads the member and refuses a change that would
+            /// leave it without an active owner. Returns the organisation's id.
+            pub(super) async fn guard_member_change(
+                tx: &mut sqlx::Transaction<'_, DbOf>,
+                org: Option<&OrgId>,
+                id: &AccountId,
+                change: &MemberChange,
+                at: OffsetDateTime,
+            ) -> Result<String> {
+                // First statement, and a write: the organisation's lock (see the module doc).
+                let locked = sqlx::query(
+                    "UPDATE org SET members_changed_at = $1 WHERE org_id = (SELECT a.org_id FROM account a \
+                     WHERE a.account_id = $2 AND a.kind = 'person' AND (CAST($3 AS TEXT) IS NULL OR a.org_id = $3)) \
+                     RETURNING org_id",
+                )
+                .bind(at.unix_timestamp())
+                .bind(&id.0)
+                .bind(org.map(|o| o.0.clone()))
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db)?;
+                let Some(locked) = locked else {
+                    return Err(Error::NotFound);
+                };
+                let locked_org: String = locked.try_get("org_id").map_err(db)?;
+                let row = sqlx::query("SELECT org_id, role, disabled FROM account WHERE account_id = $1")
+                    .bind(&id.0)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db)?;
+                let now_org: String = row.try_get("org_id").map_err(db)?;
+                if now_org != locked_org {
+                    return Err(Error::Conflict(
+                        "this account moved to another organisation at the same moment; try again".into(),
+                    ));
+                }
+                let role: String = row.try_get("role").map_err(db)?;
+                let disabled: bool = row.try_get("disabled").map_err(db)?;
+                let stays_active_owner = match change {
+                    MemberChange::Role(r) => active_owner(r.as_str(), disabled),
+                    MemberChange::Disabled(d) => active_owner(&role, *d),
+                    MemberChange::MoveTo(to) => to.0 == locked_org && active_owner(&role, disabled),
+                };
+                if active_owner(&role, disabled) && !stays_active_owner {
+                    let others: i64 = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM account WHERE org_id = $1 AND kind = 'person' \
+                         AND role = 'owner' AND disabled = FALSE AND account_id <> $2",
+                    )
+                    .bind(&locked_org)
+                    .bind(&id.0)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db)?
+                    .try_get("n")
+                    .map_err(db)?;
+                    if others == 0 {
+                        return Err(Error::Conflict(
+                            "this is the organisation's last active owner: make another member an owner first"
+                                .into(),
+                        ));
+                    }
+                }
+                Ok(locked_org)
+            }
+
             #[async_trait]
             impl OrgStore for $store {
                 async fn ensure_org(&self, name: &str, now: OffsetDateTime) -> Result<Org> {
@@ -169,8 +235,8 @@ macro_rules! impl_org_store {
                     // nobody can sign in as (or collide with) the principal.
                     sqlx::query(
                         "INSERT INTO account (account_id, org_id, username, email, display_name, password_hash, \
-                         role, operator, kind, disabled, created_at) \
-                         VALUES ($1, $2, $3, '', $4, NULL, 'member', FALSE, 'org', FALSE, $5) \
+                         role, operator, kind, disabled, created_at, modified_at) \
+                         VALUES ($1, $2, $3, '', $4, NULL, 'member', FALSE, 'org', FALSE, $5, $5) \
                          ON CONFLICT (org_id) WHERE kind = 'org' DO NOTHING",
                     )
                     .bind(AccountId::generate().0)
@@ -252,59 +318,7 @@ macro_rules! impl_org_store {
                     at: OffsetDateTime,
                 ) -> Result<Account> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
-                    // First statement, and a write: the organisation's lock (see the module doc).
-                    let locked = sqlx::query(
-                        "UPDATE org SET members_changed_at = $1 WHERE org_id = (SELECT a.org_id FROM account a \
-                         WHERE a.account_id = $2 AND a.kind = 'person' AND (CAST($3 AS TEXT) IS NULL OR a.org_id = $3)) \
-                         RETURNING org_id",
-                    )
-                    .bind(at.unix_timestamp())
-                    .bind(&id.0)
-                    .bind(org.map(|o| o.0.clone()))
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    let Some(locked) = locked else {
-                        return Err(Error::NotFound);
-                    };
-                    let locked_org: String = locked.try_get("org_id").map_err(db)?;
-                    let row = sqlx::query("SELECT org_id, role, disabled FROM account WHERE account_id = $1")
-                        .bind(&id.0)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    let now_org: String = row.try_get("org_id").map_err(db)?;
-                    if now_org != locked_org {
-                        return Err(Error::Conflict(
-                            "this account moved to another organisation at the same moment; try again".into(),
-                        ));
-                    }
-                    let role: String = row.try_get("role").map_err(db)?;
-                    let disabled: bool = row.try_get("disabled").map_err(db)?;
-                    let stays_active_owner = match change {
-                        MemberChange::Role(r) => active_owner(r.as_str(), disabled),
-                        MemberChange::Disabled(d) => active_owner(&role, *d),
-                        MemberChange::MoveTo(to) => to.0 == locked_org && active_owner(&role, disabled),
-                    };
-                    if active_owner(&role, disabled) && !stays_active_owner {
-                        let others: i64 = sqlx::query(
-                            "SELECT COUNT(*) AS n FROM account WHERE org_id = $1 AND kind = 'person' \
-                             AND role = 'owner' AND disabled = FALSE AND account_id <> $2",
-                        )
-                        .bind(&locked_org)
-                        .bind(&id.0)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db)?
-                        .try_get("n")
-                        .map_err(db)?;
-                        if others == 0 {
-                            return Err(Error::Conflict(
-                                "this is the organisation's last active owner: make another member an owner first"
-                                    .into(),
-                            ));
-                        }
-                    }
+                    let locked_org = guard_member_change(&mut tx, org, id, change, at).await?;
                     let update = match change {
                         MemberChange::Role(r) => sqlx::query("UPDATE account SET role = $1 WHERE account_id = $2")
                             .bind(r.as_str())
@@ -334,6 +348,13 @@ macro_rules! impl_org_store {
                         }
                     };
                     update.execute(&mut *tx).await.map_err(db)?;
+                    // SCIM's meta.lastModified.
+                    sqlx::query("UPDATE account SET modified_at = $1 WHERE account_id = $2")
+                        .bind(at.unix_timestamp())
+                        .bind(&id.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
                     // SECURITY: a pending set-password link was handed out for the member as
                     // they were; after a promotion, a move or disabling it must not open the
                     // account as it is now (an owner reissues one).

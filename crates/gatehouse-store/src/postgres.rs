@@ -71,6 +71,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0012_admin_panel.sql",
         sql: include_str!("../migrations/postgres/0012_admin_panel.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_scim.sql",
+        sql: include_str!("../migrations/postgres/0013_scim.sql"),
+    },
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises migrations.
@@ -124,3 +129,4 @@ crate::ssh_keys::impl_ssh_key_store!(PostgresStore);
 crate::ssh_private_keys::impl_ssh_private_key_store!(PostgresStore);
 crate::sealed::impl_sealed_store!(PostgresStore);
 crate::mfa::impl_mfa_store!(PostgresStore);
+crate::scim::impl_scim_store!(PostgresStore);

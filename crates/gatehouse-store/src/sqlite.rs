@@ -74,6 +74,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0012_admin_panel.sql",
         sql: include_str!("../migrations/sqlite/0012_admin_panel.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_scim.sql",
+        sql: include_str!("../migrations/sqlite/0013_scim.sql"),
+    },
 ];
 
 /// A SQLite-backed store.
@@ -123,3 +128,4 @@ crate::ssh_keys::impl_ssh_key_store!(SqliteStore);
 crate::ssh_private_keys::impl_ssh_private_key_store!(SqliteStore);
 crate::sealed::impl_sealed_store!(SqliteStore);
 crate::mfa::impl_mfa_store!(SqliteStore);
+crate::scim::impl_scim_store!(SqliteStore);

@@ -116,6 +116,15 @@ macro_rules! impl_ssh_key_store {
                     .transpose()
                 }
 
+                async fn delete_account_ssh_keys(&self, owner: &AccountId) -> Result<u64> {
+                    let done = sqlx::query("DELETE FROM ssh_key WHERE account_id = $1")
+                        .bind(&owner.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
                 async fn delete_ssh_key(
                     &self,
                     owner: &AccountId,

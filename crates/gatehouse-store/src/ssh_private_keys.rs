@@ -228,6 +228,22 @@ macro_rules! impl_ssh_private_key_store {
                     Ok(done.rows_affected() == 1)
                 }
 
+                async fn delete_account_ssh_private_keys(&self, owner: &AccountId) -> Result<u64> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let done = sqlx::query("DELETE FROM ssh_private_key WHERE account_id = $1")
+                        .bind(&owner.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    sqlx::query("DELETE FROM ssh_known_host WHERE account_id = $1")
+                        .bind(&owner.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    tx.commit().await.map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
                 async fn delete_ssh_private_key(
                     &self,
                     owner: &AccountId,

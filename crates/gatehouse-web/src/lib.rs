@@ -12,6 +12,8 @@
 //!   request limits, and the layer that gives every error answer our JSON format.
 //! - `api/`: the JSON API, one router per area beside its handlers. `ui/`:
 //!   server-rendered pages and static assets.
+//! - `scim/`: the SCIM 2.0 service provider at `/scim/v2`, with its own router, error
+//!   format and credential (the SCIM Key).
 //! - `plain.rs`: the plain-HTTP listener that never authenticates.
 
 pub mod api;
@@ -22,6 +24,7 @@ pub use gatehouse_core::ip_net;
 pub mod middleware;
 pub mod plain;
 pub mod qr;
+pub mod scim;
 pub mod state;
 pub mod ui;
 
@@ -34,11 +37,14 @@ pub use state::{AppState, WebSettings};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest body of a SCIM request (a group's whole member list fits).
+pub const MAX_SCIM_BODY_BYTES: usize = 1024 * 1024;
 
 /// The HTTPS application.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(scim::router())
         .merge(ui::routes())
         .fallback(ui::not_found)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

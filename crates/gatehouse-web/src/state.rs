@@ -26,6 +26,20 @@ pub struct WebSettings {
     pub body_read_timeout: Option<std::time::Duration>,
 }
 
+/// The externally visible origin: `public_origin`, else `https://` and the request's
+/// Host header when that is a valid authority (else `localhost`).
+pub fn origin_of(web: &WebSettings, headers: &axum::http::HeaderMap) -> String {
+    if let Some(o) = &web.public_origin {
+        return o.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok())
+        .unwrap_or("localhost");
+    format!("https://{host}")
+}
+
 /// Shared state.
 #[derive(Clone)]
 pub struct AppState {

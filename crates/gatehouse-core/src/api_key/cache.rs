@@ -237,6 +237,7 @@ mod tests {
         let p = Arc::new(ApiKeyPrincipal {
             key_id: ApiKeyId::generate(),
             name: "k".into(),
+            kind: crate::api_key::ApiKeyKind::Personal,
             user: user.clone(),
             permissions: Scopes::default(),
             expires_at: None,

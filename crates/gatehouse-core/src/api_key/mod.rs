@@ -154,6 +154,8 @@ pub struct ApiKeyPrincipal {
     pub key_id: ApiKeyId,
     /// The key's name.
     pub name: String,
+    /// What kind of key it is (the SCIM endpoints take only the SCIM Key).
+    pub kind: ApiKeyKind,
     /// The owner.
     pub user: Account,
     /// Effective permissions: the key's, limited to what the owner may still hold.

@@ -418,6 +418,7 @@ impl Core {
         let principal = Arc::new(ApiKeyPrincipal {
             key_id: rec.id,
             name: rec.name,
+            kind: rec.kind,
             permissions,
             user: owner.user,
             expires_at: rec.expires_at,

@@ -13,6 +13,8 @@ mod org_keys;
 mod org_policy;
 mod orgs;
 mod password;
+mod scim;
+mod scim_groups;
 mod ssh_keys;
 mod ssh_private_key_use;
 mod ssh_private_keys;
@@ -31,6 +33,7 @@ pub use onboarding::{IssuedLink, NewMember};
 pub use org_audit::{AuditQuery, EXPORT_BATCH};
 pub use org_keys::{ENTERPRISE_ONLY, NewOrgKey};
 pub use password::PasswordChange;
+pub use scim_groups::{MAX_ROLE_MAPPINGS, ScimOverview};
 pub use ssh_private_key_use::{
     SessionBind, SignRequest, Signature, TestReport, TestResult, TestTarget,
 };

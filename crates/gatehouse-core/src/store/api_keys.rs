@@ -76,6 +76,13 @@ pub trait ApiKeyStore: Send + Sync + 'static {
         owner: &AccountId,
         at: OffsetDateTime,
     ) -> Result<Vec<(ApiKeyId, TokenHash)>>;
+    /// Revokes every unrevoked key of `owner` (deprovisioning), publishing
+    /// [`Invalidation::ApiKey`] for each; their ids and hashes.
+    async fn revoke_account_api_keys(
+        &self,
+        owner: &AccountId,
+        at: OffsetDateTime,
+    ) -> Result<Vec<(ApiKeyId, TokenHash)>>;
     /// Enables or disables one of `owner`'s keys; whether it existed. Publishes
     /// [`Invalidation::ApiKey`] with the change, as do both deletes.
     async fn set_api_key_enabled(

@@ -14,6 +14,7 @@ mod audit;
 mod invalidations;
 mod mfa;
 mod orgs;
+mod scim;
 mod sealed;
 mod sessions;
 mod ssh_keys;
@@ -27,6 +28,7 @@ pub use audit::{AuditFilter, AuditStore};
 pub use invalidations::{Invalidation, InvalidationStore, Published};
 pub use mfa::MfaStore;
 pub use orgs::{MemberChange, MemberFilter, MemberRecord, OrgStore};
+pub use scim::{RoleMapping, ScimStore};
 pub use sealed::{SealedKind, SealedStore, SealedValue};
 pub use sessions::SessionStore;
 pub use ssh_keys::SshKeyStore;
@@ -53,6 +55,7 @@ pub trait Store:
     + SshPrivateKeyStore
     + MfaStore
     + SealedStore
+    + ScimStore
     + Send
     + Sync
     + 'static

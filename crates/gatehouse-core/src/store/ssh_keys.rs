@@ -23,6 +23,8 @@ pub trait SshKeyStore: Send + Sync + 'static {
     /// One of `owner`'s keys (another user's key is `None`).
     async fn ssh_key_by_id(&self, owner: &AccountId, id: &SshKeyId)
     -> Result<Option<SshKeyRecord>>;
+    /// Deletes every key of `owner` (deprovisioning); how many there were.
+    async fn delete_account_ssh_keys(&self, owner: &AccountId) -> Result<u64>;
     /// Deletes one of `owner`'s keys; the key if it existed.
     async fn delete_ssh_key(
         &self,

@@ -55,6 +55,9 @@ pub trait SshPrivateKeyStore: Send + Sync + 'static {
     async fn pin_host_key(&self, owner: &AccountId, pin: &PinnedHostKey) -> Result<()>;
     /// Removes `owner`'s pin for `host:port`; whether there was one.
     async fn forget_host_key(&self, owner: &AccountId, host: &str, port: u16) -> Result<bool>;
+    /// Deletes every key of `owner` and their pinned host keys (deprovisioning); how
+    /// many keys there were.
+    async fn delete_account_ssh_private_keys(&self, owner: &AccountId) -> Result<u64>;
     /// Deletes one of `owner`'s keys; the key if it existed.
     async fn delete_ssh_private_key(
         &self,

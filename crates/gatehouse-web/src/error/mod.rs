@@ -119,6 +119,9 @@ impl ApiError {
                         .into(),
                 ),
                 CoreError::Forbidden(m) => (S::FORBIDDEN, "forbidden", m.clone()),
+                CoreError::PreconditionFailed(m) => {
+                    (S::PRECONDITION_FAILED, "precondition_failed", m.clone())
+                }
                 CoreError::InsufficientPermissions(m) => {
                     (S::FORBIDDEN, "insufficient_permissions", m.clone())
                 }

@@ -25,7 +25,10 @@ pub async fn ensure_ours(res: Response) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
+    if content_type.starts_with("application/json")
+        || content_type.starts_with("application/scim+json")
+        || content_type.starts_with("text/html")
+    {
         return res;
     }
     let (parts, body) = res.into_parts();

@@ -47,6 +47,15 @@ pub const DRAIN_MAX_BYTES: u64 = 8 * 1024 * 1024;
 /// Longest time spent draining an unread body after the answer.
 pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
 
+/// The largest body a path takes: SCIM's group member lists need more.
+fn body_limit(path: &str) -> usize {
+    if path.starts_with("/scim/") {
+        crate::MAX_SCIM_BODY_BYTES
+    } else {
+        crate::MAX_BODY_BYTES
+    }
+}
+
 /// Applies the limits, and makes every body drain on drop.
 pub async fn request_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let refusal = if target_len(req.uri()) > MAX_URI_BYTES {
@@ -55,7 +64,9 @@ pub async fn request_limits(State(state): State<AppState>, req: Request, next: N
         || header_bytes(req.headers()) > MAX_HEADER_BYTES
     {
         Some(ApiError::HeadersTooLarge)
-    } else if declared_length(req.headers()).is_some_and(|n| n > crate::MAX_BODY_BYTES as u64) {
+    } else if declared_length(req.headers())
+        .is_some_and(|n| n > body_limit(req.uri().path()) as u64)
+    {
         // SECURITY: refused from the declared length alone, before authentication or
         // any read of the body.
         Some(ApiError::PayloadTooLarge)

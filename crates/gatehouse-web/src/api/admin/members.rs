@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use gatehouse_core::ids::AccountId;
@@ -114,14 +114,7 @@ pub struct CreatedMemberResponse {
 /// The link for `link`, on the server's public origin (or the origin the admin reached
 /// it by).
 fn link_response(state: &AppState, headers: &HeaderMap, link: &IssuedLink) -> LinkResponse {
-    let origin = state.web.public_origin.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok())
-            .unwrap_or("localhost");
-        format!("https://{host}")
-    });
+    let origin = crate::state::origin_of(&state.web, headers);
     LinkResponse {
         set_password_url: format!(
             "{}/set-password#{}",
