@@ -8,6 +8,7 @@ pub mod keys;
 pub mod members;
 pub mod org;
 pub mod policy;
+pub mod scim;
 
 use axum::Router;
 
@@ -21,4 +22,5 @@ pub fn router() -> Router<AppState> {
         .merge(keys::router())
         .merge(audit::router())
         .merge(policy::router())
+        .merge(scim::router())
 }

@@ -1,0 +1,134 @@
+//! `/api/admin/scim`: the SCIM section of the admin panel over JSON — the base URL to
+//! paste into the identity provider, the SCIM Key's last use, the recent SCIM
+//! operations with their results, and the group-to-role mappings.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::{get, put};
+use gatehouse_core::org::Role;
+use gatehouse_core::scope;
+use gatehouse_core::service::ScimOverview;
+use gatehouse_core::store::RoleMapping;
+use serde::{Deserialize, Serialize};
+
+use super::audit::AuditRecord;
+use super::keys::OrgKeyResponse;
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json};
+use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/scim", get(show))
+        .route("/api/admin/scim/role-mappings", put(set_role_mappings))
+}
+
+/// A group name and the role its members get.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleMappingBody {
+    group: String,
+    /// `owner`, `admin` or `member`.
+    role: String,
+}
+
+/// One recent SCIM operation.
+#[derive(Serialize)]
+pub struct ScimOperation {
+    #[serde(flatten)]
+    record: AuditRecord,
+    /// `ok` or `refused`.
+    result: &'static str,
+}
+
+/// `GET /api/admin/scim` answer.
+#[derive(Serialize)]
+pub struct ScimResponse {
+    /// Paste into the identity provider as the SCIM base URL (tenant URL).
+    base_url: String,
+    /// The SCIM Key (never its secret), or `null` before one is generated.
+    key: Option<OrgKeyResponse>,
+    role_mappings: Vec<RoleMappingBody>,
+    /// Newest first.
+    recent: Vec<ScimOperation>,
+}
+
+/// Whether a SCIM audit record says its operation was refused.
+pub fn refused(detail: Option<&str>) -> bool {
+    detail.is_some_and(|d| d.contains("result=refused"))
+}
+
+fn respond(state: &AppState, headers: &HeaderMap, o: &ScimOverview) -> ScimResponse {
+    ScimResponse {
+        base_url: crate::scim::base_url(state, headers),
+        key: o.key.as_ref().map(OrgKeyResponse::from),
+        role_mappings: o
+            .role_mappings
+            .iter()
+            .map(|m| RoleMappingBody {
+                group: m.group.clone(),
+                role: m.role.as_str().to_owned(),
+            })
+            .collect(),
+        recent: o
+            .recent
+            .iter()
+            .map(|e| ScimOperation {
+                result: if refused(e.detail.as_deref()) {
+                    "refused"
+                } else {
+                    "ok"
+                },
+                record: AuditRecord::from(e),
+            })
+            .collect(),
+    }
+}
+
+/// `GET /api/admin/scim`. Requires: `org:keys:read`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Json<ScimResponse>> {
+    caller.require_any(&[scope::ORG_KEYS_READ, scope::ORG_KEYS_WRITE])?;
+    let overview = state.core.scim_overview(&caller.actor).await?;
+    Ok(Json(respond(&state, &headers, &overview)))
+}
+
+/// `PUT /api/admin/scim/role-mappings` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleMappingsRequest {
+    role_mappings: Vec<RoleMappingBody>,
+}
+
+/// `PUT /api/admin/scim/role-mappings`: replaces the mappings and applies them to every
+/// member SCIM manages at once. Requires: `org:members:write` (an owner for the owner
+/// role).
+pub async fn set_role_mappings(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<RoleMappingsRequest>,
+) -> ApiResult<Json<ScimResponse>> {
+    caller.require(scope::ORG_MEMBERS_WRITE)?;
+    let mappings = body
+        .role_mappings
+        .into_iter()
+        .map(|m| {
+            Ok(RoleMapping {
+                group: m.group,
+                role: Role::parse(&m.role)?,
+            })
+        })
+        .collect::<gatehouse_core::Result<_>>()?;
+    state
+        .core
+        .set_scim_role_mappings(&caller.actor, mappings)
+        .await?;
+    let overview = state.core.scim_overview(&caller.actor).await?;
+    Ok(Json(respond(&state, &headers, &overview)))
+}
