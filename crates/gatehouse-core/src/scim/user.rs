@@ -142,9 +142,11 @@ pub struct UserFields {
 }
 
 impl UserFields {
-    /// Reads a User resource a client sent. Read-only attributes (`id`, `meta`,
-    /// `groups`) and attributes we do not keep are ignored, as RFC 7644 §3.3 allows.
-    pub fn from_json(body: &Value) -> Result<Self> {
+    /// Reads a User resource a client sent; `active` is `default_active` when the body
+    /// leaves it out (a PUT that omits it changes nothing about it). Read-only attributes
+    /// (`id`, `meta`, `groups`) and attributes we do not keep are ignored, as RFC 7644
+    /// §3.3 allows.
+    pub fn from_json(body: &Value, default_active: bool) -> Result<Self> {
         let o = object(body, "the user")?;
         if let Some(s) = get(o, "schemas") {
             let ok = s.as_array().is_some_and(|a| {
@@ -208,7 +210,7 @@ impl UserFields {
                 MAX_TEXT,
             )?,
             email: primary_email(o)?,
-            active: opt_bool(o, "active")?.unwrap_or(true),
+            active: opt_bool(o, "active")?.unwrap_or(default_active),
             username,
             given_name,
             family_name,
@@ -254,7 +256,8 @@ mod tests {
 
     #[test]
     fn a_full_user_reads() {
-        let f = UserFields::from_json(&json!({
+        let f = UserFields::from_json(
+            &json!({
             "schemas": [USER_SCHEMA],
             "userName": "BJensen",
             "externalId": "00u1",
@@ -262,8 +265,16 @@ mod tests {
             "emails": [{"value": "b@home.example.org"}, {"value": "bjensen@Example.org", "primary": true}],
             "active": "False",
             "id": "ignored",
-        }))
+        }),
+            true,
+        )
         .expect("ok");
+        assert!(
+            UserFields::from_json(&json!({"userName": "ab"}), false)
+                .expect("ok")
+                .active
+                == false
+        );
         assert_eq!(f.username.as_str(), "bjensen");
         assert_eq!(f.display_name.as_str(), "Barbara Jensen");
         assert_eq!(f.email, "bjensen@example.org");
@@ -284,7 +295,7 @@ mod tests {
             (json!({"userName": "ab", "schemas": ["urn:x"]}), "schemas"),
             (json!([1]), "object"),
         ] {
-            let e = UserFields::from_json(&body)
+            let e = UserFields::from_json(&body, true)
                 .expect_err("refused")
                 .to_string();
             assert!(e.contains(word), "{body}: {e}");

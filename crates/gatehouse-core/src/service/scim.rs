@@ -77,7 +77,7 @@ impl Core {
     pub async fn scim_create_user(&self, actor: &Actor, body: &Value) -> Result<ScimUser> {
         actor.require(scope::SCIM_PROVISION)?;
         let res = async {
-            let fields = UserFields::from_json(body)?;
+            let fields = UserFields::from_json(body, true)?;
             let id = AccountId::generate();
             let now = self.clock.now();
             self.store
@@ -113,7 +113,7 @@ impl Core {
         let res = async {
             let current = self.scim_get_user(actor, id).await?;
             check_version(if_match, &current.etag())?;
-            let fields = UserFields::from_json(body)?;
+            let fields = UserFields::from_json(body, !current.account.disabled)?;
             self.write_user(actor, &current, fields).await
         }
         .await;
@@ -137,7 +137,7 @@ impl Core {
             check_version(if_match, &current.etag())?;
             let mut doc = current.to_json("");
             patch::apply(&mut doc, &ops, USER_SCHEMA, &["groups"])?;
-            let fields = UserFields::from_json(&doc)?;
+            let fields = UserFields::from_json(&doc, !current.account.disabled)?;
             self.write_user(actor, &current, fields).await
         }
         .await;
