@@ -191,6 +191,11 @@ fn apply_one(
                     sub: None,
                 }
             };
+            // Read-only attributes in a whole-object value (Okta repeats the `id`) are
+            // ignored, as a PUT ignores them; a path naming one is refused.
+            if guard(&target, read_only).is_err() {
+                continue;
+            }
             change_attr(root, &target, op.op, Some(v), read_only)?;
         }
         return Ok(());
@@ -562,6 +567,7 @@ mod tests {
                 {"op": "replace", "value": {"name.familyName": "B", "displayName": "A B"}},
                 {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "a@example.org"},
                 {"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:User": {"externalId": "x1"}}},
+                {"op": "replace", "value": {"id": "usr_other", "meta": {}}},
                 {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"},
             ]),
         )
@@ -574,6 +580,10 @@ mod tests {
         );
         assert_eq!(out["externalId"], json!("x1"));
         assert_eq!(out["displayName"], json!("A B"));
+        assert!(
+            out.get("id").is_none(),
+            "read-only attributes in a value are ignored"
+        );
     }
 
     #[test]
