@@ -3,11 +3,12 @@
 //! policy and its audit log export. Keys are named by id or unique name, members by
 //! username.
 //!
-//! `keys.rs` and `members.rs` hold those two command groups; this file the command
+//! `keys.rs`, `members.rs` and `scim.rs` hold those command groups; this file the command
 //! tree, the policy listing and the audit export.
 
 mod keys;
 mod members;
+mod scim;
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 pub use keys::OrgKeysCommand;
 pub use members::OrgMembersCommand;
+pub use scim::OrgScimCommand;
 
 use super::session::{ServerArgs, Session};
 use crate::cli::out::{note, outln};
@@ -56,6 +58,13 @@ pub enum OrgCommand {
         /// The operation.
         #[command(subcommand)]
         command: OrgMembersCommand,
+    },
+    /// SCIM provisioning: the base URL, the SCIM Key's use, recent operations, group
+    /// roles.
+    Scim {
+        /// The operation.
+        #[command(subcommand)]
+        command: OrgScimCommand,
     },
     /// Show the organisation's policy, with what each field does.
     Policy,
@@ -108,6 +117,7 @@ pub async fn org(server: &ServerArgs, output: &OutputArgs, cmd: &OrgCommand) -> 
     match cmd {
         OrgCommand::Keys { command } => keys::run(&s, json_out, command).await,
         OrgCommand::Members { command } => members::run(&s, json_out, command).await,
+        OrgCommand::Scim { command } => scim::run(&s, json_out, command).await,
         OrgCommand::Policy => policy(&s, json_out).await,
         OrgCommand::Audit(a) => {
             let path = with_query(
