@@ -33,6 +33,7 @@ pub use onboarding::{IssuedLink, NewMember};
 pub use org_audit::{AuditQuery, EXPORT_BATCH};
 pub use org_keys::{ENTERPRISE_ONLY, NewOrgKey};
 pub use password::PasswordChange;
+pub use scim::LAST_OWNER;
 pub use scim_groups::{MAX_ROLE_MAPPINGS, ScimOverview};
 pub use ssh_private_key_use::{
     SessionBind, SignRequest, Signature, TestReport, TestResult, TestTarget,

@@ -194,7 +194,11 @@ impl Core {
     ) -> Result<OrgKeyRecord> {
         actor.require(scope::ORG_KEYS_WRITE)?;
         let key = self.get_org_key(actor, id).await?;
-        if enabled {
+        // The SCIM Key's and the Team Computer Key's permissions are fixed by their kind,
+        // not chosen by whoever made them; `org:keys:write`, which may regenerate them,
+        // may also turn them back on.
+        let fixed = matches!(key.key.kind, ApiKeyKind::Scim | ApiKeyKind::TeamComputer);
+        if enabled && !(fixed && key.key.revoked_at.is_none()) {
             may_enable(actor, &key.key)?;
         }
         if !self

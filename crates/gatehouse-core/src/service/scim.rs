@@ -268,6 +268,9 @@ impl Core {
     }
 }
 
+/// Words of the last-owner refusal (a conflict that is not about uniqueness).
+pub const LAST_OWNER: &str = "last active owner";
+
 /// A refusal as the audit trail words it (internal causes are not repeated there).
 fn refusal(e: &Error) -> String {
     let text = match e {
@@ -288,7 +291,7 @@ pub(super) fn user_name(body: &Value) -> Option<String> {
 /// A taken username, worded for SCIM's `uniqueness`.
 fn taken(e: Error, fields: &UserFields) -> Error {
     match e {
-        Error::Conflict(m) if !m.contains("owner") => Error::Conflict(format!(
+        Error::Conflict(m) if !m.contains(LAST_OWNER) => Error::Conflict(format!(
             "the userName {:?} is taken",
             fields.username.as_str()
         )),

@@ -382,7 +382,7 @@ fn group_name(body: &Value) -> Option<String> {
 
 fn group_taken(e: Error, fields: &GroupFields) -> Error {
     match e {
-        Error::Conflict(m) if !m.contains("owner") => Error::Conflict(format!(
+        Error::Conflict(m) if !m.contains(super::scim::LAST_OWNER) => Error::Conflict(format!(
             "a group named {:?} exists already",
             fields.display_name
         )),

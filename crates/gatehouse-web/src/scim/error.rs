@@ -50,7 +50,9 @@ fn core_parts(e: &CoreError) -> (StatusCode, Option<&'static str>, String) {
     {
         match e {
             CoreError::NotFound => (S::NOT_FOUND, None, "no such resource".into()),
-            CoreError::Conflict(m) if m.contains("owner") => (S::CONFLICT, None, m.clone()),
+            CoreError::Conflict(m) if m.contains(gatehouse_core::service::LAST_OWNER) => {
+                (S::CONFLICT, None, m.clone())
+            }
             CoreError::Conflict(m) => (S::CONFLICT, Some("uniqueness"), m.clone()),
             CoreError::Invalid { field, reason } => {
                 let kind = match *field {

@@ -22,6 +22,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Query, Requ
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
 use gatehouse_core::scim::{LIST_SCHEMA, ListPage, ListWindow};
 use serde_json::{Map, Value, json};
 
@@ -42,6 +43,11 @@ pub fn router() -> Router<AppState> {
         .merge(discovery::router())
         .merge(users::router())
         .merge(groups::router())
+        .route("/Users/.search", post(not_implemented))
+        .route("/Groups/.search", post(not_implemented))
+        .route("/.search", post(not_implemented))
+        .route("/Bulk", post(not_implemented))
+        .route("/Me", any(not_implemented))
         .fallback(|| async {
             ScimError::Status(StatusCode::NOT_FOUND, None, "no such SCIM endpoint".into())
         })
@@ -54,6 +60,15 @@ pub fn router() -> Router<AppState> {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new().nest(BASE_PATH, inner)
+}
+
+/// What the service does not offer (the configuration says so too): 501.
+async fn not_implemented() -> ScimError {
+    ScimError::Status(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "not supported here: list with GET and a filter; bulk, /Me and POST .search are not offered".into(),
+    )
 }
 
 /// The service's base URL (`https://host/scim/v2`): the public origin, or the one the
@@ -200,9 +215,34 @@ impl ListParams {
                         .iter()
                         .any(|a| *a == key || a.split('.').next() == Some(key.as_str())))
                     && !dropped.contains(&key));
-            if keep {
-                out.insert(k, v);
+            if !keep {
+                continue;
             }
+            // `name.givenName` keeps only that part of `name` (unless `name` is asked
+            // for whole); `excludedAttributes=name.formatted` drops only that part.
+            let prefix = format!("{key}.");
+            let subs: Vec<&str> = wanted
+                .iter()
+                .filter_map(|a| a.strip_prefix(&prefix))
+                .collect();
+            let gone: Vec<&str> = dropped
+                .iter()
+                .filter_map(|a| a.strip_prefix(&prefix))
+                .collect();
+            let whole = wanted.is_empty() || wanted.contains(&key);
+            let v = match v {
+                Value::Object(inner) if !always => Value::Object(
+                    inner
+                        .into_iter()
+                        .filter(|(s, _)| {
+                            let s = s.to_ascii_lowercase();
+                            (whole || subs.contains(&s.as_str())) && !gone.contains(&s.as_str())
+                        })
+                        .collect(),
+                ),
+                other => other,
+            };
+            out.insert(k, v);
         }
         Value::Object(out)
     }
@@ -288,7 +328,7 @@ mod tests {
         assert_eq!(p.window.start_index, 3);
         assert_eq!(p.window.count, 2);
         let out = p
-            .project(json!({"id": "1", "userName": "a", "name": {"givenName": "A"}, "emails": []}));
+            .project(json!({"id": "1", "userName": "a", "name": {"givenName": "A", "familyName": "B"}, "emails": []}));
         assert_eq!(
             out,
             json!({"id": "1", "userName": "a", "name": {"givenName": "A"}})

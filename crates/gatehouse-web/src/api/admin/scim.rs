@@ -39,6 +39,8 @@ pub struct RoleMappingBody {
 pub struct ScimOperation {
     #[serde(flatten)]
     record: AuditRecord,
+    /// The user or group id the operation named, if any.
+    target: Option<String>,
     /// `ok` or `refused`.
     result: &'static str,
 }
@@ -58,6 +60,14 @@ pub struct ScimResponse {
 /// Whether a SCIM audit record says its operation was refused.
 pub fn refused(detail: Option<&str>) -> bool {
     detail.is_some_and(|d| d.contains("result=refused"))
+}
+
+/// The `target=` of a SCIM audit record's detail.
+pub fn target(detail: Option<&str>) -> Option<String> {
+    detail?
+        .split(' ')
+        .find_map(|w| w.strip_prefix("target="))
+        .map(str::to_owned)
 }
 
 fn respond(state: &AppState, headers: &HeaderMap, o: &ScimOverview) -> ScimResponse {
@@ -81,6 +91,7 @@ fn respond(state: &AppState, headers: &HeaderMap, o: &ScimOverview) -> ScimRespo
                 } else {
                     "ok"
                 },
+                target: target(e.detail.as_deref()),
                 record: AuditRecord::from(e),
             })
             .collect(),
