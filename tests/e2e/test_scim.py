@@ -273,11 +273,18 @@ def test_the_discovery_endpoints_describe_what_is_supported(server):
     assert_scim_error(scim.get("/Schemas/urn:example:nothing"), 404)
 
     # What is not offered says so with a SCIM error, never a plain 200 or an HTML page.
-    for path in ("/Users/.search", "/Groups/.search", "/Bulk"):
+    for path in ("/.search", "/Bulk"):
         r = scim.post(path, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
-        assert r.status_code in (404, 501), (path, r.status_code, r.text)
-        assert_scim_error(r, r.status_code)
+        assert r.status_code == 501, (path, r.status_code, r.text)
+        assert_scim_error(r, 501)
+    assert_scim_error(scim.get("/Me"), 501)
     assert_scim_error(scim.get("/Printers"), 404)
+    # POST .search is a list with its parameters in the body.
+    for path in ("/Users/.search", "/Groups/.search"):
+        r = scim.post(path, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                             "filter": 'id eq "nobody"', "startIndex": 1, "count": 5, "attributes": ["id"]})
+        assert r.status_code == 200, (path, r.status_code, r.text)
+        assert r.json()["totalResults"] == 0 and r.json()["Resources"] == []
 
 
 # --------------------------------------------------------------------------- users

@@ -90,7 +90,7 @@ macro_rules! impl_scim_store {
                 () => {
                     "a.account_id, a.org_id, a.username, a.email, a.display_name, a.password_hash, a.role, \
                      a.operator, a.kind, a.disabled, a.created_at, a.tokens_not_before, a.external_id, \
-                     a.given_name, a.family_name, a.formatted_name, a.modified_at"
+                     a.given_name, a.family_name, a.formatted_name, a.email_type, a.email_primary, a.modified_at"
                 };
             }
             macro_rules! group_columns {
@@ -106,6 +106,8 @@ macro_rules! impl_scim_store {
                     given_name: r.try_get("given_name").map_err(db)?,
                     family_name: r.try_get("family_name").map_err(db)?,
                     formatted_name: r.try_get("formatted_name").map_err(db)?,
+                    email_type: r.try_get("email_type").map_err(db)?,
+                    email_primary: r.try_get("email_primary").map_err(db)?,
                     modified_at: ts(r.try_get("modified_at").map_err(db)?)?,
                     groups: Vec::new(),
                 })
@@ -140,10 +142,13 @@ macro_rules! impl_scim_store {
                         }
                         qb.push(")");
                     }
+                    // A comparison with a missing (NULL) attribute is false, so `not` of it
+                    // is true: the COALESCE keeps SQL's NULL out of the answer, and lets
+                    // each comparison stay a plain, indexable `col = $n`.
                     Query::Not(inner) => {
-                        qb.push("NOT (");
+                        qb.push("NOT COALESCE((");
                         push_query(qb, inner, resource);
-                        qb.push(")");
+                        qb.push("), FALSE)");
                     }
                     Query::Present(Attr::Member) => {
                         qb.push("EXISTS (SELECT 1 FROM scim_group_member m WHERE m.group_id = g.group_id)");
@@ -188,7 +193,7 @@ macro_rules! impl_scim_store {
                         if op == Op::Ne {
                             qb.push(format!("({col} IS NULL OR {col} <> "));
                         } else {
-                            qb.push(format!("({col} IS NOT NULL AND {col}{}", sql_op(op)));
+                            qb.push(format!("({col}{}", sql_op(op)));
                         }
                         qb.push_bind(bound);
                         if matches!(op, Op::Co | Op::Sw | Op::Ew) {
@@ -367,8 +372,8 @@ macro_rules! impl_scim_store {
                     sqlx::query(
                         "INSERT INTO account (account_id, org_id, username, email, display_name, password_hash, role, \
                          operator, kind, disabled, created_at, external_id, given_name, family_name, formatted_name, \
-                         modified_at, scim_managed) \
-                         VALUES ($1, $2, $3, $4, $5, NULL, 'member', FALSE, 'person', $6, $7, $8, $9, $10, $11, $7, TRUE)",
+                         modified_at, scim_managed, email_type, email_primary) \
+                         VALUES ($1, $2, $3, $4, $5, NULL, 'member', FALSE, 'person', $6, $7, $8, $9, $10, $11, $7, TRUE, $12, $13)",
                     )
                     .bind(&id.0)
                     .bind(&org.0)
@@ -381,6 +386,8 @@ macro_rules! impl_scim_store {
                     .bind(&f.given_name)
                     .bind(&f.family_name)
                     .bind(&f.formatted_name)
+                    .bind(&f.email_type)
+                    .bind(f.email_primary)
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
@@ -397,7 +404,7 @@ macro_rules! impl_scim_store {
                     sqlx::query(
                         "UPDATE account SET username = $1, email = $2, display_name = $3, external_id = $4, \
                          given_name = $5, family_name = $6, formatted_name = $7, disabled = $8, modified_at = $9, \
-                         scim_managed = TRUE WHERE account_id = $10 AND org_id = $11",
+                         scim_managed = TRUE, email_type = $12, email_primary = $13 WHERE account_id = $10 AND org_id = $11",
                     )
                     .bind(f.username.as_str())
                     .bind(&f.email)
@@ -410,6 +417,8 @@ macro_rules! impl_scim_store {
                     .bind(at.unix_timestamp())
                     .bind(&id.0)
                     .bind(&org.0)
+                    .bind(&f.email_type)
+                    .bind(f.email_primary)
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;

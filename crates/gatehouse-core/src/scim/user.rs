@@ -1,7 +1,7 @@
 //! The User resource: a person's account as an identity provider sees it, its JSON form,
 //! and the reading of a client's JSON (POST, PUT, and a PATCH's result) into validated
 //! fields. `userName` is the account's username (the same rules, case-insensitive, unique
-//! on the server); one email is kept (the primary, else the first).
+//! on the server); one email is kept (the primary, else the last given).
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -38,6 +38,10 @@ pub struct ScimUser {
     pub family_name: Option<String>,
     /// `name.formatted`.
     pub formatted_name: Option<String>,
+    /// The email's `type`, as sent.
+    pub email_type: Option<String>,
+    /// The email's `primary`, as sent.
+    pub email_primary: Option<bool>,
     /// `meta.lastModified`.
     pub modified_at: OffsetDateTime,
     /// The groups they are in.
@@ -74,10 +78,15 @@ impl ScimUser {
         }
         o.insert("displayName".into(), json!(a.display_name));
         if !a.email.is_empty() {
-            o.insert(
-                "emails".into(),
-                json!([{"value": a.email, "type": "work", "primary": true}]),
-            );
+            let mut email = Map::new();
+            email.insert("value".into(), json!(a.email));
+            if let Some(t) = &self.email_type {
+                email.insert("type".into(), json!(t));
+            }
+            if let Some(p) = self.email_primary {
+                email.insert("primary".into(), json!(p));
+            }
+            o.insert("emails".into(), json!([email]));
         }
         o.insert("active".into(), json!(!a.disabled));
         if !self.groups.is_empty() {
@@ -137,6 +146,10 @@ pub struct UserFields {
     pub display_name: DisplayName,
     /// The primary email (empty when none).
     pub email: String,
+    /// Its `type`.
+    pub email_type: Option<String>,
+    /// Its `primary` flag.
+    pub email_primary: Option<bool>,
     /// `active`.
     pub active: bool,
 }
@@ -200,6 +213,7 @@ impl UserFields {
                 (!parts.is_empty()).then(|| parts.join(" "))
             })
             .unwrap_or_else(|| username.as_str().to_owned());
+        let email = primary_email(o)?;
         let display_name = DisplayName::parse(&display).map_err(|_| {
             Error::invalid("value", "displayName must be 1 to 128 printable characters")
         })?;
@@ -209,7 +223,9 @@ impl UserFields {
                 "externalId",
                 MAX_TEXT,
             )?,
-            email: primary_email(o)?,
+            email: email.value,
+            email_type: email.kind,
+            email_primary: email.primary,
             active: opt_bool(o, "active")?.unwrap_or(default_active),
             username,
             given_name,
@@ -220,15 +236,27 @@ impl UserFields {
     }
 }
 
-/// The primary email of `emails` (else the first with a value), validated; empty when
+/// The email a user keeps.
+struct KeptEmail {
+    value: String,
+    kind: Option<String>,
+    primary: Option<bool>,
+}
+
+/// The primary email of `emails` (else the last with a value), validated; empty when
 /// there is none.
-fn primary_email(o: &Map<String, Value>) -> Result<String> {
+fn primary_email(o: &Map<String, Value>) -> Result<KeptEmail> {
+    let none = || KeptEmail {
+        value: String::new(),
+        kind: None,
+        primary: None,
+    };
     let list = match get(o, "emails") {
-        None | Some(Value::Null) => return Ok(String::new()),
+        None | Some(Value::Null) => return Ok(none()),
         Some(Value::Array(a)) => a,
         Some(_) => return Err(Error::invalid("value", "emails must be a list")),
     };
-    let mut first = None;
+    let mut chosen: Option<KeptEmail> = None;
     for e in list {
         let e = e
             .as_object()
@@ -236,18 +264,27 @@ fn primary_email(o: &Map<String, Value>) -> Result<String> {
         let Some(value) = opt_string(e, "value", "value")? else {
             continue;
         };
-        if opt_bool(e, "primary")?.unwrap_or(false) {
-            first = Some(value);
+        let this = KeptEmail {
+            value,
+            kind: bounded(opt_string(e, "type", "value")?, "emails.type", 64)?,
+            primary: opt_bool(e, "primary")?,
+        };
+        if this.primary == Some(true) {
+            chosen = Some(this);
             break;
         }
-        first.get_or_insert(value);
+        // Without a primary, the last one given: a PATCH that adds an address means it.
+        chosen = Some(this);
     }
-    match first {
-        None => Ok(String::new()),
-        Some(v) => Email::parse(&v)
-            .map(|e| e.as_str().to_owned())
-            .map_err(|_| Error::invalid("value", format!("{v:?} is not an email address"))),
-    }
+    let Some(mut kept) = chosen else {
+        return Ok(none());
+    };
+    kept.value = Email::parse(&kept.value)
+        .map(|e| e.as_str().to_owned())
+        .map_err(|_| {
+            Error::invalid("value", format!("{:?} is not an email address", kept.value))
+        })?;
+    Ok(kept)
 }
 
 #[cfg(test)]
@@ -269,12 +306,8 @@ mod tests {
             true,
         )
         .expect("ok");
-        assert!(
-            UserFields::from_json(&json!({"userName": "ab"}), false)
-                .expect("ok")
-                .active
-                == false
-        );
+        let kept = UserFields::from_json(&json!({"userName": "ab"}), false).expect("ok");
+        assert!(!kept.active, "an absent active keeps the default given");
         assert_eq!(f.username.as_str(), "bjensen");
         assert_eq!(f.display_name.as_str(), "Barbara Jensen");
         assert_eq!(f.email, "bjensen@example.org");

@@ -8,6 +8,9 @@ ALTER TABLE account ADD COLUMN external_id TEXT;
 ALTER TABLE account ADD COLUMN given_name TEXT;
 ALTER TABLE account ADD COLUMN family_name TEXT;
 ALTER TABLE account ADD COLUMN formatted_name TEXT;
+-- The email's type and primary flag as the identity provider sent them.
+ALTER TABLE account ADD COLUMN email_type TEXT;
+ALTER TABLE account ADD COLUMN email_primary BOOLEAN;
 -- meta.lastModified; existing accounts start at their creation.
 ALTER TABLE account ADD COLUMN modified_at INTEGER NOT NULL DEFAULT 0;
 UPDATE account SET modified_at = created_at;

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use gatehouse_core::scim::ScimGroup;
 
 use super::auth::ScimCaller;
@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/Groups", get(list_groups).post(create))
+        .route("/Groups/.search", post(search))
         .route(
             "/Groups/{id}",
             get(show).put(replace).patch(patch).delete(delete),
@@ -44,7 +45,7 @@ fn answer(
     )
 }
 
-/// `GET /scim/v2/Users?filter=&startIndex=&count=`.
+/// `GET /scim/v2/Groups?filter=&startIndex=&count=`.
 pub async fn list_groups(
     State(state): State<AppState>,
     ScimCaller(actor): ScimCaller,
@@ -65,7 +66,28 @@ pub async fn list_groups(
     Ok(list(page, &params, |u| u.to_json(&base)))
 }
 
-/// `POST /scim/v2/Users`.
+/// `POST /scim/v2/Groups/.search`: a list with its parameters in the body.
+pub async fn search(
+    State(state): State<AppState>,
+    ScimCaller(actor): ScimCaller,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    let params = ListParams::from_search(&body)?;
+    let page = state
+        .core
+        .scim_list_groups(
+            &actor,
+            &params.filter,
+            params.window,
+            !params.leaves_out("members"),
+        )
+        .await?;
+    let base = base_url(&state, &headers);
+    Ok(list(page, &params, |g| g.to_json(&base)))
+}
+
+/// `POST /scim/v2/Groups`.
 pub async fn create(
     State(state): State<AppState>,
     ScimCaller(actor): ScimCaller,
@@ -76,7 +98,7 @@ pub async fn create(
     Ok(answer(&state, &headers, StatusCode::CREATED, &group, None))
 }
 
-/// `GET /scim/v2/Users/{id}`.
+/// `GET /scim/v2/Groups/{id}`.
 pub async fn show(
     State(state): State<AppState>,
     ScimCaller(actor): ScimCaller,
@@ -98,7 +120,7 @@ pub async fn show(
     ))
 }
 
-/// `PUT /scim/v2/Users/{id}`.
+/// `PUT /scim/v2/Groups/{id}`.
 pub async fn replace(
     State(state): State<AppState>,
     ScimCaller(actor): ScimCaller,
@@ -113,7 +135,7 @@ pub async fn replace(
     Ok(answer(&state, &headers, StatusCode::OK, &group, None))
 }
 
-/// `PATCH /scim/v2/Users/{id}`: answers with the resource as it now is.
+/// `PATCH /scim/v2/Groups/{id}`: answers with the resource as it now is.
 pub async fn patch(
     State(state): State<AppState>,
     ScimCaller(actor): ScimCaller,
@@ -128,7 +150,7 @@ pub async fn patch(
     Ok(answer(&state, &headers, StatusCode::OK, &group, None))
 }
 
-/// `DELETE /scim/v2/Users/{id}`: 204.
+/// `DELETE /scim/v2/Groups/{id}`: 204.
 pub async fn delete(
     State(state): State<AppState>,
     ScimCaller(actor): ScimCaller,

@@ -43,8 +43,6 @@ pub fn router() -> Router<AppState> {
         .merge(discovery::router())
         .merge(users::router())
         .merge(groups::router())
-        .route("/Users/.search", post(not_implemented))
-        .route("/Groups/.search", post(not_implemented))
         .route("/.search", post(not_implemented))
         .route("/Bulk", post(not_implemented))
         .route("/Me", any(not_implemented))
@@ -67,7 +65,7 @@ async fn not_implemented() -> ScimError {
     ScimError::Status(
         StatusCode::NOT_IMPLEMENTED,
         None,
-        "not supported here: list with GET and a filter; bulk, /Me and POST .search are not offered".into(),
+        "not supported here: search /Users or /Groups; bulk and /Me are not offered".into(),
     )
 }
 
@@ -182,6 +180,28 @@ impl ListParams {
             attributes: list("attributes"),
             excluded: list("excludedAttributes"),
         })
+    }
+
+    /// Reads a `POST …/.search` body (RFC 7644 §3.4.3) as the same parameters.
+    pub fn from_search(body: &Value) -> Result<Self, ScimError> {
+        let Some(o) = body.as_object() else {
+            return Err(ScimError::syntax("the body must be a JSON object"));
+        };
+        let mut raw = HashMap::new();
+        for (k, v) in o {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => continue,
+            };
+            raw.insert(k.clone(), text);
+        }
+        Self::parse(&raw)
     }
 
     /// Whether the answer leaves `attr` out.

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use gatehouse_core::scim::ScimUser;
 
 use super::auth::ScimCaller;
@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/Users", get(list_users).post(create))
+        .route("/Users/.search", post(search))
         .route(
             "/Users/{id}",
             get(show).put(replace).patch(patch).delete(delete),
@@ -52,6 +53,22 @@ pub async fn list_users(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ScimError> {
     let params = ListParams::parse(&query)?;
+    let page = state
+        .core
+        .scim_list_users(&actor, &params.filter, params.window)
+        .await?;
+    let base = base_url(&state, &headers);
+    Ok(list(page, &params, |u| u.to_json(&base)))
+}
+
+/// `POST /scim/v2/Users/.search`: a list with its parameters in the body.
+pub async fn search(
+    State(state): State<AppState>,
+    ScimCaller(actor): ScimCaller,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    let params = ListParams::from_search(&body)?;
     let page = state
         .core
         .scim_list_users(&actor, &params.filter, params.window)

@@ -33,12 +33,17 @@ pub async fn run(s: &Session, json_out: bool, cmd: &OrgScimCommand) -> anyhow::R
             let mut list = Vec::with_capacity(mappings.len());
             for m in mappings {
                 let Some((group, role)) = m.rsplit_once('=') else {
-                    anyhow::bail!("{:?} is not GROUP=ROLE (for example \"Gatehouse Admins=admin\")", safe(m));
+                    anyhow::bail!(
+                        "{:?} is not GROUP=ROLE (for example \"Gatehouse Admins=admin\")",
+                        safe(m)
+                    );
                 };
                 list.push(json!({"group": group.trim(), "role": role.trim()}));
             }
             let body = json!({ "role_mappings": list });
-            s.call(Method::PUT, "/api/admin/scim/role-mappings", Some(body)).await?.1
+            s.call(Method::PUT, "/api/admin/scim/role-mappings", Some(body))
+                .await?
+                .1
         }
     };
     if json_out {
@@ -64,7 +69,11 @@ fn show(v: &Value) -> anyhow::Result<()> {
         outln!("Group roles   none (roles are set in the admin panel)")?;
     }
     for m in mappings {
-        outln!("Group roles   {} → {}", safe(text(m, "group", "")), safe(text(m, "role", "")))?;
+        outln!(
+            "Group roles   {} → {}",
+            safe(text(m, "group", "")),
+            safe(text(m, "role", ""))
+        )?;
     }
     let recent = v["recent"].as_array().unwrap_or(&empty);
     if !recent.is_empty() {
