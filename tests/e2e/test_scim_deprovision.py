@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,35 @@ def test_delete_ends_every_credential_at_once_and_the_user_is_gone(server, clust
     after = p.credentials()
     assert (after["api key"], after["bearer token"], after["ssh"]) == (401, 401, False), after
     assert_scim_error(p.scim.get(p.path), 404)
+
+
+def test_deactivation_on_one_node_ends_every_credential_on_another_within_its_poll(gatehouse, server):
+    # Two servers over one store, as a multi-node deployment runs: the second node has the
+    # session, key and token cached, and only the published invalidation (polled every
+    # 5 s) can make it refuse them.
+    other = gatehouse.start(store=server.store, expect_bootstrap=False)
+    server.admin("org", "create", "acme", "--edition", "enterprise")
+    owner = person(server, "acme-owner", "acme", "owner")
+    scim = Scim(server, scim_key(owner)["key"])
+    frank = person(server, "frank", "acme", "member")
+    api_key = record_secret(frank.post("/api/api-keys", {"name": "laptop"}).json()["key"])
+    token = record_secret(frank.post("/api/tokens", {"expires_in_hours": 1}).json()["token"])
+
+    def on_other() -> dict:
+        url = other.url("/api/auth/session")
+        return {
+            "cookie": session().get(url, headers={"Cookie": frank.s.headers["Cookie"]}, timeout=30).status_code,
+            "api key": session().get(url, auth=(api_key, ""), timeout=30).status_code,
+            "bearer token": session().get(url, headers={"Authorization": f"Bearer {token}"},
+                                          timeout=30).status_code,
+        }
+
+    assert on_other() == {"cookie": 200, "api key": 200, "bearer token": 200}, "cached on the other node"
+    user = scim.found("/Users", 'userName eq "frank"')[0]
+    scim.patch_ok(f"/Users/{user['id']}", {"op": "Replace", "path": "active", "value": "False"})
+    start = time.monotonic()
+    while (got := on_other()) != {"cookie": 401, "api key": 401, "bearer token": 401} \
+            and time.monotonic() - start < 8.0:
+        time.sleep(0.2)
+    assert got == {"cookie": 401, "api key": 401, "bearer token": 401}, got
+    print(f"deactivation reached the other node in {time.monotonic() - start:.1f} s")

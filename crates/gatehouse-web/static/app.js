@@ -180,8 +180,9 @@
 
   // ------------------------------------------------------------------ list refresh
   // Re-renders the page's [data-refresh] regions from the server (the page renders its
-  // lists once, in the templates), so an action's result shows without a reload.
-  G.refresh = async (focusSelector) => {
+  // lists once, in the templates), so an action's result shows without a reload. `only`
+  // names the regions to replace when others may hold unsaved input.
+  G.refresh = async (focusSelector, { only } = {}) => {
     let res;
     try {
       res = await fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" });
@@ -196,6 +197,7 @@
     if (!res.ok) return false;
     const doc = new DOMParser().parseFromString(await res.text(), "text/html");
     for (const el of document.querySelectorAll("[data-refresh][id]")) {
+      if (only && !only.includes(el.id)) continue;
       const fresh = doc.getElementById(el.id);
       if (fresh) el.replaceWith(document.adoptNode(fresh));
     }

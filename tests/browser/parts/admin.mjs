@@ -3,7 +3,7 @@
 // the Account ⇄ Admin panel links, and the Members section's journey (list, filter, change
 // a role, the last owner's refusal, disable and enable in dialogs, reset 2-Step
 // Verification with a reason, paging). The Keys section's journeys are admin-keys.mjs;
-// Policies, Add member with the set-password page, and the Audit log have a file each.
+// Policies, Add member with the set-password page, the Audit log and SCIM have a file each.
 // Organisations and people are made with the operator CLI against the test server's store.
 
 import assert from 'node:assert/strict';
@@ -18,8 +18,9 @@ import { adminKeyTests } from './admin-keys.mjs';
 import { adminPolicyTests } from './admin-policies.mjs';
 import { adminOnboardingTests } from './admin-onboarding.mjs';
 import { adminAuditTests } from './admin-audit.mjs';
+import { adminScimTests } from './admin-scim.mjs';
 
-const SECTIONS = [['members', 'Members'], ['keys', 'Keys'], ['policies', 'Policies'], ['audit-log', 'Audit log']];
+const SECTIONS = [['members', 'Members'], ['keys', 'Keys'], ['policies', 'Policies'], ['scim', 'SCIM'], ['audit-log', 'Audit log']];
 // Long enough to wrap on a phone: a username of 31 characters, a long display name and email.
 const LONG = 'alexandra-konstantinopoulou-xyz';
 const LONG_DISPLAY = 'Alexandra Konstantinopoulou-Wellington of Northumberland';
@@ -355,6 +356,7 @@ export function adminTests(test, cx) {
   adminPolicyTests(test, cx, () => A);
   adminOnboardingTests(test, cx, () => A);
   adminAuditTests(test, cx, () => A);
+  adminScimTests(test, cx, () => A);
 
   test('admin panel: a member gets the 404 page and no Admin panel link', async () => {
     const carol = await A.browserAs('mem-carol', '/account/authentication/api-keys');
@@ -363,7 +365,7 @@ export function adminTests(test, cx) {
     await A.atWidths(page, async (w) => {
       await shot(page, `admin-account-no-link-${w}`);
     });
-    for (const p of ['/admin', '/admin/members', '/admin/keys', '/admin/policies', '/admin/nope']) {
+    for (const p of ['/admin', '/admin/members', '/admin/keys', '/admin/policies', '/admin/scim', '/admin/nope']) {
       const res = await page.goto(cx.server.base + p);
       assert.equal(res.status(), 404, p);
       assert.equal(new URL(page.url()).pathname, p, `${p}: no redirect that would hint at the panel`);

@@ -53,6 +53,8 @@ struct Panel {
     user_may_choose: bool,
     default_label: String,
     default_code: String,
+    /// Where the identity provider sends SCIM requests, told with a new SCIM Key.
+    scim_base_url: String,
 }
 
 struct PermissionChoice {
@@ -280,6 +282,7 @@ pub async fn render(cx: &SectionContext<'_>) -> gatehouse_core::Result<String> {
         user_may_choose: policy.api_key_user_choice && rules.offered.len() > 1,
         default_label: default.label(),
         default_code: default.as_code(),
+        scim_base_url: crate::scim::base_url(cx.state, cx.headers),
     })
 }
 

@@ -5,8 +5,8 @@
 //! # Layout
 //! - `section.rs`: the [`Section`] enum; each section has one module here, one template in
 //!   `templates/admin/` and one script in `static/admin/`, loaded on that section only.
-//! - `members.rs`, `keys.rs`, `policies.rs`, `audit_log.rs`: the Members (with Add
-//!   member), Keys, Policies and Audit log panels.
+//! - `members.rs`, `keys.rs`, `policies.rs`, `scim.rs`, `audit_log.rs`: the Members (with
+//!   Add member), Keys, Policies, SCIM and Audit log panels.
 //! - `filters.rs`: the filter bars' choices and the query a list's pager keeps.
 //!
 //! The panels call the core's use cases with the session's actor, as the account tabs do,
@@ -17,6 +17,7 @@ mod filters;
 mod keys;
 mod members;
 mod policies;
+mod scim;
 pub mod section;
 
 use askama::Template;
@@ -127,6 +128,7 @@ pub async fn admin_page(
         actor,
         org: &org,
         uri: &uri,
+        headers: &headers,
     };
     let panel = match active.render(&cx).await {
         Ok(p) => p,

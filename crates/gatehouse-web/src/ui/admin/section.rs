@@ -8,12 +8,12 @@
 use std::sync::Arc;
 
 use axum::extract::Query;
-use axum::http::Uri;
+use axum::http::{HeaderMap, Uri};
 use gatehouse_core::actor::Actor;
 use gatehouse_core::org::Org;
 use gatehouse_core::page::PageRequest;
 
-use super::{audit_log, keys, members, policies};
+use super::{audit_log, keys, members, policies, scim};
 use crate::state::AppState;
 
 /// One section of the admin panel.
@@ -25,6 +25,9 @@ pub enum Section {
     Keys,
     /// The rules for members' credentials, in one form.
     Policies,
+    /// Provisioning from the identity provider: the Base URL, the SCIM Key, the
+    /// group-to-role mappings and what SCIM did lately.
+    Scim,
     /// What happened in the organisation, filtered and exported.
     AuditLog,
 }
@@ -40,6 +43,8 @@ pub struct SectionContext<'a> {
     pub org: &'a Org,
     /// The page's URI, for the section's own filters.
     pub uri: &'a Uri,
+    /// The request's headers, for the origin the SCIM Base URL is written with.
+    pub headers: &'a HeaderMap,
 }
 
 impl SectionContext<'_> {
@@ -59,10 +64,11 @@ impl SectionContext<'_> {
 
 impl Section {
     /// Every section, in the order the nav shows them.
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 5] = [
         Section::Members,
         Section::Keys,
         Section::Policies,
+        Section::Scim,
         Section::AuditLog,
     ];
 
@@ -72,6 +78,7 @@ impl Section {
             Section::Members => "members",
             Section::Keys => "keys",
             Section::Policies => "policies",
+            Section::Scim => "scim",
             Section::AuditLog => "audit-log",
         }
     }
@@ -82,6 +89,7 @@ impl Section {
             Section::Members => "Members",
             Section::Keys => "Keys",
             Section::Policies => "Policies",
+            Section::Scim => "SCIM",
             Section::AuditLog => "Audit log",
         }
     }
@@ -97,6 +105,7 @@ impl Section {
             Section::Members => include_str!("../../../static/admin/members.js"),
             Section::Keys => include_str!("../../../static/admin/keys.js"),
             Section::Policies => include_str!("../../../static/admin/policies.js"),
+            Section::Scim => include_str!("../../../static/admin/scim.js"),
             Section::AuditLog => include_str!("../../../static/admin/audit-log.js"),
         }
     }
@@ -117,6 +126,7 @@ impl Section {
             Section::Members => members::render(cx).await,
             Section::Keys => keys::render(cx).await,
             Section::Policies => policies::render(cx).await,
+            Section::Scim => scim::render(cx).await,
             Section::AuditLog => audit_log::render(cx).await,
         }
     }
@@ -142,8 +152,8 @@ mod tests {
     }
 
     #[test]
-    fn the_nav_reads_members_keys_policies_audit_log() {
+    fn the_nav_reads_members_keys_policies_scim_audit_log() {
         let titles: Vec<_> = Section::ALL.iter().map(|s| s.title()).collect();
-        assert_eq!(titles, ["Members", "Keys", "Policies", "Audit log"]);
+        assert_eq!(titles, ["Members", "Keys", "Policies", "SCIM", "Audit log"]);
     }
 }
