@@ -104,10 +104,16 @@ pub fn current_origin() -> Option<Origin> {
 }
 
 impl AuditEvent {
-    /// A new record at `at` for `action`.
+    /// A new record at `at` for `action`. Its id starts with `at` in microseconds, so
+    /// records of one second (times are stored in whole seconds) still list in the order
+    /// they happened.
     pub fn new(at: OffsetDateTime, action: &str) -> Self {
+        let micros = (at.unix_timestamp_nanos() / 1000).max(0);
         AuditEvent {
-            id: AuditId::generate(),
+            id: AuditId(format!(
+                "aud_{micros:014x}{}",
+                hex::encode(crate::secret::random_bytes::<6>())
+            )),
             at,
             user_id: None,
             org_id: None,
@@ -211,6 +217,15 @@ impl AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_of_one_second_sort_in_the_order_the_records_were_made() {
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+        let first = AuditEvent::new(t, "a");
+        let second = AuditEvent::new(t + time::Duration::microseconds(1), "b");
+        assert!(first.id.0 < second.id.0, "{} {}", first.id.0, second.id.0);
+        assert!(first.id.0.starts_with("aud_"));
+    }
 
     #[tokio::test]
     async fn records_take_the_address_and_user_agent_of_the_request_they_are_made_in() {

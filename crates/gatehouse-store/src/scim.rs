@@ -649,7 +649,7 @@ macro_rules! impl_scim_store {
                              JOIN scim_group g ON g.group_id = m.group_id \
                              JOIN scim_role_mapping r ON r.org_id = g.org_id AND r.group_key = g.display_key \
                              WHERE m.account_id = a.account_id) AS mapped \
-                             FROM account a WHERE a.scim_managed = TRUE AND a.org_id = ",
+                             FROM account a WHERE a.scim_managed = TRUE AND a.disabled = FALSE AND a.org_id = ",
                         );
                         qb.push_bind(org.0.clone());
                         qb.push(VISIBLE);

@@ -538,5 +538,29 @@ conformance!(
             .await
             .expect("audit");
         assert!(log.iter().any(|e| e.action == "scim.role.kept"), "{log:?}");
+        // An admin may change the rest of the list, not which groups make owners.
+        let adam = actor_in(&core, "adam2", Role::Admin, Some("acme")).await;
+        core.set_scim_role_mappings(
+            &adam,
+            vec![
+                RoleMapping {
+                    group: "owners".into(),
+                    role: Role::Owner,
+                },
+                RoleMapping {
+                    group: "Staff".into(),
+                    role: Role::Member,
+                },
+            ],
+        )
+        .await
+        .expect("the owner mapping is kept as it was");
+        assert!(
+            matches!(
+                core.set_scim_role_mappings(&adam, vec![]).await,
+                Err(Error::Forbidden(_))
+            ),
+            "dropping the owner mapping takes an owner"
+        );
     }
 );

@@ -34,6 +34,9 @@ pub struct ScimOverview {
     pub key: Option<crate::store::OrgKeyRecord>,
     /// The newest SCIM operations, newest first.
     pub recent: Vec<crate::audit::AuditEvent>,
+    /// The display names of the organisation's SCIM groups (the first
+    /// [`crate::scim::MAX_RESULTS`]), for the mappings editor to suggest.
+    pub groups: Vec<String>,
 }
 
 impl Core {
@@ -301,7 +304,17 @@ impl Core {
                 &crate::page::PageRequest::first(20),
             )
             .await?;
+        let (_, groups) = self
+            .store
+            .scim_groups(
+                org,
+                &crate::scim::filter::Query::All,
+                ListWindow::new(None, Some(i64::from(crate::scim::MAX_RESULTS))),
+                false,
+            )
+            .await?;
         Ok(ScimOverview {
+            groups: groups.into_iter().map(|g| g.display_name).collect(),
             role_mappings: self.store.scim_role_mappings(org).await?,
             key,
             recent: recent.into_iter().take(20).collect(),
@@ -309,7 +322,8 @@ impl Core {
     }
 
     /// Replaces the group-to-role mappings and applies them to every SCIM-managed
-    /// member. Requires `org:members:write`; mapping a group to owner takes an owner.
+    /// member. Requires `org:members:write`; changing which groups map to owner takes an
+    /// owner.
     pub async fn set_scim_role_mappings(
         &self,
         actor: &Actor,
@@ -322,6 +336,22 @@ impl Core {
                 format!("at most {MAX_ROLE_MAPPINGS} mappings"),
             ));
         }
+        let org = actor.user.org_id.clone();
+        let owner_groups = |list: &[RoleMapping]| {
+            let mut g: Vec<String> = list
+                .iter()
+                .filter(|m| m.role == Role::Owner)
+                .map(|m| m.group.trim().to_lowercase())
+                .collect();
+            g.sort();
+            g
+        };
+        // Which groups make owners is an owner's decision; an admin may change the rest
+        // of a list that keeps them as they are.
+        let before = owner_groups(&self.store.scim_role_mappings(&org).await?);
+        if owner_groups(&mappings) != before {
+            super::orgs::owner_only(actor, "change which groups map to the owner role")?;
+        }
         let mut clean: Vec<RoleMapping> = Vec::with_capacity(mappings.len());
         for m in mappings {
             let group = m.group.trim().to_owned();
@@ -333,9 +363,6 @@ impl Core {
                     "role_mappings",
                     "each group name must be 1 to 256 printable characters",
                 ));
-            }
-            if m.role == Role::Owner {
-                super::orgs::owner_only(actor, "map a group to the owner role")?;
             }
             if clean
                 .iter()
@@ -351,7 +378,6 @@ impl Core {
                 role: m.role,
             });
         }
-        let org = actor.user.org_id.clone();
         self.store.set_scim_role_mappings(&org, &clean).await?;
         let summary: Vec<String> = clean
             .iter()

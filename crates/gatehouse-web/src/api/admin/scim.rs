@@ -53,6 +53,8 @@ pub struct ScimResponse {
     /// The SCIM Key (never its secret), or `null` before one is generated.
     key: Option<OrgKeyResponse>,
     role_mappings: Vec<RoleMappingBody>,
+    /// The display names of the organisation's SCIM groups (up to 200), oldest first.
+    groups: Vec<String>,
     /// Newest first.
     recent: Vec<ScimOperation>,
 }
@@ -73,6 +75,7 @@ pub fn target(detail: Option<&str>) -> Option<String> {
 fn respond(state: &AppState, headers: &HeaderMap, o: &ScimOverview) -> ScimResponse {
     ScimResponse {
         base_url: crate::scim::base_url(state, headers),
+        groups: o.groups.clone(),
         key: o.key.as_ref().map(OrgKeyResponse::from),
         role_mappings: o
             .role_mappings
