@@ -31,7 +31,7 @@ pub(crate) fn column(attr: Attr, resource: Resource) -> &'static str {
         (Resource::Groups, Attr::Created) => "g.created_at",
         (Resource::Groups, Attr::LastModified) => "g.modified_at",
         (Resource::Groups, Attr::Member) => "m.account_id",
-        (Resource::Groups, _) => "g.display_key",
+        (Resource::Groups, _) => "LOWER(g.display_name)",
     }
 }
 
@@ -184,6 +184,9 @@ macro_rules! impl_scim_store {
                         qb.push_bind(*t);
                     }
                     Value::Text(s) => {
+                        // Case-insensitive attributes: the database's LOWER on both sides
+                        // (the column side is in `column`, over an expression index).
+                        let folded = attr.kind() == Kind::Text;
                         let bound = match op {
                             Op::Co => format!("%{}%", like_escaped(s)),
                             Op::Sw => format!("{}%", like_escaped(s)),
@@ -195,7 +198,13 @@ macro_rules! impl_scim_store {
                         } else {
                             qb.push(format!("({col}{}", sql_op(op)));
                         }
-                        qb.push_bind(bound);
+                        if folded {
+                            qb.push("LOWER(");
+                            qb.push_bind(bound);
+                            qb.push(")");
+                        } else {
+                            qb.push_bind(bound);
+                        }
                         if matches!(op, Op::Co | Op::Sw | Op::Ew) {
                             qb.push(" ESCAPE '\\'");
                         }
@@ -649,7 +658,7 @@ macro_rules! impl_scim_store {
                              JOIN scim_group g ON g.group_id = m.group_id \
                              JOIN scim_role_mapping r ON r.org_id = g.org_id AND r.group_key = g.display_key \
                              WHERE m.account_id = a.account_id) AS mapped \
-                             FROM account a WHERE a.scim_managed = TRUE AND a.disabled = FALSE AND a.org_id = ",
+                             FROM account a WHERE a.scim_managed = TRUE AND a.org_id = ",
                         );
                         qb.push_bind(org.0.clone());
                         qb.push(VISIBLE);

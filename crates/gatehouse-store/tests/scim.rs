@@ -85,6 +85,26 @@ conformance!(
             json!({"userName": "gus", "externalId": "ext-0"}),
         )
         .await;
+        // The database folds both sides alike: exact text with non-ASCII letters matches,
+        // and so does another case of its ASCII letters, on either backend.
+        create(
+            &core,
+            &other,
+            json!({"userName": "emile", "displayName": "Émile Zola"}),
+        )
+        .await;
+        assert_eq!(
+            names(&core, &other, r#"displayName eq "Émile Zola""#).await,
+            ["emile"]
+        );
+        assert_eq!(
+            names(&core, &other, r#"displayName eq "ÉMILE ZOLA""#).await,
+            ["emile"]
+        );
+        assert_eq!(
+            names(&core, &other, r#"displayName sw "Émile z""#).await,
+            ["emile"]
+        );
         assert_eq!(names(&core, &scim, r#"userName eq "BOB""#).await, ["bob"]);
         assert_eq!(
             names(&core, &scim, r#"externalId eq "ext-0""#).await,

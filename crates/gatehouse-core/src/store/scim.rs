@@ -109,7 +109,7 @@ pub trait ScimStore: Send + Sync + 'static {
     async fn scim_role_mappings(&self, org: &OrgId) -> Result<Vec<RoleMapping>>;
     /// Replaces them.
     async fn set_scim_role_mappings(&self, org: &OrgId, mappings: &[RoleMapping]) -> Result<()>;
-    /// For each of `accounts` that SCIM manages in `org` and is active: its role now, and the
+    /// For each of `accounts` that SCIM manages in `org`: its role now, and the
     /// highest role its mapped groups give (`None`: no mapped group).
     async fn scim_mapped_roles(
         &self,

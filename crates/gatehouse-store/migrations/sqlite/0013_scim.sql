@@ -35,6 +35,7 @@ CREATE TABLE scim_group (
     CONSTRAINT scim_group_org_display_key UNIQUE (org_id, display_key)
 );
 CREATE INDEX scim_group_org_external_id_idx ON scim_group (org_id, external_id);
+CREATE INDEX scim_group_org_display_name_idx ON scim_group (org_id, LOWER(display_name));
 CREATE INDEX scim_group_org_modified_idx ON scim_group (org_id, modified_at);
 
 CREATE TABLE scim_group_member (
