@@ -202,7 +202,9 @@ impl Core {
             self.audit(AuditEvent::new(now, "scim.user.reactivated").user(id))
                 .await;
         }
-        if account.role != current.account.role || !fields.active {
+        // Cached sessions and keys carry the account (its name, email, role): this node
+        // reloads it now, other nodes within their cache time.
+        if account != current.account {
             self.forget_account(id);
         }
         self.apply_mapped_roles(actor, std::slice::from_ref(id))
