@@ -5,10 +5,9 @@
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::json::{bounded, get, object, opt_string};
-use super::{GROUP_SCHEMA, MAX_GROUP_MEMBERS, weak_etag};
+use super::{GROUP_SCHEMA, MAX_GROUP_MEMBERS, Meta, weak_etag, with_meta};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, OrgId, ScimGroupId};
 
@@ -73,18 +72,16 @@ impl ScimGroup {
 
     /// The JSON resource, with `meta`; `base` is the service's `/scim/v2` URL.
     pub fn to_json(&self, base: &str) -> Value {
-        let mut o = self.body(base);
-        o.insert(
-            "meta".into(),
-            json!({
-                "resourceType": "Group",
-                "created": self.created_at.format(&Rfc3339).unwrap_or_default(),
-                "lastModified": self.modified_at.format(&Rfc3339).unwrap_or_default(),
-                "location": format!("{base}/Groups/{}", self.id.0),
-                "version": self.etag(),
-            }),
-        );
-        Value::Object(o)
+        with_meta(
+            self.body(base),
+            Meta {
+                version: self.etag(),
+                resource_type: "Group",
+                created: self.created_at,
+                modified: self.modified_at,
+                location: format!("{base}/Groups/{}", self.id.0),
+            },
+        )
     }
 }
 

@@ -83,6 +83,34 @@ pub struct ListPage<T> {
     pub window: ListWindow,
 }
 
+/// A resource's `meta`.
+pub(crate) struct Meta {
+    pub resource_type: &'static str,
+    pub version: String,
+    pub created: time::OffsetDateTime,
+    pub modified: time::OffsetDateTime,
+    pub location: String,
+}
+
+/// The resource `body` with its `meta`.
+pub(crate) fn with_meta(
+    mut body: serde_json::Map<String, serde_json::Value>,
+    meta: Meta,
+) -> serde_json::Value {
+    use time::format_description::well_known::Rfc3339;
+    body.insert(
+        "meta".into(),
+        serde_json::json!({
+            "resourceType": meta.resource_type,
+            "created": meta.created.format(&Rfc3339).unwrap_or_default(),
+            "lastModified": meta.modified.format(&Rfc3339).unwrap_or_default(),
+            "location": meta.location,
+            "version": meta.version,
+        }),
+    );
+    serde_json::Value::Object(body)
+}
+
 /// The weak entity tag of a resource's JSON form (without `meta`): it changes whenever
 /// anything a client can see changes, however the change was made.
 pub(crate) fn weak_etag(body: &serde_json::Value) -> String {

@@ -5,10 +5,9 @@
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::json::{bounded, get, object, opt_bool, opt_string};
-use super::{USER_SCHEMA, weak_etag};
+use super::{Meta, USER_SCHEMA, weak_etag, with_meta};
 use crate::account::{Account, DisplayName, Email, Username};
 use crate::error::{Error, Result};
 use crate::ids::ScimGroupId;
@@ -46,10 +45,6 @@ pub struct ScimUser {
     pub modified_at: OffsetDateTime,
     /// The groups they are in.
     pub groups: Vec<GroupRef>,
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 impl ScimUser {
@@ -114,18 +109,16 @@ impl ScimUser {
 
     /// The JSON resource, with `meta`; `base` is the service's `/scim/v2` URL.
     pub fn to_json(&self, base: &str) -> Value {
-        let mut o = self.body(base);
-        o.insert(
-            "meta".into(),
-            json!({
-                "resourceType": "User",
-                "created": rfc3339(self.account.created_at),
-                "lastModified": rfc3339(self.modified_at),
-                "location": format!("{base}/Users/{}", self.account.id.0),
-                "version": self.etag(),
-            }),
-        );
-        Value::Object(o)
+        with_meta(
+            self.body(base),
+            Meta {
+                version: self.etag(),
+                resource_type: "User",
+                created: self.account.created_at,
+                modified: self.modified_at,
+                location: format!("{base}/Users/{}", self.account.id.0),
+            },
+        )
     }
 }
 

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use gatehouse_core::actor::Actor;
 use gatehouse_core::scim::ScimGroup;
 
 use super::auth::ScimCaller;
@@ -45,25 +46,24 @@ fn answer(
     )
 }
 
-/// `GET /scim/v2/Groups?filter=&startIndex=&count=`.
-pub async fn list_groups(
-    State(state): State<AppState>,
-    ScimCaller(actor): ScimCaller,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+/// A page of groups for `params` (from the query or a `.search` body).
+async fn listing(
+    state: &AppState,
+    actor: &Actor,
+    headers: &HeaderMap,
+    params: ListParams,
 ) -> Result<Response, ScimError> {
-    let params = ListParams::parse(&query)?;
     let page = state
         .core
         .scim_list_groups(
-            &actor,
+            actor,
             &params.filter,
             params.window,
             !params.leaves_out("members"),
         )
         .await?;
-    let base = base_url(&state, &headers);
-    Ok(list(page, &params, |u| u.to_json(&base)))
+    let base = base_url(state, headers);
+    Ok(list(page, &params, |g| g.to_json(&base)))
 }
 
 /// `POST /scim/v2/Groups/.search`: a list with its parameters in the body.
@@ -73,18 +73,17 @@ pub async fn search(
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let params = ListParams::from_search(&body)?;
-    let page = state
-        .core
-        .scim_list_groups(
-            &actor,
-            &params.filter,
-            params.window,
-            !params.leaves_out("members"),
-        )
-        .await?;
-    let base = base_url(&state, &headers);
-    Ok(list(page, &params, |g| g.to_json(&base)))
+    listing(&state, &actor, &headers, ListParams::from_search(&body)?).await
+}
+
+/// `GET /scim/v2/Groups?filter=&startIndex=&count=`.
+pub async fn list_groups(
+    State(state): State<AppState>,
+    ScimCaller(actor): ScimCaller,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ScimError> {
+    listing(&state, &actor, &headers, ListParams::parse(&query)?).await
 }
 
 /// `POST /scim/v2/Groups`.

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use gatehouse_core::actor::Actor;
 use gatehouse_core::scim::ScimUser;
 
 use super::auth::ScimCaller;
@@ -45,6 +46,21 @@ fn answer(
     )
 }
 
+/// A page of users for `params` (from the query or a `.search` body).
+async fn listing(
+    state: &AppState,
+    actor: &Actor,
+    headers: &HeaderMap,
+    params: ListParams,
+) -> Result<Response, ScimError> {
+    let page = state
+        .core
+        .scim_list_users(actor, &params.filter, params.window)
+        .await?;
+    let base = base_url(state, headers);
+    Ok(list(page, &params, |u| u.to_json(&base)))
+}
+
 /// `GET /scim/v2/Users?filter=&startIndex=&count=`.
 pub async fn list_users(
     State(state): State<AppState>,
@@ -52,13 +68,7 @@ pub async fn list_users(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ScimError> {
-    let params = ListParams::parse(&query)?;
-    let page = state
-        .core
-        .scim_list_users(&actor, &params.filter, params.window)
-        .await?;
-    let base = base_url(&state, &headers);
-    Ok(list(page, &params, |u| u.to_json(&base)))
+    listing(&state, &actor, &headers, ListParams::parse(&query)?).await
 }
 
 /// `POST /scim/v2/Users/.search`: a list with its parameters in the body.
@@ -68,13 +78,7 @@ pub async fn search(
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let params = ListParams::from_search(&body)?;
-    let page = state
-        .core
-        .scim_list_users(&actor, &params.filter, params.window)
-        .await?;
-    let base = base_url(&state, &headers);
-    Ok(list(page, &params, |u| u.to_json(&base)))
+    listing(&state, &actor, &headers, ListParams::from_search(&body)?).await
 }
 
 /// `POST /scim/v2/Users`.
