@@ -4,9 +4,10 @@
 // application/scim+json, the server's self-signed certificate), one refused and one
 // deactivated, listed as recent operations in plain words; the group roles (group-to-role
 // mappings) edited as a list (blank and repeated groups said at their rows, a refusal from the
-// server said readably), saved and applied to the provisioned member; an admin shown the
-// mappings read-only once a group is mapped to Owner; and Regenerate, after which the old
-// key answers 401 at once.
+// server said readably, the provisioned groups suggested and a group not provisioned hinted
+// at), saved and applied to the provisioned member; an admin editing every row but the one
+// mapped to Owner, which is locked and sent back unchanged; and Regenerate, after which the
+// old key answers 401 at once.
 
 import assert from 'node:assert/strict';
 import https from 'node:https';
@@ -50,6 +51,13 @@ const op = (page, action, result = 'ok') => page.locator(`#scim-recent-table tr[
 const groupField = (page, n) => page.locator(`#scim-mapping-rows li.mapping-row:nth-child(${n}) input[name=group]`);
 const roleField = (page, n) => page.locator(`#scim-mapping-rows li.mapping-row:nth-child(${n}) select[name=role]`);
 const rowError = (page, n) => page.locator(`#scim-mapping-rows li.mapping-row:nth-child(${n}) .mapping-error`);
+const mappingRow = (page, n) => page.locator(`#scim-mapping-rows li.mapping-row:nth-child(${n})`);
+const rowHint = (page, n) => page.locator(`#scim-mapping-rows li.mapping-row:nth-child(${n}) .mapping-hint`);
+const HINT = 'No group of this name has been provisioned yet.';
+// The rows as shown: [group, role, locked].
+const shownRows = (page) => page.locator('#scim-mapping-rows li.mapping-row').evaluateAll((rs) => rs.map((r) =>
+  [r.querySelector('input').value, r.querySelector('select').value, r.hasAttribute('data-locked')]));
+const suggestions = (page) => page.locator('datalist#scim-groups option').evaluateAll((os) => os.map((o) => o.value));
 
 export function adminScimTests(test, cx, getA) {
   const S = {};
@@ -65,7 +73,7 @@ export function adminScimTests(test, cx, getA) {
     assert.equal((await page.locator('h2#section-title').textContent()).trim(), 'SCIM');
     assert.equal(await page.locator('a[data-section="scim"]').getAttribute('aria-current'), 'page');
     const api = (await pageApi(page, 'GET', '/api/admin/scim')).body;
-    assert.deepEqual(api, { base_url: cx.server.base + '/scim/v2', key: null, role_mappings: [], recent: [] });
+    assert.deepEqual(api, { base_url: cx.server.base + '/scim/v2', key: null, role_mappings: [], groups: [], recent: [] });
     assert.equal(await text(page.locator('#scim-base-url-label')), 'Base URL');
     assert.equal(await text(page.locator('#scim-base-url')), api.base_url, 'the URL the API gives');
 
@@ -228,7 +236,26 @@ export function adminScimTests(test, cx, getA) {
       await page.locator('#scim-mappings-error', { hasText: 'printable' }).waitFor();
       assert.equal(await text(page.locator('#scim-mappings-error')), 'Each group name must be 1 to 256 printable characters');
 
+      // The provisioned groups are suggested; a name that is none of them is hinted at
+      // once the field is left, and still saved.
+      assert.equal(await groupField(page, 2).getAttribute('list'), 'scim-groups');
+      assert.deepEqual(await suggestions(page), ['Initech Admins']);
       await groupField(page, 2).fill('Initech Staff');
+      await groupField(page, 2).press('Tab');
+      await rowHint(page, 2).waitFor();
+      assert.equal(await text(rowHint(page, 2)), HINT);
+      assert.match(await groupField(page, 2).getAttribute('aria-describedby'), /\bscim-map-hint-2\b/);
+      assert.equal(await rowHint(page, 1).isHidden(), true, 'Initech Admins is provisioned');
+      await groupField(page, 1).fill('initech admin');
+      await groupField(page, 1).press('Tab');
+      await rowHint(page, 1).waitFor();  // a typo is hinted at
+      await groupField(page, 1).fill('initech ADMINS');
+      assert.equal(await rowHint(page, 1).isHidden(), true, 'gone as soon as the name is a group\'s, in any case');
+      await groupField(page, 1).fill('Initech Admins');
+      await A.atWidths(page, async (w) => {
+        await assertFits(page, 'a group not provisioned yet, hinted at');
+        await shot(page, `admin-scim-mappings-hint-${w}`);
+      });
       await page.click('#scim-mapping-add');
       await groupField(page, 3).fill('Temporary');
       await page.click('#scim-mapping-rows li.mapping-row:nth-child(3) .mapping-remove');
@@ -260,6 +287,8 @@ export function adminScimTests(test, cx, getA) {
     await page.locator('#scim-recent-table tr[data-action="scim.role_mappings_changed"]').waitFor();
     assert.equal(await groupField(page, 1).inputValue(), 'Initech Admins');
     assert.equal(await roleField(page, 1).inputValue(), 'admin');
+    assert.deepEqual([await rowHint(page, 1).isHidden(), await rowHint(page, 2).isVisible()], [true, true],
+      'the saved list keeps the hint at Initech Staff');
     const changed = op(page, 'scim.role_mappings_changed');
     assert.equal(await text(changed.locator('.scim-op-what')), 'Changed group roles Initech Admins → Admin, Initech Staff → Member by ini-owner');
     assert.equal(await text(changed.locator('.scim-op-target')), '—');
@@ -274,8 +303,12 @@ export function adminScimTests(test, cx, getA) {
     });
   });
 
-  test('admin scim: an admin is not offered Owner, and reads the group roles once a group is mapped to Owner', async () => {
+  test('admin scim: an admin edits every group role but the Owner ones, which are locked and sent back as they are', async () => {
     const A = getA();
+    for (const displayName of ['Initech Founders', 'Initech Support']) {
+      const made = await scim(cx.server.base, S.key, 'POST', '/Groups', { schemas: [GROUP_SCHEMA], displayName, members: [] });
+      assert.equal(made.status, 201, made.text);
+    }
     const admin = await A.browserAs('ini-admin', SCIM);
     const { page } = admin;
     await page.click('#scim-mapping-add');
@@ -287,25 +320,80 @@ export function adminScimTests(test, cx, getA) {
     });
     assert.equal(founders.status, 200);
     await page.reload();
-    assert.equal(await text(page.locator('#scim-mappings-read-only')), 'A group is mapped to Owner, so only an owner can change the group roles.');
-    assert.notEqual(await page.locator('#scim-mappings-fields').getAttribute('disabled'), null, 'the fields are disabled');
-    assert.equal(await groupField(page, 1).isDisabled(), true);
-    assert.equal(await page.locator('#scim-mappings-save').count(), 0, 'no Save that would fail');
-    const shown = await page.locator('#scim-mapping-rows li.mapping-row').evaluateAll((rs) => rs.map((r) =>
-      [r.querySelector('input').value, r.querySelector('select').value]));
-    assert.deepEqual(shown, [['Initech Admins', 'admin'], ['Initech Founders', 'owner'], ['Initech Staff', 'member']],
-      'the Owner mapping is shown as it is');
+
+    assert.equal(await page.locator('#scim-mappings-read-only').count(), 0, 'not read-only as a whole');
+    assert.equal(await page.locator('#scim-mappings-fields').getAttribute('disabled'), null);
+    assert.deepEqual(await shownRows(page), [
+      ['Initech Admins', 'admin', false], ['Initech Founders', 'owner', true], ['Initech Staff', 'member', false],
+    ], 'the Owner mapping is shown as it is, locked');
+    // The locked row: read, not changed, not removed, and why.
+    assert.equal(await groupField(page, 2).isEditable(), false);
+    assert.equal(await roleField(page, 2).isDisabled(), true);
+    assert.deepEqual(await roleField(page, 2).locator('option').evaluateAll((os) => os.map((o) => o.value)), ['owner']);
+    assert.equal(await mappingRow(page, 2).locator('.mapping-remove').count(), 0, 'no Remove');
+    assert.equal(await text(mappingRow(page, 2).locator('.mapping-note')), 'Only an owner can change which groups make owners.');
+    assert.match(await groupField(page, 2).getAttribute('aria-describedby'), /^scim-map-note-2\b/);
+    // The others: edited as an owner would, but never to Owner.
+    assert.equal(await groupField(page, 3).isEditable(), true);
+    assert.deepEqual(await roleField(page, 3).locator('option').evaluateAll((os) => os.map((o) => o.value)), ['admin', 'member']);
+    assert.equal(await mappingRow(page, 3).locator('.mapping-remove').count(), 1);
+    assert.equal(await page.locator('#scim-mappings-save').isVisible(), true);
+    assert.deepEqual(await suggestions(page), ['Initech Admins', 'Initech Founders', 'Initech Support']);
+    assert.deepEqual(await page.locator('.mapping-hint').evaluateAll((ps) => ps.map((p) => !p.hidden)), [false, false, true],
+      'only Initech Staff is not provisioned');
     assert.equal(await page.locator('#scim-key-regenerate').isVisible(), true, 'an admin may regenerate the key');
     await A.atWidths(page, async (w) => {
-      await assertFits(page, 'the SCIM section as an admin');
+      await assertFits(page, 'the SCIM section as an admin, the Owner mapping locked');
       await shot(page, `admin-scim-as-admin-${w}`);
     });
-    // Any list that keeps the Owner mapping is refused to an admin, whatever else changes.
-    const refused = await pageApi(page, 'PUT', '/api/admin/scim/role-mappings', {
-      role_mappings: [{ group: 'Initech Admins', role: 'admin' }, { group: 'Initech Founders', role: 'owner' }],
+
+    // A new row may not take the locked row's group, in any case: said at the new row.
+    await page.click('#scim-mapping-add');
+    await groupField(page, 4).fill('initech founders');
+    await page.click('#scim-mappings-save');
+    assert.equal(await text(rowError(page, 4)), '"Initech Founders" is mapped above already: a group gets one role.');
+    assert.equal(await text(rowError(page, 2)), '', 'the locked row is never the one at fault');
+    // Renamed to a group not provisioned yet: hinted at, saved all the same.
+    await groupField(page, 4).fill('Initech Contractors');
+    await groupField(page, 4).press('Tab');
+    await rowHint(page, 4).waitFor();
+    assert.equal(await text(rowHint(page, 4)), HINT);
+    await groupField(page, 3).fill('Initech Support');
+    assert.equal(await rowHint(page, 3).isHidden(), true, 'a provisioned group');
+    await roleField(page, 3).selectOption('admin');
+    await A.atWidths(page, async (w) => {
+      await assertFits(page, 'an admin editing the group roles around the locked Owner mapping');
+      await shot(page, `admin-scim-as-admin-editing-${w}`);
     });
-    assert.equal(refused.status, 403, 'the server agrees');
-    assert.match(refused.body.message, /only an owner can map a group to the owner role/);
+    const [saved] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/admin/scim/role-mappings')),
+      page.click('#scim-mappings-save'),
+    ]);
+    assert.equal(saved.status(), 200, await saved.text());
+    assert.deepEqual(saved.request().postDataJSON(), {
+      role_mappings: [
+        { group: 'Initech Admins', role: 'admin' }, { group: 'Initech Founders', role: 'owner' },
+        { group: 'Initech Support', role: 'admin' }, { group: 'Initech Contractors', role: 'member' },
+      ],
+    }, 'the whole list, the Owner row unchanged');
+    await A.toast(page, 'Group roles saved: 4 groups mapped, applied to every member SCIM manages');
+    const byName = (list) => [...list].sort((a, b) => a.group.localeCompare(b.group));
+    const kept = (await pageApi(page, 'GET', '/api/admin/scim')).body.role_mappings;
+    assert.deepEqual(byName(kept), byName([
+      { group: 'Initech Admins', role: 'admin' }, { group: 'Initech Contractors', role: 'member' },
+      { group: 'Initech Founders', role: 'owner' }, { group: 'Initech Support', role: 'admin' },
+    ]));
+    // The list as the server keeps it, the Owner row still locked.
+    await page.locator('#scim-mapping-rows li.mapping-row[data-locked] input[value="Initech Founders"]').waitFor();
+    await page.locator('#scim-mapping-rows li.mapping-row', { has: page.locator('input[value="Initech Contractors"]') }).waitFor();
+    const after = await shownRows(page);
+    assert.deepEqual(after.filter(([, , locked]) => locked), [['Initech Founders', 'owner', true]]);
+    assert.equal(after.length, 4);
+
+    // The server agrees: a list that changes the Owner rows is refused to an admin.
+    const refused = await pageApi(page, 'PUT', '/api/admin/scim/role-mappings', { role_mappings: mapped });
+    assert.equal(refused.status, 403);
+    assert.match(refused.body.message, /only an owner can change which groups map to the owner role/);
     await admin.context.close();
     assert.equal((await pageApi(S.owner.page, 'PUT', '/api/admin/scim/role-mappings', { role_mappings: mapped })).status, 200);
   });

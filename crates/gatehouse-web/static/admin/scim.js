@@ -2,8 +2,11 @@
 // Regenerate, confirmed first) through POST /api/admin/scim-key, the new key shown once in
 // the shared secret panel; the group roles (group-to-role mappings) edited as a list (Add
 // group, Remove, Save group roles with PUT /api/admin/scim/role-mappings, blank and repeated groups
-// said at their row before sending); and Refresh for the recent operations. The regions
-// are re-rendered from the server after each change, so the handlers are delegated.
+// said at their row before sending), the rows an admin may not change (mapped to Owner,
+// marked data-locked) sent back as they are, and a quiet hint at a row whose group is none
+// of the organisation's SCIM groups (the #scim-groups suggestions); and Refresh for the
+// recent operations. The regions are re-rendered from the server after each change, so the
+// handlers are delegated.
 // Shared pieces come from window.Gatehouse.
 "use strict";
 
@@ -12,8 +15,9 @@
   const panel = document.getElementById("section-panel");
   const regenerateDialog = document.getElementById("scim-regenerate-dialog");
   const el = (id) => document.getElementById(id);
-  // The regions a refresh may replace while the mappings are being edited.
-  const OUTSIDE_MAPPINGS = ["scim-key", "scim-recent"];
+  // The regions a refresh may replace while the mappings are being edited (the group
+  // suggestions among them: the rows' hints follow, see refreshOutside).
+  const OUTSIDE_MAPPINGS = ["scim-key", "scim-recent", "scim-groups"];
 
   // ---------------------------------------------------------------- Base URL
   async function copyBaseUrl() {
@@ -45,7 +49,7 @@
       return;
     }
     // The status is refreshed underneath while the key shows (mappings being edited stay).
-    G.refresh(null, { only: OUTSIDE_MAPPINGS });
+    refreshOutside(null);
     const shown = G.revealSecret({
       title: `Your new ${res.data.type_label}`,
       label: res.data.type_label,
@@ -59,7 +63,62 @@
   }
 
   // ---------------------------------------------------------------- mappings
+  // Everything but the mappings being edited, then their hints against the groups now
+  // provisioned.
+  async function refreshOutside(focusSelector) {
+    const done = await G.refresh(focusSelector, { only: OUTSIDE_MAPPINGS });
+    if (done) for (const row of rows()) hint(row, false);
+    return done;
+  }
+
   const rows = () => Array.from(el("scim-mapping-rows")?.querySelectorAll("li.mapping-row") ?? []);
+  const groupName = (row) => row.querySelector("input[name=group]").value.trim();
+
+  // Whether no SCIM group has `name` (in any case). Nothing is said of a blank name, nor
+  // when the suggestions are not every group there is.
+  function unknownGroup(name) {
+    const list = el("scim-groups");
+    if (!name || !list || list.dataset.complete !== "true") return false;
+    const key = name.toLowerCase();
+    return !Array.from(list.options).some((o) => o.value.trim().toLowerCase() === key);
+  }
+
+  // The field's description: the locked note, the hint while it shows, and the error line.
+  function describe(row) {
+    const ids = [row.querySelector(".mapping-note"), row.querySelector(".mapping-hint"), row.querySelector(".mapping-error")]
+      .filter((p) => p && !p.hidden)
+      .map((p) => p.id);
+    row.querySelector("input[name=group]").setAttribute("aria-describedby", ids.join(" "));
+  }
+
+  // Shows or hides the row's hint; `onlyHide` while typing, so a half-typed name is not
+  // flagged (hintLater brings it back, if it should).
+  function hint(row, onlyHide) {
+    const line = row.querySelector(".mapping-hint");
+    const show = unknownGroup(groupName(row));
+    if (line.hidden === !show || (onlyHide && show)) return;
+    line.hidden = !show;
+    describe(row);
+  }
+
+  // The hint, once typing pauses or the field is left — but never while a pointer is
+  // down: leaving the field by pressing Add or Save, a line appearing would move the
+  // button from under the pointer and the click would be lost.
+  let pressed = false;
+  document.addEventListener("pointerdown", () => { pressed = true; }, true);
+  for (const type of ["pointerup", "pointercancel"]) {
+    // After the click that follows.
+    document.addEventListener(type, () => setTimeout(() => { pressed = false; }), true);
+  }
+  const hintTimers = new WeakMap();
+  function hintLater(row, ms) {
+    clearTimeout(hintTimers.get(row));
+    const run = () => {
+      if (pressed) hintTimers.set(row, setTimeout(run, 100));
+      else if (row.isConnected) hint(row, false);
+    };
+    hintTimers.set(row, setTimeout(run, ms));
+  }
 
   // Numbers the rows' ids (labels and error lines follow), names each Remove after its
   // group, and shows the empty line when no row is left.
@@ -73,11 +132,12 @@
       const [gl, rl] = row.querySelectorAll("label");
       gl.htmlFor = group.id;
       rl.htmlFor = role.id;
-      const error = row.querySelector(".mapping-error");
-      error.id = `scim-map-error-${n}`;
-      group.setAttribute("aria-describedby", error.id);
-      const name = group.value.trim();
-      row.querySelector(".mapping-remove").setAttribute("aria-label", `Remove the mapping of ${name || "this group"}`);
+      for (const [cls, prefix] of [[".mapping-note", "note"], [".mapping-hint", "hint"], [".mapping-error", "error"]]) {
+        const line = row.querySelector(cls);
+        if (line) line.id = `scim-map-${prefix}-${n}`;
+      }
+      describe(row);
+      row.querySelector(".mapping-remove")?.setAttribute("aria-label", `Remove the mapping of ${groupName(row) || "this group"}`);
     });
     const empty = rows().length === 0;
     el("scim-mappings-empty").hidden = !empty;
@@ -120,17 +180,24 @@
   }
 
   // Blank and repeated groups, said at their rows (the server would refuse the whole list
-  // with one sentence). Returns the first row at fault, or null.
+  // with one sentence). A locked row is never the one at fault: it cannot be changed, so a
+  // row repeating its group is, wherever it stands. Returns the first row at fault, or null.
   function check() {
+    const list = rows();
     const seen = new Map();
+    for (const row of list) if (row.hasAttribute("data-locked")) seen.set(groupName(row).toLowerCase(), row);
     let first = null;
-    for (const row of rows()) {
-      const name = row.querySelector("input[name=group]").value.trim();
+    for (const row of list) {
+      if (row.hasAttribute("data-locked")) continue;
+      const name = groupName(row);
       const key = name.toLowerCase();
+      const other = seen.get(key);
       let text = null;
       if (!name) text = "Enter the group's name as your identity provider sends it, or remove this row.";
-      else if (seen.has(key)) text = `"${seen.get(key)}" is mapped above already: a group gets one role.`;
-      else seen.set(key, name);
+      else if (other) {
+        const where = list.indexOf(other) < list.indexOf(row) ? "above" : "below";
+        text = `"${groupName(other)}" is mapped ${where} already: a group gets one role.`;
+      } else seen.set(key, row);
       if (text) {
         rowError(row, text);
         first ??= row;
@@ -144,7 +211,7 @@
   function serverError(form, res) {
     const text = G.sentence(G.message(res.data, res.status), "The mapping");
     const named = /"([^"]+)"/.exec(text);
-    const row = named && rows().reverse().find((r) => r.querySelector("input[name=group]").value.trim().toLowerCase() === named[1].toLowerCase());
+    const row = named && rows().reverse().find((r) => !r.hasAttribute("data-locked") && groupName(r).toLowerCase() === named[1].toLowerCase());
     if (row) {
       rowError(row, text);
       row.querySelector("input[name=group]").focus();
@@ -156,14 +223,17 @@
 
   async function save(form) {
     G.clearErrors(form);
+    for (const row of rows()) hint(row, false);
     const bad = check();
     if (bad) {
       bad.querySelector("input[name=group]").focus();
       el("scim-mappings-error").textContent = "Nothing was saved: fix the marked groups first.";
       return;
     }
+    // Every row, the locked ones too (read-only, so as the server keeps them): the list
+    // replaces the stored one.
     const role_mappings = rows().map((row) => ({
-      group: row.querySelector("input[name=group]").value.trim(),
+      group: groupName(row),
       role: row.querySelector("select[name=role]").value,
     }));
     const res = await G.busy(el("scim-mappings-save"), () => G.api("PUT", "/api/admin/scim/role-mappings", { role_mappings }));
@@ -184,19 +254,30 @@
     if (btn.id === "scim-key-regenerate") return generate(btn, true);
     if (btn.id === "scim-mapping-add") return addRow();
     if (btn.classList.contains("mapping-remove")) return removeRow(btn.closest("li.mapping-row"));
-    if (btn.id === "scim-recent-refresh") return G.busy(btn, () => G.refresh("#scim-recent-refresh", { only: OUTSIDE_MAPPINGS }));
+    if (btn.id === "scim-recent-refresh") return G.busy(btn, () => refreshOutside("#scim-recent-refresh"));
   });
 
   panel.addEventListener("input", (ev) => {
+    // The sentence under the list was about the list as it was sent.
+    if (ev.target.closest("#scim-mappings-form")) el("scim-mappings-error").textContent = "";
     const input = ev.target.closest("li.mapping-row input[name=group]");
     if (!input) return;
-    // A fixed field loses its mark at once; the Remove button follows its name.
+    // A fixed field loses its mark at once, and its hint once the name is a group's; the
+    // Remove button follows its name.
     const row = input.closest("li.mapping-row");
     if (input.getAttribute("aria-invalid")) {
       input.removeAttribute("aria-invalid");
       row.querySelector(".mapping-error").textContent = "";
     }
-    row.querySelector(".mapping-remove").setAttribute("aria-label", `Remove the mapping of ${input.value.trim() || "this group"}`);
+    hint(row, true);
+    hintLater(row, 800);
+    row.querySelector(".mapping-remove")?.setAttribute("aria-label", `Remove the mapping of ${groupName(row) || "this group"}`);
+  });
+
+  // The name is settled when the field is left: hint then.
+  panel.addEventListener("change", (ev) => {
+    const input = ev.target.closest("li.mapping-row input[name=group]");
+    if (input) hintLater(input.closest("li.mapping-row"), 0);
   });
 
   panel.addEventListener("submit", (ev) => {
