@@ -18,6 +18,15 @@ pub(crate) fn get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Val
         .map(|(_, v)| v)
 }
 
+/// The string attribute `name` of a body, at most `max` characters (for the audit
+/// trail: `None` when the body is not an object or has no such string).
+pub(crate) fn named_text(body: &Value, name: &str, max: usize) -> Option<String> {
+    body.as_object()
+        .and_then(|o| get(o, name))
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(max).collect())
+}
+
 /// The value of `obj` named `name`, mutably, whatever its case.
 pub(crate) fn get_mut<'a>(obj: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
     obj.iter_mut()

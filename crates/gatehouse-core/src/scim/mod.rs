@@ -10,10 +10,12 @@
 //!   the same reader as a PUT, so one list of operations either yields a valid resource
 //!   or changes nothing. Written by hand: `scim_v2` parses paths but applies nothing,
 //!   and no maintained crate applies RFC 7644 §3.5.2 to a resource of our own.
+//! - `detail.rs`: an audit record's `key=value` detail read back.
 //! - `json.rs`: attribute names are case-insensitive (RFC 7643 §2.1); lookups by name.
 //!
 //! The use cases are in `service/scim.rs`; storage is [`crate::store::ScimStore`].
 
+pub mod detail;
 pub mod filter;
 mod group;
 mod json;
@@ -21,6 +23,7 @@ pub mod patch;
 mod user;
 
 pub use group::{GroupFields, MemberRef, ScimGroup};
+pub(crate) use json::named_text;
 pub use user::{GroupRef, ScimUser, UserFields};
 
 use sha2::{Digest, Sha256};

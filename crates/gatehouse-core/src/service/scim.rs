@@ -24,7 +24,9 @@ use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::scim::filter::{self, Resource};
 use crate::scim::patch::{self, PatchOp};
-use crate::scim::{ListPage, ListWindow, ScimUser, USER_SCHEMA, UserFields, if_match_allows};
+use crate::scim::{
+    ListPage, ListWindow, ScimUser, USER_SCHEMA, UserFields, if_match_allows, named_text,
+};
 use crate::scope;
 
 impl Core {
@@ -83,7 +85,11 @@ impl Core {
             self.store
                 .scim_insert_user(&actor.user.org_id, &id, &fields, now)
                 .await
-                .map_err(|e| taken(e, &fields))?;
+                .map_err(|e| {
+                    taken(e, || {
+                        format!("the userName {:?} is taken", fields.username.as_str())
+                    })
+                })?;
             self.apply_mapped_roles(actor, std::slice::from_ref(&id))
                 .await?;
             self.scim_get_user(actor, id.as_str()).await
@@ -184,7 +190,11 @@ impl Core {
             .store
             .scim_update_user(&actor.user.org_id, id, &fields, now)
             .await
-            .map_err(|e| taken(e, &fields))?;
+            .map_err(|e| {
+                taken(e, || {
+                    format!("the userName {:?} is taken", fields.username.as_str())
+                })
+            })?;
         if !fields.active {
             // Also when already inactive: an interrupted deprovisioning finishes when the
             // identity provider retries.
@@ -197,15 +207,17 @@ impl Core {
                 )
                 .await;
             }
-        } else if !was_active {
-            self.forget_account(id);
-            self.audit(AuditEvent::new(now, "scim.user.reactivated").user(id))
-                .await;
-        }
-        // Cached sessions and keys carry the account (its name, email, role): this node
-        // reloads it now, other nodes within their cache time.
-        if account != current.account {
-            self.forget_account(id);
+        } else {
+            // Cached sessions and keys carry the account (its name, email, role): this
+            // node reloads it now, other nodes within their cache time. (Deprovisioning
+            // drops it itself.)
+            if account != current.account {
+                self.forget_account(id);
+            }
+            if !was_active {
+                self.audit(AuditEvent::new(now, "scim.user.reactivated").user(id))
+                    .await;
+            }
         }
         self.apply_mapped_roles(actor, std::slice::from_ref(id))
             .await?;
@@ -283,20 +295,15 @@ fn refusal(e: &Error) -> String {
 }
 
 /// The `userName` a body carries, for the audit trail (bounded).
-pub(super) fn user_name(body: &Value) -> Option<String> {
-    body.as_object()
-        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("userName")))
-        .and_then(|(_, v)| v.as_str())
-        .map(|s| s.chars().take(64).collect())
+fn user_name(body: &Value) -> Option<String> {
+    named_text(body, "userName", 64)
 }
 
-/// A taken username, worded for SCIM's `uniqueness`.
-fn taken(e: Error, fields: &UserFields) -> Error {
+/// A conflict other than the last-owner guard's, reworded as SCIM's `uniqueness`:
+/// `what` names the value that is taken.
+pub(super) fn taken(e: Error, what: impl FnOnce() -> String) -> Error {
     match e {
-        Error::Conflict(m) if !m.contains(LAST_OWNER) => Error::Conflict(format!(
-            "the userName {:?} is taken",
-            fields.username.as_str()
-        )),
+        Error::Conflict(m) if !m.contains(LAST_OWNER) => Error::Conflict(what()),
         other => other,
     }
 }

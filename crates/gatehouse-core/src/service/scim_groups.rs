@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::Core;
-use super::scim::check_version;
+use super::scim::{check_version, taken};
 use crate::actor::Actor;
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
@@ -397,21 +397,11 @@ impl Core {
 
 /// The `displayName` a body carries, for the audit trail (bounded).
 fn group_name(body: &Value) -> Option<String> {
-    body.as_object()
-        .and_then(|o| {
-            o.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("displayName"))
-        })
-        .and_then(|(_, v)| v.as_str())
-        .map(|s| s.chars().take(64).collect())
+    crate::scim::named_text(body, "displayName", 64)
 }
 
 fn group_taken(e: Error, fields: &GroupFields) -> Error {
-    match e {
-        Error::Conflict(m) if !m.contains(super::scim::LAST_OWNER) => Error::Conflict(format!(
-            "a group named {:?} exists already",
-            fields.display_name
-        )),
-        other => other,
-    }
+    taken(e, || {
+        format!("a group named {:?} exists already", fields.display_name)
+    })
 }

@@ -38,6 +38,14 @@ fn ok(body: Value) -> Response {
         .into_response()
 }
 
+/// The document whose `id` is `id` (in any case), or 404.
+fn by_id(docs: Vec<Value>, id: &str) -> Result<Response, ScimError> {
+    docs.into_iter()
+        .find(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        .map(ok)
+        .ok_or_else(|| gatehouse_core::Error::NotFound.into())
+}
+
 fn listed(items: Vec<Value>) -> Response {
     ok(json!({
         "schemas": [LIST_SCHEMA],
@@ -106,15 +114,7 @@ pub async fn resource_type(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    resource_type_docs(&base_url(&state, &headers))
-        .into_iter()
-        .find(|r| {
-            r["id"]
-                .as_str()
-                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-        })
-        .map(ok)
-        .ok_or_else(|| gatehouse_core::Error::NotFound.into())
+    by_id(resource_type_docs(&base_url(&state, &headers)), &id)
 }
 
 /// One attribute definition (RFC 7643 §7).
@@ -241,13 +241,5 @@ pub async fn schema(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    schema_docs(&base_url(&state, &headers))
-        .into_iter()
-        .find(|s| {
-            s["id"]
-                .as_str()
-                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-        })
-        .map(ok)
-        .ok_or_else(|| gatehouse_core::Error::NotFound.into())
+    by_id(schema_docs(&base_url(&state, &headers)), &id)
 }

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, put};
 use gatehouse_core::org::Role;
+use gatehouse_core::scim::detail;
 use gatehouse_core::scope;
 use gatehouse_core::service::ScimOverview;
 use gatehouse_core::store::RoleMapping;
@@ -59,19 +60,6 @@ pub struct ScimResponse {
     recent: Vec<ScimOperation>,
 }
 
-/// Whether a SCIM audit record says its operation was refused.
-pub fn refused(detail: Option<&str>) -> bool {
-    detail.is_some_and(|d| d.contains("result=refused"))
-}
-
-/// The `target=` of a SCIM audit record's detail.
-pub fn target(detail: Option<&str>) -> Option<String> {
-    detail?
-        .split(' ')
-        .find_map(|w| w.strip_prefix("target="))
-        .map(str::to_owned)
-}
-
 fn respond(state: &AppState, headers: &HeaderMap, o: &ScimOverview) -> ScimResponse {
     ScimResponse {
         base_url: crate::scim::base_url(state, headers),
@@ -88,14 +76,17 @@ fn respond(state: &AppState, headers: &HeaderMap, o: &ScimOverview) -> ScimRespo
         recent: o
             .recent
             .iter()
-            .map(|e| ScimOperation {
-                result: if refused(e.detail.as_deref()) {
-                    "refused"
-                } else {
-                    "ok"
-                },
-                target: target(e.detail.as_deref()),
-                record: AuditRecord::from(e),
+            .map(|e| {
+                let fields = detail::fields(e.detail.as_deref().unwrap_or_default());
+                ScimOperation {
+                    result: if detail::value(&fields, "result") == Some("refused") {
+                        "refused"
+                    } else {
+                        "ok"
+                    },
+                    target: detail::value(&fields, "target").map(str::to_owned),
+                    record: AuditRecord::from(e),
+                }
             })
             .collect(),
     }

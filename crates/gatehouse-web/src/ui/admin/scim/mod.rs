@@ -1,7 +1,7 @@
 //! The SCIM section: what connecting an identity provider takes — the Base URL to paste
 //! and the SCIM Key (its status and last use, or a way to generate it) — then the group
 //! roles (the group-to-role mappings) as an editable list, and the recent SCIM operations
-//! in plain words (`operations.rs`, which reads each record's detail with `detail.rs`).
+//! in plain words (`operations.rs`, which reads each record's detail with the core's `scim::detail`).
 //! Everything comes from the core's `scim_overview`, as the JSON API's answer does; the
 //! script changes things through `/api/admin/scim-key` and
 //! `/api/admin/scim/role-mappings`, then re-renders the regions.
@@ -17,7 +17,6 @@
 //! row naming none of them (in any case) says so quietly: it may be a typo, or a group
 //! the identity provider has not sent yet, so saving it is still allowed.
 
-mod detail;
 mod operations;
 
 use askama::Template;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use gatehouse_core::audit::AuditEvent;
 
 use super::super::super::format::{Stamp, count};
-use super::detail::fields;
+use gatehouse_core::scim::detail::{fields, value as get};
 
 /// What became of an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,10 +239,6 @@ fn note(action: &str, f: &[(String, String)]) -> String {
         },
         _ => String::new(),
     }
-}
-
-fn get<'a>(f: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    f.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// A refusal's reason as a sentence: without the SCIM field the core puts first

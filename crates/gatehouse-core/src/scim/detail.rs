@@ -1,4 +1,5 @@
-//! The `detail` of a SCIM audit record read back: the core writes `key=value` words, the
+//! The `detail` of a SCIM audit record read back (the admin panel's page and its JSON
+//! API both list recent operations): `Core::scim_audit` writes `key=value` words, the
 //! values that may hold spaces quoted as Rust strings (`name="Gatehouse Admins"
 //! target=grp_… result=ok`, `reason="the userName \"x\" is taken"`).
 
@@ -26,6 +27,14 @@ pub fn fields(detail: &str) -> Vec<(String, String)> {
         rest = tail.trim_start();
     }
     out
+}
+
+/// The value of `key` in parsed `fields`.
+pub fn value<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// A Rust-quoted string's text (after its opening quote) and what follows its closing one.
@@ -65,24 +74,20 @@ fn unquote(s: &str) -> (String, &str) {
 mod tests {
     use super::*;
 
-    fn get<'a>(f: &'a [(String, String)], key: &str) -> Option<&'a str> {
-        f.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
     #[test]
     fn a_detail_reads_back_with_its_quoted_values() {
         let f = fields(
             r#"name="Gatehouse \"Admins\"" target=grp_1 result=refused reason="the userName \"jdoe\" is taken""#,
         );
-        assert_eq!(get(&f, "name"), Some(r#"Gatehouse "Admins""#));
-        assert_eq!(get(&f, "target"), Some("grp_1"));
-        assert_eq!(get(&f, "reason"), Some(r#"the userName "jdoe" is taken"#));
+        assert_eq!(value(&f, "name"), Some(r#"Gatehouse "Admins""#));
+        assert_eq!(value(&f, "target"), Some("grp_1"));
+        assert_eq!(value(&f, "reason"), Some(r#"the userName "jdoe" is taken"#));
         let f = fields(r#"junk mappings="a=b, c\\d=e\u{e9}" x="#);
-        assert_eq!(get(&f, "mappings"), Some(r"a=b, c\d=eé"));
-        assert_eq!(get(&f, "x"), Some(""));
+        assert_eq!(value(&f, "mappings"), Some(r"a=b, c\d=eé"));
+        assert_eq!(value(&f, "x"), Some(""));
         assert!(fields("").is_empty());
         assert_eq!(
-            get(&fields(r#"name="unterminated"#), "name"),
+            value(&fields(r#"name="unterminated"#), "name"),
             Some("unterminated")
         );
     }
