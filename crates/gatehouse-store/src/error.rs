@@ -19,6 +19,9 @@ pub enum StoreError {
         /// Why.
         source: sqlx::Error,
     },
+    /// A backup could not be made or failed its check.
+    #[error("backup failed: {0}")]
+    Backup(String),
 }
 
 /// Known unique constraints and the message each conflict gets. SQLite reports

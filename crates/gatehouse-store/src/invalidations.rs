@@ -55,6 +55,12 @@ macro_rules! impl_invalidation_store {
                         .map_err(db)?;
                     Ok(done.rows_affected())
                 }
+
+                async fn change_feed(
+                    &self,
+                ) -> Result<Option<Box<dyn gatehouse_core::store::ChangeFeed>>> {
+                    $store::open_change_feed(&self.pool).await
+                }
             }
         }
     };

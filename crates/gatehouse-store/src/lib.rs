@@ -11,10 +11,12 @@
 //! - `migrate.rs`: the migration runner. `migrations/{sqlite,postgres}/`: the SQL files,
 //!   with identical names.
 //! - `error.rs`: [`StoreError`] and its mapping into the domain error.
+//! - `backup.rs`: the online SQLite backup behind `gatehouse admin backup`.
 
 mod accounts;
 mod api_keys;
 mod audit;
+pub mod backup;
 mod error;
 mod invalidations;
 mod mfa;

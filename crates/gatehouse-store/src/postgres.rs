@@ -2,12 +2,17 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 
 use crate::error::StoreError;
 use crate::migrate::{Migration, run_migrations};
 
 type DbOf = sqlx::Postgres;
+
+/// The channel every node listens on for committed changes.
+const CHANNEL: &str = "gatehouse_changes";
+/// Sent inside the change's own transaction, so it is delivered at commit, or never.
+const NOTIFY_SQL: Option<&str> = Some("SELECT pg_notify('gatehouse_changes', $1)");
 
 /// Migrations, in order; file names match `migrations/sqlite/` (a test checks).
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -113,6 +118,56 @@ impl PostgresStore {
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A `LISTEN` on a connection of its own (taken from the pool and kept), opened at
+    /// the feed's first wait. It needs a direct or session-pooled connection: behind
+    /// pgbouncer in transaction mode a `LISTEN` is lost, and the nodes fall back to
+    /// their slower poll.
+    async fn open_change_feed(
+        pool: &PgPool,
+    ) -> gatehouse_core::Result<Option<Box<dyn gatehouse_core::store::ChangeFeed>>> {
+        Ok(Some(Box::new(PgChangeFeed {
+            pool: pool.clone(),
+            listener: None,
+        })))
+    }
+}
+
+/// [`ChangeFeed`](gatehouse_core::store::ChangeFeed) over `PgListener`. It reconnects by
+/// itself but loses what was sent meanwhile; `try_recv` says when that happened
+/// (`None`), which becomes a resync. After an error the listener is dropped, and the
+/// next wait opens a new one and starts with a resync too.
+struct PgChangeFeed {
+    pool: PgPool,
+    listener: Option<PgListener>,
+}
+
+impl PgChangeFeed {
+    async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
+}
+
+#[async_trait::async_trait]
+impl gatehouse_core::store::ChangeFeed for PgChangeFeed {
+    async fn next(&mut self) -> gatehouse_core::Result<gatehouse_core::store::FeedEvent> {
+        use gatehouse_core::store::FeedEvent;
+        let Some(listener) = self.listener.as_mut() else {
+            let listener = Self::listen(&self.pool).await.map_err(crate::error::db)?;
+            self.listener = Some(listener);
+            return Ok(FeedEvent::Resync);
+        };
+        match listener.try_recv().await {
+            Ok(Some(n)) => Ok(FeedEvent::Changed(n.payload().to_owned())),
+            Ok(None) => Ok(FeedEvent::Resync),
+            Err(e) => {
+                self.listener = None;
+                Err(crate::error::db(e))
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! What every aggregate's SQL shares: time and hash conversions, the invalidation
 //! insert, and `impl_store!`, which stamps out `Store` itself (`ping`) and the
-//! `publish` helper the aggregate modules write invalidations with. Each aggregate's
+//! `publish` and `notify` helpers the aggregate modules write invalidations and
+//! wake-ups with (each backend module names its `NOTIFY_SQL`, or `None`). Each aggregate's
 //! queries live in their own file (`accounts.rs`, `sessions.rs`, …), written once in
 //! the dialect both backends accept (`$n` placeholders, `ON CONFLICT`, `RETURNING`);
 //! backend differences live in the backend modules, never as a branch inside a query.
@@ -57,6 +58,23 @@ macro_rules! impl_store {
                 .execute(&mut **tx)
                 .await
                 .map_err(crate::error::db)?;
+            notify(tx, gatehouse_core::store::Notice::Invalidated(what)).await
+        }
+
+        /// Wakes the other nodes when the transaction commits (PostgreSQL delivers a
+        /// `NOTIFY` at commit, and never for a rolled-back one); nothing on a backend
+        /// without a [`NOTIFY_SQL`].
+        async fn notify(
+            tx: &mut sqlx::Transaction<'_, DbOf>,
+            notice: gatehouse_core::store::Notice,
+        ) -> gatehouse_core::Result<()> {
+            if let Some(sql) = NOTIFY_SQL {
+                sqlx::query(sql)
+                    .bind(notice.to_payload())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(crate::error::db)?;
+            }
             Ok(())
         }
     };

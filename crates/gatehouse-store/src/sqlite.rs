@@ -12,6 +12,9 @@ use crate::migrate::{Migration, run_migrations};
 
 type DbOf = sqlx::Sqlite;
 
+/// One node, one cache: nothing to wake.
+const NOTIFY_SQL: Option<&str> = None;
+
 /// Migrations, in order; file names match `migrations/postgres/` (a test checks).
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -112,6 +115,13 @@ impl SqliteStore {
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// SQLite serves one node, which applies its own changes at once: no feed.
+    async fn open_change_feed(
+        _pool: &SqlitePool,
+    ) -> gatehouse_core::Result<Option<Box<dyn gatehouse_core::store::ChangeFeed>>> {
+        Ok(None)
     }
 }
 

@@ -16,8 +16,8 @@ macro_rules! impl_token_store {
             use sqlx::Row;
             use time::OffsetDateTime;
 
-            use super::{DbOf, $store, publish};
-            use gatehouse_core::store::Invalidation;
+            use super::{DbOf, $store, notify, publish};
+            use gatehouse_core::store::{Invalidation, Notice};
             use crate::error::db;
             use crate::sql::{opt_ts, stored_hash, ts};
 
@@ -203,16 +203,22 @@ macro_rules! impl_token_store {
                          RETURNING ",
                         token_columns!()
                     );
-                    sqlx::query(sql)
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let revoked = sqlx::query(sql)
                         .bind(at.unix_timestamp())
                         .bind(&id.0)
                         .bind(&owner.0)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&mut *tx)
                         .await
                         .map_err(db)?
                         .as_ref()
                         .map(token_row)
-                        .transpose()
+                        .transpose()?;
+                    if revoked.is_some() {
+                        notify(&mut tx, Notice::TokensRevoked).await?;
+                    }
+                    tx.commit().await.map_err(db)?;
+                    Ok(revoked)
                 }
 
                 async fn revoke_user_tokens(
@@ -246,16 +252,21 @@ macro_rules! impl_token_store {
                     parent: &str,
                     at: OffsetDateTime,
                 ) -> Result<Vec<(TokenId, TokenHash)>> {
-                    sqlx::query(
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let rows = sqlx::query(
                         "UPDATE token SET revoked_at = $1 WHERE parent_id = $2 \
                          AND revoked_at IS NULL RETURNING token_id, token_hash",
                     )
                     .bind(at.unix_timestamp())
                     .bind(parent)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *tx)
                     .await
-                    .map_err(db)?
-                    .iter()
+                    .map_err(db)?;
+                    if !rows.is_empty() {
+                        notify(&mut tx, Notice::TokensRevoked).await?;
+                    }
+                    tx.commit().await.map_err(db)?;
+                    rows.iter()
                     .map(|r| -> Result<(TokenId, TokenHash)> {
                         let hash: String = r.try_get("token_hash").map_err(db)?;
                         Ok((

@@ -180,6 +180,8 @@ impl Application {
 
         let core = self.state.core.clone();
         let jobs = tokio::spawn(background_jobs(core.clone()));
+        // Other nodes' changes as they commit (PostgreSQL); nothing to follow on SQLite.
+        let follower = tokio::spawn(core.clone().follow_changes());
         let grace = self.grace;
         let stopper = {
             let (h1, h2) = (handle.clone(), http_handle.clone());
@@ -201,6 +203,7 @@ impl Application {
         };
         let (served, ()) = tokio::join!(serve_all, stopper);
         jobs.abort();
+        follower.abort();
         // Buffered activity (session last-seen times) is written before exit.
         if let Err(e) = core.flush_final().await {
             tracing::error!(error = %e, "final flush failed");
@@ -211,8 +214,13 @@ impl Application {
     }
 }
 
+/// While the change feed is live, the invalidation and revocation poll (its fallback)
+/// runs at one tick in this many.
+const POLL_TICKS_WITH_FEED: u64 = 3;
+
 /// Periodic work: flush buffered writes, watch the store, pick up rotated signing keys,
-/// revocations and other nodes' cache invalidations, sweep expired sessions and tokens.
+/// revocations and other nodes' cache invalidations (every 5 s, or every 15 s while the
+/// change feed delivers them at once), sweep expired sessions and tokens.
 async fn background_jobs(core: Arc<Core>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut n: u64 = 0;
@@ -226,11 +234,14 @@ async fn background_jobs(core: Arc<Core>) {
             if let Err(e) = core.refresh_signing_keys().await {
                 tracing::error!(error = %e, "reloading token signing keys failed");
             }
-            if let Err(e) = core.refresh_revocations().await {
-                tracing::warn!(error = %e, "reading token revocations failed");
-            }
-            if let Err(e) = core.refresh_invalidations().await {
-                tracing::warn!(error = %e, "reading cache invalidations failed");
+            let feed_live = core.feed_state() == gatehouse_core::service::FeedState::Connected;
+            if !feed_live || n.is_multiple_of(POLL_TICKS_WITH_FEED) {
+                if let Err(e) = core.refresh_revocations().await {
+                    tracing::warn!(error = %e, "reading token revocations failed");
+                }
+                if let Err(e) = core.refresh_invalidations().await {
+                    tracing::warn!(error = %e, "reading cache invalidations failed");
+                }
             }
             if n.is_multiple_of(12)
                 && let Err(e) = core.sweep().await

@@ -64,10 +64,18 @@ impl Core {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .due(since.unix_timestamp(), rows);
+        self.apply_invalidations(due);
+        self.invalidations_polled
+            .store(now.unix_timestamp(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Drops from this node's caches what these invalidations name.
+    pub(super) fn apply_invalidations(&self, changes: impl IntoIterator<Item = Invalidation>) {
         let mut keys = HashSet::new();
         let mut users = HashSet::new();
         let mut sessions = Vec::new();
-        for change in due {
+        for change in changes {
             match change {
                 Invalidation::ApiKey(id) => {
                     keys.insert(id);
@@ -82,9 +90,6 @@ impl Core {
             self.sessions.remove(hash);
         }
         self.forget(&keys, &users);
-        self.invalidations_polled
-            .store(now.unix_timestamp(), Ordering::Relaxed);
-        Ok(())
     }
 
     /// Drops from this node's caches these API keys and everything cached for these

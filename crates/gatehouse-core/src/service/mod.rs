@@ -4,6 +4,7 @@
 mod accounts;
 mod api_keys;
 mod auth;
+mod change_feed;
 mod invalidations;
 mod master_keys;
 mod mfa;
@@ -24,6 +25,7 @@ mod webauthn;
 pub use accounts::{BootstrapOutcome, NewAccount};
 pub use api_keys::{NewApiKey, UseContext};
 pub use auth::LoginAttempt;
+pub use change_feed::FeedState;
 pub use master_keys::RewrapReport;
 pub use mfa::{
     LoginStep, MfaChallenge, MfaLoginAttempt, MfaStatus, Proof, SecondFactor, TotpConfirmed,
@@ -221,6 +223,8 @@ pub struct Core {
     invalidations_polled: std::sync::atomic::AtomicI64,
     /// Invalidations in the poll window, and how often each was applied.
     invalidations_applied: std::sync::Mutex<invalidations::Applied>,
+    /// The change feed's state.
+    feed: change_feed::FeedHealth,
 }
 
 impl Core {
@@ -259,6 +263,7 @@ impl Core {
             token_owners: OwnerCache::default(),
             invalidations_polled: std::sync::atomic::AtomicI64::new(i64::MIN),
             invalidations_applied: Default::default(),
+            feed: Default::default(),
             settings,
         })
     }

@@ -113,6 +113,11 @@ impl Core {
             .clone()
     }
 
+    /// Whether a signing key is loaded (tokens can be issued), for `/readyz`.
+    pub fn can_sign_tokens(&self) -> bool {
+        self.token_keys().signer().is_some()
+    }
+
     /// The public keys that verify tokens, for `/.well-known/jwks.json`.
     pub fn jwks(&self) -> Vec<Jwk> {
         self.token_keys().jwks()

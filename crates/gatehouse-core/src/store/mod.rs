@@ -25,7 +25,9 @@ mod tokens;
 pub use accounts::AccountStore;
 pub use api_keys::{ApiKeyStore, OrgKeyDeleted, OrgKeyFilter, OrgKeyRecord};
 pub use audit::{AuditFilter, AuditStore};
-pub use invalidations::{Invalidation, InvalidationStore, Published};
+pub use invalidations::{
+    ChangeFeed, FeedEvent, Invalidation, InvalidationStore, Notice, Published,
+};
 pub use mfa::MfaStore;
 pub use orgs::{MemberChange, MemberFilter, MemberRecord, OrgStore};
 pub use scim::{RoleMapping, ScimStore};

@@ -110,6 +110,13 @@ pub enum AdminCommand {
         #[arg(long, value_name = "KEY_ID")]
         retire: Option<String>,
     },
+    /// Write an online backup of the SQLite store to a new file (mode 0600) and check
+    /// it; the server may keep running. For PostgreSQL it points to `pg_dump`.
+    Backup {
+        /// The file to create (it must not exist).
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Show the newest audit records.
     Audit {
         /// How many.
@@ -197,6 +204,9 @@ pub async fn run(
     let config = Config::load(config_file, &store_args.overrides())?;
     check_store_exists(&config, store_args.create)?;
     let json_out = output.is_json();
+    if let AdminCommand::Backup { output } = cmd {
+        return crate::cli::admin_backup::run(&config, output, json_out).await;
+    }
     crate::data_dir::restrict_umask();
     // The same checks as the server's: admin commands read and write the same files.
     let store = crate::data_dir::open_store(&config).await?;
@@ -353,6 +363,8 @@ async fn dispatch(
             rewrap_only,
             retire,
         } => rotate_master_key(core, key_file, *rewrap_only, retire.as_deref(), json_out).await?,
+        // Handled in `run`, before a core (and its caches) is built for nothing.
+        AdminCommand::Backup { .. } => bail!("a backup runs without opening the core"),
         AdminCommand::Audit { limit } => {
             let events = core.recent_audit(None, *limit).await.map_err(describe)?;
             if json_out {

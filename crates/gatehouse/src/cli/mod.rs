@@ -6,6 +6,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod admin;
+pub mod admin_backup;
 pub mod admin_org;
 pub mod out;
 pub mod output;
