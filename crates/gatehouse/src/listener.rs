@@ -22,6 +22,12 @@ use tower::Layer;
 /// How often, at most, a refused connection is logged.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Concurrent HTTP/2 streams per connection (the connection cap counts connections).
+const H2_MAX_STREAMS: u32 = 100;
+/// Streams reset by the client before they are served, per connection, before hyper
+/// closes it (CVE-2023-44487, "rapid reset").
+const H2_MAX_PENDING_RESETS: usize = 20;
+
 /// The timeouts and limits of both listeners.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionSettings {
@@ -55,6 +61,19 @@ impl ConnectionSettings {
             // header count stays at its default (100, see `limits`): any explicit value
             // moves the parser's header array to the heap, one allocation per request.
             .max_buf_size(limits::TRANSPORT_MAX_BUF_BYTES);
+        // HTTP/2 (ALPN `h2`) under the same bounds: the header block within the
+        // transport buffer (the web layer's 431 check sits below it, as for HTTP/1), a
+        // hundred streams per connection, the rapid-reset guard, and pings that close a
+        // connection whose peer went silent. The first-request timeout above covers a
+        // connection that never sends a request, whatever its protocol.
+        server
+            .http_builder()
+            .http2()
+            .max_header_list_size(limits::TRANSPORT_MAX_BUF_BYTES as u32)
+            .max_concurrent_streams(H2_MAX_STREAMS)
+            .max_pending_accept_reset_streams(Some(H2_MAX_PENDING_RESETS))
+            .keep_alive_interval(Some(self.header_read_timeout.max(Duration::from_secs(10))))
+            .keep_alive_timeout(self.header_read_timeout.max(Duration::from_secs(10)));
         server
     }
 }

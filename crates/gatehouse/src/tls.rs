@@ -49,20 +49,44 @@ pub fn load_or_generate(
     let fingerprint = fingerprint(leaf.as_ref());
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .with_context(|| format!("reading private key {}", key_path.display()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(preferring_aes128(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ));
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("TLS versions")?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .context("the certificate and key do not form a usable pair")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first for clients that offer it, HTTP/1.1 for the rest.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // The server's order decides: AES-128-GCM with SHA-256 first (SHA-384's suites take
+    // a slower path on common CPUs, a tenth of a handshake's time here).
+    config.ignore_client_order = true;
     Ok(TlsMaterial {
         config: Arc::new(config),
         fingerprint,
         cert_path,
         generated,
     })
+}
+
+/// The provider's suites, AES-128-GCM/SHA-256 ones first, then the rest in its order
+/// (AES-256-GCM and ChaCha20-Poly1305 stay offered).
+fn preferring_aes128(
+    mut provider: rustls::crypto::CryptoProvider,
+) -> rustls::crypto::CryptoProvider {
+    use rustls::CipherSuite as S;
+    let first = |s: &rustls::SupportedCipherSuite| {
+        !matches!(
+            s.suite(),
+            S::TLS13_AES_128_GCM_SHA256
+                | S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        )
+    };
+    provider.cipher_suites.sort_by_key(first);
+    provider
 }
 
 /// `SHA256:` and the lowercase hex SHA-256 of a DER certificate.

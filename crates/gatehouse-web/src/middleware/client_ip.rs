@@ -53,6 +53,17 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
     let ip = resolve(&state.web.trusted_proxies, peer, xff);
+    // HTTP/2 carries the host in `:authority`, which hyper puts in the URI; the
+    // same-origin checks and redirects read `Host`, so it is filled in from there.
+    if req.version() == axum::http::Version::HTTP_2
+        && !req.headers().contains_key(axum::http::header::HOST)
+        && let Some(host) = req
+            .uri()
+            .authority()
+            .and_then(|a| axum::http::HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(axum::http::header::HOST, host);
+    }
     req.extensions_mut().insert(ClientIp(ip));
     // Every audit record the request writes carries its address and user agent.
     let origin = gatehouse_core::audit::Origin {

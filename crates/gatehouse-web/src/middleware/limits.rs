@@ -83,6 +83,8 @@ pub async fn request_limits(State(state): State<AppState>, req: Request, next: N
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let (parts, body) = req.into_parts();
+    // `Connection` exists in HTTP/1 only (an HTTP/2 stream is reset instead).
+    let http1 = parts.version <= axum::http::Version::HTTP_11;
     // Only a request that has a body pays for a timer.
     let deadline = state
         .web
@@ -101,10 +103,12 @@ pub async fn request_limits(State(state): State<AppState>, req: Request, next: N
         Some(err) => err.into_response(),
         None => next.run(Request::from_parts(parts, Body::new(body))).await,
     };
-    if matches!(
-        res.status(),
-        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
-    ) {
+    if http1
+        && matches!(
+            res.status(),
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+        )
+    {
         // The rest of an oversize body is not worth reading once drained up to the bound.
         res.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

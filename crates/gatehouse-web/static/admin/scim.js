@@ -49,7 +49,7 @@
       return;
     }
     // The status is refreshed underneath while the key shows (mappings being edited stay).
-    refreshOutside(null);
+    const refreshed = refreshOutside(null);
     const shown = G.revealSecret({
       title: `Your new ${res.data.type_label}`,
       label: res.data.type_label,
@@ -59,6 +59,8 @@
     });
     G.toast(replace ? "SCIM Key regenerated: the old one stopped working at once" : "SCIM Key created");
     await shown;
+    // The refresh may replace the button; the focus goes to the one that stays.
+    await refreshed;
     el("scim-key-regenerate")?.focus();
   }
 
