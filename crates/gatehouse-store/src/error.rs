@@ -1,5 +1,7 @@
 //! The store's error, and its one mapping into the domain error.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use gatehouse_core::Error as CoreError;
 
 /// What can go wrong below the storage trait.
@@ -93,5 +95,27 @@ impl From<StoreError> for CoreError {
 
 /// Converts any sqlx error straight into the domain error.
 pub(crate) fn db(e: sqlx::Error) -> CoreError {
-    StoreError::Sqlx(e).into()
+    let err: CoreError = StoreError::Sqlx(e).into();
+    let counter = match err {
+        CoreError::Conflict(_) => &FAILURES[0],
+        CoreError::Unavailable { .. } => &FAILURES[1],
+        _ => &FAILURES[2],
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    err
+}
+
+/// Failed operations since the start: conflicts, store unavailable, other.
+static FAILURES: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// `stats` with the failure counts filled in.
+pub(crate) fn with_counts(
+    stats: gatehouse_core::store::PoolStats,
+) -> gatehouse_core::store::PoolStats {
+    gatehouse_core::store::PoolStats {
+        conflicts: FAILURES[0].load(Ordering::Relaxed),
+        unavailable: FAILURES[1].load(Ordering::Relaxed),
+        failed: FAILURES[2].load(Ordering::Relaxed),
+        ..stats
+    }
 }

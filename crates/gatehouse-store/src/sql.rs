@@ -41,6 +41,15 @@ macro_rules! impl_store {
                     .map_err(crate::error::db)?;
                 Ok(())
             }
+
+            fn pool_stats(&self) -> gatehouse_core::store::PoolStats {
+                crate::error::with_counts(gatehouse_core::store::PoolStats {
+                    connections: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max_connections: self.pool.options().get_max_connections(),
+                    ..Default::default()
+                })
+            }
         }
 
         /// Writes an invalidation inside the transaction of the change it reports.

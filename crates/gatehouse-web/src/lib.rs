@@ -8,8 +8,9 @@
 //! - `context.rs`: the request id, readable wherever the request's future runs.
 //! - `extract/`: the JSON body extractor, the authenticated [`extract::Caller`] and the
 //!   page a list asks for.
-//! - `middleware/`: request ids and access log, client address, security headers,
-//!   request limits, and the layer that gives every error answer our JSON format.
+//! - `middleware/`: the edge layer every request passes (client address, request id,
+//!   access log, request limits, our JSON for every error, security headers).
+//! - `observe.rs`: request and authentication metrics (off unless the exporter is on).
 //! - `api/`: the JSON API, one router per area beside its handlers. `ui/`:
 //!   server-rendered pages and static assets.
 //! - `scim/`: the SCIM 2.0 service provider at `/scim/v2`, with its own router, error
@@ -22,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub use gatehouse_core::ip_net;
 pub mod middleware;
+pub mod observe;
 pub mod plain;
 pub mod qr;
 pub mod scim;
@@ -49,19 +51,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(ui::not_found)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::limits::request_limits,
-        ))
-        .layer(axum::middleware::from_fn(
-            middleware::headers::security_headers,
-        ))
-        .layer(axum::middleware::from_fn(
-            middleware::request_id::request_id,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::client_ip::client_ip,
-        ))
+        .layer(middleware::edge::EdgeLayer::new(state.clone()))
         .with_state(state)
 }

@@ -18,7 +18,6 @@ use tower::ServiceExt;
 
 use crate::error::ApiError;
 use crate::ip_net::is_trusted;
-use crate::middleware::request_id::request_id;
 use crate::state::{AppState, WebSettings};
 
 /// The local address of a plain-HTTP connection (put into each request's extensions by
@@ -40,14 +39,7 @@ pub fn plain_router(state: AppState, full: Router) -> Router {
             app: state.clone(),
             full,
         })
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            crate::middleware::limits::request_limits,
-        ))
-        .layer(axum::middleware::from_fn(
-            crate::middleware::headers::security_headers,
-        ))
-        .layer(axum::middleware::from_fn(request_id))
+        .layer(crate::middleware::edge::EdgeLayer::plain(state))
 }
 
 async fn gate(State(s): State<PlainState>, req: Request) -> Response {

@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod data_dir;
 pub mod listener;
+pub mod metrics;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

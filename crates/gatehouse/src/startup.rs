@@ -25,6 +25,7 @@ use crate::tls::{self, TlsMaterial};
 pub struct Application {
     https: TcpListener,
     http: Option<TcpListener>,
+    metrics: Option<TcpListener>,
     state: AppState,
     tls: TlsMaterial,
     bootstrap: Option<SecretString>,
@@ -46,6 +47,10 @@ impl Application {
             .with_context(|| format!("binding {}", config.server.listen))?;
         let http = config
             .http_listen_addr()?
+            .map(|a| TcpListener::bind(a).with_context(|| format!("binding {a}")))
+            .transpose()?;
+        let metrics = config
+            .metrics_listen_addr()?
             .map(|a| TcpListener::bind(a).with_context(|| format!("binding {a}")))
             .transpose()?;
         // SECURITY: the data folder is checked and made private before anything in it
@@ -97,6 +102,7 @@ impl Application {
         Ok(Application {
             https,
             http,
+            metrics,
             state,
             tls,
             bootstrap,
@@ -120,6 +126,11 @@ impl Application {
     /// The bound plain-HTTP address, if any.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound metrics address, if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The certificate fingerprint.
@@ -179,6 +190,18 @@ impl Application {
         let http = http.transpose()?;
 
         let core = self.state.core.clone();
+        let metrics = match self.metrics {
+            Some(listener) => {
+                let handle = crate::metrics::install()?;
+                let core = core.clone();
+                Some(tokio::spawn(async move {
+                    if let Err(e) = crate::metrics::serve(listener, handle, core).await {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                }))
+            }
+            None => None,
+        };
         let jobs = tokio::spawn(background_jobs(core.clone()));
         // Other nodes' changes as they commit (PostgreSQL); nothing to follow on SQLite.
         let follower = tokio::spawn(core.clone().follow_changes());
@@ -204,6 +227,9 @@ impl Application {
         let (served, ()) = tokio::join!(serve_all, stopper);
         jobs.abort();
         follower.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         // Buffered activity (session last-seen times) is written before exit.
         if let Err(e) = core.flush_final().await {
             tracing::error!(error = %e, "final flush failed");

@@ -1,4 +1,7 @@
 //! Logging: JSON lines (or pretty text) on stderr, filtered by configuration or RUST_LOG.
+//! The access log (one line per request, target `gatehouse::access`) has a writer thread
+//! of its own (`gatehouse_web::middleware::access_log`), started here when that target
+//! is enabled at `info`.
 //! SECURITY: nothing in Gatehouse logs headers, bodies, query strings or secrets.
 
 use tracing_subscriber::EnvFilter;
@@ -10,7 +13,8 @@ pub fn init(format: &str, level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if format == "pretty" {
+    let pretty = format == "pretty";
+    let installed = if pretty {
         builder.try_init()
     } else {
         builder
@@ -20,4 +24,11 @@ pub fn init(format: &str, level: &str) {
             .with_span_list(false)
             .try_init()
     };
+    if installed.is_ok() && tracing::enabled!(target: "gatehouse::access", tracing::Level::INFO) {
+        use gatehouse_web::middleware::access_log::{Format, install};
+        let format = if pretty { Format::Pretty } else { Format::Json };
+        if let Err(e) = install(format) {
+            tracing::error!(error = %e, "the access log cannot start; requests are not logged");
+        }
+    }
 }

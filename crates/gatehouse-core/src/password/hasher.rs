@@ -2,7 +2,7 @@
 //! flood of sign-ins queues here instead of starving the async workers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -32,6 +32,21 @@ impl Default for HashParams {
     }
 }
 
+/// The password-hash pool's state, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashPoolStats {
+    /// Hashes running now.
+    pub running: usize,
+    /// Hashes that may run at once.
+    pub concurrency: usize,
+    /// Callers waiting for a place.
+    pub queued: usize,
+    /// Callers that may wait before the next is refused.
+    pub max_queue: usize,
+    /// Callers refused (503) since the start.
+    pub rejected: u64,
+}
+
 /// Hashes and verifies passwords with bounded concurrency.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -41,6 +56,10 @@ pub struct PasswordHasher {
     /// How many callers may wait for a permit before we shed load with 503.
     max_queue: usize,
     queued: Arc<AtomicUsize>,
+    /// Callers refused with 503 because the queue was full, since the start.
+    rejected: Arc<AtomicU64>,
+    /// Hashes waited for or running now; their limit.
+    concurrency: usize,
     /// A real hash of a random password, verified for unknown users so that their
     /// response costs the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -59,8 +78,25 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             max_queue,
             queued: Arc::new(AtomicUsize::new(0)),
+            rejected: Arc::new(AtomicU64::new(0)),
+            concurrency: concurrency.max(1),
             dummy_hash: dummy.into(),
         })
+    }
+
+    /// The pool's queue and load now, and its refusals since the start.
+    pub fn stats(&self) -> HashPoolStats {
+        let running = self
+            .concurrency
+            .saturating_sub(self.permits.available_permits());
+        HashPoolStats {
+            running,
+            concurrency: self.concurrency,
+            // A caller counts as queued from its arrival until it has a permit.
+            queued: self.queued.load(Ordering::Relaxed),
+            max_queue: self.max_queue,
+            rejected: self.rejected.load(Ordering::Relaxed),
+        }
     }
 
     /// Hashes a password into a PHC string that records its own parameters.
@@ -114,6 +150,7 @@ impl PasswordHasher {
         // abandoned sign-ins would fill the queue for good and every later one get 503.
         let place = QueuePlace::take(&self.queued);
         if place.ahead >= self.max_queue {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Unavailable { retry_after: 1 });
         }
         let permit = self.permits.clone().acquire_owned().await;

@@ -6,7 +6,7 @@
 mod hasher;
 mod rules;
 
-pub use hasher::{HashParams, PasswordHasher};
+pub use hasher::{HashParams, HashPoolStats, PasswordHasher};
 
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;

@@ -278,6 +278,16 @@ impl Core {
         self.clock.as_ref()
     }
 
+    /// The password-hash pool's queue, load and refusals (for the metrics).
+    pub fn hash_pool_stats(&self) -> crate::password::HashPoolStats {
+        self.hasher.stats()
+    }
+
+    /// The store's connection pool and failed operations (for the metrics).
+    pub fn store_stats(&self) -> crate::store::PoolStats {
+        self.store.pool_stats()
+    }
+
     /// Pings the store and records the result; `/readyz` and the fail-closed check use it.
     pub async fn check_store(&self) -> bool {
         let up = self.store.ping().await.is_ok();

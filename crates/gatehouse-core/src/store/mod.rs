@@ -64,4 +64,25 @@ pub trait Store:
 {
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;
+
+    /// The connection pool's use and the operations that failed, for the metrics.
+    fn pool_stats(&self) -> PoolStats;
+}
+
+/// How the store's connections are used, and how many of its operations failed since
+/// the start (by what the failure became: a conflict, the store unavailable, other).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open.
+    pub connections: u32,
+    /// Of those, not in use.
+    pub idle: u32,
+    /// The pool's limit.
+    pub max_connections: u32,
+    /// Operations refused by a uniqueness constraint.
+    pub conflicts: u64,
+    /// Operations that found the store unreachable.
+    pub unavailable: u64,
+    /// Other failed operations.
+    pub failed: u64,
 }

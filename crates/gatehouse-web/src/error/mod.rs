@@ -234,7 +234,7 @@ impl IntoResponse for ApiError {
         let (status, code, message) = self.parts();
         if let ApiError::Core(CoreError::Internal(cause)) = &self {
             // SECURITY: the cause is logged with the request id and never sent.
-            tracing::error!(%cause, "internal error");
+            tracing::error!(%cause, request_id = %current_request_id(), "internal error");
         }
         let field = match &self {
             ApiError::Core(CoreError::Invalid { field, .. }) => Some(*field),

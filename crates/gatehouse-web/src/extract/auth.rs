@@ -154,6 +154,26 @@ pub fn presented(headers: &HeaderMap) -> Result<Presented<'_>, ApiError> {
     }
 }
 
+/// What a request presented, for the metrics: `api_key` (Basic), `bearer`, `session`
+/// (the cookie), `none`, or `other` (another scheme, or more than one credential).
+fn method_label(headers: &HeaderMap) -> &'static str {
+    match presented(headers) {
+        Ok(Presented::Nothing) => "none",
+        Ok(Presented::Cookie(_)) => "session",
+        Ok(Presented::Authorization(v)) => {
+            let scheme = v.split_once(' ').map_or(v, |(s, _)| s);
+            if scheme.eq_ignore_ascii_case("basic") {
+                "api_key"
+            } else if scheme.eq_ignore_ascii_case("bearer") {
+                "bearer"
+            } else {
+                "other"
+            }
+        }
+        Err(_) => "other",
+    }
+}
+
 /// The value of the `cloud.sso` cookie, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     cookie_named(headers, SESSION_COOKIE)
@@ -202,7 +222,14 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = Self::authenticate(parts, state).await?;
+        let result = Self::authenticate(parts, state).await;
+        if crate::observe::enabled() {
+            crate::observe::auth(
+                method_label(&parts.headers),
+                result.as_ref().map_or_else(ApiError::code, |_| "accepted"),
+            );
+        }
+        let caller = result?;
         // Every audit record this request writes names who acted and with which key.
         gatehouse_core::audit::note_actor(&caller.actor);
         Ok(caller)

@@ -3,12 +3,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{ConnectInfo, Request};
 
 use crate::ip_net::{IpNet, is_trusted};
-use crate::state::AppState;
 
 /// The client's address as far as we can trust it (`None` in in-process tests).
 #[derive(Debug, Clone, Copy)]
@@ -42,8 +39,9 @@ pub fn resolve(
     Some(client)
 }
 
-/// Puts a [`ClientIp`] into the request's extensions.
-pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Puts a [`ClientIp`] into the request's extensions (and, for HTTP/2, a `Host` from
+/// `:authority`), and returns the origin every audit record of the request carries.
+pub fn prepare(proxies: &[IpNet], req: &mut Request) -> gatehouse_core::audit::Origin {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -52,7 +50,7 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
         .headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
-    let ip = resolve(&state.web.trusted_proxies, peer, xff);
+    let ip = resolve(proxies, peer, xff);
     // HTTP/2 carries the host in `:authority`, which hyper puts in the URI; the
     // same-origin checks and redirects read `Host`, so it is filled in from there.
     if req.version() == axum::http::Version::HTTP_2
@@ -65,8 +63,7 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
         req.headers_mut().insert(axum::http::header::HOST, host);
     }
     req.extensions_mut().insert(ClientIp(ip));
-    // Every audit record the request writes carries its address and user agent.
-    let origin = gatehouse_core::audit::Origin {
+    gatehouse_core::audit::Origin {
         ip,
         user_agent: req
             .headers()
@@ -74,8 +71,7 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
             .and_then(|v| v.to_str().ok())
             .map(|u| u.chars().take(256).collect()),
         ..Default::default()
-    };
-    gatehouse_core::audit::with_origin(origin, next.run(req)).await
+    }
 }
 
 #[cfg(test)]

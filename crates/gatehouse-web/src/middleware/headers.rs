@@ -1,8 +1,6 @@
 //! Security headers on every response (SECURITY.md "Transport and headers").
 
-use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 /// The policy for HTML pages: our own scripts and styles only, never framed. Images may
@@ -11,18 +9,17 @@ use axum::response::Response;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Makes every error answer ours ([`super::json_errors`]), then adds HSTS, nosniff, a
-/// referrer policy, a CSP on HTML, and `no-store` on API answers.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let api = req.uri().path().starts_with("/api/");
-    // Whatever answered inside, an error answer is our JSON before the headers go on.
-    let mut res = super::json_errors::ensure_ours(next.run(req).await).await;
+/// Adds HSTS, nosniff, a referrer policy, framing denial, a CSP on HTML, and `no-store`
+/// on API answers and pages (`api`: the request's path is under `/api/`). Called by
+/// the edge middleware on every answer, after [`super::json_errors::ensure_ours`].
+pub fn apply(res: &mut Response, api: bool) {
     let is_html = res
         .headers()
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let h = res.headers_mut();
+    // Room for all of them at once: the map grows once, not per insert.
+    h.reserve(7);
     h.insert(
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=63072000; includeSubDomains"),
@@ -47,7 +44,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         // Answers about credentials are private: no shared or browser caching.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    res
 }
 
 #[cfg(test)]

@@ -20,10 +20,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http_body::{Frame, SizeHint};
 
 use crate::error::ApiError;
@@ -56,8 +55,44 @@ fn body_limit(path: &str) -> usize {
     }
 }
 
+/// What the limits make of a request: run it (its body, if any, wrapped to time out and
+/// to drain on drop), or answer it at once; either way, what [`BodyPolicy::finish`]
+/// does to the answer.
+pub enum Admission {
+    /// Pass the request on.
+    Run(Request, BodyPolicy),
+    /// Answer this error instead (made into a response inside the request's scope, so
+    /// that it carries the request id).
+    Refuse(ApiError, BodyPolicy),
+}
+
+/// What the answer to a request with a body needs (nothing for one without).
+#[derive(Default)]
+pub struct BodyPolicy {
+    /// An HTTP/1 request whose 413 or 408 answer then closes the connection.
+    close_on_refusal: bool,
+}
+
+impl BodyPolicy {
+    /// Applies the policy to the answer.
+    pub fn finish(self, mut res: Response) -> Response {
+        if self.close_on_refusal
+            && matches!(
+                res.status(),
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+            )
+        {
+            // The rest of an oversize body is not worth reading once drained up to the
+            // bound.
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        res
+    }
+}
+
 /// Applies the limits, and makes every body drain on drop.
-pub async fn request_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub fn admit(state: &AppState, req: Request) -> Admission {
     let refusal = if target_len(req.uri()) > MAX_URI_BYTES {
         Some(ApiError::UriTooLong)
     } else if req.headers().len() > MAX_HEADER_COUNT
@@ -76,7 +111,7 @@ pub async fn request_limits(State(state): State<AppState>, req: Request, next: N
     // A request without a body (most of them) has nothing to time out or drain: it
     // passes without a wrapper, so the hot path pays no allocation here.
     if refusal.is_none() && req.body().is_end_stream() {
-        return next.run(req).await;
+        return Admission::Run(req, BodyPolicy::default());
     }
     let expect_continue = req
         .headers()
@@ -96,24 +131,17 @@ pub async fn request_limits(State(state): State<AppState>, req: Request, next: N
         expect_continue,
         polled: false,
         deadline,
+        http2: !http1,
     };
-    let mut res = match refusal {
+    let policy = BodyPolicy {
+        close_on_refusal: http1,
+    };
+    match refusal {
         // The body drops here and drains (unless the client waits for 100-continue,
         // which it now never gets, and so sends nothing).
-        Some(err) => err.into_response(),
-        None => next.run(Request::from_parts(parts, Body::new(body))).await,
-    };
-    if http1
-        && matches!(
-            res.status(),
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
-        )
-    {
-        // The rest of an oversize body is not worth reading once drained up to the bound.
-        res.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        Some(error) => Admission::Refuse(error, policy),
+        None => Admission::Run(Request::from_parts(parts, Body::new(body)), policy),
     }
-    res
 }
 
 /// The request target's length as it was on the request line.
@@ -148,6 +176,8 @@ struct LingeringBody {
     polled: bool,
     /// When the body must have arrived.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// An HTTP/2 stream: its body is always drained (see `Drop`).
+    http2: bool,
 }
 
 /// The error a body read fails with once its deadline passes.
@@ -210,7 +240,14 @@ impl Drop for LingeringBody {
         let Some(body) = self.inner.take() else {
             return;
         };
-        if body.is_end_stream() || (self.expect_continue && !self.polled) {
+        if body.is_end_stream() {
+            return;
+        }
+        // A client waiting for `100 Continue` that never came sends nothing more, so
+        // there is nothing to drain. Except over HTTP/2: dropping the body there resets
+        // the stream (clients such as curl 7.88 then show no answer at all, not our
+        // 413), so it is drained like any other.
+        if self.expect_continue && !self.polled && !self.http2 {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {

@@ -103,7 +103,7 @@ fn core_parts(e: &CoreError) -> (StatusCode, Option<&'static str>, String) {
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         if let ScimError::Core(CoreError::Internal(cause)) = &self {
-            tracing::error!(%cause, "internal error");
+            tracing::error!(%cause, request_id = %current_request_id(), "internal error");
         }
         let (status, scim_type, detail) = self.parts();
         let mut body = json!({

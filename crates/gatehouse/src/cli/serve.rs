@@ -63,6 +63,9 @@ pub async fn run(config_file: Option<&std::path::Path>, args: &ServeArgs) -> any
             "Plain HTTP listener (never authenticates): http://{http}"
         )?;
     }
+    if let Some(m) = app.metrics_addr() {
+        writeln!(out, "Prometheus metrics: http://{m}/metrics")?;
+    }
     if let Some(pw) = app.bootstrap_password() {
         writeln!(
             out,

@@ -126,6 +126,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
         self.http_listen_addr()?;
+        self.metrics_listen_addr()?;
         self.trusted_proxies()?;
         self.connection_tests()?;
         gatehouse_store::Backend::of_url(&self.database_url())
@@ -214,6 +215,23 @@ impl Config {
                 self.server.http_listen
             )
         })
+    }
+
+    /// The metrics address, if enabled.
+    pub fn metrics_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        if self.server.metrics_listen.is_empty() {
+            return Ok(None);
+        }
+        self.server
+            .metrics_listen
+            .parse()
+            .map(Some)
+            .with_context(|| {
+                format!(
+                    "server.metrics_listen {:?} is not an address:port",
+                    self.server.metrics_listen
+                )
+            })
     }
 
     /// The connection test's limits.

@@ -12,6 +12,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// Optional plain-HTTP listener that never authenticates ("" = off).
     pub http_listen: String,
+    /// Optional plain-HTTP listener serving Prometheus metrics at `/metrics` ("" = off).
+    pub metrics_listen: String,
     /// Folder for the SQLite database and the generated certificate.
     pub data_dir: PathBuf,
     /// PEM certificate chain; empty means `<data_dir>/tls/cert.pem`, generated if missing.
@@ -45,6 +47,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8443".into(),
             http_listen: String::new(),
+            metrics_listen: String::new(),
             data_dir: PathBuf::from("./gatehouse-data"),
             tls_cert: String::new(),
             tls_key: String::new(),

@@ -260,7 +260,7 @@ async fn next_chunk(mut c: Cursor) -> Option<(std::io::Result<Bytes>, Cursor)> {
     let page = match read {
         Ok(p) => p,
         Err(e) => {
-            tracing::error!(error = %e, "audit export stopped");
+            tracing::error!(error = %e, request_id = %crate::context::current_request_id(), "audit export stopped");
             c.done = true;
             return Some((Err(std::io::Error::other("audit export stopped")), c));
         }
