@@ -5,7 +5,9 @@
 //! A request puts a fixed-size [`AccessRecord`] (no allocation: the path is copied into
 //! an inline buffer) into a bounded channel and goes on; one thread formats the records
 //! in batches and writes each batch to stderr under one lock, so a busy server makes one
-//! `write` for many lines and no worker ever waits for the terminal or the pipe. When
+//! `write` for many lines and no worker ever waits for the terminal or the pipe. The
+//! thread polls the channel every 10 ms when it is empty, so that no request pays for
+//! waking it. When
 //! the channel is full (the log cannot keep up), records are counted and dropped rather
 //! than slowing requests, and the next batch begins with a warning line saying how many.
 //!
@@ -19,7 +21,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::SystemTime;
 
 use axum::http::Method;
@@ -32,6 +34,8 @@ const QUEUE: usize = 16 * 1024;
 const PATH_BYTES: usize = 120;
 /// A batch is written once it holds this many bytes, or when the queue is empty.
 const BATCH_BYTES: usize = 32 * 1024;
+/// How long the writer sleeps when the queue is empty: a line appears at most this late.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// One request, as logged.
 pub struct AccessRecord {
@@ -128,24 +132,44 @@ pub fn dropped() -> u64 {
 fn write_loop(rx: &Receiver<AccessRecord>, format: Format) {
     let mut buf: Vec<u8> = Vec::with_capacity(BATCH_BYTES + 1024);
     let mut reported = 0;
-    while let Ok(first) = rx.recv() {
-        buf.clear();
-        let dropped = DROPPED.load(Ordering::Relaxed);
-        if dropped > reported {
-            warn_dropped(&mut buf, format, dropped - reported);
-            reported = dropped;
-        }
-        write_record(&mut buf, format, &first);
-        while buf.len() < BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(r) => write_record(&mut buf, format, &r),
-                Err(_) => break,
+    loop {
+        // The writer polls rather than blocks: a sender wakes a *blocked* receiver with a
+        // system call, which at every request would cost more than the line itself.
+        match rx.try_recv() {
+            Ok(r) => {
+                if buf.is_empty() {
+                    let dropped = DROPPED.load(Ordering::Relaxed);
+                    if dropped > reported {
+                        warn_dropped(&mut buf, format, dropped - reported);
+                        reported = dropped;
+                    }
+                }
+                write_record(&mut buf, format, &r);
+                if buf.len() >= BATCH_BYTES {
+                    flush(&mut buf);
+                }
+            }
+            Err(TryRecvError::Empty) => {
+                flush(&mut buf);
+                std::thread::sleep(IDLE_POLL);
+            }
+            Err(TryRecvError::Disconnected) => {
+                flush(&mut buf);
+                return;
             }
         }
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(&buf);
-        let _ = err.flush();
     }
+}
+
+/// Writes a batch to stderr under one lock.
+fn flush(buf: &mut Vec<u8>) {
+    if buf.is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(buf);
+    let _ = err.flush();
+    buf.clear();
 }
 
 /// The time a log line shows: the machine's wall clock, as the tracing subscriber's lines
