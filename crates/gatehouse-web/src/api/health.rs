@@ -1,24 +1,31 @@
 //! Liveness and readiness.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 /// `GET /healthz`: the process answers. Public.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    security(()),
+    responses((status = 200, description = "The process answers", body = crate::api::openapi::StatusBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
@@ -27,6 +34,14 @@ pub async fn healthz() -> Response {
 /// learns of other nodes' changes (the change listener and the poll behind it). Ready
 /// means it can authenticate: a listener that is reconnecting leaves it ready (the poll
 /// carries on) and says so. Public: it names states, never addresses or secrets.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    security(()),
+    responses((status = 200, description = "Ready", body = Object), (status = 503, description = "Not ready: the store is unreachable (the error body) or the signing keys are missing (the readiness body)", body = Object, headers(("Retry-After" = u32, description = "Seconds to wait")))),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let core = &state.core;
     if !core.check_store().await {

@@ -1,21 +1,28 @@
 //! `GET /api/admin/org`: the caller's organisation, its edition and what the caller may
 //! do there.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use serde_json::json;
 
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/admin/org", get(show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show))
 }
 
 /// `GET /api/admin/org`. Requires: `org:members:read` or `org:keys:read`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/org",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "Your organisation", body = Object)),
+    extensions(("x-permissions" = json!(["org:members:read", "org:keys:read"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
