@@ -142,11 +142,12 @@ fn created(record: &ApiKeyRecord, secret: &gatehouse_core::api_key::ApiKeySecret
 /// `POST /api/api-keys`. Requires: `api_keys:write`, and every permission granted.
 #[utoipa::path(
     post,
+    operation_id = "api_keys_create",
     path = "/api/api-keys",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
     request_body = CreateKeyRequest,
-    responses((status = 201, description = "The new key, with its secret (shown this once)", body = CreatedKeyResponse)),
+    responses((status = 201, description = "The new key, with its secret (shown this once)", body = CreatedKeyResponse), (status = 409, description = "You already have a key with that name", body = crate::api::openapi::ErrorBody)),
     extensions(("x-permissions" = json!(["api_keys:write"])))
 )]
 pub async fn create(
@@ -173,6 +174,7 @@ pub async fn create(
 /// Requires: `api_keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "api_keys_list",
     path = "/api/api-keys",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -195,6 +197,7 @@ pub async fn list(
 /// `GET /api/api-keys/{id}`. Requires: `api_keys:read`; another user's key is 404.
 #[utoipa::path(
     get,
+    operation_id = "api_keys_show",
     path = "/api/api-keys/{id}",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -214,6 +217,7 @@ pub async fn show(
 /// `POST /api/api-keys/{id}/disable`. Requires: `api_keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "api_keys_disable",
     path = "/api/api-keys/{id}/disable",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -232,6 +236,7 @@ pub async fn disable(
 /// `POST /api/api-keys/{id}/enable`. Requires: `api_keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "api_keys_enable",
     path = "/api/api-keys/{id}/enable",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -264,12 +269,13 @@ async fn set_enabled(
 /// `POST /api/api-keys/{id}/duplicate`. Requires: `api_keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "api_keys_duplicate",
     path = "/api/api-keys/{id}/duplicate",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
     params(("id" = String, Path, description = "The object's id")),
     request_body = Option<DuplicateKeyRequest>,
-    responses((status = 201, description = "The copy, with its secret (shown this once)", body = CreatedKeyResponse)),
+    responses((status = 201, description = "The copy, with its secret (shown this once)", body = CreatedKeyResponse), (status = 409, description = "You already have a key with that name", body = crate::api::openapi::ErrorBody)),
     extensions(("x-permissions" = json!(["api_keys:write"])))
 )]
 pub async fn duplicate(
@@ -294,6 +300,7 @@ pub async fn duplicate(
 /// `DELETE /api/api-keys/{id}`. Requires: `api_keys:write`.
 #[utoipa::path(
     delete,
+    operation_id = "api_keys_delete",
     path = "/api/api-keys/{id}",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -318,6 +325,7 @@ pub async fn delete(
 /// by value and never says whether any existed.
 #[utoipa::path(
     post,
+    operation_id = "api_keys_revoke",
     path = "/api/api-keys/revoke",
     tag = "api-keys",
     security(()),
@@ -345,6 +353,7 @@ pub async fn revoke(
 /// Requires: `api_keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "api_keys_options",
     path = "/api/api-keys/options",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),

@@ -185,6 +185,7 @@ impl<'a> SessionResponse<'a> {
 /// the pending credential in its own cookie, for `POST /api/auth/login/mfa`.
 #[utoipa::path(
     post,
+    operation_id = "auth_login",
     path = "/api/auth/login",
     tag = "auth",
     security(()),
@@ -368,6 +369,7 @@ pub struct MfaLoginRequest {
 /// count against the account; the answer is a fresh `cloud.sso` session.
 #[utoipa::path(
     post,
+    operation_id = "auth_login_mfa",
     path = "/api/auth/login/mfa",
     tag = "auth",
     security(()),
@@ -479,6 +481,7 @@ pub struct ReauthRequest {
 /// Requires: a cookie session (and the CSRF rule).
 #[utoipa::path(
     post,
+    operation_id = "auth_reauthenticate",
     path = "/api/auth/reauthenticate",
     tag = "auth",
     security(("session" = [])),
@@ -556,6 +559,7 @@ fn yes() -> bool {
 /// other session and every token of the account ends too.
 #[utoipa::path(
     post,
+    operation_id = "auth_change_password",
     path = "/api/auth/password",
     tag = "auth",
     security(("session" = [])),
@@ -598,6 +602,7 @@ pub async fn change_password(
 /// `POST /api/auth/logout`. Requires: a cookie session (and the CSRF rule).
 #[utoipa::path(
     post,
+    operation_id = "auth_logout",
     path = "/api/auth/logout",
     tag = "auth",
     security(("session" = [])),
@@ -626,6 +631,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
 /// own cookie is cleared too.
 #[utoipa::path(
     post,
+    operation_id = "auth_logout_everywhere",
     path = "/api/auth/logout-everywhere",
     tag = "auth",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -652,6 +658,7 @@ pub async fn logout_everywhere(
 /// `GET /api/auth/session`. Requires: `account:read`.
 #[utoipa::path(
     get,
+    operation_id = "auth_session",
     path = "/api/auth/session",
     tag = "auth",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),

@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `GET /healthz`: the process answers. Public.
 #[utoipa::path(
     get,
+    operation_id = "health_healthz",
     path = "/healthz",
     tag = "health",
     security(()),
@@ -36,6 +37,7 @@ pub async fn healthz() -> Response {
 /// carries on) and says so. Public: it names states, never addresses or secrets.
 #[utoipa::path(
     get,
+    operation_id = "health_readyz",
     path = "/readyz",
     tag = "health",
     security(()),

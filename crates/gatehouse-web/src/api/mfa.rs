@@ -72,6 +72,7 @@ pub struct StatusResponse {
 /// used) and how many recovery codes are left. Requires: `account:read`.
 #[utoipa::path(
     get,
+    operation_id = "mfa_status",
     path = "/api/mfa",
     tag = "mfa",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -116,6 +117,7 @@ pub struct EnrolmentResponse {
 /// 10 minutes). Requires: a recently re-authenticated cookie session.
 #[utoipa::path(
     post,
+    operation_id = "mfa_start_totp",
     path = "/api/mfa/totp",
     tag = "mfa",
     security(("session" = [])),
@@ -178,6 +180,7 @@ pub struct ConfirmResponse {
 /// (new cookie) recording the second factor. Requires: a cookie session.
 #[utoipa::path(
     post,
+    operation_id = "mfa_confirm_totp",
     path = "/api/mfa/totp/confirm",
     tag = "mfa",
     security(("session" = [])),
@@ -223,6 +226,7 @@ pub async fn confirm_totp(
 /// re-authenticated cookie session.
 #[utoipa::path(
     delete,
+    operation_id = "mfa_remove_totp",
     path = "/api/mfa/totp/{id}",
     tag = "mfa",
     security(("session" = [])),
@@ -247,6 +251,7 @@ pub async fn remove_totp(
 /// Requires: a recently re-authenticated cookie session.
 #[utoipa::path(
     delete,
+    operation_id = "mfa_turn_off",
     path = "/api/mfa",
     tag = "mfa",
     security(("session" = [])),
@@ -263,6 +268,7 @@ pub async fn turn_off(State(state): State<AppState>, caller: Caller) -> ApiResul
 /// stops working). Requires: a recently re-authenticated cookie session.
 #[utoipa::path(
     post,
+    operation_id = "mfa_regenerate_codes",
     path = "/api/mfa/recovery-codes",
     tag = "mfa",
     security(("session" = [])),

@@ -136,6 +136,7 @@ pub fn publish(doc: utoipa::openapi::OpenApi) -> Value {
 /// `GET /api/openapi.json`: this document. Public.
 #[utoipa::path(
     get,
+    operation_id = "openapi_document",
     path = "/api/openapi.json",
     tag = "health",
     security(()),
@@ -432,8 +433,11 @@ mod document_tests {
         assert_eq!(schemes["session"]["in"], "cookie");
         assert_eq!(schemes["session"]["name"], "cloud.sso");
 
+        let mut ids = std::collections::BTreeSet::new();
         for (method, path, op) in operations(&doc) {
             let at = format!("{method} {path}");
+            let id = op["operationId"].as_str().expect("operationId").to_owned();
+            assert!(ids.insert(id), "{at}: operationId is not unique");
             let responses = op["responses"].as_object().expect("responses");
             assert!(
                 responses

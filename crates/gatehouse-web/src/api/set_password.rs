@@ -38,6 +38,7 @@ pub struct SetPasswordResponse {
 /// works once. An unknown, expired or used link answers 422 and changes nothing.
 #[utoipa::path(
     post,
+    operation_id = "set_password_set_password",
     path = "/api/auth/set-password",
     tag = "auth",
     security(()),

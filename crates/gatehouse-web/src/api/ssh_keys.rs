@@ -63,6 +63,7 @@ impl From<&SshKeyRecord> for SshKeyResponse {
 /// `POST /api/ssh-keys`. Requires: `ssh_keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "ssh_keys_add",
     path = "/api/ssh-keys",
     tag = "ssh-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -86,6 +87,7 @@ pub async fn add(
 /// Requires: `ssh_keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "ssh_keys_list",
     path = "/api/ssh-keys",
     tag = "ssh-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -109,6 +111,7 @@ pub async fn list(
 /// Requires: `ssh_keys:read`; another user's key is 404.
 #[utoipa::path(
     get,
+    operation_id = "ssh_keys_show",
     path = "/api/ssh-keys/{id}",
     tag = "ssh-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -128,6 +131,7 @@ pub async fn show(
 /// `DELETE /api/ssh-keys/{id}`. Requires: `ssh_keys:write`.
 #[utoipa::path(
     delete,
+    operation_id = "ssh_keys_delete",
     path = "/api/ssh-keys/{id}",
     tag = "ssh-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -167,6 +171,7 @@ pub struct AuthorizedKeys {
 /// answer per user: the per-account cap keeps it small.
 #[utoipa::path(
     get,
+    operation_id = "ssh_keys_authorized_keys",
     path = "/api/ssh/authorized-keys/{username}",
     tag = "ssh-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),

@@ -83,6 +83,7 @@ impl From<&SshPrivateKeyRecord> for SshPrivateKeyResponse {
 /// without a passphrase is 422 with `field: "passphrase"`, so a client can ask for one.
 #[utoipa::path(
     post,
+    operation_id = "ssh_private_keys_add",
     path = "/api/ssh-private-keys",
     tag = "ssh-private-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -114,6 +115,7 @@ pub async fn add(
 /// first. Requires: `ssh_private_keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "ssh_private_keys_list",
     path = "/api/ssh-private-keys",
     tag = "ssh-private-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -137,6 +139,7 @@ pub async fn list(
 /// account's key is 404.
 #[utoipa::path(
     get,
+    operation_id = "ssh_private_keys_show",
     path = "/api/ssh-private-keys/{id}",
     tag = "ssh-private-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -160,6 +163,7 @@ pub async fn show(
 /// account's key is 404.
 #[utoipa::path(
     delete,
+    operation_id = "ssh_private_keys_delete",
     path = "/api/ssh-private-keys/{id}",
     tag = "ssh-private-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -225,6 +229,7 @@ fn base64_field(field: &'static str, value: &str) -> Result<Vec<u8>, gatehouse_c
 /// SSH authentication request naming this key (422 otherwise).
 #[utoipa::path(
     post,
+    operation_id = "ssh_private_keys_sign",
     path = "/api/ssh-private-keys/{id}/sign",
     tag = "ssh-private-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -329,6 +334,7 @@ struct HostKeyProblem<'a> {
 /// it as `trust_host_key`) or `host_key_mismatch` (the pinned key changed).
 #[utoipa::path(
     post,
+    operation_id = "ssh_private_keys_test",
     path = "/api/ssh-private-keys/{id}/test",
     tag = "ssh-private-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -444,11 +450,12 @@ pub struct KnownHostQuery {
 /// `ssh_private_keys:write`; 404 when nothing is pinned.
 #[utoipa::path(
     delete,
+    operation_id = "ssh_private_keys_forget_host",
     path = "/api/ssh-private-keys/known-hosts",
     tag = "ssh-private-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
     params(KnownHostQuery),
-    responses((status = 204, description = "Forgotten")),
+    responses((status = 204, description = "Forgotten"), (status = 404, description = "No host key is pinned for that host and port", body = crate::api::openapi::ErrorBody)),
     extensions(("x-permissions" = json!(["ssh_private_keys:write"])))
 )]
 pub async fn forget_host(

@@ -77,6 +77,7 @@ pub struct CreatedTokenResponse {
 /// (or the subset named in `permissions`).
 #[utoipa::path(
     post,
+    operation_id = "tokens_create",
     path = "/api/tokens",
     tag = "tokens",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -120,6 +121,7 @@ pub async fn create(
 /// Requires: `tokens:write`.
 #[utoipa::path(
     get,
+    operation_id = "tokens_list",
     path = "/api/tokens",
     tag = "tokens",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -140,6 +142,7 @@ pub async fn list(
 /// token is 404.
 #[utoipa::path(
     delete,
+    operation_id = "tokens_revoke",
     path = "/api/tokens/{id}",
     tag = "tokens",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -160,6 +163,7 @@ pub async fn revoke(
 /// Requires: `tokens:write`.
 #[utoipa::path(
     get,
+    operation_id = "tokens_options",
     path = "/api/tokens/options",
     tag = "tokens",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -183,6 +187,7 @@ pub async fn options(
 /// `GET /.well-known/jwks.json`: the public keys that verify tokens. Public.
 #[utoipa::path(
     get,
+    operation_id = "tokens_jwks",
     path = "/.well-known/jwks.json",
     tag = "tokens",
     security(()),

@@ -103,6 +103,7 @@ async fn keys(state: &AppState, caller: &Caller) -> ApiResult<Vec<FactorRecord>>
 /// `GET /api/mfa/webauthn`: the caller's security keys. Requires: `account:read`.
 #[utoipa::path(
     get,
+    operation_id = "webauthn_list",
     path = "/api/mfa/webauthn",
     tag = "mfa",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -117,6 +118,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Re
 /// `GET /api/mfa/webauthn/{id}`. Requires: `account:read`.
 #[utoipa::path(
     get,
+    operation_id = "webauthn_show",
     path = "/api/mfa/webauthn/{id}",
     tag = "mfa",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -141,6 +143,7 @@ pub async fn show(
 /// recently re-authenticated cookie session.
 #[utoipa::path(
     post,
+    operation_id = "webauthn_register_start",
     path = "/api/mfa/webauthn/register/start",
     tag = "mfa",
     security(("session" = [])),
@@ -181,6 +184,7 @@ pub struct RegisterFinished {
 /// session is re-issued (new cookie) recording the key. Requires: a cookie session.
 #[utoipa::path(
     post,
+    operation_id = "webauthn_register_finish",
     path = "/api/mfa/webauthn/register/finish",
     tag = "mfa",
     security(("session" = [])),
@@ -232,6 +236,7 @@ pub struct RenameRequest {
 /// `PATCH /api/mfa/webauthn/{id}`: renames a key. Requires: a cookie session.
 #[utoipa::path(
     patch,
+    operation_id = "webauthn_rename",
     path = "/api/mfa/webauthn/{id}",
     tag = "mfa",
     security(("session" = [])),
@@ -263,6 +268,7 @@ pub async fn rename(
 /// Requires: a recently re-authenticated cookie session.
 #[utoipa::path(
     delete,
+    operation_id = "webauthn_remove",
     path = "/api/mfa/webauthn/{id}",
     tag = "mfa",
     security(("session" = [])),
@@ -287,6 +293,7 @@ pub async fn remove(
 /// step. Requires: the pending credential (cookie `gatehouse.mfa`).
 #[utoipa::path(
     post,
+    operation_id = "webauthn_second_step_start",
     path = "/api/auth/login/webauthn/start",
     tag = "auth",
     security(()),
@@ -319,6 +326,7 @@ pub struct AssertionFinish {
 /// records `hwk`. Requires: the pending credential.
 #[utoipa::path(
     post,
+    operation_id = "webauthn_second_step_finish",
     path = "/api/auth/login/webauthn/finish",
     tag = "auth",
     security(()),
@@ -356,6 +364,7 @@ pub async fn second_step_finish(
 /// `POST /api/auth/passkey/start`: starts "Sign in with a passkey". Public.
 #[utoipa::path(
     post,
+    operation_id = "webauthn_passkey_start",
     path = "/api/auth/passkey/start",
     tag = "auth",
     security(()),
@@ -376,6 +385,7 @@ pub async fn passkey_start(
 /// for any refusal, 403 when the organisation turned passkey sign-in off.
 #[utoipa::path(
     post,
+    operation_id = "webauthn_passkey_finish",
     path = "/api/auth/passkey/finish",
     tag = "auth",
     security(()),

@@ -130,6 +130,7 @@ impl From<&AuditEvent> for AuditRecord {
 /// Requires: `org:audit:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_audit_list",
     path = "/api/admin/audit",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -286,6 +287,7 @@ async fn next_chunk(mut c: Cursor) -> Option<(std::io::Result<Bytes>, Cursor)> {
 /// CSV with a header row, streamed. Requires: `org:audit:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_audit_export",
     path = "/api/admin/audit/export",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),

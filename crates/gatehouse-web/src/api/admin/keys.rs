@@ -158,6 +158,7 @@ fn expiration(requested: Option<Option<u32>>) -> ApiResult<Option<KeyExpiration>
 /// `org:keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_keys_list",
     path = "/api/admin/keys",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -207,6 +208,7 @@ pub async fn list(
 /// Requires: `org:keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_keys_options",
     path = "/api/admin/keys/options",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -250,11 +252,12 @@ pub async fn options(
 /// `org:keys:write`, every permission it grants, and the Enterprise edition.
 #[utoipa::path(
     post,
+    operation_id = "admin_keys_create",
     path = "/api/admin/keys",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
     request_body = CreateRequest,
-    responses((status = 201, description = "The new Public API Key, with its secret (shown this once)", body = CreatedResponse)),
+    responses((status = 201, description = "The new Public API Key, with its secret (shown this once)", body = CreatedResponse), (status = 409, description = "The organisation has a key with that name", body = crate::api::openapi::ErrorBody)),
     extensions(("x-permissions" = json!(["org:keys:write"])))
 )]
 pub async fn create(
@@ -304,6 +307,7 @@ pub async fn create(
 /// `GET /api/admin/keys/{id}`. Requires: `org:keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_keys_show",
     path = "/api/admin/keys/{id}",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -324,12 +328,13 @@ pub async fn show(
 /// the adjusted) permissions; the original is unchanged. Requires: `org:keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_keys_duplicate",
     path = "/api/admin/keys/{id}/duplicate",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
     params(("id" = String, Path, description = "The object's id")),
     request_body = Option<DuplicateRequest>,
-    responses((status = 201, description = "The copy, with its secret (shown this once)", body = CreatedResponse)),
+    responses((status = 201, description = "The copy, with its secret (shown this once)", body = CreatedResponse), (status = 409, description = "The organisation has a key with that name", body = crate::api::openapi::ErrorBody)),
     extensions(("x-permissions" = json!(["org:keys:write"])))
 )]
 pub async fn duplicate(
@@ -355,6 +360,7 @@ pub async fn duplicate(
 /// `POST /api/admin/keys/{id}/disable`. Requires: `org:keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_keys_disable",
     path = "/api/admin/keys/{id}/disable",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -373,6 +379,7 @@ pub async fn disable(
 /// `POST /api/admin/keys/{id}/enable`. Requires: `org:keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_keys_enable",
     path = "/api/admin/keys/{id}/enable",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -406,6 +413,7 @@ async fn set_enabled(
 /// disabled first (409 otherwise). Requires: `org:keys:write`.
 #[utoipa::path(
     delete,
+    operation_id = "admin_keys_delete",
     path = "/api/admin/keys/{id}",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -430,6 +438,7 @@ pub async fn delete(
 /// once; 409 while one exists (delete it first). Requires: `org:keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_keys_create_team_computer_key",
     path = "/api/admin/team-computer-key",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -449,10 +458,11 @@ pub async fn create_team_computer_key(
 /// working at once. Requires: `org:keys:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_keys_regenerate_scim_key",
     path = "/api/admin/scim-key",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
-    responses((status = 201, description = "The new SCIM key, with its secret (shown this once)", body = CreatedResponse)),
+    responses((status = 201, description = "The new SCIM key, with its secret (shown this once)", body = CreatedResponse), (status = 409, description = "A concurrent change of the SCIM key won", body = crate::api::openapi::ErrorBody)),
     extensions(("x-permissions" = json!(["org:keys:write"])))
 )]
 pub async fn regenerate_scim_key(

@@ -137,6 +137,7 @@ pub struct ResetRequest {
 /// organisation's members, oldest first. Requires: `org:members:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_members_list",
     path = "/api/admin/members",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -173,6 +174,7 @@ pub async fn list(
 /// `GET /api/admin/members/{id}`. Requires: `org:members:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_members_show",
     path = "/api/admin/members/{id}",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -193,6 +195,7 @@ pub async fn show(
 /// unmaking an owner takes an owner; the last active owner cannot be demoted (409).
 #[utoipa::path(
     post,
+    operation_id = "admin_members_set_role",
     path = "/api/admin/members/{id}/role",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -220,6 +223,7 @@ pub async fn set_role(
 /// member stops at once. Requires: `org:members:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_members_disable",
     path = "/api/admin/members/{id}/disable",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -238,6 +242,7 @@ pub async fn disable(
 /// `POST /api/admin/members/{id}/enable`. Requires: `org:members:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_members_enable",
     path = "/api/admin/members/{id}/enable",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -272,6 +277,7 @@ async fn set_disabled(
 /// audit log. Requires: `org:members:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_members_reset_mfa",
     path = "/api/admin/members/{id}/reset-2sv",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -299,6 +305,7 @@ pub async fn reset_mfa(
 /// `org:members:write`; adding an owner takes an owner.
 #[utoipa::path(
     post,
+    operation_id = "admin_members_create",
     path = "/api/admin/members",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -342,6 +349,7 @@ pub async fn create(
 /// Requires: `org:members:write`.
 #[utoipa::path(
     post,
+    operation_id = "admin_members_reissue_link",
     path = "/api/admin/members/{id}/password-link",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),

@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `GET /api/admin/org`. Requires: `org:members:read` or `org:keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_org_show",
     path = "/api/admin/org",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),

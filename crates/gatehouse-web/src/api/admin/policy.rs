@@ -145,6 +145,7 @@ async fn respond(state: &AppState, caller: &Caller) -> ApiResult<Json<PolicyResp
 /// `GET /api/admin/policy`. Requires: `org:members:read` or `org:policy:write`.
 #[utoipa::path(
     get,
+    operation_id = "admin_policy_show",
     path = "/api/admin/policy",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -164,6 +165,7 @@ pub async fn show(
 /// changes. Requires: `org:policy:write`.
 #[utoipa::path(
     put,
+    operation_id = "admin_policy_update",
     path = "/api/admin/policy",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),

@@ -94,6 +94,7 @@ fn respond(state: &AppState, headers: &HeaderMap, o: &ScimOverview) -> ScimRespo
 /// `GET /api/admin/scim`. Requires: `org:keys:read`.
 #[utoipa::path(
     get,
+    operation_id = "admin_scim_show",
     path = "/api/admin/scim",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
@@ -122,6 +123,7 @@ pub struct RoleMappingsRequest {
 /// role).
 #[utoipa::path(
     put,
+    operation_id = "admin_scim_set_role_mappings",
     path = "/api/admin/scim/role-mappings",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
