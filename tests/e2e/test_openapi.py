@@ -3,7 +3,8 @@
 The document is fetched from the real binary, validated as OpenAPI 3.1
 (openapi-spec-validator), and then schemathesis (the PyPI package, CLI) fuzzes every
 operation over HTTPS twice: once without a credential, once with an API key of the
-bootstrap owner that carries every permission it may grant (HTTP Basic, `KEY:`). The checks
+bootstrap owner that carries every permission it may grant (HTTP Basic, `KEY:`), and once more with the owner's browser session (the `cloud.sso`
+cookie and its `X-CSRF-Token`), which reaches the routes only a session may use. The checks
 are `not_a_server_error`, `status_code_conformance`, `content_type_conformance`,
 `response_schema_conformance` and `response_headers_conformance`; each run must end with no
 failure. The server's certificate (the harness's `tls/cert.pem`) is the trust anchor.
@@ -28,6 +29,11 @@ What is left out, and why:
   that can end the fuzzing credential (disabling, deleting or revoking an API key, personal
   or the organisation's, and signing out everywhere) are therefore left out of the main
   credentialed run and fuzzed in a run of their own, with a key of their own.
+- The same holds for the session: the session run leaves out signing out, signing out
+  everywhere, re-authenticating, changing the password, confirming an authenticator app or
+  a security key (each re-issues or ends the session when it succeeds) and resetting a
+  member's 2-step verification (the fuzzer finds the owner's own id, and a reset ends the
+  member's sessions). Those are fuzzed in the other runs.
 - SQLite only (E2E_DATABASE=postgres skips it): the document and the handlers are the
   same on both backends, and the run is the slowest of the e2e files.
 
@@ -63,7 +69,7 @@ CHECKS = ",".join([
 
 # Per operation and phase: enough to reach every documented status, small enough that
 # both runs together stay within a few minutes on two cores.
-MAX_EXAMPLES = int(os.environ.get("OPENAPI_FUZZ_EXAMPLES", "20"))
+MAX_EXAMPLES = int(os.environ.get("OPENAPI_FUZZ_EXAMPLES", "15"))
 
 # Operations that can end the credential they are called with (see above).
 ENDS_THE_CREDENTIAL = [
@@ -171,6 +177,18 @@ def test_schemathesis_finds_nothing_without_a_credential(server, tmp_path):
     _assert_clean(cp, "without a credential")
 
 
+# Operations that can end or re-issue the session they are called with (see above).
+ENDS_THE_SESSION = [
+    "auth_logout",
+    "auth_logout_everywhere",
+    "auth_reauthenticate",
+    "auth_change_password",
+    "mfa_confirm_totp",
+    "webauthn_register_finish",
+    "admin_members_reset_mfa",
+]
+
+
 def _excluding(ops: list[str]) -> list[str]:
     return [arg for op in ops for arg in ("--exclude-operation-id", op)]
 
@@ -193,3 +211,17 @@ def test_schemathesis_finds_nothing_in_the_operations_that_can_end_the_credentia
     key = _owner_key(server, "openapi-fuzz-disposable")
     cp = _schemathesis(server, tmp_path, "--auth", f"{key}:", *_including(ENDS_THE_CREDENTIAL))
     _assert_clean(cp, "in the operations that can end the credential")
+
+
+def test_schemathesis_finds_nothing_with_a_browser_session(server, tmp_path):
+    res = login_ok(server, "admin", server.bootstrap_password)
+    cp = _schemathesis(
+        server, tmp_path,
+        "--header", f"Cookie: cloud.sso={res.cookie}",
+        "--header", f"X-CSRF-Token: {res.body['csrf_token']}",
+        *_excluding(ENDS_THE_SESSION),
+    )
+    _assert_clean(cp, "with a browser session")
+    r = session().get(server.url("/api/auth/session"), timeout=30,
+                      headers={"Cookie": f"cloud.sso={res.cookie}"})
+    assert r.status_code == 200, r.text

@@ -266,7 +266,7 @@ fn signed_in_redirect(outcome: &LoginOutcome, next: Option<&str>) -> Response {
 #[allow(dead_code)]
 enum LoginAnswer<'a> {
     /// Signed in.
-    Session(SessionResponse<'a>),
+    Session(Box<SessionResponse<'a>>),
     /// A second step is required.
     Mfa(MfaRequired<'a>),
 }

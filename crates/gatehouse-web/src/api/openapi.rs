@@ -273,6 +273,7 @@ fn finish(doc: utoipa::openapi::OpenApi) -> Value {
             continue;
         };
         for (_, op) in item.iter_mut() {
+            describe_access(op);
             let statuses = error_statuses(path, op);
             let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                 continue;
@@ -287,6 +288,45 @@ fn finish(doc: utoipa::openapi::OpenApi) -> Value {
         }
     }
     doc
+}
+
+/// Ends the operation's description with what it takes: the permission (any one of
+/// `x-permissions`), a browser session only, or no credential.
+fn describe_access(op: &mut Value) {
+    let security: Vec<String> = op
+        .get("security")
+        .and_then(Value::as_array)
+        .map(|s| {
+            s.iter()
+                .filter_map(Value::as_object)
+                .flat_map(|r| r.keys().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let permissions: Vec<String> = op
+        .get("x-permissions")
+        .and_then(Value::as_array)
+        .map(|p| {
+            p.iter()
+                .filter_map(Value::as_str)
+                .map(|p| format!("`{p}`"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let access = if security.is_empty() {
+        "**Access:** no credential.".to_owned()
+    } else if security == ["session"] {
+        "**Access:** a browser session only (an API key or token gets 403).".to_owned()
+    } else if permissions.is_empty() {
+        "**Access:** any credential.".to_owned()
+    } else {
+        format!("**Permission:** {}.", permissions.join(" or "))
+    };
+    let description = match op.get("description").and_then(Value::as_str) {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{access}"),
+        _ => access,
+    };
+    op["description"] = Value::String(description);
 }
 
 /// The error statuses an operation can answer, from its shape: every route can meet
@@ -459,6 +499,11 @@ mod document_tests {
                 public,
                 PUBLIC.contains(&(method.as_str(), path.as_str())),
                 "{at}: security {security:?}"
+            );
+            let description = op["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains("**Permission:**") || description.contains("**Access:**"),
+                "{at}: the description does not say what it takes"
             );
             if !public {
                 assert!(responses.contains_key("401"), "{at} has no 401");
