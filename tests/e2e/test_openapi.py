@@ -2,12 +2,13 @@
 
 The document is fetched from the real binary, validated as OpenAPI 3.1
 (openapi-spec-validator), and then schemathesis (the PyPI package, CLI) fuzzes every
-operation over HTTPS twice: once without a credential, once with an API key of the
-bootstrap owner that carries every permission it may grant (HTTP Basic, `KEY:`), and once more with the owner's browser session (the `cloud.sso`
-cookie and its `X-CSRF-Token`), which reaches the routes only a session may use. The checks
-are `not_a_server_error`, `status_code_conformance`, `content_type_conformance`,
-`response_schema_conformance` and `response_headers_conformance`; each run must end with no
-failure. The server's certificate (the harness's `tls/cert.pem`) is the trust anchor.
+operation over HTTPS: without a credential; with an API key of the bootstrap owner that
+carries every permission it may grant (HTTP Basic, `KEY:`); with a second such key over
+the operations that can end the key they are called with; and with the owner's browser
+session (the `cloud.sso` cookie and its `X-CSRF-Token`), which reaches the routes only a
+session may use. The checks are `not_a_server_error`, `status_code_conformance`,
+`content_type_conformance`, `response_schema_conformance` and
+`response_headers_conformance`; each run must end with no failure. The server's certificate (the harness's `tls/cert.pem`) is the trust anchor.
 
 The server runs with the per-key rate limit off and the per-address failure limit raised
 (`api_keys.rate_limit_per_minute = 0`, `rate_limit.ip_max_failures = 1000000`): at the

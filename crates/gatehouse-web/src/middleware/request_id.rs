@@ -24,6 +24,41 @@ impl std::fmt::Display for MaybeIp {
     }
 }
 
+/// Displays a request path with any path segment that holds an API key replaced by
+/// `<redacted>`. SECURITY: a key pasted into a URL by mistake (or by a client that reuses
+/// the value it authenticates with) never reaches the log; other paths are written as
+/// they are, without allocating.
+struct LoggedPath<'a>(&'a str);
+
+impl LoggedPath<'_> {
+    fn holds_key(segment: &str) -> bool {
+        use gatehouse_core::api_key::{KEY_LEN, PREFIX, is_well_formed};
+        segment.len() >= KEY_LEN
+            && segment
+                .match_indices(PREFIX)
+                .any(|(i, _)| segment.get(i..i + KEY_LEN).is_some_and(is_well_formed))
+    }
+}
+
+impl std::fmt::Display for LoggedPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.0.split('/').any(Self::holds_key) {
+            return f.write_str(self.0);
+        }
+        for (n, segment) in self.0.split('/').enumerate() {
+            if n > 0 {
+                f.write_str("/")?;
+            }
+            f.write_str(if Self::holds_key(segment) {
+                "<redacted>"
+            } else {
+                segment
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// A unique id: a random per-process prefix and a counter (no syscall per request).
 fn next_request_id() -> String {
     use std::sync::OnceLock;
@@ -39,13 +74,14 @@ fn next_request_id() -> String {
 pub async fn request_id(req: Request, next: Next) -> Response {
     let id = next_request_id();
     let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
-    // SECURITY: the path only; a query string is never logged. The fields are formatted
+    // SECURITY: the path only (with any API key in it redacted); a query string is never
+    // logged. The fields are formatted
     // only if the span is enabled, so a quiet log level costs no allocation here.
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %LoggedPath(req.uri().path()),
         client_ip = %MaybeIp(ip),
     );
     let started = Instant::now();
@@ -64,4 +100,32 @@ pub async fn request_id(req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoggedPath;
+
+    #[test]
+    fn a_path_segment_holding_an_api_key_is_redacted_in_the_log() {
+        let key = gatehouse_core::api_key::ApiKeySecret::generate();
+        let key = key.expose();
+        let path = format!("/api/ssh-keys/{key}");
+        assert_eq!(LoggedPath(&path).to_string(), "/api/ssh-keys/<redacted>");
+        let path = format!("/api/x/a{key}b/disable");
+        assert_eq!(LoggedPath(&path).to_string(), "/api/x/<redacted>/disable");
+        // Ids, and strings that merely look like a key, stay as they are.
+        for plain in [
+            "/api/api-keys/key_0123/disable",
+            "/healthz",
+            "/api/x/gwk_short",
+            "/",
+        ] {
+            assert_eq!(LoggedPath(plain).to_string(), plain);
+        }
+        let wrong_check = format!("/api/x/{}0", &key[..key.len() - 1]);
+        if !gatehouse_core::api_key::is_well_formed(&wrong_check[7..]) {
+            assert_eq!(LoggedPath(&wrong_check).to_string(), wrong_check);
+        }
+    }
 }
