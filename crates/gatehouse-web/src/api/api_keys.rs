@@ -120,6 +120,64 @@ pub struct CreatedKeyResponse {
     key: String,
 }
 
+/// An expiry a policy offers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ExpirationOption {
+    /// Days until it expires; `null` for never.
+    expires_in_days: Option<u32>,
+    label: String,
+}
+
+impl ExpirationOption {
+    /// The policy's offered expiries.
+    pub fn offered(policy: &gatehouse_core::org::OrgPolicy) -> Vec<Self> {
+        policy
+            .offered_expirations()
+            .iter()
+            .map(|e| ExpirationOption {
+                expires_in_days: e.days(),
+                label: e.label(),
+            })
+            .collect()
+    }
+}
+
+/// A permission a new key may carry.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PermissionOption {
+    name: String,
+    description: String,
+    /// Whether the caller holds it, and so may grant it.
+    grantable: bool,
+}
+
+impl PermissionOption {
+    /// The catalogue's permissions, marked with what `caller` may grant.
+    pub fn all(catalog: Vec<(String, String)>, caller: &Caller) -> Vec<Self> {
+        catalog
+            .into_iter()
+            .map(|(name, description)| PermissionOption {
+                grantable: caller.actor.scopes.contains(&name),
+                name,
+                description,
+            })
+            .collect()
+    }
+}
+
+/// `GET /api/api-keys/options` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeyOptionsResponse {
+    expirations: Vec<ExpirationOption>,
+    /// Every expiry the server knows, in days (`null`: never).
+    all_expirations: Vec<Option<u32>>,
+    default_expires_in_days: Option<u32>,
+    user_may_choose: bool,
+    require_disable_before_delete: bool,
+    default_permissions: Vec<&'static str>,
+    permissions: Vec<PermissionOption>,
+}
+
 fn expiration(requested: Option<Option<u32>>) -> ApiResult<Option<KeyExpiration>> {
     requested
         .map(KeyExpiration::from_days)
@@ -357,37 +415,24 @@ pub async fn revoke(
     path = "/api/api-keys/options",
     tag = "api-keys",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
-    responses((status = 200, description = "What your policy lets you choose", body = Object)),
+    responses((status = 200, description = "What your policy lets you choose", body = KeyOptionsResponse)),
     extensions(("x-permissions" = json!(["api_keys:read", "api_keys:write"])))
 )]
 pub async fn options(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<KeyOptionsResponse>> {
     caller
         .require("api_keys:read")
         .or_else(|_| caller.require("api_keys:write"))?;
     let policy = state.core.policy_for(&caller.actor).await?;
-    let offered: Vec<_> = policy
-        .offered_expirations()
-        .iter()
-        .map(|e| json!({"expires_in_days": e.days(), "label": e.label()}))
-        .collect();
-    let permissions: Vec<_> = state
-        .core
-        .scope_catalog()
-        .into_iter()
-        .map(|(name, description)| {
-            json!({"name": name, "description": description, "grantable": caller.actor.scopes.contains(&name)})
-        })
-        .collect();
-    Ok(Json(json!({
-        "expirations": offered,
-        "all_expirations": KEY_EXPIRATIONS.iter().map(|e| e.days()).collect::<Vec<_>>(),
-        "default_expires_in_days": policy.api_key_default_expiration.days(),
-        "user_may_choose": policy.api_key_user_choice,
-        "require_disable_before_delete": policy.require_disable_before_delete,
-        "default_permissions": gatehouse_core::scope::DEFAULT_KEY_SCOPES,
-        "permissions": permissions,
-    })))
+    Ok(Json(KeyOptionsResponse {
+        expirations: ExpirationOption::offered(&policy),
+        all_expirations: KEY_EXPIRATIONS.iter().map(|e| e.days()).collect(),
+        default_expires_in_days: policy.api_key_default_expiration.days(),
+        user_may_choose: policy.api_key_user_choice,
+        require_disable_before_delete: policy.require_disable_before_delete,
+        default_permissions: gatehouse_core::scope::DEFAULT_KEY_SCOPES.to_vec(),
+        permissions: PermissionOption::all(state.core.scope_catalog(), &caller),
+    }))
 }

@@ -167,21 +167,31 @@ pub async fn revoke(
     path = "/api/tokens/options",
     tag = "tokens",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
-    responses((status = 200, description = "The lifetimes your policy offers", body = Object)),
+    responses((status = 200, description = "The lifetimes your policy offers", body = TokenOptionsResponse)),
     extensions(("x-permissions" = json!(["tokens:write"])))
 )]
 pub async fn options(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<TokenOptionsResponse>> {
     caller.require("tokens:write")?;
     let policy = state.core.policy_for(&caller.actor).await?;
-    Ok(Json(json!({
-        "hours": policy.offered_token_hours(),
-        "default_hours": policy.token_default_hours,
-        "max_hours": policy.token_max_hours,
-        "user_may_choose": policy.token_user_choice,
-    })))
+    Ok(Json(TokenOptionsResponse {
+        hours: policy.offered_token_hours(),
+        default_hours: policy.token_default_hours,
+        max_hours: policy.token_max_hours,
+        user_may_choose: policy.token_user_choice,
+    }))
+}
+
+/// `GET /api/tokens/options` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenOptionsResponse {
+    /// The lifetimes offered, in hours.
+    hours: Vec<u32>,
+    default_hours: u32,
+    max_hours: u32,
+    user_may_choose: bool,
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that verify tokens. Public.

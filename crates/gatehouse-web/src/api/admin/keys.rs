@@ -12,9 +12,9 @@ use gatehouse_core::org::KeyExpiration;
 use gatehouse_core::service::{ENTERPRISE_ONLY, NewOrgKey};
 use gatehouse_core::store::{OrgKeyFilter, OrgKeyRecord};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::api::api_keys::{ExpirationOption, PermissionOption};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, JsonOrEmpty, PageParams, double_option};
 use crate::state::AppState;
@@ -212,40 +212,43 @@ pub async fn list(
     path = "/api/admin/keys/options",
     tag = "admin",
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
-    responses((status = 200, description = "What the policy lets an admin choose", body = Object)),
+    responses((status = 200, description = "What the policy lets an admin choose", body = OrgKeyOptionsResponse)),
     extensions(("x-permissions" = json!(["org:keys:read", "org:keys:write"])))
 )]
 pub async fn options(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<OrgKeyOptionsResponse>> {
     caller
         .require("org:keys:read")
         .or_else(|_| caller.require("org:keys:write"))?;
     let org = state.core.actor_org(&caller.actor).await?;
     let policy = state.core.policy_for(&caller.actor).await?;
-    let permissions: Vec<_> = state
-        .core
-        .org_key_permissions()
-        .into_iter()
-        .map(|(name, description)| {
-            json!({"name": name, "description": description, "grantable": caller.actor.scopes.contains(&name)})
-        })
-        .collect();
-    let offered: Vec<_> = policy
-        .offered_expirations()
-        .iter()
-        .map(|e| json!({"expires_in_days": e.days(), "label": e.label()}))
-        .collect();
-    Ok(Json(json!({
-        "edition": org.edition,
-        "public_api_keys": org.edition.has_public_api_keys(),
-        "edition_note": (!org.edition.has_public_api_keys()).then_some(ENTERPRISE_ONLY),
-        "permissions": permissions,
-        "expirations": offered,
-        "default_expires_in_days": policy.api_key_default_expiration.days(),
-        "user_may_choose": policy.api_key_user_choice,
-    })))
+    Ok(Json(OrgKeyOptionsResponse {
+        edition: org.edition,
+        public_api_keys: org.edition.has_public_api_keys(),
+        edition_note: (!org.edition.has_public_api_keys()).then_some(ENTERPRISE_ONLY),
+        permissions: PermissionOption::all(state.core.org_key_permissions(), &caller),
+        expirations: ExpirationOption::offered(&policy),
+        default_expires_in_days: policy.api_key_default_expiration.days(),
+        user_may_choose: policy.api_key_user_choice,
+    }))
+}
+
+/// `GET /api/admin/keys/options` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrgKeyOptionsResponse {
+    /// The organisation's edition.
+    #[schema(value_type = String)]
+    edition: gatehouse_core::org::Edition,
+    /// Whether the edition has Public API Keys.
+    public_api_keys: bool,
+    /// Why not, when it has none.
+    edition_note: Option<&'static str>,
+    permissions: Vec<PermissionOption>,
+    expirations: Vec<ExpirationOption>,
+    default_expires_in_days: Option<u32>,
+    user_may_choose: bool,
 }
 
 /// `POST /api/admin/keys`: a new Public API Key, its secret shown once. Requires:

@@ -10,7 +10,6 @@ use gatehouse_core::org::Role;
 use gatehouse_core::service::{IssuedLink, NewMember};
 use gatehouse_core::store::{MemberFilter, MemberRecord};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::error::ApiResult;
@@ -283,7 +282,7 @@ async fn set_disabled(
     security(("api_key" = []), ("bearer" = []), ("session" = [])),
     params(("id" = String, Path, description = "The object's id")),
     request_body = ResetRequest,
-    responses((status = 200, description = "How many factors were removed", body = Object)),
+    responses((status = 200, description = "How many factors were removed", body = ResetResponse)),
     extensions(("x-permissions" = json!(["org:members:write"])))
 )]
 pub async fn reset_mfa(
@@ -291,13 +290,22 @@ pub async fn reset_mfa(
     caller: Caller,
     Path(id): Path<String>,
     Json(req): Json<ResetRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<ResetResponse>> {
     caller.require("org:members:write")?;
     let removed = state
         .core
         .reset_member_mfa(&caller.actor, &AccountId(id), &req.reason)
         .await?;
-    Ok(Json(json!({"factors_removed": removed})))
+    Ok(Json(ResetResponse {
+        factors_removed: removed,
+    }))
+}
+
+/// `POST /api/admin/members/{id}/reset-2sv` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResetResponse {
+    /// How many second factors were removed.
+    factors_removed: u64,
 }
 
 /// `POST /api/admin/members`: adds a member without a password and answers 201 with
