@@ -2,11 +2,9 @@
 //! revoke-by-value for leaked keys.
 
 use axum::Extension;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use gatehouse_core::api_key::ApiKeyRecord;
 use gatehouse_core::ids::ApiKeyId;
 use gatehouse_core::org::{KEY_EXPIRATIONS, KeyExpiration};
@@ -19,52 +17,59 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, JsonOrEmpty, PageParams, double_option};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/api-keys", get(list).post(create))
-        .route("/api/api-keys/options", get(options))
-        .route("/api/api-keys/revoke", post(revoke))
-        .route("/api/api-keys/{id}", get(show).delete(delete))
-        .route("/api/api-keys/{id}/disable", post(disable))
-        .route("/api/api-keys/{id}/enable", post(enable))
-        .route("/api/api-keys/{id}/duplicate", post(duplicate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(options))
+        .routes(routes!(revoke))
+        .routes(routes!(show, delete))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(duplicate))
 }
 
 /// Most keys one revocation request may carry.
 const MAX_REVOKE: usize = 100;
 
 /// `POST /api/api-keys` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     name: String,
+    /// Days until it expires; `null` for never (if the policy allows); absent for the
+    /// policy's default.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>)]
     expires_in_days: Option<Option<u32>>,
     #[serde(default)]
     permissions: Option<Vec<String>>,
 }
 
 /// `POST /api/api-keys/{id}/duplicate` body (optional).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateKeyRequest {
     #[serde(default)]
     name: Option<String>,
+    /// Days until it expires; `null` for never (if the policy allows); absent for the
+    /// policy's default.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>)]
     expires_in_days: Option<Option<u32>>,
 }
 
 /// `POST /api/api-keys/revoke` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     keys: Vec<String>,
 }
 
 /// A key's metadata; never its secret or hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KeyResponse {
     id: String,
     name: String,
@@ -108,11 +113,69 @@ impl From<&ApiKeyRecord> for KeyResponse {
 }
 
 /// A new key: the metadata plus the secret, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedKeyResponse {
     #[serde(flatten)]
     meta: KeyResponse,
     key: String,
+}
+
+/// An expiry a policy offers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ExpirationOption {
+    /// Days until it expires; `null` for never.
+    expires_in_days: Option<u32>,
+    label: String,
+}
+
+impl ExpirationOption {
+    /// The policy's offered expiries.
+    pub fn offered(policy: &gatehouse_core::org::OrgPolicy) -> Vec<Self> {
+        policy
+            .offered_expirations()
+            .iter()
+            .map(|e| ExpirationOption {
+                expires_in_days: e.days(),
+                label: e.label(),
+            })
+            .collect()
+    }
+}
+
+/// A permission a new key may carry.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PermissionOption {
+    name: String,
+    description: String,
+    /// Whether the caller holds it, and so may grant it.
+    grantable: bool,
+}
+
+impl PermissionOption {
+    /// The catalogue's permissions, marked with what `caller` may grant.
+    pub fn all(catalog: Vec<(String, String)>, caller: &Caller) -> Vec<Self> {
+        catalog
+            .into_iter()
+            .map(|(name, description)| PermissionOption {
+                grantable: caller.actor.scopes.contains(&name),
+                name,
+                description,
+            })
+            .collect()
+    }
+}
+
+/// `GET /api/api-keys/options` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeyOptionsResponse {
+    expirations: Vec<ExpirationOption>,
+    /// Every expiry the server knows, in days (`null`: never).
+    all_expirations: Vec<Option<u32>>,
+    default_expires_in_days: Option<u32>,
+    user_may_choose: bool,
+    require_disable_before_delete: bool,
+    default_permissions: Vec<&'static str>,
+    permissions: Vec<PermissionOption>,
 }
 
 fn expiration(requested: Option<Option<u32>>) -> ApiResult<Option<KeyExpiration>> {
@@ -135,6 +198,16 @@ fn created(record: &ApiKeyRecord, secret: &gatehouse_core::api_key::ApiKeySecret
 }
 
 /// `POST /api/api-keys`. Requires: `api_keys:write`, and every permission granted.
+#[utoipa::path(
+    post,
+    operation_id = "api_keys_create",
+    path = "/api/api-keys",
+    tag = "api-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    request_body = CreateKeyRequest,
+    responses((status = 201, description = "The new key, with its secret (shown this once)", body = CreatedKeyResponse), (status = 409, description = "You already have a key with that name", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["api_keys:write"])))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -157,6 +230,16 @@ pub async fn create(
 
 /// `GET /api/api-keys?limit=&cursor=`: a page of the caller's keys, oldest first.
 /// Requires: `api_keys:read`.
+#[utoipa::path(
+    get,
+    operation_id = "api_keys_list",
+    path = "/api/api-keys",
+    tag = "api-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(crate::extract::PageQuery),
+    responses((status = 200, description = "A page of your keys, oldest first", body = Vec<KeyResponse>, headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"), ("X-Next-Cursor" = String, description = "The next page's cursor, when there is one")))),
+    extensions(("x-permissions" = json!(["api_keys:read"])))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -170,6 +253,16 @@ pub async fn list(
 }
 
 /// `GET /api/api-keys/{id}`. Requires: `api_keys:read`; another user's key is 404.
+#[utoipa::path(
+    get,
+    operation_id = "api_keys_show",
+    path = "/api/api-keys/{id}",
+    tag = "api-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The key", body = KeyResponse)),
+    extensions(("x-permissions" = json!(["api_keys:read"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,6 +273,16 @@ pub async fn show(
 }
 
 /// `POST /api/api-keys/{id}/disable`. Requires: `api_keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "api_keys_disable",
+    path = "/api/api-keys/{id}/disable",
+    tag = "api-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The key, now disabled", body = KeyResponse)),
+    extensions(("x-permissions" = json!(["api_keys:write"])))
+)]
 pub async fn disable(
     state: State<AppState>,
     caller: Caller,
@@ -189,6 +292,16 @@ pub async fn disable(
 }
 
 /// `POST /api/api-keys/{id}/enable`. Requires: `api_keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "api_keys_enable",
+    path = "/api/api-keys/{id}/enable",
+    tag = "api-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The key, now enabled", body = KeyResponse), (status = 409, description = "The key was revoked and cannot be enabled again", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["api_keys:write"])))
+)]
 pub async fn enable(
     state: State<AppState>,
     caller: Caller,
@@ -212,6 +325,17 @@ async fn set_enabled(
 }
 
 /// `POST /api/api-keys/{id}/duplicate`. Requires: `api_keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "api_keys_duplicate",
+    path = "/api/api-keys/{id}/duplicate",
+    tag = "api-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    request_body = Option<DuplicateKeyRequest>,
+    responses((status = 201, description = "The copy, with its secret (shown this once)", body = CreatedKeyResponse), (status = 409, description = "You already have a key with that name", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["api_keys:write"])))
+)]
 pub async fn duplicate(
     State(state): State<AppState>,
     caller: Caller,
@@ -232,6 +356,16 @@ pub async fn duplicate(
 }
 
 /// `DELETE /api/api-keys/{id}`. Requires: `api_keys:write`.
+#[utoipa::path(
+    delete,
+    operation_id = "api_keys_delete",
+    path = "/api/api-keys/{id}",
+    tag = "api-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "The organisation requires disabling a key before deleting it", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["api_keys:write"])))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -247,6 +381,16 @@ pub async fn delete(
 
 /// `POST /api/api-keys/revoke`. Public, rate-limited per address. Revokes leaked keys
 /// by value and never says whether any existed.
+#[utoipa::path(
+    post,
+    operation_id = "api_keys_revoke",
+    path = "/api/api-keys/revoke",
+    tag = "api-keys",
+    security(()),
+    request_body = RevokeRequest,
+    responses((status = 202, description = "Accepted (whether or not any key existed)", body = crate::api::openapi::StatusBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -265,34 +409,30 @@ pub async fn revoke(
 
 /// `GET /api/api-keys/options`: what the caller's policy lets them choose.
 /// Requires: `api_keys:read`.
+#[utoipa::path(
+    get,
+    operation_id = "api_keys_options",
+    path = "/api/api-keys/options",
+    tag = "api-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "What your policy lets you choose", body = KeyOptionsResponse)),
+    extensions(("x-permissions" = json!(["api_keys:read", "api_keys:write"])))
+)]
 pub async fn options(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<KeyOptionsResponse>> {
     caller
         .require("api_keys:read")
         .or_else(|_| caller.require("api_keys:write"))?;
     let policy = state.core.policy_for(&caller.actor).await?;
-    let offered: Vec<_> = policy
-        .offered_expirations()
-        .iter()
-        .map(|e| json!({"expires_in_days": e.days(), "label": e.label()}))
-        .collect();
-    let permissions: Vec<_> = state
-        .core
-        .scope_catalog()
-        .into_iter()
-        .map(|(name, description)| {
-            json!({"name": name, "description": description, "grantable": caller.actor.scopes.contains(&name)})
-        })
-        .collect();
-    Ok(Json(json!({
-        "expirations": offered,
-        "all_expirations": KEY_EXPIRATIONS.iter().map(|e| e.days()).collect::<Vec<_>>(),
-        "default_expires_in_days": policy.api_key_default_expiration.days(),
-        "user_may_choose": policy.api_key_user_choice,
-        "require_disable_before_delete": policy.require_disable_before_delete,
-        "default_permissions": gatehouse_core::scope::DEFAULT_KEY_SCOPES,
-        "permissions": permissions,
-    })))
+    Ok(Json(KeyOptionsResponse {
+        expirations: ExpirationOption::offered(&policy),
+        all_expirations: KEY_EXPIRATIONS.iter().map(|e| e.days()).collect(),
+        default_expires_in_days: policy.api_key_default_expiration.days(),
+        user_may_choose: policy.api_key_user_choice,
+        require_disable_before_delete: policy.require_disable_before_delete,
+        default_permissions: gatehouse_core::scope::DEFAULT_KEY_SCOPES.to_vec(),
+        permissions: PermissionOption::all(state.core.scope_catalog(), &caller),
+    }))
 }

@@ -2,11 +2,9 @@
 //! and "who am I".
 
 use axum::Extension;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use gatehouse_core::Error as CoreError;
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
 use gatehouse_core::service::{
@@ -22,25 +20,27 @@ use crate::extract::auth::{is_same_origin, session_cookie};
 use crate::extract::{Caller, CallerCredential, FormOrJson, Json, SESSION_COOKIE};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/login/mfa", post(login_mfa))
-        .route("/api/auth/reauthenticate", post(reauthenticate))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/logout-everywhere", post(logout_everywhere))
-        .route("/api/auth/password", post(change_password))
-        .route("/api/auth/session", get(session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(login_mfa))
+        .routes(routes!(reauthenticate))
+        .routes(routes!(logout))
+        .routes(routes!(logout_everywhere))
+        .routes(routes!(change_password))
+        .routes(routes!(session))
 }
 
 /// `POST /api/auth/login` body: JSON, or the sign-in page's form post (which works
 /// without JavaScript and names the page to return to).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     /// Form posts only: where to go after signing in (a local path).
     #[serde(default)]
@@ -71,7 +71,7 @@ fn session_cookie_header(token: &str) -> ApiResult<HeaderValue> {
 }
 
 /// The public part of an account.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserView<'a> {
     id: &'a str,
     username: &'a str,
@@ -79,11 +79,12 @@ pub struct UserView<'a> {
     display_name: &'a str,
     /// The organisation's id, and the account's role there.
     org_id: &'a str,
+    #[schema(value_type = String)]
     role: gatehouse_core::org::Role,
 }
 
 /// The API key behind a request.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KeyInfo<'a> {
     id: &'a str,
     name: &'a str,
@@ -93,7 +94,7 @@ pub struct KeyInfo<'a> {
 }
 
 /// The token behind a request.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenInfo<'a> {
     id: &'a str,
     scopes: Vec<&'a str>,
@@ -105,7 +106,7 @@ pub struct TokenInfo<'a> {
 
 /// Describes the caller and its credential. Borrows from the caller: it is built on
 /// every `/api/auth/session` request.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionResponse<'a> {
     user: UserView<'a>,
     auth_method: &'static str,
@@ -182,6 +183,16 @@ impl<'a> SessionResponse<'a> {
 /// 2-step verification a correct password opens no session: the answer is
 /// `{"mfa_required": true, "methods": [...]}` (a form post: a 303 to `/login/mfa`) with
 /// the pending credential in its own cookie, for `POST /api/auth/login/mfa`.
+#[utoipa::path(
+    post,
+    operation_id = "auth_login",
+    path = "/api/auth/login",
+    tag = "auth",
+    security(()),
+    request_body(content((LoginRequest = "application/json"), (LoginRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "Signed in (with a `cloud.sso` cookie), or a second step is required (with a `gatehouse.mfa` cookie)", body = LoginAnswer), (status = 303, description = "A form post: to its `next` page, or back to the page with `?error=<code>`", headers(("Location" = String, description = "Where to go"))), (status = 401, description = "Wrong username or password (`invalid_credentials`)", body = crate::api::openapi::ErrorBody), (status = 403, description = "A cross-site `Origin` (login CSRF)", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failed attempts for the account or the address", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn login(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -248,10 +259,23 @@ fn signed_in_redirect(outcome: &LoginOutcome, next: Option<&str>) -> Response {
     with_cookie(res, session_cookie_header(outcome.token.expose()))
 }
 
+/// What a JSON sign-in answers (for the API description): the session, or the second
+/// step it needs.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum LoginAnswer<'a> {
+    /// Signed in.
+    Session(Box<SessionResponse<'a>>),
+    /// A second step is required.
+    Mfa(MfaRequired<'a>),
+}
+
 /// `{"mfa_required": true, ...}` and the pending credential's cookie.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MfaRequired<'a> {
     mfa_required: bool,
+    #[schema(value_type = Vec<String>)]
     methods: &'a [&'static str],
     expires_in: i64,
 }
@@ -322,12 +346,14 @@ pub(crate) fn pending_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// `POST /api/auth/login/mfa` body: one of `code` (from the authenticator app) and
 /// `recovery_code`; JSON, or the second-step page's form post.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MfaLoginRequest {
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     code: Option<SecretString>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     recovery_code: Option<SecretString>,
     /// Form posts only: where to go after signing in (a local path).
     #[serde(default)]
@@ -341,6 +367,16 @@ pub struct MfaLoginRequest {
 /// `POST /api/auth/login/mfa`: completes a sign-in with the pending credential (its own
 /// cookie, set by `POST /api/auth/login`) and a code or a recovery code. Wrong codes
 /// count against the account; the answer is a fresh `cloud.sso` session.
+#[utoipa::path(
+    post,
+    operation_id = "auth_login_mfa",
+    path = "/api/auth/login/mfa",
+    tag = "auth",
+    security(()),
+    request_body(content((MfaLoginRequest = "application/json"), (MfaLoginRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "Signed in: the session (and its `cloud.sso` cookie)", body = SessionResponse), (status = 303, description = "A form post: to its `next` page, or back to the page with `?error=<code>`", headers(("Location" = String, description = "Where to go"))), (status = 401, description = "A wrong code, or no or an expired pending sign-in", body = crate::api::openapi::ErrorBody), (status = 403, description = "A cross-site `Origin` (login CSRF)", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many wrong codes", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn login_mfa(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -428,12 +464,14 @@ fn back_to_second_step(
 
 /// `POST /api/auth/reauthenticate` body: `password`, or `code` from the authenticator
 /// app.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthRequest {
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     password: Option<SecretString>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     code: Option<SecretString>,
 }
 
@@ -441,6 +479,16 @@ pub struct ReauthRequest {
 /// owner. The session is re-issued under a new id (new cookie, in the answer's session
 /// JSON a new CSRF token), and for 10 minutes 2-step verification changes are allowed.
 /// Requires: a cookie session (and the CSRF rule).
+#[utoipa::path(
+    post,
+    operation_id = "auth_reauthenticate",
+    path = "/api/auth/reauthenticate",
+    tag = "auth",
+    security(("session" = [])),
+    request_body = ReauthRequest,
+    responses((status = 200, description = "Re-authenticated: the re-issued session (new cookie)", body = SessionResponse), (status = 401, description = "A wrong password or code", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn reauthenticate(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -490,10 +538,12 @@ pub fn set_session_cookie(res: Response, outcome: &LoginOutcome) -> Response {
 }
 
 /// `POST /api/auth/password` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeRequest {
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
     #[serde(default = "yes")]
     sign_out_other_sessions: bool,
@@ -507,6 +557,16 @@ fn yes() -> bool {
 /// cookie session (and the CSRF rule) and the current password. Answers 204 with a new
 /// session cookie (the id rotates); with `sign_out_other_sessions` (the default) every
 /// other session and every token of the account ends too.
+#[utoipa::path(
+    post,
+    operation_id = "auth_change_password",
+    path = "/api/auth/password",
+    tag = "auth",
+    security(("session" = [])),
+    request_body = PasswordChangeRequest,
+    responses((status = 204, description = "Changed; the session is re-issued (new cookie)"), (status = 401, description = "The current password is wrong", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -540,6 +600,15 @@ pub async fn change_password(
 }
 
 /// `POST /api/auth/logout`. Requires: a cookie session (and the CSRF rule).
+#[utoipa::path(
+    post,
+    operation_id = "auth_logout",
+    path = "/api/auth/logout",
+    tag = "auth",
+    security(("session" = [])),
+    responses((status = 204, description = "Signed out; the cookie is cleared")),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let Some((_, cookie)) = caller.session() else {
         return Err(ApiError::BadRequest(
@@ -560,6 +629,15 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
 /// separate credentials and stay). Requires: `sessions:revoke_all`, which a browser
 /// session holds and a key or token holds only if it was given it. A cookie caller's
 /// own cookie is cleared too.
+#[utoipa::path(
+    post,
+    operation_id = "auth_logout_everywhere",
+    path = "/api/auth/logout-everywhere",
+    tag = "auth",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 204, description = "Every session and token of the account ended")),
+    extensions(("x-permissions" = json!(["sessions:revoke_all"])))
+)]
 pub async fn logout_everywhere(
     State(state): State<AppState>,
     caller: Caller,
@@ -578,6 +656,15 @@ pub async fn logout_everywhere(
 }
 
 /// `GET /api/auth/session`. Requires: `account:read`.
+#[utoipa::path(
+    get,
+    operation_id = "auth_session",
+    path = "/api/auth/session",
+    tag = "auth",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "Who is calling, and with which credential", body = SessionResponse)),
+    extensions(("x-permissions" = json!(["account:read"])))
+)]
 pub async fn session(caller: Caller) -> ApiResult<Response> {
     caller.require("account:read")?;
     // A key's or token's description never changes while it is cached: render it once.

@@ -2,11 +2,9 @@
 //! may read the status; only a cookie session — recently re-authenticated
 //! (`POST /api/auth/reauthenticate`) — may change factors: an API key or token never can.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use gatehouse_core::ids::MfaFactorId;
 use gatehouse_core::mfa::{FactorKind, FactorRecord, RECOVERY_LOW, RecoveryCode};
 use gatehouse_core::secrecy::{ExposeSecret, SecretString};
@@ -18,19 +16,20 @@ use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/mfa", get(status).delete(turn_off))
-        .route("/api/mfa/totp", post(start_totp))
-        .route("/api/mfa/totp/confirm", post(confirm_totp))
-        .route("/api/mfa/totp/{id}", delete(remove_totp))
-        .route("/api/mfa/recovery-codes", post(regenerate_codes))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status, turn_off))
+        .routes(routes!(start_totp))
+        .routes(routes!(confirm_totp))
+        .routes(routes!(remove_totp))
+        .routes(routes!(regenerate_codes))
 }
 
 /// A factor as listed.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FactorView {
     id: String,
     kind: &'static str,
@@ -54,7 +53,7 @@ impl From<&FactorRecord> for FactorView {
 }
 
 /// `GET /api/mfa` answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusResponse {
     enabled: bool,
     factors: Vec<FactorView>,
@@ -71,6 +70,15 @@ pub struct StatusResponse {
 
 /// `GET /api/mfa`: whether 2-step verification is on, the factors (name, created, last
 /// used) and how many recovery codes are left. Requires: `account:read`.
+#[utoipa::path(
+    get,
+    operation_id = "mfa_status",
+    path = "/api/mfa",
+    tag = "mfa",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "2-step verification status", body = StatusResponse)),
+    extensions(("x-permissions" = json!(["account:read"])))
+)]
 pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require("account:read")?;
     let s = state.core.mfa_status(&caller.actor.user).await?;
@@ -92,7 +100,7 @@ const BROWSER_ONLY: &str = "2-step verification is changed only in a browser ses
      your password; API keys and tokens can read it but never change it";
 
 /// `POST /api/mfa/totp` answer: shown once, on the setup page.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EnrolmentResponse {
     factor_id: String,
     /// The `otpauth://totp/...` URI the QR code carries.
@@ -107,6 +115,15 @@ pub struct EnrolmentResponse {
 
 /// `POST /api/mfa/totp`: starts setting up an authenticator app (a pending enrolment for
 /// 10 minutes). Requires: a recently re-authenticated cookie session.
+#[utoipa::path(
+    post,
+    operation_id = "mfa_start_totp",
+    path = "/api/mfa/totp",
+    tag = "mfa",
+    security(("session" = [])),
+    responses((status = 201, description = "The pending enrolment (shown once)", body = EnrolmentResponse)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn start_totp(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     let e = state.core.start_totp(session).await?;
@@ -126,10 +143,11 @@ pub async fn start_totp(State(state): State<AppState>, caller: Caller) -> ApiRes
 }
 
 /// `POST /api/mfa/totp/confirm` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The 6-digit code the app shows.
+    #[schema(value_type = String, format = Password)]
     code: SecretString,
     /// The enrolment to confirm (default: the latest).
     #[serde(default)]
@@ -137,7 +155,7 @@ pub struct ConfirmRequest {
 }
 
 /// Recovery codes, shown once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RecoveryCodesResponse {
     recovery_codes: Vec<String>,
 }
@@ -147,7 +165,7 @@ fn codes_view(codes: &[RecoveryCode]) -> Vec<String> {
 }
 
 /// `POST /api/mfa/totp/confirm` answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConfirmResponse {
     enabled: bool,
     /// Present when this turned 2-step verification on: shown once.
@@ -160,6 +178,16 @@ pub struct ConfirmResponse {
 /// `POST /api/mfa/totp/confirm`: the first code confirms the authenticator app. Turning
 /// 2-step verification on answers the recovery codes (once). The session is re-issued
 /// (new cookie) recording the second factor. Requires: a cookie session.
+#[utoipa::path(
+    post,
+    operation_id = "mfa_confirm_totp",
+    path = "/api/mfa/totp/confirm",
+    tag = "mfa",
+    security(("session" = [])),
+    request_body = ConfirmRequest,
+    responses((status = 200, description = "Confirmed; the session is re-issued (new cookie)", body = ConfirmResponse), (status = 401, description = "The code is incorrect (`invalid_code`)", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn confirm_totp(
     State(state): State<AppState>,
     axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
@@ -196,6 +224,16 @@ pub async fn confirm_totp(
 /// `DELETE /api/mfa/totp/{id}`: removes the authenticator app ("Remove Authenticator
 /// app"); the last factor takes the recovery codes with it. Requires: a recently
 /// re-authenticated cookie session.
+#[utoipa::path(
+    delete,
+    operation_id = "mfa_remove_totp",
+    path = "/api/mfa/totp/{id}",
+    tag = "mfa",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 204, description = "Removed"), (status = 409, description = "The organisation requires 2-step verification and this is the last factor", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn remove_totp(
     State(state): State<AppState>,
     caller: Caller,
@@ -211,6 +249,15 @@ pub async fn remove_totp(
 
 /// `DELETE /api/mfa`: turns 2-step verification off ("Turn off 2-Step Verification").
 /// Requires: a recently re-authenticated cookie session.
+#[utoipa::path(
+    delete,
+    operation_id = "mfa_turn_off",
+    path = "/api/mfa",
+    tag = "mfa",
+    security(("session" = [])),
+    responses((status = 204, description = "Turned off"), (status = 409, description = "The organisation requires 2-step verification", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn turn_off(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     state.core.turn_off_mfa(session).await?;
@@ -219,6 +266,15 @@ pub async fn turn_off(State(state): State<AppState>, caller: Caller) -> ApiResul
 
 /// `POST /api/mfa/recovery-codes`: a new set of recovery codes (shown once; the old set
 /// stops working). Requires: a recently re-authenticated cookie session.
+#[utoipa::path(
+    post,
+    operation_id = "mfa_regenerate_codes",
+    path = "/api/mfa/recovery-codes",
+    tag = "mfa",
+    security(("session" = [])),
+    responses((status = 201, description = "The new recovery codes (shown once)", body = RecoveryCodesResponse), (status = 409, description = "2-step verification is off", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn regenerate_codes(
     State(state): State<AppState>,
     caller: Caller,

@@ -2,11 +2,9 @@
 //! `/api/ssh/authorized-keys/{username}`, which clusters' sshd asks (through
 //! `gatehouse ssh authorized-keys`) when someone logs in.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use gatehouse_core::ids::SshKeyId;
 use gatehouse_core::ssh::SshKeyRecord;
 use serde::{Deserialize, Serialize};
@@ -15,17 +13,18 @@ use time::OffsetDateTime;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, PageParams};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/ssh-keys", get(list).post(add))
-        .route("/api/ssh-keys/{id}", get(show).delete(delete))
-        .route("/api/ssh/authorized-keys/{username}", get(authorized_keys))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(show, delete))
+        .routes(routes!(authorized_keys))
 }
 
 /// `POST /api/ssh-keys` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddKeyRequest {
     name: String,
@@ -33,7 +32,7 @@ pub struct AddKeyRequest {
 }
 
 /// A key's metadata and its public key line (for the copy button; not a secret).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SshKeyResponse {
     id: String,
     name: String,
@@ -62,6 +61,16 @@ impl From<&SshKeyRecord> for SshKeyResponse {
 }
 
 /// `POST /api/ssh-keys`. Requires: `ssh_keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "ssh_keys_add",
+    path = "/api/ssh-keys",
+    tag = "ssh-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    request_body = AddKeyRequest,
+    responses((status = 201, description = "The added key", body = SshKeyResponse), (status = 409, description = "The key is already registered", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["ssh_keys:write"])))
+)]
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,6 +85,16 @@ pub async fn add(
 
 /// `GET /api/ssh-keys?limit=&cursor=`: a page of the caller's keys, oldest first.
 /// Requires: `ssh_keys:read`.
+#[utoipa::path(
+    get,
+    operation_id = "ssh_keys_list",
+    path = "/api/ssh-keys",
+    tag = "ssh-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(crate::extract::PageQuery),
+    responses((status = 200, description = "A page of your keys, oldest first", body = Vec<SshKeyResponse>, headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"), ("X-Next-Cursor" = String, description = "The next page's cursor, when there is one")))),
+    extensions(("x-permissions" = json!(["ssh_keys:read"])))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,6 +109,16 @@ pub async fn list(
 
 /// `GET /api/ssh-keys/{id}` (with the public key line, for the copy button).
 /// Requires: `ssh_keys:read`; another user's key is 404.
+#[utoipa::path(
+    get,
+    operation_id = "ssh_keys_show",
+    path = "/api/ssh-keys/{id}",
+    tag = "ssh-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The key", body = SshKeyResponse)),
+    extensions(("x-permissions" = json!(["ssh_keys:read"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,6 +129,16 @@ pub async fn show(
 }
 
 /// `DELETE /api/ssh-keys/{id}`. Requires: `ssh_keys:write`.
+#[utoipa::path(
+    delete,
+    operation_id = "ssh_keys_delete",
+    path = "/api/ssh-keys/{id}",
+    tag = "ssh-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 204, description = "Deleted")),
+    extensions(("x-permissions" = json!(["ssh_keys:write"])))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -113,14 +152,14 @@ pub async fn delete(
 }
 
 /// One line of an authorized_keys answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AuthorizedKey {
     line: String,
     fingerprint: String,
 }
 
 /// The authorized_keys answer for one username.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AuthorizedKeys {
     username: String,
     keys: Vec<AuthorizedKey>,
@@ -130,6 +169,16 @@ pub struct AuthorizedKeys {
 /// Usernames are case-insensitive and the answer names the canonical form; unknown or
 /// disabled accounts get an empty list; a name no account could have is 404. One
 /// answer per user: the per-account cap keeps it small.
+#[utoipa::path(
+    get,
+    operation_id = "ssh_keys_authorized_keys",
+    path = "/api/ssh/authorized-keys/{username}",
+    tag = "ssh-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("username" = String, Path, description = "The account's username (case-insensitive)")),
+    responses((status = 200, description = "The account's keys (empty for an unknown or disabled account)", body = AuthorizedKeys)),
+    extensions(("x-permissions" = json!(["ssh_keys:read_all"])))
+)]
 pub async fn authorized_keys(
     State(state): State<AppState>,
     caller: Caller,

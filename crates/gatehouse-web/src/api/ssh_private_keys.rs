@@ -4,11 +4,9 @@
 //! (`/test`), and forget a pinned host key. Write-only: no answer carries the key, only
 //! its public half and fingerprint.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete as delete_route, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use gatehouse_core::ids::SshPrivateKeyId;
@@ -24,35 +22,35 @@ use crate::context::current_request_id;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, PageParams};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/ssh-private-keys", get(list).post(add))
-        .route("/api/ssh-private-keys/{id}", get(show).delete(delete))
-        .route("/api/ssh-private-keys/{id}/sign", post(sign))
-        .route("/api/ssh-private-keys/{id}/test", post(test))
-        .route(
-            "/api/ssh-private-keys/known-hosts",
-            delete_route(forget_host),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(show, delete))
+        .routes(routes!(sign))
+        .routes(routes!(test))
+        .routes(routes!(forget_host))
 }
 
 /// `POST /api/ssh-private-keys` body. SECURITY: the key and passphrase are
 /// `SecretString`s: zeroised when dropped, and `Debug` prints neither.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddPrivateKeyRequest {
     name: String,
     #[serde(default)]
     description: Option<String>,
+    #[schema(value_type = String, format = Password)]
     private_key: SecretString,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     passphrase: Option<SecretString>,
 }
 
 /// A stored key's metadata and public half (never the private key).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SshPrivateKeyResponse {
     id: String,
     name: String,
@@ -83,6 +81,16 @@ impl From<&SshPrivateKeyRecord> for SshPrivateKeyResponse {
 
 /// `POST /api/ssh-private-keys`. Requires: `ssh_private_keys:write`. An encrypted key
 /// without a passphrase is 422 with `field: "passphrase"`, so a client can ask for one.
+#[utoipa::path(
+    post,
+    operation_id = "ssh_private_keys_add",
+    path = "/api/ssh-private-keys",
+    tag = "ssh-private-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    request_body = AddPrivateKeyRequest,
+    responses((status = 201, description = "The stored key's metadata", body = SshPrivateKeyResponse), (status = 409, description = "A key with that fingerprint or name is already stored", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["ssh_private_keys:write"])))
+)]
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,6 +113,16 @@ pub async fn add(
 
 /// `GET /api/ssh-private-keys?limit=&cursor=`: a page of the caller's keys, oldest
 /// first. Requires: `ssh_private_keys:read`.
+#[utoipa::path(
+    get,
+    operation_id = "ssh_private_keys_list",
+    path = "/api/ssh-private-keys",
+    tag = "ssh-private-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(crate::extract::PageQuery),
+    responses((status = 200, description = "A page of your keys, oldest first", body = Vec<SshPrivateKeyResponse>, headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"), ("X-Next-Cursor" = String, description = "The next page's cursor, when there is one")))),
+    extensions(("x-permissions" = json!(["ssh_private_keys:read"])))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,6 +137,16 @@ pub async fn list(
 
 /// `GET /api/ssh-private-keys/{id}`. Requires: `ssh_private_keys:read`; another
 /// account's key is 404.
+#[utoipa::path(
+    get,
+    operation_id = "ssh_private_keys_show",
+    path = "/api/ssh-private-keys/{id}",
+    tag = "ssh-private-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The key's metadata", body = SshPrivateKeyResponse)),
+    extensions(("x-permissions" = json!(["ssh_private_keys:read"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,6 +161,16 @@ pub async fn show(
 
 /// `DELETE /api/ssh-private-keys/{id}`. Requires: `ssh_private_keys:write`; another
 /// account's key is 404.
+#[utoipa::path(
+    delete,
+    operation_id = "ssh_private_keys_delete",
+    path = "/api/ssh-private-keys/{id}",
+    tag = "ssh-private-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 204, description = "Deleted")),
+    extensions(("x-permissions" = json!(["ssh_private_keys:write"])))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -146,7 +184,7 @@ pub async fn delete(
 }
 
 /// `POST /api/ssh-private-keys/{id}/sign` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignBody {
     /// Base64 of the SSH user-authentication request to sign.
@@ -163,7 +201,7 @@ pub struct SignBody {
 }
 
 /// A `session-bind@openssh.com` proof, each field base64.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionBindBody {
     host_key: String,
@@ -172,7 +210,7 @@ pub struct SessionBindBody {
 }
 
 /// The answer to a sign request.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SignResponse {
     /// Base64 of the signature in the SSH wire form (what `SSH_AGENT_SIGN_RESPONSE`
     /// carries).
@@ -189,6 +227,17 @@ fn base64_field(field: &'static str, value: &str) -> Result<Vec<u8>, gatehouse_c
 /// `POST /api/ssh-private-keys/{id}/sign`. Requires: `ssh_private_keys:use` (your own
 /// keys) or `ssh_private_keys:use_all` with `account` (administrators). Signs only an
 /// SSH authentication request naming this key (422 otherwise).
+#[utoipa::path(
+    post,
+    operation_id = "ssh_private_keys_sign",
+    path = "/api/ssh-private-keys/{id}/sign",
+    tag = "ssh-private-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    request_body = SignBody,
+    responses((status = 200, description = "The signature", body = SignResponse)),
+    extensions(("x-permissions" = json!(["ssh_private_keys:use", "ssh_private_keys:use_all"])))
+)]
 pub async fn sign(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,7 +278,7 @@ pub async fn sign(
 }
 
 /// `POST /api/ssh-private-keys/{id}/test` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestBody {
     host: String,
@@ -246,7 +295,7 @@ fn default_port() -> u16 {
 }
 
 /// A finished test.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TestResponse<'a> {
     result: &'a str,
     message: String,
@@ -260,7 +309,7 @@ struct TestResponse<'a> {
 }
 
 /// A test that needs the user: an unknown or changed host key (409).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HostKeyProblem<'a> {
     error: &'a str,
     message: String,
@@ -283,6 +332,17 @@ struct HostKeyProblem<'a> {
 /// `ssh_private_keys:use`. 200 with `result` `success`, `authentication_refused`,
 /// `unreachable` or `timeout`; 409 `host_key_unknown` (confirm `fingerprint` by sending
 /// it as `trust_host_key`) or `host_key_mismatch` (the pinned key changed).
+#[utoipa::path(
+    post,
+    operation_id = "ssh_private_keys_test",
+    path = "/api/ssh-private-keys/{id}/test",
+    tag = "ssh-private-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    request_body = TestBody,
+    responses((status = 200, description = "The test ran to an end (see `result`)", body = TestResponse), (status = 409, description = "The host key is unknown (`host_key_unknown`) or changed (`host_key_mismatch`)", body = HostKeyProblem)),
+    extensions(("x-permissions" = json!(["ssh_private_keys:use"])))
+)]
 pub async fn test(
     State(state): State<AppState>,
     caller: Caller,
@@ -377,7 +437,8 @@ fn test_response(r: &TestReport, user: &str) -> Response {
 }
 
 /// `DELETE /api/ssh-private-keys/known-hosts?host=&port=` query.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KnownHostQuery {
     host: String,
     #[serde(default = "default_port")]
@@ -387,6 +448,16 @@ pub struct KnownHostQuery {
 /// `DELETE /api/ssh-private-keys/known-hosts?host=&port=`: removes your pinned host key
 /// for that host, after a legitimate host key change. Requires:
 /// `ssh_private_keys:write`; 404 when nothing is pinned.
+#[utoipa::path(
+    delete,
+    operation_id = "ssh_private_keys_forget_host",
+    path = "/api/ssh-private-keys/known-hosts",
+    tag = "ssh-private-keys",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(KnownHostQuery),
+    responses((status = 204, description = "Forgotten"), (status = 404, description = "No host key is pinned for that host and port", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["ssh_private_keys:write"])))
+)]
 pub async fn forget_host(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,10 +1,8 @@
 //! `/api/tokens`: issue, list and revoke bearer tokens; `/.well-known/jwks.json`.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
 use gatehouse_core::ids::TokenId;
 use gatehouse_core::secrecy::ExposeSecret;
 use gatehouse_core::service::NewToken;
@@ -16,22 +14,24 @@ use time::OffsetDateTime;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, JsonOrEmpty, PageParams};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/tokens", get(list).post(create))
-        .route("/api/tokens/options", get(options))
-        .route("/api/tokens/{id}", delete(revoke))
-        .route("/.well-known/jwks.json", get(jwks))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(options))
+        .routes(routes!(revoke))
+        .routes(routes!(jwks))
 }
 
 /// `POST /api/tokens` body.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     /// Checked by hand so that `1.5`, `"3"` or `0` get one clear 422 message.
     #[serde(default)]
+    #[schema(value_type = Option<u32>)]
     expires_in_hours: Option<serde_json::Value>,
     #[serde(default)]
     name: Option<String>,
@@ -40,7 +40,7 @@ pub struct CreateTokenRequest {
 }
 
 /// A token's metadata; never the token or its hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     id: String,
     name: String,
@@ -66,7 +66,7 @@ impl From<&TokenRecord> for TokenResponse {
 }
 
 /// A new token: its metadata plus the token, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedTokenResponse {
     #[serde(flatten)]
     meta: TokenResponse,
@@ -75,6 +75,16 @@ pub struct CreatedTokenResponse {
 
 /// `POST /api/tokens`. Requires: `tokens:write`; the token gets the caller's permissions
 /// (or the subset named in `permissions`).
+#[utoipa::path(
+    post,
+    operation_id = "tokens_create",
+    path = "/api/tokens",
+    tag = "tokens",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    request_body = Option<CreateTokenRequest>,
+    responses((status = 201, description = "The new token (shown this once)", body = CreatedTokenResponse)),
+    extensions(("x-permissions" = json!(["tokens:write"])))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,6 +119,16 @@ pub async fn create(
 
 /// `GET /api/tokens?limit=&cursor=`: a page of the caller's live tokens, newest first.
 /// Requires: `tokens:write`.
+#[utoipa::path(
+    get,
+    operation_id = "tokens_list",
+    path = "/api/tokens",
+    tag = "tokens",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(crate::extract::PageQuery),
+    responses((status = 200, description = "A page of your live tokens, newest first", body = Vec<TokenResponse>, headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"), ("X-Next-Cursor" = String, description = "The next page's cursor, when there is one")))),
+    extensions(("x-permissions" = json!(["tokens:write"])))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,6 +140,16 @@ pub async fn list(
 
 /// `DELETE /api/tokens/{id}`: revokes at once. Requires: `tokens:write`; another user's
 /// token is 404.
+#[utoipa::path(
+    delete,
+    operation_id = "tokens_revoke",
+    path = "/api/tokens/{id}",
+    tag = "tokens",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 204, description = "Revoked")),
+    extensions(("x-permissions" = json!(["tokens:write"])))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,21 +161,49 @@ pub async fn revoke(
 
 /// `GET /api/tokens/options`: the lifetimes the caller's policy offers.
 /// Requires: `tokens:write`.
+#[utoipa::path(
+    get,
+    operation_id = "tokens_options",
+    path = "/api/tokens/options",
+    tag = "tokens",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The lifetimes your policy offers", body = TokenOptionsResponse)),
+    extensions(("x-permissions" = json!(["tokens:write"])))
+)]
 pub async fn options(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<TokenOptionsResponse>> {
     caller.require("tokens:write")?;
     let policy = state.core.policy_for(&caller.actor).await?;
-    Ok(Json(json!({
-        "hours": policy.offered_token_hours(),
-        "default_hours": policy.token_default_hours,
-        "max_hours": policy.token_max_hours,
-        "user_may_choose": policy.token_user_choice,
-    })))
+    Ok(Json(TokenOptionsResponse {
+        hours: policy.offered_token_hours(),
+        default_hours: policy.token_default_hours,
+        max_hours: policy.token_max_hours,
+        user_may_choose: policy.token_user_choice,
+    }))
+}
+
+/// `GET /api/tokens/options` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenOptionsResponse {
+    /// The lifetimes offered, in hours.
+    hours: Vec<u32>,
+    default_hours: u32,
+    max_hours: u32,
+    user_may_choose: bool,
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that verify tokens. Public.
+#[utoipa::path(
+    get,
+    operation_id = "tokens_jwks",
+    path = "/.well-known/jwks.json",
+    tag = "tokens",
+    security(()),
+    responses((status = 200, description = "The JSON Web Key Set (RFC 7517) of the token signing keys", body = Object)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut res = Json(json!({ "keys": state.core.jwks() })).into_response();
     res.headers_mut().insert(

@@ -6,11 +6,9 @@
 //! `PublicKeyCredential.parseCreationOptionsFromJSON` / `parseRequestOptionsFromJSON`,
 //! and every `finish` takes the ceremony token and the browser's `credential.toJSON()`.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use gatehouse_core::Error as CoreError;
 use gatehouse_core::ids::MfaFactorId;
 use gatehouse_core::mfa::webauthn::{AssertionResponse, CeremonyStart, RegistrationResponse};
@@ -30,29 +28,28 @@ use crate::extract::auth::session_cookie;
 use crate::extract::{Caller, Json};
 use crate::middleware::client_ip::ClientIp;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/mfa/webauthn", get(list))
-        .route("/api/mfa/webauthn/register/start", post(register_start))
-        .route("/api/mfa/webauthn/register/finish", post(register_finish))
-        .route(
-            "/api/mfa/webauthn/{id}",
-            get(show).patch(rename).delete(remove),
-        )
-        .route("/api/auth/login/webauthn/start", post(second_step_start))
-        .route("/api/auth/login/webauthn/finish", post(second_step_finish))
-        .route("/api/auth/passkey/start", post(passkey_start))
-        .route("/api/auth/passkey/finish", post(passkey_finish))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(register_start))
+        .routes(routes!(register_finish))
+        .routes(routes!(show, rename, remove))
+        .routes(routes!(second_step_start))
+        .routes(routes!(second_step_finish))
+        .routes(routes!(passkey_start))
+        .routes(routes!(passkey_finish))
 }
 
 /// A started ceremony.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StartResponse {
     /// Send it back with the answer.
     ceremony: String,
     /// `{"publicKey": {...}}`.
+    #[schema(value_type = Object)]
     options: serde_json::Value,
 }
 
@@ -65,7 +62,7 @@ fn started(c: CeremonyStart) -> Response {
 }
 
 /// A security key as listed.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     id: String,
     name: String,
@@ -104,12 +101,31 @@ async fn keys(state: &AppState, caller: &Caller) -> ApiResult<Vec<FactorRecord>>
 }
 
 /// `GET /api/mfa/webauthn`: the caller's security keys. Requires: `account:read`.
+#[utoipa::path(
+    get,
+    operation_id = "webauthn_list",
+    path = "/api/mfa/webauthn",
+    tag = "mfa",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "Your security keys", body = Vec<KeyView>)),
+    extensions(("x-permissions" = json!(["account:read"])))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let keys = keys(&state, &caller).await?;
     Ok(Json(keys.iter().map(KeyView::from).collect::<Vec<_>>()).into_response())
 }
 
 /// `GET /api/mfa/webauthn/{id}`. Requires: `account:read`.
+#[utoipa::path(
+    get,
+    operation_id = "webauthn_show",
+    path = "/api/mfa/webauthn/{id}",
+    tag = "mfa",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The security key", body = KeyView)),
+    extensions(("x-permissions" = json!(["account:read"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,24 +141,36 @@ pub async fn show(
 
 /// `POST /api/mfa/webauthn/register/start`: starts adding a key (5 minutes). Requires: a
 /// recently re-authenticated cookie session.
+#[utoipa::path(
+    post,
+    operation_id = "webauthn_register_start",
+    path = "/api/mfa/webauthn/register/start",
+    tag = "mfa",
+    security(("session" = [])),
+    responses((status = 200, description = "The ceremony and the `navigator.credentials.create()` options", body = StartResponse), (status = 409, description = "No more keys may be added", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn register_start(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let (session, _) = caller.browser_session(BROWSER_ONLY)?;
     Ok(started(state.core.start_key_registration(session).await?))
 }
 
 /// `POST /api/mfa/webauthn/register/finish` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterFinish {
+    #[schema(value_type = String, format = Password)]
     ceremony: SecretString,
     /// What the user calls the key ("YubiKey 5C").
     name: String,
     /// `credential.toJSON()` of `navigator.credentials.create`.
+    /// The authenticator\'s answer, as WebAuthn\'s `PublicKeyCredential` JSON.
+    #[schema(value_type = Object)]
     credential: Box<RegistrationResponse>,
 }
 
 /// `POST /api/mfa/webauthn/register/finish` answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RegisterFinished {
     key: KeyView,
     /// Present when this turned 2-step verification on: shown once.
@@ -154,6 +182,16 @@ pub struct RegisterFinished {
 
 /// `POST /api/mfa/webauthn/register/finish`: verifies the key's answer and adds it; the
 /// session is re-issued (new cookie) recording the key. Requires: a cookie session.
+#[utoipa::path(
+    post,
+    operation_id = "webauthn_register_finish",
+    path = "/api/mfa/webauthn/register/finish",
+    tag = "mfa",
+    security(("session" = [])),
+    request_body = RegisterFinish,
+    responses((status = 201, description = "The key was added; the session is re-issued (new cookie)", body = RegisterFinished), (status = 409, description = "The key is already registered", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn register_finish(
     State(state): State<AppState>,
     axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
@@ -189,13 +227,24 @@ pub async fn register_finish(
 }
 
 /// `PATCH /api/mfa/webauthn/{id}` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameRequest {
     name: String,
 }
 
 /// `PATCH /api/mfa/webauthn/{id}`: renames a key. Requires: a cookie session.
+#[utoipa::path(
+    patch,
+    operation_id = "webauthn_rename",
+    path = "/api/mfa/webauthn/{id}",
+    tag = "mfa",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    request_body = RenameRequest,
+    responses((status = 204, description = "Renamed")),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn rename(
     State(state): State<AppState>,
     caller: Caller,
@@ -217,6 +266,16 @@ pub async fn rename(
 /// `DELETE /api/mfa/webauthn/{id}`: removes a key (the last factor of an account whose
 /// organisation requires 2-step verification or security keys cannot go: 409).
 /// Requires: a recently re-authenticated cookie session.
+#[utoipa::path(
+    delete,
+    operation_id = "webauthn_remove",
+    path = "/api/mfa/webauthn/{id}",
+    tag = "mfa",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 204, description = "Removed"), (status = 409, description = "The last factor of an account whose organisation requires it", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -232,6 +291,15 @@ pub async fn remove(
 
 /// `POST /api/auth/login/webauthn/start`: the security-key option of a sign-in's second
 /// step. Requires: the pending credential (cookie `gatehouse.mfa`).
+#[utoipa::path(
+    post,
+    operation_id = "webauthn_second_step_start",
+    path = "/api/auth/login/webauthn/start",
+    tag = "auth",
+    security(()),
+    responses((status = 200, description = "The ceremony and the `navigator.credentials.get()` options", body = StartResponse), (status = 401, description = "No or an expired pending sign-in (cookie `gatehouse.mfa`)", body = crate::api::openapi::ErrorBody), (status = 403, description = "A cross-site `Origin`", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many attempts", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn second_step_start(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -242,17 +310,30 @@ pub async fn second_step_start(
 }
 
 /// A ceremony's finish body for a sign-in.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssertionFinish {
+    #[schema(value_type = String, format = Password)]
     ceremony: SecretString,
     /// `credential.toJSON()` of `navigator.credentials.get`.
+    /// The authenticator\'s answer, as WebAuthn\'s `PublicKeyCredential` JSON.
+    #[schema(value_type = Object)]
     credential: Box<AssertionResponse>,
 }
 
 /// `POST /api/auth/login/webauthn/finish`: completes a sign-in with the key's answer,
 /// exactly as a code does (same pending credential, same count of failures); the session
 /// records `hwk`. Requires: the pending credential.
+#[utoipa::path(
+    post,
+    operation_id = "webauthn_second_step_finish",
+    path = "/api/auth/login/webauthn/finish",
+    tag = "auth",
+    security(()),
+    request_body = AssertionFinish,
+    responses((status = 200, description = "Signed in: the session (and its `cloud.sso` cookie)", body = crate::api::auth::SessionResponse), (status = 401, description = "The answer was refused or the pending sign-in expired", body = crate::api::openapi::ErrorBody), (status = 403, description = "A cross-site `Origin`", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn second_step_finish(
     State(state): State<AppState>,
     axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
@@ -281,6 +362,15 @@ pub async fn second_step_finish(
 }
 
 /// `POST /api/auth/passkey/start`: starts "Sign in with a passkey". Public.
+#[utoipa::path(
+    post,
+    operation_id = "webauthn_passkey_start",
+    path = "/api/auth/passkey/start",
+    tag = "auth",
+    security(()),
+    responses((status = 200, description = "The ceremony and the `navigator.credentials.get()` options", body = StartResponse), (status = 403, description = "A cross-site `Origin`", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many attempts", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn passkey_start(
     State(state): State<AppState>,
     axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
@@ -293,6 +383,16 @@ pub async fn passkey_start(
 /// `POST /api/auth/passkey/finish`: signs in with a discoverable key and its user
 /// verification, no password (both factors in one). Public; 401 `invalid_credentials`
 /// for any refusal, 403 when the organisation turned passkey sign-in off.
+#[utoipa::path(
+    post,
+    operation_id = "webauthn_passkey_finish",
+    path = "/api/auth/passkey/finish",
+    tag = "auth",
+    security(()),
+    request_body = AssertionFinish,
+    responses((status = 200, description = "Signed in: the session (and its `cloud.sso` cookie)", body = crate::api::auth::SessionResponse), (status = 401, description = "Refused (`invalid_credentials`)", body = crate::api::openapi::ErrorBody), (status = 403, description = "Passkey sign-in is off for the organisation, or a cross-site `Origin`", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!([])))
+)]
 pub async fn passkey_finish(
     State(state): State<AppState>,
     axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,

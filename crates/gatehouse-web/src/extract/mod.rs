@@ -7,4 +7,4 @@ pub mod page;
 
 pub use auth::{Caller, CallerCredential, SESSION_COOKIE};
 pub use json::{FormOrJson, Json, JsonOrEmpty, double_option};
-pub use page::PageParams;
+pub use page::{PageParams, PageQuery};

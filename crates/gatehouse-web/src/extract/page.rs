@@ -23,6 +23,17 @@ pub struct PageParams {
     filters: String,
 }
 
+/// `?limit=&cursor=` as the API description shows them (read by [`PageParams`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// How many items, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// The cursor from the previous page's `X-Next-Cursor` (or its `Link` header).
+    pub cursor: Option<String>,
+}
+
 #[derive(Deserialize, Default)]
 struct RawPage {
     limit: Option<String>,

@@ -53,6 +53,15 @@ pub struct AccessRecord {
 impl AccessRecord {
     /// A record of a request that is starting; [`AccessRecord::finished`] completes it.
     pub fn new(id: RequestId, method: &Method, path: &str, ip: Option<IpAddr>) -> Self {
+        // SECURITY: a key in the path is replaced before the path is kept (see
+        // `LoggedPath`); only such a path costs an allocation.
+        let redacted;
+        let path = if LoggedPath::needs_redaction(path) {
+            redacted = LoggedPath(path).to_string();
+            redacted.as_str()
+        } else {
+            path
+        };
         let mut buf = [0u8; PATH_BYTES];
         let mut len = path.len().min(PATH_BYTES);
         while !path.is_char_boundary(len) {
@@ -81,6 +90,46 @@ impl AccessRecord {
 
     fn path(&self) -> &str {
         std::str::from_utf8(&self.path[..usize::from(self.path_len)]).unwrap_or("")
+    }
+}
+
+/// Displays a request path with any path segment that holds an API key replaced by
+/// `<redacted>`. SECURITY: a key pasted into a URL by mistake (or by a client that reuses
+/// the value it authenticates with) never reaches the log; other paths are written as
+/// they are, without allocating.
+pub struct LoggedPath<'a>(pub &'a str);
+
+impl LoggedPath<'_> {
+    fn holds_key(segment: &str) -> bool {
+        use gatehouse_core::api_key::{KEY_LEN, PREFIX, is_well_formed};
+        segment.len() >= KEY_LEN
+            && segment
+                .match_indices(PREFIX)
+                .any(|(i, _)| segment.get(i..i + KEY_LEN).is_some_and(is_well_formed))
+    }
+
+    /// Whether any segment of `path` holds a key.
+    pub fn needs_redaction(path: &str) -> bool {
+        path.split('/').any(Self::holds_key)
+    }
+}
+
+impl std::fmt::Display for LoggedPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !Self::needs_redaction(self.0) {
+            return f.write_str(self.0);
+        }
+        for (n, segment) in self.0.split('/').enumerate() {
+            if n > 0 {
+                f.write_str("/")?;
+            }
+            f.write_str(if Self::holds_key(segment) {
+                "<redacted>"
+            } else {
+                segment
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -277,6 +326,32 @@ mod tests {
         assert_eq!(v["client_ip"], "192.0.2.1");
         assert_eq!(v["request_id"].as_str().map(str::len), Some(16));
         assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+
+    #[test]
+    fn a_path_segment_holding_an_api_key_is_redacted_in_the_log() {
+        let key = gatehouse_core::api_key::ApiKeySecret::generate();
+        let key = key.expose();
+        let path = format!("/api/ssh-keys/{key}");
+        assert_eq!(LoggedPath(&path).to_string(), "/api/ssh-keys/<redacted>");
+        let path = format!("/api/x/a{key}b/disable");
+        assert_eq!(LoggedPath(&path).to_string(), "/api/x/<redacted>/disable");
+        let v: serde_json::Value =
+            serde_json::from_str(&line(Format::Json, &path, None)).expect("json");
+        assert_eq!(v["path"], "/api/x/<redacted>/disable");
+        // Ids, and strings that merely look like a key, stay as they are.
+        for plain in [
+            "/api/api-keys/key_0123/disable",
+            "/healthz",
+            "/api/x/gwk_short",
+            "/",
+        ] {
+            assert_eq!(LoggedPath(plain).to_string(), plain);
+        }
+        let wrong_check = format!("/api/x/{}0", &key[..key.len() - 1]);
+        if !gatehouse_core::api_key::is_well_formed(&wrong_check[7..]) {
+            assert_eq!(LoggedPath(&wrong_check).to_string(), wrong_check);
+        }
     }
 
     #[test]

@@ -121,7 +121,7 @@ where
             "request",
             request_id = %id,
             method = %req.method(),
-            path = %req.uri().path(),
+            path = %super::access_log::LoggedPath(req.uri().path()),
         );
         let (inner, policy) = match super::limits::admit(&self.state, req) {
             Admission::Run(req, policy) => (Ok(span.in_scope(|| self.inner.call(req))), policy),

@@ -9,12 +9,10 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use gatehouse_core::actor::Actor;
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::page::Page;
@@ -27,16 +25,18 @@ use time::OffsetDateTime;
 use crate::error::ApiResult;
 use crate::extract::{Caller, PageParams};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/audit", get(list))
-        .route("/api/admin/audit/export", get(export))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(export))
 }
 
 /// `?actor=&action=&credential=&since=&until=` (and `format=` for the export).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     actor: Option<String>,
@@ -61,14 +61,14 @@ impl AuditParams {
 }
 
 /// An account named in a record.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Who {
     id: Option<String>,
     username: Option<String>,
 }
 
 /// The credential an actor used.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CredentialUsed {
     /// `session`, `api_key` or `token`.
     kind: String,
@@ -77,7 +77,7 @@ pub struct CredentialUsed {
 }
 
 /// One record: who, what, which credential, from which address, when.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     id: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -128,6 +128,16 @@ impl From<&AuditEvent> for AuditRecord {
 /// page of the organisation's audit log, newest first. `action` ending in `.` matches
 /// every action it starts (`api_key.`); `since`/`until` take a date or an RFC 3339 time.
 /// Requires: `org:audit:read`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_audit_list",
+    path = "/api/admin/audit",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(crate::extract::PageQuery, AuditParams),
+    responses((status = 200, description = "A page of the organisation's audit log, newest first", body = Vec<AuditRecord>, headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"), ("X-Next-Cursor" = String, description = "The next page's cursor, when there is one")))),
+    extensions(("x-permissions" = json!(["org:audit:read"])))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -275,6 +285,16 @@ async fn next_chunk(mut c: Cursor) -> Option<(std::io::Result<Bytes>, Cursor)> {
 /// `GET /api/admin/audit/export?format=jsonl|csv&actor=&action=&credential=&since=&until=`:
 /// every matching record, newest first, as one JSON object per line (JSON Lines) or as
 /// CSV with a header row, streamed. Requires: `org:audit:read`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_audit_export",
+    path = "/api/admin/audit/export",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(AuditParams),
+    responses((status = 200, description = "Every matching record, newest first, streamed", content((String = "application/jsonl"), (String = "text/csv")), headers(("Content-Disposition" = String, description = "A file name")))),
+    extensions(("x-permissions" = json!(["org:audit:read"])))
+)]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,

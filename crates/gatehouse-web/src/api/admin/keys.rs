@@ -3,46 +3,43 @@
 //! Create Key, Duplicate Key, Disable/Enable Key and Delete Key — plus the Team Computer
 //! Key and the SCIM key.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use gatehouse_core::api_key::{ApiKeyKind, ApiKeySecret};
 use gatehouse_core::ids::ApiKeyId;
 use gatehouse_core::org::KeyExpiration;
 use gatehouse_core::service::{ENTERPRISE_ONLY, NewOrgKey};
 use gatehouse_core::store::{OrgKeyFilter, OrgKeyRecord};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::api::api_keys::{ExpirationOption, PermissionOption};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, JsonOrEmpty, PageParams, double_option};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/keys", get(list).post(create))
-        .route("/api/admin/keys/options", get(options))
-        .route("/api/admin/keys/{id}", get(show).delete(delete))
-        .route("/api/admin/keys/{id}/disable", post(disable))
-        .route("/api/admin/keys/{id}/enable", post(enable))
-        .route("/api/admin/keys/{id}/duplicate", post(duplicate))
-        .route(
-            "/api/admin/team-computer-key",
-            post(create_team_computer_key),
-        )
-        .route("/api/admin/scim-key", post(regenerate_scim_key))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(options))
+        .routes(routes!(show, delete))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(duplicate))
+        .routes(routes!(create_team_computer_key))
+        .routes(routes!(regenerate_scim_key))
 }
 
 /// A key as the Keys page lists it; never its secret or hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OrgKeyResponse {
     id: String,
     /// `personal`, `public`, `team_computer` or `scim`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     kind: ApiKeyKind,
     /// "API Key", "Public API Key", "Team Computer Key" or "SCIM Key".
     type_label: &'static str,
@@ -92,7 +89,7 @@ impl From<&OrgKeyRecord> for OrgKeyResponse {
 }
 
 /// A new key: the metadata plus the secret, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CreatedResponse {
     #[serde(flatten)]
     meta: OrgKeyResponse,
@@ -112,7 +109,8 @@ fn created(record: &OrgKeyRecord, secret: &ApiKeySecret) -> Response {
 }
 
 /// `?type=&owner=&status=` filters.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KeyQuery {
     #[serde(rename = "type")]
@@ -122,7 +120,7 @@ pub struct KeyQuery {
 }
 
 /// `POST /api/admin/keys` body: a Public API Key.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// Only `public`: the Team Computer Key and the SCIM key have their own routes.
@@ -131,11 +129,12 @@ pub struct CreateRequest {
     name: String,
     permissions: Vec<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>)]
     expires_in_days: Option<Option<u32>>,
 }
 
 /// `POST /api/admin/keys/{id}/duplicate` body (optional): the adjusted draft.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateRequest {
     #[serde(default)]
@@ -143,6 +142,7 @@ pub struct DuplicateRequest {
     #[serde(default)]
     permissions: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>)]
     expires_in_days: Option<Option<u32>>,
 }
 
@@ -156,6 +156,16 @@ fn expiration(requested: Option<Option<u32>>) -> ApiResult<Option<KeyExpiration>
 /// `GET /api/admin/keys?type=&owner=&status=enabled|disabled&limit=&cursor=`: every key
 /// of the organisation, oldest first. `owner` is a member's username. Requires:
 /// `org:keys:read`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_keys_list",
+    path = "/api/admin/keys",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(crate::extract::PageQuery, KeyQuery),
+    responses((status = 200, description = "A page of the organisation's keys, oldest first", body = Vec<OrgKeyResponse>, headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"), ("X-Next-Cursor" = String, description = "The next page's cursor, when there is one")))),
+    extensions(("x-permissions" = json!(["org:keys:read"])))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -196,41 +206,63 @@ pub async fn list(
 
 /// `GET /api/admin/keys/options`: the edition and what a Public API Key may carry.
 /// Requires: `org:keys:read`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_keys_options",
+    path = "/api/admin/keys/options",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "What the policy lets an admin choose", body = OrgKeyOptionsResponse)),
+    extensions(("x-permissions" = json!(["org:keys:read", "org:keys:write"])))
+)]
 pub async fn options(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<OrgKeyOptionsResponse>> {
     caller
         .require("org:keys:read")
         .or_else(|_| caller.require("org:keys:write"))?;
     let org = state.core.actor_org(&caller.actor).await?;
     let policy = state.core.policy_for(&caller.actor).await?;
-    let permissions: Vec<_> = state
-        .core
-        .org_key_permissions()
-        .into_iter()
-        .map(|(name, description)| {
-            json!({"name": name, "description": description, "grantable": caller.actor.scopes.contains(&name)})
-        })
-        .collect();
-    let offered: Vec<_> = policy
-        .offered_expirations()
-        .iter()
-        .map(|e| json!({"expires_in_days": e.days(), "label": e.label()}))
-        .collect();
-    Ok(Json(json!({
-        "edition": org.edition,
-        "public_api_keys": org.edition.has_public_api_keys(),
-        "edition_note": (!org.edition.has_public_api_keys()).then_some(ENTERPRISE_ONLY),
-        "permissions": permissions,
-        "expirations": offered,
-        "default_expires_in_days": policy.api_key_default_expiration.days(),
-        "user_may_choose": policy.api_key_user_choice,
-    })))
+    Ok(Json(OrgKeyOptionsResponse {
+        edition: org.edition,
+        public_api_keys: org.edition.has_public_api_keys(),
+        edition_note: (!org.edition.has_public_api_keys()).then_some(ENTERPRISE_ONLY),
+        permissions: PermissionOption::all(state.core.org_key_permissions(), &caller),
+        expirations: ExpirationOption::offered(&policy),
+        default_expires_in_days: policy.api_key_default_expiration.days(),
+        user_may_choose: policy.api_key_user_choice,
+    }))
+}
+
+/// `GET /api/admin/keys/options` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrgKeyOptionsResponse {
+    /// The organisation's edition.
+    #[schema(value_type = String)]
+    edition: gatehouse_core::org::Edition,
+    /// Whether the edition has Public API Keys.
+    public_api_keys: bool,
+    /// Why not, when it has none.
+    edition_note: Option<&'static str>,
+    permissions: Vec<PermissionOption>,
+    expirations: Vec<ExpirationOption>,
+    default_expires_in_days: Option<u32>,
+    user_may_choose: bool,
 }
 
 /// `POST /api/admin/keys`: a new Public API Key, its secret shown once. Requires:
 /// `org:keys:write`, every permission it grants, and the Enterprise edition.
+#[utoipa::path(
+    post,
+    operation_id = "admin_keys_create",
+    path = "/api/admin/keys",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    request_body = CreateRequest,
+    responses((status = 201, description = "The new Public API Key, with its secret (shown this once)", body = CreatedResponse), (status = 409, description = "The organisation has a key with that name", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:keys:write"])))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -276,6 +308,16 @@ pub async fn create(
 }
 
 /// `GET /api/admin/keys/{id}`. Requires: `org:keys:read`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_keys_show",
+    path = "/api/admin/keys/{id}",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The key", body = OrgKeyResponse)),
+    extensions(("x-permissions" = json!(["org:keys:read"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -287,6 +329,17 @@ pub async fn show(
 
 /// `POST /api/admin/keys/{id}/duplicate`: a new Public API Key with the original's (or
 /// the adjusted) permissions; the original is unchanged. Requires: `org:keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_keys_duplicate",
+    path = "/api/admin/keys/{id}/duplicate",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    request_body = Option<DuplicateRequest>,
+    responses((status = 201, description = "The copy, with its secret (shown this once)", body = CreatedResponse), (status = 409, description = "The organisation has a key with that name", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:keys:write"])))
+)]
 pub async fn duplicate(
     State(state): State<AppState>,
     caller: Caller,
@@ -308,6 +361,16 @@ pub async fn duplicate(
 }
 
 /// `POST /api/admin/keys/{id}/disable`. Requires: `org:keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_keys_disable",
+    path = "/api/admin/keys/{id}/disable",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The key, disabled", body = OrgKeyResponse)),
+    extensions(("x-permissions" = json!(["org:keys:write"])))
+)]
 pub async fn disable(
     state: State<AppState>,
     caller: Caller,
@@ -317,6 +380,16 @@ pub async fn disable(
 }
 
 /// `POST /api/admin/keys/{id}/enable`. Requires: `org:keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_keys_enable",
+    path = "/api/admin/keys/{id}/enable",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The key, enabled", body = OrgKeyResponse), (status = 409, description = "The key was revoked and cannot be enabled again", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:keys:write"])))
+)]
 pub async fn enable(
     state: State<AppState>,
     caller: Caller,
@@ -341,6 +414,16 @@ async fn set_enabled(
 
 /// `DELETE /api/admin/keys/{id}`: irreversible. The organisation's own keys must be
 /// disabled first (409 otherwise). Requires: `org:keys:write`.
+#[utoipa::path(
+    delete,
+    operation_id = "admin_keys_delete",
+    path = "/api/admin/keys/{id}",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "The policy requires disabling a key before deleting it", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:keys:write"])))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -356,6 +439,15 @@ pub async fn delete(
 
 /// `POST /api/admin/team-computer-key`: the organisation's Team Computer Key, shown
 /// once; 409 while one exists (delete it first). Requires: `org:keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_keys_create_team_computer_key",
+    path = "/api/admin/team-computer-key",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 201, description = "The Team Computer Key, with its secret (shown this once)", body = CreatedResponse), (status = 409, description = "One exists already", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:keys:write"])))
+)]
 pub async fn create_team_computer_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -367,6 +459,15 @@ pub async fn create_team_computer_key(
 
 /// `POST /api/admin/scim-key`: a new SCIM key, shown once; the previous one stops
 /// working at once. Requires: `org:keys:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_keys_regenerate_scim_key",
+    path = "/api/admin/scim-key",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 201, description = "The new SCIM key, with its secret (shown this once)", body = CreatedResponse), (status = 409, description = "A concurrent change of the SCIM key won", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:keys:write"])))
+)]
 pub async fn regenerate_scim_key(
     State(state): State<AppState>,
     caller: Caller,

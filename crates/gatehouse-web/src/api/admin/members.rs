@@ -2,42 +2,41 @@
 //! member (with their one-time set-password link), and resetting a member's 2-step
 //! verification.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use gatehouse_core::ids::AccountId;
 use gatehouse_core::org::Role;
 use gatehouse_core::service::{IssuedLink, NewMember};
 use gatehouse_core::store::{MemberFilter, MemberRecord};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, PageParams};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/members", get(list).post(create))
-        .route("/api/admin/members/{id}/password-link", post(reissue_link))
-        .route("/api/admin/members/{id}", get(show))
-        .route("/api/admin/members/{id}/role", post(set_role))
-        .route("/api/admin/members/{id}/disable", post(disable))
-        .route("/api/admin/members/{id}/enable", post(enable))
-        .route("/api/admin/members/{id}/reset-2sv", post(reset_mfa))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(reissue_link))
+        .routes(routes!(show))
+        .routes(routes!(set_role))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(reset_mfa))
 }
 
 /// A member as the panel shows them.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MemberResponse {
     id: String,
     username: String,
     email: String,
     display_name: String,
+    #[schema(value_type = String)]
     role: Role,
     disabled: bool,
     /// Whether 2-step verification is on (an authenticator app or a security key).
@@ -68,7 +67,8 @@ impl From<&MemberRecord> for MemberResponse {
 }
 
 /// `?role=&status=` filters.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MemberQuery {
     role: Option<String>,
@@ -76,14 +76,14 @@ pub struct MemberQuery {
 }
 
 /// `POST /api/admin/members/{id}/role` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
     role: String,
 }
 
 /// `POST /api/admin/members` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMemberRequest {
     username: String,
@@ -94,7 +94,7 @@ pub struct CreateMemberRequest {
 }
 
 /// A set-password link, shown once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LinkResponse {
     /// `https://…/set-password#gsp_…`: the secret is in the fragment, which browsers
     /// never send to a server.
@@ -104,7 +104,7 @@ pub struct LinkResponse {
 }
 
 /// `POST /api/admin/members` answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedMemberResponse {
     member: MemberResponse,
     #[serde(flatten)]
@@ -126,7 +126,7 @@ fn link_response(state: &AppState, headers: &HeaderMap, link: &IssuedLink) -> Li
 }
 
 /// `POST /api/admin/members/{id}/reset-2sv` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     reason: String,
@@ -134,6 +134,16 @@ pub struct ResetRequest {
 
 /// `GET /api/admin/members?role=&status=active|disabled&limit=&cursor=`: a page of the
 /// organisation's members, oldest first. Requires: `org:members:read`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_members_list",
+    path = "/api/admin/members",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(crate::extract::PageQuery, MemberQuery),
+    responses((status = 200, description = "A page of the organisation's members, oldest first", body = Vec<MemberResponse>, headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"), ("X-Next-Cursor" = String, description = "The next page's cursor, when there is one")))),
+    extensions(("x-permissions" = json!(["org:members:read"])))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,6 +171,16 @@ pub async fn list(
 }
 
 /// `GET /api/admin/members/{id}`. Requires: `org:members:read`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_members_show",
+    path = "/api/admin/members/{id}",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The member", body = MemberResponse)),
+    extensions(("x-permissions" = json!(["org:members:read"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -172,6 +192,17 @@ pub async fn show(
 
 /// `POST /api/admin/members/{id}/role`. Requires: `org:members:write`; making or
 /// unmaking an owner takes an owner; the last active owner cannot be demoted (409).
+#[utoipa::path(
+    post,
+    operation_id = "admin_members_set_role",
+    path = "/api/admin/members/{id}/role",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    request_body = RoleRequest,
+    responses((status = 200, description = "The member with the new role", body = MemberResponse), (status = 409, description = "The organisation would be left without an active owner", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:members:write"])))
+)]
 pub async fn set_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -189,6 +220,16 @@ pub async fn set_role(
 
 /// `POST /api/admin/members/{id}/disable`: every session, token and API key of the
 /// member stops at once. Requires: `org:members:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_members_disable",
+    path = "/api/admin/members/{id}/disable",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The member, disabled (their sessions and tokens ended)", body = MemberResponse), (status = 409, description = "The organisation would be left without an active owner", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:members:write"])))
+)]
 pub async fn disable(
     state: State<AppState>,
     caller: Caller,
@@ -198,6 +239,16 @@ pub async fn disable(
 }
 
 /// `POST /api/admin/members/{id}/enable`. Requires: `org:members:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_members_enable",
+    path = "/api/admin/members/{id}/enable",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "The member, enabled", body = MemberResponse)),
+    extensions(("x-permissions" = json!(["org:members:write"])))
+)]
 pub async fn enable(
     state: State<AppState>,
     caller: Caller,
@@ -223,23 +274,53 @@ async fn set_disabled(
 /// `POST /api/admin/members/{id}/reset-2sv`: removes the member's authenticator app,
 /// security keys and recovery codes and ends their sessions; the reason goes to the
 /// audit log. Requires: `org:members:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_members_reset_mfa",
+    path = "/api/admin/members/{id}/reset-2sv",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    request_body = ResetRequest,
+    responses((status = 200, description = "How many factors were removed", body = ResetResponse)),
+    extensions(("x-permissions" = json!(["org:members:write"])))
+)]
 pub async fn reset_mfa(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Json(req): Json<ResetRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<ResetResponse>> {
     caller.require("org:members:write")?;
     let removed = state
         .core
         .reset_member_mfa(&caller.actor, &AccountId(id), &req.reason)
         .await?;
-    Ok(Json(json!({"factors_removed": removed})))
+    Ok(Json(ResetResponse {
+        factors_removed: removed,
+    }))
+}
+
+/// `POST /api/admin/members/{id}/reset-2sv` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResetResponse {
+    /// How many second factors were removed.
+    factors_removed: u64,
 }
 
 /// `POST /api/admin/members`: adds a member without a password and answers 201 with
 /// their one-time set-password link (shown once; it works for 72 hours). Requires:
 /// `org:members:write`; adding an owner takes an owner.
+#[utoipa::path(
+    post,
+    operation_id = "admin_members_create",
+    path = "/api/admin/members",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    request_body = CreateMemberRequest,
+    responses((status = 201, description = "The member, and their set-password link (shown once)", body = CreatedMemberResponse), (status = 409, description = "The username or email is taken", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:members:write"])))
+)]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -274,6 +355,16 @@ pub async fn create(
 /// `POST /api/admin/members/{id}/password-link`: a fresh link for a member who has not
 /// set a password yet; the earlier link stops working. A member with a password is 409.
 /// Requires: `org:members:write`.
+#[utoipa::path(
+    post,
+    operation_id = "admin_members_reissue_link",
+    path = "/api/admin/members/{id}/password-link",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The object's id")),
+    responses((status = 200, description = "A new set-password link (shown once); the previous one stops working", body = LinkResponse), (status = 409, description = "The member has set a password already", body = crate::api::openapi::ErrorBody)),
+    extensions(("x-permissions" = json!(["org:members:write"])))
+)]
 pub async fn reissue_link(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -10,13 +10,13 @@ pub mod org;
 pub mod policy;
 pub mod scim;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
 /// The routes of the admin panel's API.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(org::router())
         .merge(members::router())
         .merge(keys::router())

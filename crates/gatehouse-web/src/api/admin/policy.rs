@@ -1,9 +1,7 @@
 //! `/api/admin/policy`: every organisation policy in one document, each field with its
 //! effect explained (the Policies form and `gatehouse org policy` render the same text).
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use gatehouse_core::org::{AccountCaps, KeyExpiration, OrgPolicy, POLICY_FIELDS, PolicyField};
 use gatehouse_core::scope;
 use serde::{Deserialize, Serialize};
@@ -11,15 +9,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/admin/policy", get(show).put(update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show, update))
 }
 
 /// The policy on the wire. Expirations are codes: `none`, `7`, `30`, `60`, `90`; a cap
 /// of `null` leaves the server's.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyBody {
     api_key_expirations: Vec<String>,
@@ -111,7 +110,7 @@ fn expiration(code: &str, field: &'static str) -> gatehouse_core::Result<KeyExpi
 }
 
 /// The server's caps, which the organisation's can only lower.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ServerLimits {
     api_keys: u64,
     tokens: u64,
@@ -120,10 +119,11 @@ pub struct ServerLimits {
 }
 
 /// `GET`/`PUT /api/admin/policy` answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PolicyResponse {
     policy: PolicyBody,
     /// Each field's label and effect, in the form's order.
+    #[schema(value_type = Vec<Object>)]
     fields: &'static [PolicyField],
     server_limits: ServerLimits,
 }
@@ -143,6 +143,15 @@ async fn respond(state: &AppState, caller: &Caller) -> ApiResult<Json<PolicyResp
 }
 
 /// `GET /api/admin/policy`. Requires: `org:members:read` or `org:policy:write`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_policy_show",
+    path = "/api/admin/policy",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The policy, its fields and the server's caps", body = PolicyResponse)),
+    extensions(("x-permissions" = json!(["org:members:read", "org:policy:write"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -154,6 +163,16 @@ pub async fn show(
 /// `PUT /api/admin/policy`: the whole policy (every field; read it first, change what
 /// you mean to, send it back). A refused field answers 422 naming it, and nothing
 /// changes. Requires: `org:policy:write`.
+#[utoipa::path(
+    put,
+    operation_id = "admin_policy_update",
+    path = "/api/admin/policy",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    request_body = PolicyBody,
+    responses((status = 200, description = "The policy as saved", body = PolicyResponse)),
+    extensions(("x-permissions" = json!(["org:policy:write"])))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,

@@ -2,10 +2,8 @@
 //! paste into the identity provider, the SCIM Key's last use, the recent SCIM
 //! operations with their results, and the group-to-role mappings.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::{get, put};
 use gatehouse_core::org::Role;
 use gatehouse_core::scim::detail;
 use gatehouse_core::scope;
@@ -18,16 +16,17 @@ use super::keys::OrgKeyResponse;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/scim", get(show))
-        .route("/api/admin/scim/role-mappings", put(set_role_mappings))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show))
+        .routes(routes!(set_role_mappings))
 }
 
 /// A group name and the role its members get.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleMappingBody {
     group: String,
@@ -36,7 +35,7 @@ pub struct RoleMappingBody {
 }
 
 /// One recent SCIM operation.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ScimOperation {
     #[serde(flatten)]
     record: AuditRecord,
@@ -47,7 +46,7 @@ pub struct ScimOperation {
 }
 
 /// `GET /api/admin/scim` answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ScimResponse {
     /// Paste into the identity provider as the SCIM base URL (tenant URL).
     base_url: String,
@@ -93,6 +92,15 @@ fn respond(state: &AppState, headers: &HeaderMap, o: &ScimOverview) -> ScimRespo
 }
 
 /// `GET /api/admin/scim`. Requires: `org:keys:read`.
+#[utoipa::path(
+    get,
+    operation_id = "admin_scim_show",
+    path = "/api/admin/scim",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The SCIM settings and recent operations", body = ScimResponse)),
+    extensions(("x-permissions" = json!(["org:keys:read", "org:keys:write"])))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,7 +112,7 @@ pub async fn show(
 }
 
 /// `PUT /api/admin/scim/role-mappings` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleMappingsRequest {
     role_mappings: Vec<RoleMappingBody>,
@@ -113,6 +121,16 @@ pub struct RoleMappingsRequest {
 /// `PUT /api/admin/scim/role-mappings`: replaces the mappings and applies them to every
 /// member SCIM manages at once. Requires: `org:members:write` (an owner for the owner
 /// role).
+#[utoipa::path(
+    put,
+    operation_id = "admin_scim_set_role_mappings",
+    path = "/api/admin/scim/role-mappings",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = []), ("session" = [])),
+    request_body = RoleMappingsRequest,
+    responses((status = 200, description = "The SCIM settings with the new mappings", body = ScimResponse)),
+    extensions(("x-permissions" = json!(["org:members:write"])))
+)]
 pub async fn set_role_mappings(
     State(state): State<AppState>,
     caller: Caller,
