@@ -4,8 +4,10 @@
 mod cache;
 mod format;
 
-pub use cache::{ApiKeyCache, KeyRate};
+pub use cache::{ApiKeyCache, DEFAULT_CAPACITY, KeyRate, KeyRefusal};
 pub use format::{ApiKeySecret, DISPLAY_LEN, KEY_LEN, PREFIX, is_well_formed};
+
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -147,25 +149,25 @@ pub struct KeyUsage {
     pub user_agent: Option<String>,
 }
 
-/// A request authenticated by an API key.
+/// A request authenticated by an API key. Built once when the key is cached; the owner
+/// and the permission set are shared with every other cached key of the same owner and
+/// permissions (see [`ApiKeyCache`]).
 #[derive(Debug, Clone)]
 pub struct ApiKeyPrincipal {
     /// The key's id.
     pub key_id: ApiKeyId,
     /// The key's name.
-    pub name: String,
+    pub name: Box<str>,
     /// What kind of key it is (the SCIM endpoints take only the SCIM Key).
     pub kind: ApiKeyKind,
     /// The owner.
-    pub user: Account,
+    pub user: Arc<Account>,
     /// Effective permissions: the key's, limited to what the owner may still hold.
     pub permissions: Scopes,
     /// The key's expiry.
     pub expires_at: Option<OffsetDateTime>,
     /// The actor this key acts as, built once when the key is cached.
-    pub actor: std::sync::Arc<crate::actor::Actor>,
-    /// The front end's rendering of this principal.
-    pub memo: crate::actor::Memo,
+    pub actor: Arc<crate::actor::Actor>,
 }
 
 #[cfg(test)]

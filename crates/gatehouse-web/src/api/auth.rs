@@ -580,11 +580,12 @@ pub async fn logout_everywhere(
 /// `GET /api/auth/session`. Requires: `account:read`.
 pub async fn session(caller: Caller) -> ApiResult<Response> {
     caller.require("account:read")?;
-    // A key's or token's description never changes while it is cached: render it once.
+    // A token's description never changes while it is cached: render it once. A key's is
+    // rendered per request, as a session's is: a cached key carries no rendering, which
+    // would be the largest part of its memory.
     let memo = match &caller.credential {
-        CallerCredential::ApiKey(k) => Some(&k.memo),
         CallerCredential::Bearer(t) => Some(&t.memo),
-        CallerCredential::Cookie { .. } => None,
+        CallerCredential::ApiKey(_) | CallerCredential::Cookie { .. } => None,
     };
     let Some(memo) = memo else {
         return Ok(Json(SessionResponse::of(&caller)).into_response());
