@@ -5,7 +5,7 @@
 //! # Layout
 //! Entries live inline in a [`ClockMap`] (one dense slot array indexed by a table of
 //! `u32`): per key, the slot (hash, "recently used" bit, the state below) and one
-//! `Arc<ApiKeyPrincipal>` holding the key's id, name and expiry and its [`Actor`]. What
+//! `Arc<ApiKeyPrincipal>` holding the key's name and kind and its [`Actor`] (id, expiry). What
 //! keys have in common is shared, not copied: the owner's [`Account`] is one `Arc` per
 //! account and a permission set one [`Scopes`] per distinct set, interned here as keys
 //! load (the interner forgets what no cached key holds any more). Buffered uses are
@@ -39,8 +39,8 @@ use crate::ids::{AccountId, ApiKeyId};
 use crate::scope::Scopes;
 use crate::secret::TokenHash;
 
-/// Keys cached when the configuration names no capacity: 200,000 keys in well under
-/// 100 MB (docs/benchmarks.md).
+/// Keys cached when the configuration names no capacity: 200,000 keys in about 90 MB
+/// (docs/benchmarks.md).
 pub const DEFAULT_CAPACITY: usize = 200_000;
 
 /// User agents kept interned at most; past this the set starts over.
@@ -177,7 +177,7 @@ impl ApiKeyCache {
         ip: Option<IpAddr>,
         user_agent: Option<&str>,
     ) -> Result<Arc<ApiKeyPrincipal>, KeyRefusal> {
-        let live = e.enabled && e.principal.expires_at.is_none_or(|t| now < t);
+        let live = e.enabled && e.principal.expires_at().is_none_or(|t| now < t);
         if !live {
             return Err(KeyRefusal::NotLive);
         }
@@ -299,7 +299,7 @@ impl ApiKeyCache {
         }
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         for (_, e) in map.iter() {
-            if keys.contains(&e.principal.key_id) || users.contains(&e.principal.user.id) {
+            if keys.contains(e.principal.key_id()) || users.contains(&e.principal.user().id) {
                 e.checked_at.store(STALE, Ordering::Relaxed);
             }
         }
@@ -319,7 +319,7 @@ impl ApiKeyCache {
         };
         uses.into_values()
             .map(|u| KeyUsage {
-                id: u.principal.key_id.clone(),
+                id: u.principal.key_id().clone(),
                 at: u.at,
                 ip: u.ip,
                 user_agent: u.user_agent.map(|a| a.to_string()),
@@ -488,18 +488,13 @@ mod tests {
     fn principal(cache: &ApiKeyCache, user: &Account) -> Arc<ApiKeyPrincipal> {
         let user = cache.share_owner(user.clone());
         let permissions = cache.share_scopes(Scopes::of(["account:read"]));
-        let key_id = ApiKeyId::generate();
         Arc::new(ApiKeyPrincipal {
-            key_id: key_id.clone(),
             name: "k".into(),
             kind: crate::api_key::ApiKeyKind::Personal,
-            user: user.clone(),
-            permissions: permissions.clone(),
-            expires_at: None,
             actor: Arc::new(crate::actor::Actor {
                 user,
                 scopes: permissions,
-                credential: crate::actor::Credential::ApiKey(key_id),
+                credential: crate::actor::Credential::ApiKey(ApiKeyId::generate()),
                 expires_at: None,
             }),
         })
@@ -549,10 +544,10 @@ mod tests {
         let other = AccountId::generate();
         cache.invalidate_matching(&HashSet::new(), &HashSet::from([other]));
         assert!(hit(&cache, &h, 10, UNLIMITED).is_some(), "another user's");
-        cache.invalidate_matching(&HashSet::from([p.key_id.clone()]), &HashSet::new());
+        cache.invalidate_matching(&HashSet::from([p.key_id().clone()]), &HashSet::new());
         assert!(hit(&cache, &h, 10, UNLIMITED).is_none(), "by key id");
         cache.insert(h, p.clone(), true, at(0));
-        cache.invalidate_user(&p.user.id);
+        cache.invalidate_user(&p.user().id);
         assert!(hit(&cache, &h, 10, UNLIMITED).is_none(), "by owner");
         assert!(cache.contains(&h), "a stale entry stays for its reload");
         cache.insert(h, p.clone(), true, at(0));
@@ -565,8 +560,12 @@ mod tests {
         let (cache, h, p) = cached();
         cache.insert(h, p.clone(), false, at(0));
         assert_eq!(refusal(&cache, &h, 1, UNLIMITED), Some(KeyRefusal::NotLive));
-        let mut expiring = (*p).clone();
-        expiring.expires_at = Some(at(5));
+        let mut actor = (*p.actor).clone();
+        actor.expires_at = Some(at(5));
+        let expiring = ApiKeyPrincipal {
+            actor: Arc::new(actor),
+            ..(*p).clone()
+        };
         cache.insert(h, Arc::new(expiring), true, at(0));
         assert_eq!(hit(&cache, &h, 4, UNLIMITED), Some(true));
         assert_eq!(hit(&cache, &h, 5, UNLIMITED), Some(false));
@@ -610,7 +609,7 @@ mod tests {
         assert_eq!(u.len(), 1);
         assert_eq!(
             (&u[0].id, u[0].ip, u[0].at, u[0].user_agent.as_deref()),
-            (&p.key_id, ip(1), at(100), Some("curl/8")),
+            (p.key_id(), ip(1), at(100), Some("curl/8")),
             "a second use in the same minute is skipped"
         );
         assert!(cache.take_usage().is_empty(), "taken once");
@@ -665,7 +664,7 @@ mod tests {
         assert_eq!(hit(&cache, &a, 100, UNLIMITED), None, "evicted: a miss");
         let usage = cache.take_usage();
         assert_eq!(usage.len(), 1, "the evicted key's use is still flushed");
-        assert_eq!(usage[0].id, pa.key_id);
+        assert_eq!(&usage[0].id, pa.key_id());
         cache.insert(a, pa, true, at(100));
         assert_eq!(hit(&cache, &a, 101, UNLIMITED), Some(true), "reloaded");
     }
@@ -714,9 +713,8 @@ mod tests {
         let cache = ApiKeyCache::default();
         let user = account();
         let (p, q) = (principal(&cache, &user), principal(&cache, &user));
-        assert!(Arc::ptr_eq(&p.user, &q.user));
-        assert!(Arc::ptr_eq(&p.user, &p.actor.user));
-        assert!(p.permissions.is_shared() && p.permissions == q.permissions);
+        assert!(Arc::ptr_eq(&p.actor.user, &q.actor.user));
+        assert!(p.permissions().is_shared() && p.permissions() == q.permissions());
         let mut renamed = user.clone();
         renamed.display_name = "renamed".into();
         let r = cache.share_owner(renamed);

@@ -149,25 +149,50 @@ pub struct KeyUsage {
     pub user_agent: Option<String>,
 }
 
-/// A request authenticated by an API key. Built once when the key is cached; the owner
-/// and the permission set are shared with every other cached key of the same owner and
-/// permissions (see [`ApiKeyCache`]).
+/// A request authenticated by an API key. Built once when the key is cached, and small:
+/// the key's id, owner, permissions and expiry are read from its [`Actor`], whose owner
+/// and permission set are shared with every other cached key that has them (see
+/// [`ApiKeyCache`]).
+///
+/// [`Actor`]: crate::actor::Actor
 #[derive(Debug, Clone)]
 pub struct ApiKeyPrincipal {
-    /// The key's id.
-    pub key_id: ApiKeyId,
     /// The key's name.
     pub name: Box<str>,
     /// What kind of key it is (the SCIM endpoints take only the SCIM Key).
     pub kind: ApiKeyKind,
-    /// The owner.
-    pub user: Arc<Account>,
-    /// Effective permissions: the key's, limited to what the owner may still hold.
-    pub permissions: Scopes,
-    /// The key's expiry.
-    pub expires_at: Option<OffsetDateTime>,
-    /// The actor this key acts as, built once when the key is cached.
+    /// The actor this key acts as: the owner, the key's effective permissions (limited
+    /// to what the owner may still hold), the key's id and expiry.
     pub actor: Arc<crate::actor::Actor>,
+}
+
+/// The id [`ApiKeyPrincipal::key_id`] answers for an actor that is not a key's (never
+/// built so).
+static NO_KEY: ApiKeyId = ApiKeyId(String::new());
+
+impl ApiKeyPrincipal {
+    /// The key's id.
+    pub fn key_id(&self) -> &ApiKeyId {
+        match &self.actor.credential {
+            crate::actor::Credential::ApiKey(id) => id,
+            _ => &NO_KEY,
+        }
+    }
+
+    /// The owner.
+    pub fn user(&self) -> &Account {
+        &self.actor.user
+    }
+
+    /// Effective permissions: the key's, limited to what the owner may still hold.
+    pub fn permissions(&self) -> &Scopes {
+        &self.actor.scopes
+    }
+
+    /// The key's expiry.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.actor.expires_at
+    }
 }
 
 #[cfg(test)]

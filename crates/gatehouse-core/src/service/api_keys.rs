@@ -411,18 +411,14 @@ impl Core {
             .share_scopes(rec.permissions.intersect(&allowed));
         let user = self.api_keys.share_owner(owner.user);
         let actor = Arc::new(Actor {
-            user: user.clone(),
-            scopes: permissions.clone(),
-            credential: Credential::ApiKey(rec.id.clone()),
+            user,
+            scopes: permissions,
+            credential: Credential::ApiKey(rec.id),
             expires_at: rec.expires_at,
         });
         let principal = Arc::new(ApiKeyPrincipal {
-            key_id: rec.id,
             name: rec.name.into_boxed_str(),
             kind: rec.kind,
-            permissions,
-            user,
-            expires_at: rec.expires_at,
             actor,
         });
         Ok(Some((principal, rec.enabled)))

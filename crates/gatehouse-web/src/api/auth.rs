@@ -157,10 +157,10 @@ impl<'a> SessionResponse<'a> {
                 _ => None,
             }
             .map(|k| KeyInfo {
-                id: k.key_id.as_str(),
+                id: k.key_id().as_str(),
                 name: &k.name,
-                permissions: k.permissions.iter().collect(),
-                expires_at: k.expires_at,
+                permissions: k.permissions().iter().collect(),
+                expires_at: k.expires_at(),
             }),
             token: match &caller.credential {
                 CallerCredential::Bearer(t) => Some(t),
