@@ -9,9 +9,10 @@
 # log level warn), seeds KEYS keys with `gatehouse admin seed-api-keys`, warms the server up
 # (TLS, the allocator, one key through /api/auth/session), waits for a flush and reads its
 # resident set (VmRSS of /proc/PID/status): "idle". Then wrk, with a Lua script that walks
-# the key file (each thread from its own offset), sends GET /api/auth/session with every key
-# at least once, so every key is read from the store into the cache; after the usage flush
-# the resident set is read again. Bytes per key = (after - idle) / KEYS.
+# the key file (each thread from its own offset, stopping after its share), sends
+# GET /api/auth/session with every key once, so every key is read from the store into the
+# cache; after the usage flush the resident set is read again.
+# Bytes per key = (after - idle) / KEYS.
 #
 # What the figure includes besides the cache itself: the store's page cache (SQLite, per
 # pooled connection, bounded) and whatever the allocator keeps from the requests in flight.
@@ -91,6 +92,16 @@ request = function()
   i = (i % n) + 1
   return wrk.format("GET", "/api/auth/session", { ["Authorization"] = headers[i] })
 end
+-- With STOP_AFTER set, a thread stops once that many answers came back: its share of the
+-- keys, plus the requests that were still in flight when the last of its share went out.
+local answered = 0
+local stop_after = tonumber(os.getenv("STOP_AFTER") or "0")
+response = function(status, headers, body)
+  answered = answered + 1
+  if stop_after > 0 and answered >= stop_after then
+    wrk.thread:stop()
+  end
+end
 LUA
 
 # Warm-up: TLS, the allocator's arenas on every worker, one key cached and used.
@@ -101,10 +112,12 @@ sleep 7   # one usage flush (every 5 s)
 IDLE=$(rss_kib)
 echo "idle after warm-up: $IDLE KiB" >&2
 
-# Every key once (at least): the run lasts until the requests sent cover the file.
+# Every key once: each thread stops after its share of the file (and the connections' worth
+# of requests still in flight then), or at the time limit.
 START=$(date +%s)
-KEYS_FILE=$WORK/keys.b64 THREADS=$THREADS wrk -t"$THREADS" -c"$CONNECTIONS" \
-  -d"${WALK_SECONDS:-$(( KEYS / 2000 + 10 ))}s" -s "$WORK/walk.lua" "$URL" > "$WORK/walk.txt"
+KEYS_FILE=$WORK/keys.b64 THREADS=$THREADS STOP_AFTER=$(( KEYS / THREADS + CONNECTIONS )) \
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WALK_SECONDS:-$(( KEYS / 1000 + 10 ))}s" \
+  -s "$WORK/walk.lua" "$URL" > "$WORK/walk.txt"
 if grep -qE 'Non-2xx|Socket errors' "$WORK/walk.txt"; then cat "$WORK/walk.txt" >&2; exit 1; fi
 SENT=$(awk '/requests in/ {print $1}' "$WORK/walk.txt")
 echo "sent $SENT requests in $(( $(date +%s) - START )) s" >&2

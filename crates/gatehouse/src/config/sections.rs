@@ -205,7 +205,7 @@ pub struct ApiKeysConfig {
     /// this only bounds how long a missed invalidation could last.
     pub cache_ttl_seconds: u32,
     /// Keys kept in memory at most (at least 1); past this the least recently used are
-    /// evicted and read from the store again at their next use. About 400 bytes each.
+    /// evicted and read from the store again at their next use. About 450 bytes each.
     pub cache_capacity: usize,
     /// Platform permissions keys and tokens may carry, beyond Gatehouse's own
     /// (names like `compute:submit`).
