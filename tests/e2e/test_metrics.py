@@ -109,6 +109,15 @@ def test_the_scrape_parses_and_counts_what_happened(gatehouse):
     assert "/api/api-keys/{id}" in routes, routes
     assert not any(key_id in r for r in routes), routes
 
+    # The caches: the key was a miss once, then hits; the session cache held the session.
+    caches = {s.labels["cache"] for s in _samples(fam, "gatehouse_cache_entries")}
+    assert caches == {"api_keys", "sessions", "tokens", "token_owners"}, caches
+    assert _value(fam, "gatehouse_cache_entries", cache="api_keys") >= 1
+    assert _value(fam, "gatehouse_cache_capacity", cache="api_keys") >= 1
+    assert _value(fam, "gatehouse_cache_hits", "gatehouse_cache_hits_total", cache="api_keys") >= 3
+    assert _value(fam, "gatehouse_cache_misses", "gatehouse_cache_misses_total", cache="api_keys") >= 1
+    assert _value(fam, "gatehouse_cache_evictions", "gatehouse_cache_evictions_total", cache="api_keys") == 0
+
     # The password-hash pool (the sign-in above used it), the store, the change feed.
     for gauge in ("gatehouse_password_hash_running", "gatehouse_password_hash_queued",
                   "gatehouse_password_hash_concurrency", "gatehouse_store_connections",

@@ -1,5 +1,7 @@
 //! Who is acting and with which permissions, whatever credential they used.
 
+use std::sync::Arc;
+
 use crate::account::Account;
 use crate::error::{Error, Result};
 use crate::ids::{ApiKeyId, TokenId};
@@ -8,8 +10,8 @@ use crate::scope::Scopes;
 /// An authenticated caller, as the use cases see it.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// The account.
-    pub user: Account,
+    /// The account, shared: every cached credential of one account points at one copy.
+    pub user: Arc<Account>,
     /// What this credential may do.
     pub scopes: Scopes,
     /// The credential used.
@@ -128,7 +130,7 @@ mod tests {
 
     fn actor(credential: Credential, expires_at: Option<time::OffsetDateTime>) -> Actor {
         Actor {
-            user: Account {
+            user: Arc::new(Account {
                 id: crate::ids::AccountId("usr_1".into()),
                 org_id: crate::ids::OrgId("org_1".into()),
                 username: "alice".into(),
@@ -139,7 +141,7 @@ mod tests {
                 kind: crate::account::AccountKind::Person,
                 disabled: false,
                 created_at: datetime!(2026-01-01 0:00 UTC),
-            },
+            }),
             scopes: Scopes::default(),
             credential,
             expires_at,

@@ -7,6 +7,7 @@
 //! - [`account`], [`password`], [`session`], [`throttle`], [`org`], [`audit`]: domain types.
 //! - [`mfa`]: second factors (TOTP and recovery codes) for 2-step verification.
 //! - [`ip_net`]: address ranges (trusted proxies, hosts the platform may not dial).
+//! - [`cache`]: the bounded CLOCK map and the statistics the in-process caches share.
 //! - [`page`]: cursor pagination of the list use cases.
 //! - [`scope`]: the permissions every credential carries, and their catalogue.
 //! - [`name`]: the rules for the labels of API keys, tokens and SSH keys.
@@ -17,6 +18,7 @@ pub mod account;
 pub mod actor;
 pub mod api_key;
 pub mod audit;
+pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod ids;

@@ -2,6 +2,7 @@
 //! check, their catalogue, and sets of them.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -139,14 +140,16 @@ pub const ADMIN_ONLY_SCOPES: &[&str] = &[
 /// What a new key gets when the request names no permissions.
 pub const DEFAULT_KEY_SCOPES: &[&str] = &[ACCOUNT_READ];
 
-/// A set of scope names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scopes(BTreeSet<String>);
+/// A set of scope names. Cloning shares the set (one reference count), so the many
+/// credentials cached with the same permissions can hold one copy (see
+/// [`crate::api_key::ApiKeyCache`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Scopes(Arc<BTreeSet<String>>);
 
 impl Scopes {
     /// Builds a set from names, without validation.
     pub fn of<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Self {
-        Scopes(names.into_iter().map(Into::into).collect())
+        Scopes(Arc::new(names.into_iter().map(Into::into).collect()))
     }
 
     /// Whether the set contains `scope`.
@@ -166,7 +169,7 @@ impl Scopes {
 
     /// Intersection.
     pub fn intersect(&self, other: &Scopes) -> Scopes {
-        Scopes(self.0.intersection(&other.0).cloned().collect())
+        Scopes(Arc::new(self.0.intersection(&other.0).cloned().collect()))
     }
 
     /// Iterates in order.
@@ -187,6 +190,11 @@ impl Scopes {
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether another value shares this set (an interner drops the sets only it holds).
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
     }
 }
 

@@ -993,7 +993,7 @@ conformance!(
             .authenticate_api_key(secret.expose(), ctx())
             .await
             .expect("auth");
-        assert_eq!(p.user.username, "kate");
+        assert_eq!(p.user().username, "kate");
         core.set_api_key_enabled(&actor, &rec.id, false)
             .await
             .expect("disable");

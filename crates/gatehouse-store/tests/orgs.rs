@@ -453,7 +453,7 @@ conformance!(
             .authenticate_api_key(scim2.expose(), ctx())
             .await
             .expect("new works");
-        assert_eq!(p.permissions.to_space_separated(), "scim:provision");
+        assert_eq!(p.permissions().to_space_separated(), "scim:provision");
         let scim_keys = core
             .list_org_keys(
                 &owner,

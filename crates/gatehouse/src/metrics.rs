@@ -4,7 +4,7 @@
 //!
 //! The `metrics` facade holds what the web layer records as requests happen (latency
 //! per route, authentication decisions: `gatehouse_web::observe`); the state of the
-//! core — caches, the password-hash pool, the change feed, the store's pool — is read
+//! core (caches, the password-hash pool, the change feed, the store's pool) is read
 //! at each scrape and set as gauges and counters, so it costs requests nothing.
 
 use std::net::TcpListener;
@@ -94,6 +94,20 @@ impl Drop for AbortOnDrop {
 
 /// Sets the gauges and counters read from the core.
 fn observe_core(core: &Core) {
+    let caches = core.cache_stats();
+    for (name, c) in [
+        ("api_keys", caches.api_keys),
+        ("sessions", caches.sessions),
+        ("tokens", caches.tokens),
+        ("token_owners", caches.token_owners),
+    ] {
+        gauge!("gatehouse_cache_entries", "cache" => name).set(c.entries as f64);
+        gauge!("gatehouse_cache_capacity", "cache" => name).set(c.capacity as f64);
+        counter!("gatehouse_cache_hits_total", "cache" => name).absolute(c.hits);
+        counter!("gatehouse_cache_misses_total", "cache" => name).absolute(c.misses);
+        counter!("gatehouse_cache_evictions_total", "cache" => name).absolute(c.evictions);
+    }
+
     let pool = core.hash_pool_stats();
     gauge!("gatehouse_password_hash_running").set(pool.running as f64);
     gauge!("gatehouse_password_hash_concurrency").set(pool.concurrency as f64);

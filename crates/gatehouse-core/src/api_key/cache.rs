@@ -1,19 +1,50 @@
 //! The API-key hot path: keys by hash in memory, a lock-free per-key rate limiter, and
 //! last-use tracking coalesced to one in-memory update per key per minute, flushed in
-//! batches. A hit costs a SHA-256, a read lock and a few atomics.
+//! batches. A hit costs a SHA-256, a read lock and a few atomics, and allocates nothing.
+//!
+//! # Layout
+//! Entries live inline in a [`ClockMap`] (one dense slot array indexed by a table of
+//! `u32`): per key, the slot (hash, "recently used" bit, the state below) and one
+//! `Arc<ApiKeyPrincipal>` holding the key's name and kind and its [`Actor`] (id, expiry). What
+//! keys have in common is shared, not copied: the owner's [`Account`] is one `Arc` per
+//! account and a permission set one [`Scopes`] per distinct set, interned here as keys
+//! load (the interner forgets what no cached key holds any more). Buffered uses are
+//! kept apart from the entries, in a map of the keys used since the last flush, so an idle
+//! key carries no usage record at all, and user agents are interned there too.
+//!
+//! # Eviction
+//! The cache holds at most `capacity` keys (`api_keys.cache_capacity`). A key that loads
+//! into a full cache evicts one chosen by CLOCK: every hit sets the entry's bit, the
+//! sweeping hand clears set bits and evicts the first entry found clear, so keys in use
+//! stay and idle ones go. An evicted key is read from the store again on its next use,
+//! which costs one store read. Its buffered use is not lost (it is not held in the
+//! entry); its rate-limit state is, which can only matter for a key idle long enough to
+//! be evicted, and such a key has earned back its burst anyway unless the cache is far
+//! too small for the keys in use.
+//!
+//! [`Actor`]: crate::actor::Actor
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use time::OffsetDateTime;
 
 use super::{ApiKeyPrincipal, KeyUsage};
+use crate::account::Account;
+use crate::cache::{CacheStats, ClockMap, Counters};
 use crate::ids::{AccountId, ApiKeyId};
+use crate::scope::Scopes;
 use crate::secret::TokenHash;
 
-const MAX_ENTRIES: usize = 500_000;
+/// Keys cached when the configuration names no capacity: 200,000 keys in about 90 MB
+/// (docs/benchmarks.md).
+pub const DEFAULT_CAPACITY: usize = 200_000;
+
+/// User agents kept interned at most; past this the set starts over.
+const MAX_AGENTS: usize = 1024;
 
 /// A per-key request rate: `per_minute` sustained, with `burst` in reserve.
 #[derive(Debug, Clone, Copy)]
@@ -24,40 +55,139 @@ pub struct KeyRate {
     pub burst: u32,
 }
 
-/// One cached key.
-pub struct CachedKey {
+/// Why a cached key did not authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// Disabled or expired.
+    NotLive,
+    /// Over its rate: retry after this many seconds.
+    OverRate(u64),
+}
+
+/// One cached key, inline in its slot.
+struct CachedKey {
     /// What a successful check returns.
-    pub principal: Arc<ApiKeyPrincipal>,
-    /// The key's state when loaded.
-    pub enabled: bool,
+    principal: Arc<ApiKeyPrincipal>,
     /// Unix seconds when confirmed against the store; [`STALE`] once invalidated.
     checked_at: AtomicI64,
     /// GCRA "theoretical arrival time", in microseconds of [`monotonic_us`].
     tat: AtomicI64,
-    /// Unix minute of the last recorded use; later uses in the same minute are not
-    /// recorded, so a busy key costs at most one store write per minute.
-    used_minute: AtomicI64,
-    usage: Mutex<Option<KeyUsage>>,
-    dirty: AtomicBool,
+    /// Unix minute (truncated to 32 bits) of the last recorded use; later uses in the same
+    /// minute are not recorded, so a busy key costs at most one store write per minute.
+    used_minute: AtomicU32,
+    /// The key's state when loaded.
+    enabled: bool,
 }
 
-/// Keys by hash.
+/// A use waiting for the next flush.
+struct PendingUse {
+    principal: Arc<ApiKeyPrincipal>,
+    at: OffsetDateTime,
+    ip: Option<IpAddr>,
+    user_agent: Option<Arc<str>>,
+}
+
 #[derive(Default)]
+struct Pending {
+    uses: HashMap<TokenHash, PendingUse>,
+    agents: HashSet<Arc<str>>,
+}
+
+/// Owners and permission sets shared by the cached keys.
+#[derive(Default)]
+struct Interner {
+    owners: HashMap<AccountId, Arc<Account>>,
+    scopes: HashSet<Scopes>,
+    /// Size after the last pruning; the next one waits until it has doubled.
+    kept: usize,
+}
+
+/// Keys by hash, at most `capacity` of them.
 pub struct ApiKeyCache {
-    map: RwLock<HashMap<TokenHash, Arc<CachedKey>>>,
+    map: RwLock<ClockMap<TokenHash, CachedKey>>,
+    pending: Mutex<Pending>,
+    interner: Mutex<Interner>,
+    counters: Counters,
+}
+
+impl Default for ApiKeyCache {
+    fn default() -> Self {
+        ApiKeyCache::new(DEFAULT_CAPACITY)
+    }
 }
 
 impl ApiKeyCache {
-    /// The cached entry for a key hash.
-    pub fn get(&self, hash: &TokenHash) -> Option<Arc<CachedKey>> {
-        self.map
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(hash)
-            .cloned()
+    /// A cache holding at most `capacity` keys (at least one: a key is checked in its
+    /// cache entry, so a key being used always has one).
+    pub fn new(capacity: usize) -> Self {
+        ApiKeyCache {
+            map: RwLock::new(ClockMap::new(capacity.max(1))),
+            pending: Mutex::default(),
+            interner: Mutex::default(),
+            counters: Counters::default(),
+        }
     }
 
-    /// Caches a key just read from the store.
+    /// Checks a presented key against its cached entry: `None` when the key is not cached
+    /// or was confirmed more than `ttl_seconds` ago (the caller reads the store, then
+    /// [`ApiKeyCache::insert_and_check`]). A live key within its rate has its use recorded.
+    pub fn check(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        ttl_seconds: i64,
+        rate: KeyRate,
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Option<Result<Arc<ApiKeyPrincipal>, KeyRefusal>> {
+        let verdict = self.verdict(hash, now, Some(ttl_seconds), rate, ip, user_agent);
+        match verdict {
+            Some(_) => self.counters.hit(),
+            None => self.counters.miss(),
+        }
+        verdict
+    }
+
+    fn verdict(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        ttl_seconds: Option<i64>,
+        rate: KeyRate,
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Option<Result<Arc<ApiKeyPrincipal>, KeyRefusal>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        let e = map.get(hash)?;
+        if let Some(ttl) = ttl_seconds
+            && !e.is_fresh(now.unix_timestamp(), ttl)
+        {
+            return None;
+        }
+        Some(self.apply(hash, e, now, rate, ip, user_agent))
+    }
+
+    /// Liveness, the rate, and the record of use, for an entry found.
+    fn apply(
+        &self,
+        hash: &TokenHash,
+        e: &CachedKey,
+        now: OffsetDateTime,
+        rate: KeyRate,
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<Arc<ApiKeyPrincipal>, KeyRefusal> {
+        let live = e.enabled && e.principal.expires_at().is_none_or(|t| now < t);
+        if !live {
+            return Err(KeyRefusal::NotLive);
+        }
+        e.admit(rate).map_err(KeyRefusal::OverRate)?;
+        self.record_use(hash, e, now, ip, user_agent);
+        Ok(e.principal.clone())
+    }
+
+    /// Caches a key just read from the store. A refreshed entry keeps the rate-limit
+    /// state of the one it replaces; a new one may evict the least recently used key.
     pub fn insert(
         &self,
         hash: TokenHash,
@@ -65,26 +195,82 @@ impl ApiKeyCache {
         enabled: bool,
         now: OffsetDateTime,
     ) {
-        let entry = Arc::new(CachedKey {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        self.insert_locked(&mut map, hash, principal, enabled, now);
+    }
+
+    /// [`ApiKeyCache::insert`], then the check of [`ApiKeyCache::check`] on the entry under
+    /// the same lock (without the freshness test: it was just read), so a key that loads
+    /// is checked even if another key's load would evict it next.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_and_check(
+        &self,
+        hash: TokenHash,
+        principal: Arc<ApiKeyPrincipal>,
+        enabled: bool,
+        now: OffsetDateTime,
+        rate: KeyRate,
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<Arc<ApiKeyPrincipal>, KeyRefusal> {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        self.insert_locked(&mut map, hash, principal, enabled, now);
+        match map.get(&hash) {
+            Some(e) => self.apply(&hash, e, now, rate, ip, user_agent),
+            // Not reached: the capacity is at least one and the entry was just inserted.
+            None => Err(KeyRefusal::NotLive),
+        }
+    }
+
+    fn insert_locked(
+        &self,
+        map: &mut ClockMap<TokenHash, CachedKey>,
+        hash: TokenHash,
+        principal: Arc<ApiKeyPrincipal>,
+        enabled: bool,
+        now: OffsetDateTime,
+    ) {
+        if let Some(old) = map.get_mut(&hash) {
+            old.principal = principal;
+            old.enabled = enabled;
+            *old.checked_at.get_mut() = now.unix_timestamp();
+            return;
+        }
+        let entry = CachedKey {
             principal,
             enabled,
             checked_at: AtomicI64::new(now.unix_timestamp()),
             tat: AtomicI64::new(0),
-            used_minute: AtomicI64::new(0),
-            usage: Mutex::new(None),
-            dirty: AtomicBool::new(false),
-        });
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
+            used_minute: AtomicU32::new(NEVER),
+        };
+        if map.insert(hash, entry).is_some() {
+            self.counters.evicted(1);
         }
-        // A refreshed entry keeps the rate-limit state of the one it replaces.
-        if let Some(old) = map.get(&hash) {
-            entry
-                .tat
-                .store(old.tat.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// The one shared copy of an owner's account: the cached one when unchanged, else
+    /// this one, which later keys of the owner then share.
+    pub fn share_owner(&self, account: Account) -> Arc<Account> {
+        let mut i = self.interner.lock().unwrap_or_else(|p| p.into_inner());
+        i.prune();
+        if let Some(known) = i.owners.get(&account.id)
+            && **known == account
+        {
+            return known.clone();
         }
-        map.insert(hash, entry);
+        let shared = Arc::new(account);
+        i.owners.insert(shared.id.clone(), shared.clone());
+        shared
+    }
+
+    /// The one shared copy of a permission set.
+    pub fn share_scopes(&self, scopes: Scopes) -> Scopes {
+        let mut i = self.interner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(known) = i.scopes.get(&scopes) {
+            return known.clone();
+        }
+        i.scopes.insert(scopes.clone());
+        scopes
     }
 
     /// Drops a key that no longer exists (or whose owner cannot use it).
@@ -99,7 +285,8 @@ impl ApiKeyCache {
     /// The entry stays, so its rate-limit state survives the reload: changing a key
     /// never hands its owner a fresh burst.
     pub fn invalidate(&self, hash: &TokenHash) {
-        if let Some(e) = self.get(hash) {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = map.get(hash) {
             e.checked_at.store(STALE, Ordering::Relaxed);
         }
     }
@@ -111,8 +298,8 @@ impl ApiKeyCache {
             return;
         }
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        for e in map.values() {
-            if keys.contains(&e.principal.key_id) || users.contains(&e.principal.user.id) {
+        for (_, e) in map.iter() {
+            if keys.contains(e.principal.key_id()) || users.contains(&e.principal.user().id) {
                 e.checked_at.store(STALE, Ordering::Relaxed);
             }
         }
@@ -123,28 +310,120 @@ impl ApiKeyCache {
         self.invalidate_matching(&HashSet::new(), &HashSet::from([user.clone()]));
     }
 
-    /// Copies the uses buffered since the last call (the buffer keeps the last one, so
-    /// the next use by the same client updates it in place).
+    /// Takes the uses buffered since the last call (the latest per key), whether or not
+    /// the key is still cached.
     pub fn take_usage(&self) -> Vec<KeyUsage> {
-        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        map.values()
-            .filter(|e| e.dirty.swap(false, Ordering::Relaxed))
-            .filter_map(|e| e.usage.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        let uses = {
+            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut p.uses)
+        };
+        uses.into_values()
+            .map(|u| KeyUsage {
+                id: u.principal.key_id().clone(),
+                at: u.at,
+                ip: u.ip,
+                user_agent: u.user_agent.map(|a| a.to_string()),
+            })
             .collect()
+    }
+
+    /// Whether a key is cached (stale or not), for tests.
+    #[cfg(test)]
+    fn contains(&self, hash: &TokenHash) -> bool {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .is_some()
+    }
+
+    /// Keys cached now.
+    pub fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size and counters, for metrics.
+    pub fn stats(&self) -> CacheStats {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        self.counters.stats(map.len(), map.capacity())
+    }
+
+    /// Records a use, at most once per key per minute (the first use of each minute).
+    fn record_use(
+        &self,
+        hash: &TokenHash,
+        e: &CachedKey,
+        at: OffsetDateTime,
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) {
+        let minute = at.unix_timestamp().div_euclid(60) as u32;
+        if e.used_minute.swap(minute, Ordering::Relaxed) == minute {
+            return;
+        }
+        let user_agent = user_agent.map(|u| &u[..u.floor_char_boundary(256)]);
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let user_agent = user_agent.map(|u| p.agent(u));
+        p.uses.insert(
+            *hash,
+            PendingUse {
+                principal: e.principal.clone(),
+                at,
+                ip,
+                user_agent,
+            },
+        );
+    }
+}
+
+impl Pending {
+    /// The shared copy of a user agent (most keys are used by a handful of clients).
+    fn agent(&mut self, ua: &str) -> Arc<str> {
+        if let Some(a) = self.agents.get(ua) {
+            return a.clone();
+        }
+        if self.agents.len() >= MAX_AGENTS {
+            self.agents.clear();
+        }
+        let a: Arc<str> = ua.into();
+        self.agents.insert(a.clone());
+        a
+    }
+}
+
+impl Interner {
+    /// Forgets owners and sets no cached key holds, once the interner has doubled since
+    /// it last did.
+    fn prune(&mut self) {
+        let size = self.owners.len() + self.scopes.len();
+        if size < 1024 || size < 2 * self.kept {
+            return;
+        }
+        self.owners.retain(|_, a| Arc::strong_count(a) > 1);
+        self.scopes.retain(Scopes::is_shared);
+        self.kept = self.owners.len() + self.scopes.len();
     }
 }
 
 /// The `checked_at` of an invalidated entry: older than any TTL.
 const STALE: i64 = i64::MIN;
 
+/// The `used_minute` of a key not used since it was cached.
+const NEVER: u32 = u32::MAX;
+
 impl CachedKey {
     /// Whether the entry was confirmed against the store less than `ttl_seconds` ago.
-    pub fn is_fresh(&self, now: i64, ttl_seconds: i64) -> bool {
+    fn is_fresh(&self, now: i64, ttl_seconds: i64) -> bool {
         now.saturating_sub(self.checked_at.load(Ordering::Relaxed)) < ttl_seconds
     }
 
     /// Applies the key's rate; `Err(seconds)` when over it.
-    pub fn admit(&self, rate: KeyRate) -> Result<(), u64> {
+    fn admit(&self, rate: KeyRate) -> Result<(), u64> {
         if rate.per_minute == 0 {
             return Ok(());
         }
@@ -169,42 +448,6 @@ impl CachedKey {
             }
         }
     }
-
-    /// Records a use, at most once per key per minute (the first use of each minute).
-    pub fn record_use(
-        &self,
-        at: OffsetDateTime,
-        ip: Option<std::net::IpAddr>,
-        user_agent: Option<&str>,
-    ) {
-        let minute = at.unix_timestamp().div_euclid(60);
-        if self.used_minute.swap(minute, Ordering::Relaxed) == minute {
-            return;
-        }
-        let user_agent = user_agent.map(|u| &u[..u.floor_char_boundary(256)]);
-        let mut slot = self.usage.lock().unwrap_or_else(|p| p.into_inner());
-        match slot.as_mut() {
-            // The usual case: the same client again. Update in place, no allocation.
-            Some(u) if u.user_agent.as_deref() == user_agent => {
-                u.at = at;
-                u.ip = ip;
-            }
-            _ => {
-                *slot = Some(KeyUsage {
-                    id: self.principal.key_id.clone(),
-                    at,
-                    ip,
-                    user_agent: user_agent.map(str::to_owned),
-                });
-            }
-        }
-        self.dirty.store(true, Ordering::Relaxed);
-    }
-
-    /// The key's id.
-    pub fn id(&self) -> &ApiKeyId {
-        &self.principal.key_id
-    }
 }
 
 /// Microseconds since the first call, from a monotonic clock (rate limiting only).
@@ -216,13 +459,19 @@ fn monotonic_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::Account;
     use crate::ids::OrgId;
-    use crate::scope::Scopes;
 
-    fn cached() -> (ApiKeyCache, TokenHash) {
-        let cache = ApiKeyCache::default();
-        let user = Account {
+    const RATE: KeyRate = KeyRate {
+        per_minute: 60,
+        burst: 1,
+    };
+    const UNLIMITED: KeyRate = KeyRate {
+        per_minute: 0,
+        burst: 0,
+    };
+
+    fn account() -> Account {
+        Account {
             id: AccountId::generate(),
             username: "u".into(),
             email: "u@example.org".into(),
@@ -233,111 +482,246 @@ mod tests {
             kind: crate::account::AccountKind::Person,
             disabled: false,
             created_at: OffsetDateTime::UNIX_EPOCH,
-        };
-        let p = Arc::new(ApiKeyPrincipal {
-            key_id: ApiKeyId::generate(),
-            name: "k".into(),
-            kind: crate::api_key::ApiKeyKind::Personal,
-            user: user.clone(),
-            permissions: Scopes::default(),
-            expires_at: None,
-            memo: Default::default(),
-            actor: Arc::new(crate::actor::Actor {
-                user: user.clone(),
-                scopes: Scopes::default(),
-                credential: crate::actor::Credential::Session,
-                expires_at: None,
-            }),
-        });
-        let h = TokenHash::of("x");
-        cache.insert(h, p, true, OffsetDateTime::UNIX_EPOCH);
-        (cache, h)
+        }
     }
 
-    fn entry() -> Arc<CachedKey> {
-        let (cache, h) = cached();
-        cache.get(&h).expect("cached")
+    fn principal(cache: &ApiKeyCache, user: &Account) -> Arc<ApiKeyPrincipal> {
+        let user = cache.share_owner(user.clone());
+        let permissions = cache.share_scopes(Scopes::of(["account:read"]));
+        Arc::new(ApiKeyPrincipal {
+            name: "k".into(),
+            kind: crate::api_key::ApiKeyKind::Personal,
+            actor: Arc::new(crate::actor::Actor {
+                user,
+                scopes: permissions,
+                credential: crate::actor::Credential::ApiKey(ApiKeyId::generate()),
+                expires_at: None,
+            }),
+        })
+    }
+
+    fn at(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(seconds).expect("time")
+    }
+
+    fn cached() -> (ApiKeyCache, TokenHash, Arc<ApiKeyPrincipal>) {
+        let cache = ApiKeyCache::default();
+        let p = principal(&cache, &account());
+        let h = TokenHash::of("x");
+        cache.insert(h, p.clone(), true, at(0));
+        (cache, h, p)
+    }
+
+    fn hit(cache: &ApiKeyCache, h: &TokenHash, now: i64, rate: KeyRate) -> Option<bool> {
+        cache
+            .check(h, at(now), 900, rate, None, None)
+            .map(|v| v.is_ok())
+    }
+
+    fn refusal(cache: &ApiKeyCache, h: &TokenHash, now: i64, rate: KeyRate) -> Option<KeyRefusal> {
+        cache.check(h, at(now), 900, rate, None, None)?.err()
     }
 
     #[test]
     fn an_invalidated_key_is_stale_but_keeps_its_rate_state_when_reloaded() {
-        let (cache, h) = cached();
-        let e = cache.get(&h).expect("cached");
-        assert!(e.is_fresh(10, 900));
-        let rate = KeyRate {
-            per_minute: 60,
-            burst: 1,
-        };
-        while e.admit(rate).is_ok() {}
+        let (cache, h, p) = cached();
+        assert_eq!(hit(&cache, &h, 10, RATE), Some(true));
+        while hit(&cache, &h, 10, RATE) == Some(true) {}
         cache.invalidate(&h);
-        assert!(!e.is_fresh(10, 900), "the next use reads the store");
+        assert_eq!(
+            hit(&cache, &h, 10, RATE),
+            None,
+            "the next use reads the store"
+        );
         // What a reload does: a new entry for the same hash.
-        cache.insert(h, e.principal.clone(), true, OffsetDateTime::UNIX_EPOCH);
-        let reloaded = cache.get(&h).expect("cached");
-        assert!(reloaded.is_fresh(10, 900));
-        assert!(
-            reloaded.admit(rate).is_err(),
+        cache.insert(h, p.clone(), true, at(0));
+        assert_eq!(
+            refusal(&cache, &h, 10, RATE),
+            Some(KeyRefusal::OverRate(1)),
             "disabling and re-enabling a key does not refill its burst"
         );
 
         let other = AccountId::generate();
         cache.invalidate_matching(&HashSet::new(), &HashSet::from([other]));
-        assert!(reloaded.is_fresh(10, 900), "another user's invalidation");
-        cache.invalidate_matching(&HashSet::from([reloaded.id().clone()]), &HashSet::new());
-        assert!(!reloaded.is_fresh(10, 900), "by key id");
-        cache.insert(h, e.principal.clone(), true, OffsetDateTime::UNIX_EPOCH);
-        cache.invalidate_user(&e.principal.user.id);
-        assert!(!cache.get(&h).expect("kept").is_fresh(10, 900), "by owner");
+        assert!(hit(&cache, &h, 10, UNLIMITED).is_some(), "another user's");
+        cache.invalidate_matching(&HashSet::from([p.key_id().clone()]), &HashSet::new());
+        assert!(hit(&cache, &h, 10, UNLIMITED).is_none(), "by key id");
+        cache.insert(h, p.clone(), true, at(0));
+        cache.invalidate_user(&p.user().id);
+        assert!(hit(&cache, &h, 10, UNLIMITED).is_none(), "by owner");
+        assert!(cache.contains(&h), "a stale entry stays for its reload");
+        cache.insert(h, p.clone(), true, at(0));
+        assert!(hit(&cache, &h, 899, UNLIMITED).is_some());
+        assert!(hit(&cache, &h, 900, UNLIMITED).is_none(), "past the TTL");
+    }
+
+    #[test]
+    fn disabled_and_expired_keys_are_refused_from_the_cache() {
+        let (cache, h, p) = cached();
+        cache.insert(h, p.clone(), false, at(0));
+        assert_eq!(refusal(&cache, &h, 1, UNLIMITED), Some(KeyRefusal::NotLive));
+        let mut actor = (*p.actor).clone();
+        actor.expires_at = Some(at(5));
+        let expiring = ApiKeyPrincipal {
+            actor: Arc::new(actor),
+            ..(*p).clone()
+        };
+        cache.insert(h, Arc::new(expiring), true, at(0));
+        assert_eq!(hit(&cache, &h, 4, UNLIMITED), Some(true));
+        assert_eq!(hit(&cache, &h, 5, UNLIMITED), Some(false));
     }
 
     #[test]
     fn a_key_may_burst_then_is_limited_with_a_retry_time() {
-        let e = entry();
+        let (cache, h, _) = cached();
         let rate = KeyRate {
             per_minute: 60,
             burst: 3,
         };
         for _ in 0..4 {
-            assert!(e.admit(rate).is_ok());
+            assert_eq!(hit(&cache, &h, 1, rate), Some(true));
         }
-        let wait = e.admit(rate).expect_err("over the rate");
+        let Some(Err(KeyRefusal::OverRate(wait))) = cache.check(&h, at(1), 900, rate, None, None)
+        else {
+            panic!("over the rate")
+        };
         assert!((1..=2).contains(&wait), "{wait}");
-        assert!(
-            e.admit(KeyRate {
-                per_minute: 0,
-                burst: 0
-            })
-            .is_ok(),
+        assert_eq!(
+            hit(&cache, &h, 1, UNLIMITED),
+            Some(true),
             "0 means unlimited"
         );
     }
 
     #[test]
     fn uses_are_recorded_once_per_minute_and_taken_once() {
-        let cache = ApiKeyCache::default();
-        let e = entry();
-        let t = OffsetDateTime::from_unix_timestamp(100).expect("t");
-        e.record_use(t, Some([192, 0, 2, 1].into()), Some("curl/8"));
-        e.record_use(t, Some([192, 0, 2, 2].into()), Some("curl/8"));
-        let u = e.usage.lock().expect("lock").clone().expect("recorded");
+        let (cache, h, p) = cached();
+        let ip = |n: u8| Some(IpAddr::from([192, 0, 2, n]));
+        let use_at = |t: i64, n: u8| {
+            cache
+                .check(&h, at(t), 900, UNLIMITED, ip(n), Some("curl/8"))
+                .expect("cached")
+                .expect("live");
+        };
+        use_at(100, 1);
+        use_at(110, 2);
+        let u = cache.take_usage();
+        assert_eq!(u.len(), 1);
         assert_eq!(
-            u.ip,
-            Some([192, 0, 2, 1].into()),
+            (&u[0].id, u[0].ip, u[0].at, u[0].user_agent.as_deref()),
+            (p.key_id(), ip(1), at(100), Some("curl/8")),
             "a second use in the same minute is skipped"
         );
-        e.record_use(
-            t + time::Duration::seconds(60),
-            Some([192, 0, 2, 3].into()),
-            Some("curl/8"),
-        );
-        let u = e.usage.lock().expect("lock").clone().expect("recorded");
-        assert_eq!(
-            (u.ip, u.at.unix_timestamp()),
-            (Some([192, 0, 2, 3].into()), 160)
-        );
+        assert!(cache.take_usage().is_empty(), "taken once");
+        use_at(160, 3);
+        let u = cache.take_usage();
+        assert_eq!((u[0].ip, u[0].at), (ip(3), at(160)));
         assert!(
-            cache.take_usage().is_empty(),
+            ApiKeyCache::default().take_usage().is_empty(),
             "a different cache has nothing"
         );
+    }
+
+    #[test]
+    fn the_capacity_holds_and_recently_used_keys_survive_eviction() {
+        let cache = ApiKeyCache::new(4);
+        let user = account();
+        let hashes: Vec<TokenHash> = (0..6).map(|i| TokenHash::of(&format!("k{i}"))).collect();
+        let present = |cache: &ApiKeyCache| -> Vec<usize> {
+            (0..hashes.len())
+                .filter(|&i| cache.contains(&hashes[i]))
+                .collect()
+        };
+        for h in &hashes[..4] {
+            cache.insert(*h, principal(&cache, &user), true, at(0));
+        }
+        // Full, and every key was just used: the hand clears every bit and evicts the
+        // first key it comes back to.
+        cache.insert(hashes[4], principal(&cache, &user), true, at(0));
+        assert_eq!(cache.len(), 4);
+        // Keys 1 and 2 are used; 3 is not. The hand stands at 1: it passes over 1 and 2
+        // (clearing their bits) and evicts 3.
+        hit(&cache, &hashes[1], 1, UNLIMITED);
+        hit(&cache, &hashes[2], 1, UNLIMITED);
+        cache.insert(hashes[5], principal(&cache, &user), true, at(0));
+        assert_eq!(present(&cache), [1, 2, 4, 5], "never over the capacity");
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.capacity, stats.evictions), (4, 4, 2));
+    }
+
+    #[test]
+    fn an_evicted_key_reloads_and_its_buffered_use_is_kept() {
+        let cache = ApiKeyCache::new(1);
+        let user = account();
+        let (a, b) = (TokenHash::of("a"), TokenHash::of("b"));
+        let pa = principal(&cache, &user);
+        cache.insert(a, pa.clone(), true, at(0));
+        cache
+            .check(&a, at(100), 900, UNLIMITED, None, Some("agent"))
+            .expect("cached")
+            .expect("live");
+        cache.insert(b, principal(&cache, &user), true, at(0));
+        assert_eq!(hit(&cache, &a, 100, UNLIMITED), None, "evicted: a miss");
+        let usage = cache.take_usage();
+        assert_eq!(usage.len(), 1, "the evicted key's use is still flushed");
+        assert_eq!(&usage[0].id, pa.key_id());
+        cache.insert(a, pa, true, at(100));
+        assert_eq!(hit(&cache, &a, 101, UNLIMITED), Some(true), "reloaded");
+    }
+
+    #[test]
+    fn stats_count_hits_misses_and_evictions() {
+        let cache = ApiKeyCache::new(1);
+        let user = account();
+        let (a, b) = (TokenHash::of("a"), TokenHash::of("b"));
+        assert_eq!(hit(&cache, &a, 1, UNLIMITED), None);
+        cache.insert(a, principal(&cache, &user), true, at(0));
+        assert_eq!(hit(&cache, &a, 1, UNLIMITED), Some(true));
+        assert_eq!(hit(&cache, &a, 1, UNLIMITED), Some(true));
+        cache.insert(b, principal(&cache, &user), true, at(0));
+        let stats = cache.stats();
+        assert_eq!(
+            stats,
+            CacheStats {
+                entries: 1,
+                capacity: 1,
+                hits: 2,
+                misses: 1,
+                evictions: 1
+            }
+        );
+        let tiny = ApiKeyCache::new(0);
+        assert_eq!(
+            tiny.stats().capacity,
+            1,
+            "a key is always checked in an entry"
+        );
+        let loaded = tiny.insert_and_check(
+            a,
+            principal(&tiny, &user),
+            true,
+            at(0),
+            UNLIMITED,
+            None,
+            None,
+        );
+        assert!(loaded.is_ok());
+    }
+
+    #[test]
+    fn keys_of_one_owner_share_the_account_and_the_permission_set() {
+        let cache = ApiKeyCache::default();
+        let user = account();
+        let (p, q) = (principal(&cache, &user), principal(&cache, &user));
+        assert!(Arc::ptr_eq(&p.actor.user, &q.actor.user));
+        assert!(p.permissions().is_shared() && p.permissions() == q.permissions());
+        let mut renamed = user.clone();
+        renamed.display_name = "renamed".into();
+        let r = cache.share_owner(renamed);
+        assert_eq!(
+            r.display_name, "renamed",
+            "a changed account is not the old copy"
+        );
+        assert!(Arc::ptr_eq(&r, &cache.share_owner((*r).clone())));
     }
 }

@@ -4,8 +4,10 @@
 mod cache;
 mod format;
 
-pub use cache::{ApiKeyCache, KeyRate};
+pub use cache::{ApiKeyCache, DEFAULT_CAPACITY, KeyRate, KeyRefusal};
 pub use format::{ApiKeySecret, DISPLAY_LEN, KEY_LEN, PREFIX, is_well_formed};
+
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -147,25 +149,50 @@ pub struct KeyUsage {
     pub user_agent: Option<String>,
 }
 
-/// A request authenticated by an API key.
+/// A request authenticated by an API key. Built once when the key is cached, and small:
+/// the key's id, owner, permissions and expiry are read from its [`Actor`], whose owner
+/// and permission set are shared with every other cached key that has them (see
+/// [`ApiKeyCache`]).
+///
+/// [`Actor`]: crate::actor::Actor
 #[derive(Debug, Clone)]
 pub struct ApiKeyPrincipal {
-    /// The key's id.
-    pub key_id: ApiKeyId,
     /// The key's name.
-    pub name: String,
+    pub name: Box<str>,
     /// What kind of key it is (the SCIM endpoints take only the SCIM Key).
     pub kind: ApiKeyKind,
+    /// The actor this key acts as: the owner, the key's effective permissions (limited
+    /// to what the owner may still hold), the key's id and expiry.
+    pub actor: Arc<crate::actor::Actor>,
+}
+
+/// The id [`ApiKeyPrincipal::key_id`] answers for an actor that is not a key's (never
+/// built so).
+static NO_KEY: ApiKeyId = ApiKeyId(String::new());
+
+impl ApiKeyPrincipal {
+    /// The key's id.
+    pub fn key_id(&self) -> &ApiKeyId {
+        match &self.actor.credential {
+            crate::actor::Credential::ApiKey(id) => id,
+            _ => &NO_KEY,
+        }
+    }
+
     /// The owner.
-    pub user: Account,
+    pub fn user(&self) -> &Account {
+        &self.actor.user
+    }
+
     /// Effective permissions: the key's, limited to what the owner may still hold.
-    pub permissions: Scopes,
+    pub fn permissions(&self) -> &Scopes {
+        &self.actor.scopes
+    }
+
     /// The key's expiry.
-    pub expires_at: Option<OffsetDateTime>,
-    /// The actor this key acts as, built once when the key is cached.
-    pub actor: std::sync::Arc<crate::actor::Actor>,
-    /// The front end's rendering of this principal.
-    pub memo: crate::actor::Memo,
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.actor.expires_at
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::actor::{Actor, Credential};
-use crate::api_key::{ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, is_well_formed};
+use crate::api_key::{
+    ApiKeyName, ApiKeyPrincipal, ApiKeyRecord, ApiKeySecret, KeyRefusal, is_well_formed,
+};
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::ids::ApiKeyId;
@@ -54,7 +56,7 @@ impl Core {
     pub(crate) fn actor_for_session(&self, user: &crate::account::Account) -> Arc<Actor> {
         Arc::new(Actor {
             scopes: self.catalog.for_account(user),
-            user: user.clone(),
+            user: Arc::new(user.clone()),
             credential: Credential::Session,
             expires_at: None,
         })
@@ -346,8 +348,9 @@ impl Core {
         Ok(())
     }
 
-    /// Authenticates an API key. A cache hit costs a SHA-256 and a map lookup, with no
-    /// store round trip; malformed keys are refused before any lookup.
+    /// Authenticates an API key. A cache hit costs a SHA-256, a map lookup under a read
+    /// lock and a few atomics, with no store round trip and no allocation; malformed keys
+    /// are refused before any lookup.
     ///
     /// SECURITY: the address's failure count is consulted only after the key failed.
     /// A key that verifies always gets through, so junk sent from a shared address (a
@@ -365,68 +368,60 @@ impl Core {
             return Err(self.credential_failure("api_key", key, ctx.ip, now));
         }
         let hash = TokenHash::of(key);
-        let cached = self.api_keys.get(&hash).filter(|e| {
-            e.is_fresh(
-                now.unix_timestamp(),
-                self.settings.key_cache_ttl.whole_seconds(),
-            )
-        });
-        let entry = match cached {
-            Some(e) => e,
-            None => {
-                self.load_key(hash, now).await?;
-                match self.api_keys.get(&hash) {
-                    Some(e) => e,
-                    None => return Err(self.credential_failure("api_key", key, ctx.ip, now)),
-                }
-            }
+        let (rate, ttl) = (
+            self.settings.key_rate,
+            self.settings.key_cache_ttl.whole_seconds(),
+        );
+        let (ip, ua) = (ctx.ip, ctx.user_agent);
+        let verdict = match self.api_keys.check(&hash, now, ttl, rate, ip, ua) {
+            Some(v) => v,
+            None => match self.load_key(&hash).await? {
+                Some((principal, enabled)) => self
+                    .api_keys
+                    .insert_and_check(hash, principal, enabled, now, rate, ip, ua),
+                None => return Err(self.credential_failure("api_key", key, ctx.ip, now)),
+            },
         };
-        let live = entry.enabled && entry.principal.expires_at.is_none_or(|t| now < t);
-        if !live {
-            return Err(self.credential_failure("api_key", key, ctx.ip, now));
-        }
-        entry
-            .admit(self.settings.key_rate)
-            .map_err(|wait| Error::RateLimited {
+        verdict.map_err(|refusal| match refusal {
+            KeyRefusal::NotLive => self.credential_failure("api_key", key, ctx.ip, now),
+            KeyRefusal::OverRate(wait) => Error::RateLimited {
                 retry_after: wait,
                 message: "this API key is over its request rate".into(),
-            })?;
-        entry.record_use(now, ctx.ip, ctx.user_agent);
-        Ok(entry.principal.clone())
+            },
+        })
     }
 
-    /// Reads a key into the cache (disabled keys too, so their refusals stay cheap),
-    /// replacing any entry for it but keeping that entry's rate-limit state.
-    async fn load_key(&self, hash: TokenHash, now: OffsetDateTime) -> Result<()> {
-        let Some(rec) = self.store.api_key_by_hash(&hash).await? else {
-            self.api_keys.remove(&hash);
-            return Ok(());
+    /// Reads a key for the cache (disabled keys too, so their refusals stay cheap; the
+    /// caller's insert replaces any entry for it but keeps that entry's rate-limit state).
+    /// The owner and the permission set are shared with the other cached keys that have
+    /// them. `None`, and any entry dropped, when the key or its owner cannot be used.
+    async fn load_key(&self, hash: &TokenHash) -> Result<Option<(Arc<ApiKeyPrincipal>, bool)>> {
+        let Some(rec) = self.store.api_key_by_hash(hash).await? else {
+            self.api_keys.remove(hash);
+            return Ok(None);
         };
         let owner = self.store.account_by_id(&rec.user_id).await?;
         let Some(owner) = owner.filter(|o| !o.user.disabled) else {
-            self.api_keys.remove(&hash);
-            return Ok(());
+            self.api_keys.remove(hash);
+            return Ok(None);
         };
         let allowed = self.catalog.for_account(&owner.user);
-        let permissions = rec.permissions.intersect(&allowed);
+        let permissions = self
+            .api_keys
+            .share_scopes(rec.permissions.intersect(&allowed));
+        let user = self.api_keys.share_owner(owner.user);
         let actor = Arc::new(Actor {
-            user: owner.user.clone(),
-            scopes: permissions.clone(),
-            credential: Credential::ApiKey(rec.id.clone()),
+            user,
+            scopes: permissions,
+            credential: Credential::ApiKey(rec.id),
             expires_at: rec.expires_at,
         });
         let principal = Arc::new(ApiKeyPrincipal {
-            key_id: rec.id,
-            name: rec.name,
+            name: rec.name.into_boxed_str(),
             kind: rec.kind,
-            permissions,
-            user: owner.user,
-            expires_at: rec.expires_at,
             actor,
-            memo: Default::default(),
         });
-        self.api_keys.insert(hash, principal, rec.enabled, now);
-        Ok(())
+        Ok(Some((principal, rec.enabled)))
     }
 
     /// Counts a failed API-key or bearer attempt (for the address and the audit tally)

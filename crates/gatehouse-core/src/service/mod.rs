@@ -50,6 +50,7 @@ use std::sync::{Arc, RwLock};
 use time::Duration;
 
 use crate::api_key::{ApiKeyCache, KeyRate};
+use crate::cache::CacheStats;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::password::{HashParams, PasswordHasher};
@@ -85,6 +86,8 @@ pub struct CoreSettings {
     /// any node reach every node's cache sooner, through the invalidation poll; this only
     /// bounds how long a missed invalidation could last.
     pub key_cache_ttl: Duration,
+    /// API keys kept in memory at most; past this the least recently used are evicted.
+    pub key_cache_capacity: usize,
     /// Bearer token issuer, audience and cache size.
     pub tokens: TokenSettings,
     /// Per-account caps on live credentials.
@@ -173,12 +176,26 @@ impl Default for CoreSettings {
                 burst: 200,
             },
             key_cache_ttl: Duration::minutes(15),
+            key_cache_capacity: crate::api_key::DEFAULT_CAPACITY,
             tokens: TokenSettings::default(),
             limits: CredentialLimits::default(),
             mfa_issuer: "Gatehouse".into(),
             connection_tests: ConnectionTests::default(),
         }
     }
+}
+
+/// [`Core::cache_stats`]: one [`CacheStats`] per cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoreCacheStats {
+    /// API keys by hash.
+    pub api_keys: CacheStats,
+    /// Sessions by cookie hash.
+    pub sessions: CacheStats,
+    /// Verified bearer tokens by hash.
+    pub tokens: CacheStats,
+    /// Token owners by account id.
+    pub token_owners: CacheStats,
 }
 
 /// The application core.
@@ -246,7 +263,7 @@ impl Core {
             clock,
             hasher,
             sessions: SessionCache::default(),
-            api_keys: ApiKeyCache::default(),
+            api_keys: ApiKeyCache::new(settings.key_cache_capacity),
             catalog,
             revoke_limiter: IpLimiter::new(30, Duration::minutes(1)),
             ip_limiter,
@@ -266,6 +283,17 @@ impl Core {
             feed: Default::default(),
             settings,
         })
+    }
+
+    /// The size and hit, miss and eviction counts of every in-process cache, for a
+    /// metrics exporter (a few relaxed loads and one read lock per cache).
+    pub fn cache_stats(&self) -> CoreCacheStats {
+        CoreCacheStats {
+            api_keys: self.api_keys.stats(),
+            sessions: self.sessions.stats(),
+            tokens: self.tokens.stats(),
+            token_owners: self.token_owners.stats(),
+        }
     }
 
     /// The settings in force.

@@ -39,7 +39,7 @@ impl Core {
     ) -> Result<Arc<ApiKeyPrincipal>> {
         let principal = self.authenticate_api_key(key, ctx).await?;
         if principal.kind != ApiKeyKind::Scim
-            || !principal.permissions.contains(scope::SCIM_PROVISION)
+            || !principal.permissions().contains(scope::SCIM_PROVISION)
         {
             return Err(Error::Unauthenticated);
         }

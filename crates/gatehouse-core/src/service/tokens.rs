@@ -392,7 +392,7 @@ impl Core {
         let ts = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(Error::internal);
         let principal = Arc::new(TokenPrincipal {
             actor: Arc::new(Actor {
-                user: owner.user.clone(),
+                user: Arc::new(owner.user.clone()),
                 scopes: scopes.clone(),
                 credential: Credential::Token(token_id.clone()),
                 expires_at: Some(ts(claims.exp)?),

@@ -1,18 +1,22 @@
 //! The in-process session cache: a hit costs a hash and a map lookup, no store round trip.
 //! Activity (for the idle timeout) is recorded in memory and flushed in batches.
+//!
+//! At most [`MAX_ENTRIES`] sessions are kept, in a [`ClockMap`]: when full, the least
+//! recently used one (by CLOCK) is evicted, and read from the store again at its next
+//! request. An evicted session's unflushed activity is kept for the next flush.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use time::OffsetDateTime;
 
 use super::SessionPrincipal;
+use crate::cache::{CacheStats, ClockMap, Counters};
 use crate::ids::AccountId;
 use crate::secret::TokenHash;
 
-/// Most sessions kept in memory; past this the cache is emptied and refills on demand.
-const MAX_ENTRIES: usize = 200_000;
+/// Most sessions kept in memory; past this the least recently used are evicted.
+pub const MAX_ENTRIES: usize = 200_000;
 
 struct Entry {
     principal: Arc<SessionPrincipal>,
@@ -35,16 +39,37 @@ pub struct CacheHit {
 }
 
 /// Sessions by token hash.
-#[derive(Default)]
 pub struct SessionCache {
-    map: RwLock<HashMap<TokenHash, Entry>>,
+    map: RwLock<ClockMap<TokenHash, Entry>>,
+    /// Activity of evicted sessions not flushed yet.
+    evicted_dirty: Mutex<Vec<(TokenHash, i64)>>,
+    counters: Counters,
+}
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache::new(MAX_ENTRIES)
+    }
 }
 
 impl SessionCache {
+    /// A cache of at most `capacity` sessions.
+    pub fn new(capacity: usize) -> Self {
+        SessionCache {
+            map: RwLock::new(ClockMap::new(capacity)),
+            evicted_dirty: Mutex::default(),
+            counters: Counters::default(),
+        }
+    }
+
     /// Looks a session up and, if found, records activity at `now`.
     pub fn touch(&self, hash: &TokenHash, now: OffsetDateTime) -> Option<CacheHit> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        let e = map.get(hash)?;
+        let Some(e) = map.get(hash) else {
+            self.counters.miss();
+            return None;
+        };
+        self.counters.hit();
         let last_seen = e.last_seen.swap(now.unix_timestamp(), Ordering::Relaxed);
         e.dirty.store(true, Ordering::Relaxed);
         Some(CacheHit {
@@ -64,10 +89,7 @@ impl SessionCache {
         now: OffsetDateTime,
     ) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
-        }
-        map.insert(
+        let evicted = map.insert(
             hash,
             Entry {
                 principal,
@@ -76,6 +98,16 @@ impl SessionCache {
                 dirty: AtomicBool::new(dirty),
             },
         );
+        drop(map);
+        if let Some((hash, e)) = evicted {
+            self.counters.evicted(1);
+            if e.dirty.into_inner() {
+                self.evicted_dirty
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((hash, e.last_seen.into_inner()));
+            }
+        }
     }
 
     /// Drops one session (sign-out, expiry).
@@ -104,11 +136,15 @@ impl SessionCache {
 
     /// Takes the activity recorded since the last call, for a batched store write.
     pub fn take_dirty(&self) -> Vec<(TokenHash, i64)> {
+        let mut dirty =
+            std::mem::take(&mut *self.evicted_dirty.lock().unwrap_or_else(|p| p.into_inner()));
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        map.iter()
-            .filter(|(_, e)| e.dirty.swap(false, Ordering::Relaxed))
-            .map(|(h, e)| (*h, e.last_seen.load(Ordering::Relaxed)))
-            .collect()
+        dirty.extend(
+            map.iter()
+                .filter(|(_, e)| e.dirty.swap(false, Ordering::Relaxed))
+                .map(|(h, e)| (*h, e.last_seen.load(Ordering::Relaxed))),
+        );
+        dirty
     }
 
     /// Number of cached sessions.
@@ -119,5 +155,68 @@ impl SessionCache {
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Size and counters, for metrics.
+    pub fn stats(&self) -> CacheStats {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        self.counters.stats(map.len(), map.capacity())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Account;
+    use crate::ids::{OrgId, SessionId};
+
+    fn principal() -> Arc<SessionPrincipal> {
+        let user = Account {
+            id: AccountId::generate(),
+            username: "u".into(),
+            email: "u@example.org".into(),
+            display_name: "u".into(),
+            org_id: OrgId::generate(),
+            role: crate::account::Role::Member,
+            operator: false,
+            kind: crate::account::AccountKind::Person,
+            disabled: false,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        Arc::new(SessionPrincipal {
+            session_id: SessionId::generate(),
+            actor: Arc::new(crate::actor::Actor {
+                user: Arc::new(user.clone()),
+                scopes: Default::default(),
+                credential: crate::actor::Credential::Session,
+                expires_at: None,
+            }),
+            user,
+            expires_at: OffsetDateTime::UNIX_EPOCH + time::Duration::days(1),
+            amr: crate::mfa::Amr::PASSWORD,
+            reauthenticated_at: OffsetDateTime::UNIX_EPOCH,
+            mfa_setup_required: false,
+            security_key_setup_required: false,
+        })
+    }
+
+    #[test]
+    fn a_full_cache_evicts_one_session_and_keeps_its_unflushed_activity() {
+        let cache = SessionCache::new(1);
+        let t = |s: i64| OffsetDateTime::from_unix_timestamp(s).expect("t");
+        let (a, b) = (TokenHash::of("a"), TokenHash::of("b"));
+        cache.insert(a, principal(), t(0), false, t(0));
+        assert!(cache.touch(&a, t(50)).is_some());
+        cache.insert(b, principal(), t(0), false, t(0));
+        assert_eq!(cache.len(), 1, "bounded, not emptied");
+        assert!(cache.touch(&a, t(60)).is_none(), "a went");
+        assert_eq!(
+            cache.take_dirty(),
+            [(a, 50)],
+            "its activity still reaches the store"
+        );
+        assert!(cache.take_dirty().is_empty());
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.evictions), (1, 1, 1));
     }
 }

@@ -2,9 +2,16 @@
 //! of the token and a read-locked map lookup; no signature check, no store round trip.
 //! A first sight costs the signature check and two in-memory lookups: the revoked-token
 //! set and the owner cache (a store read only for an owner not seen recently).
+//!
+//! Both caches are bounded [`ClockMap`]s: when full, expired tokens are not special, the
+//! least recently used entry (by CLOCK) is evicted and verified or read again at its next
+//! use. The revoked-token set is not a cache: it holds every revoked token until that
+//! token expires, and is pruned by expiry.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+
+use crate::cache::{CacheStats, ClockMap, Counters};
 
 use time::OffsetDateTime;
 
@@ -23,7 +30,8 @@ pub struct CachedToken {
 /// The cache. With a capacity of 0 nothing is kept (every request verifies in full).
 pub struct TokenCache {
     capacity: usize,
-    map: RwLock<HashMap<TokenHash, Arc<CachedToken>>>,
+    map: RwLock<ClockMap<TokenHash, Arc<CachedToken>>>,
+    counters: Counters,
 }
 
 impl TokenCache {
@@ -31,7 +39,8 @@ impl TokenCache {
     pub fn new(capacity: usize) -> Self {
         TokenCache {
             capacity,
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(ClockMap::new(capacity)),
+            counters: Counters::default(),
         }
     }
 
@@ -40,14 +49,21 @@ impl TokenCache {
         if self.capacity == 0 {
             return None;
         }
-        self.map
+        let hit = self
+            .map
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(hash)
-            .cloned()
+            .cloned();
+        match hit {
+            Some(_) => self.counters.hit(),
+            None => self.counters.miss(),
+        }
+        hit
     }
 
-    /// Caches a verified token. When full, expired entries go first, then everything.
+    /// Caches a verified token. When full, expired entries go first (all of them, in one
+    /// pass), then the least recently used one.
     pub fn insert(&self, hash: TokenHash, principal: Arc<TokenPrincipal>, now: OffsetDateTime) {
         if self.capacity == 0 {
             return;
@@ -55,17 +71,20 @@ impl TokenCache {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.capacity {
             map.retain(|_, e| e.principal.is_current(now));
-            if map.len() >= self.capacity {
-                map.clear();
-            }
         }
-        map.insert(
-            hash,
-            Arc::new(CachedToken {
-                principal,
-                checked_at: now.unix_timestamp(),
-            }),
-        );
+        let entry = Arc::new(CachedToken {
+            principal,
+            checked_at: now.unix_timestamp(),
+        });
+        if map.insert(hash, entry).is_some() {
+            self.counters.evicted(1);
+        }
+    }
+
+    /// Size and counters, for metrics.
+    pub fn stats(&self) -> CacheStats {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        self.counters.stats(map.len(), map.capacity())
     }
 
     /// Drops one token.
@@ -156,30 +175,53 @@ pub struct Owner {
     pub checked_at: i64,
 }
 
+/// Owners kept at most.
+pub const OWNER_CAPACITY: usize = 100_000;
+
 /// Token owners by id, so first sights of different tokens of one user share a store read.
-#[derive(Default)]
 pub struct OwnerCache {
-    map: RwLock<HashMap<AccountId, Arc<Owner>>>,
+    map: RwLock<ClockMap<AccountId, Arc<Owner>>>,
+    counters: Counters,
+}
+
+impl Default for OwnerCache {
+    fn default() -> Self {
+        OwnerCache {
+            map: RwLock::new(ClockMap::new(OWNER_CAPACITY)),
+            counters: Counters::default(),
+        }
+    }
 }
 
 impl OwnerCache {
     /// The cached owner, if read less than `ttl` seconds before `now`.
     pub fn get(&self, id: &AccountId, now: i64, ttl: i64) -> Option<Arc<Owner>> {
-        self.map
+        let hit = self
+            .map
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .filter(|o| now - o.checked_at < ttl)
-            .cloned()
+            .cloned();
+        match hit {
+            Some(_) => self.counters.hit(),
+            None => self.counters.miss(),
+        }
+        hit
     }
 
-    /// Caches an owner just read.
+    /// Caches an owner just read; when full, the least recently used goes.
     pub fn insert(&self, owner: Arc<Owner>) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= 100_000 {
-            map.clear();
+        if map.insert(owner.user.id.clone(), owner).is_some() {
+            self.counters.evicted(1);
         }
-        map.insert(owner.user.id.clone(), owner);
+    }
+
+    /// Size and counters, for metrics.
+    pub fn stats(&self) -> CacheStats {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        self.counters.stats(map.len(), map.capacity())
     }
 
     /// Drops an owner (disabled, signed out everywhere, password reset).
@@ -211,7 +253,7 @@ mod tests {
             expires_at: exp,
             memo: Default::default(),
             actor: Arc::new(Actor {
-                user: user.clone(),
+                user: Arc::new(user.clone()),
                 scopes: Scopes::default(),
                 credential: Credential::Token(id),
                 expires_at: Some(exp),

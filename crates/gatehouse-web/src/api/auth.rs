@@ -158,10 +158,10 @@ impl<'a> SessionResponse<'a> {
                 _ => None,
             }
             .map(|k| KeyInfo {
-                id: k.key_id.as_str(),
+                id: k.key_id().as_str(),
                 name: &k.name,
-                permissions: k.permissions.iter().collect(),
-                expires_at: k.expires_at,
+                permissions: k.permissions().iter().collect(),
+                expires_at: k.expires_at(),
             }),
             token: match &caller.credential {
                 CallerCredential::Bearer(t) => Some(t),
@@ -667,11 +667,12 @@ pub async fn logout_everywhere(
 )]
 pub async fn session(caller: Caller) -> ApiResult<Response> {
     caller.require("account:read")?;
-    // A key's or token's description never changes while it is cached: render it once.
+    // A token's description never changes while it is cached: render it once. A key's is
+    // rendered per request, as a session's is: a cached key carries no rendering, which
+    // would be the largest part of its memory.
     let memo = match &caller.credential {
-        CallerCredential::ApiKey(k) => Some(&k.memo),
         CallerCredential::Bearer(t) => Some(&t.memo),
-        CallerCredential::Cookie { .. } => None,
+        CallerCredential::ApiKey(_) | CallerCredential::Cookie { .. } => None,
     };
     let Some(memo) = memo else {
         return Ok(Json(SessionResponse::of(&caller)).into_response());

@@ -101,7 +101,7 @@ impl Caller {
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         match &self.credential {
             CallerCredential::Cookie { session, .. } => Some(session.expires_at),
-            CallerCredential::ApiKey(k) => k.expires_at,
+            CallerCredential::ApiKey(k) => k.expires_at(),
             CallerCredential::Bearer(t) => Some(t.expires_at),
         }
     }

@@ -147,6 +147,9 @@ impl Config {
         if self.api_keys.cache_ttl_seconds == 0 {
             bail!("api_keys.cache_ttl_seconds must be positive");
         }
+        if self.api_keys.cache_capacity == 0 {
+            bail!("api_keys.cache_capacity must be positive");
+        }
         if self.tokens.cache_ttl_seconds == 0 {
             bail!("tokens.cache_ttl_seconds must be positive");
         }
@@ -314,6 +317,7 @@ impl Config {
                 burst: self.api_keys.rate_limit_burst,
             },
             key_cache_ttl: Duration::seconds(self.api_keys.cache_ttl_seconds.into()),
+            key_cache_capacity: self.api_keys.cache_capacity,
             tokens: TokenSettings {
                 issuer: self.token_issuer(),
                 audience: self.tokens.audience.clone(),

@@ -207,6 +207,9 @@ pub struct ApiKeysConfig {
     /// deleting a key on any node reaches every node within one invalidation poll (5 s);
     /// this only bounds how long a missed invalidation could last.
     pub cache_ttl_seconds: u32,
+    /// Keys kept in memory at most (at least 1); past this the least recently used are
+    /// evicted and read from the store again at their next use. About 450 bytes each.
+    pub cache_capacity: usize,
     /// Platform permissions keys and tokens may carry, beyond Gatehouse's own
     /// (names like `compute:submit`).
     pub platform_scopes: Vec<String>,
@@ -220,6 +223,7 @@ impl Default for ApiKeysConfig {
             rate_limit_per_minute: 6000,
             rate_limit_burst: 200,
             cache_ttl_seconds: 900,
+            cache_capacity: 200_000,
             platform_scopes: Vec::new(),
             max_per_account: 100,
         }
