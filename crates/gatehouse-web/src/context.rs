@@ -1,5 +1,6 @@
-//! What the request being served carries wherever its future runs: its id, set by the
-//! edge middleware and read by every error body. A module of its own so that the error
+//! What the request being served carries wherever its future runs: its id and client
+//! address, set by the edge middleware and read by every error body and by the
+//! extractors (a task-local rather than request extensions: no map is allocated for it). A module of its own so that the error
 //! type and the middleware both depend on it rather than on each other.
 //!
 //! The id is in the `X-Request-Id` response header, in every error body, in the access
@@ -60,15 +61,30 @@ impl std::fmt::Debug for RequestId {
     }
 }
 
+/// What the edge layer knows of the request being served.
+#[derive(Clone, Copy)]
+pub(crate) struct RequestContext {
+    /// Its id.
+    pub id: RequestId,
+    /// The client's address as far as it can be trusted (see `middleware::client_ip`).
+    pub client_ip: Option<std::net::IpAddr>,
+}
+
 tokio::task_local! {
-    pub(crate) static REQUEST_ID: RequestId;
+    pub(crate) static REQUEST: RequestContext;
 }
 
 /// The id of the request being handled, or `-` outside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(|id| id.as_str().to_owned())
+    REQUEST
+        .try_with(|r| r.id.as_str().to_owned())
         .unwrap_or_else(|_| "-".to_owned())
+}
+
+/// The client address of the request being handled (`None` outside a request, or when
+/// unknown).
+pub fn current_client_ip() -> Option<std::net::IpAddr> {
+    REQUEST.try_with(|r| r.client_ip).ok().flatten()
 }
 
 #[cfg(test)]

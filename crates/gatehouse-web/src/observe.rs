@@ -11,11 +11,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use axum::extract::MatchedPath;
+use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
@@ -34,9 +36,32 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Records one answered request.
-pub fn request(route: Option<&MatchedPath>, method: &Method, status: u16, took: Duration) {
-    let route = route.map_or("unmatched", |r| intern_route(r.as_str()));
+/// Where a route writes its pattern for the edge, which runs before routing and records
+/// the request once it is answered. Put into a request only while metrics are on.
+#[derive(Clone, Default)]
+pub struct RouteSlot(Arc<OnceLock<&'static str>>);
+
+impl RouteSlot {
+    /// The pattern of the route that answered, if a route did.
+    pub fn route(&self) -> Option<&'static str> {
+        self.0.get().copied()
+    }
+}
+
+/// The per-route layer (only while metrics are on): notes the matched pattern.
+pub async fn note_route(req: Request, next: Next) -> Response {
+    if let (Some(slot), Some(route)) = (
+        req.extensions().get::<RouteSlot>(),
+        req.extensions().get::<MatchedPath>(),
+    ) {
+        let _ = slot.0.set(intern_route(route.as_str()));
+    }
+    next.run(req).await
+}
+
+/// Records one answered request (`route`: its pattern, `None` when no route matched).
+pub fn request(route: Option<&'static str>, method: &Method, status: u16, took: Duration) {
+    let route = route.unwrap_or("unmatched");
     metrics::histogram!(
         REQUEST_SECONDS,
         "route" => route,

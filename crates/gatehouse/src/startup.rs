@@ -164,6 +164,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
+        // Metrics first: the router adds its per-route label layer only while they are on.
+        let metrics_handle = match &self.metrics {
+            Some(_) => Some(crate::metrics::install()?),
+            None => None,
+        };
         let app = gatehouse_web::router(self.state.clone());
         let handle: Handle<SocketAddr> = Handle::new();
         let settings = self.connections;
@@ -190,9 +195,8 @@ impl Application {
         let http = http.transpose()?;
 
         let core = self.state.core.clone();
-        let metrics = match self.metrics {
-            Some(listener) => {
-                let handle = crate::metrics::install()?;
+        let metrics = match (self.metrics, metrics_handle) {
+            (Some(listener), Some(handle)) => {
                 let core = core.clone();
                 Some(tokio::spawn(async move {
                     if let Err(e) = crate::metrics::serve(listener, handle, core).await {
@@ -200,7 +204,7 @@ impl Application {
                     }
                 }))
             }
-            None => None,
+            _ => None,
         };
         let jobs = tokio::spawn(background_jobs(core.clone()));
         // Other nodes' changes as they commit (PostgreSQL); nothing to follow on SQLite.

@@ -1,7 +1,6 @@
 //! `/api/api-keys`: create, list, show, disable, enable, duplicate, delete, and
 //! revoke-by-value for leaked keys.
 
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -393,7 +392,7 @@ pub async fn delete(
 )]
 pub async fn revoke(
     State(state): State<AppState>,
-    Extension(ClientIp(ip)): Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<RevokeRequest>,
 ) -> ApiResult<Response> {
     if req.keys.len() > MAX_REVOKE {

@@ -1,7 +1,6 @@
 //! Sign-in (JSON, or the sign-in page's form post), sign-out, changing one's password,
 //! and "who am I".
 
-use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -195,7 +194,7 @@ impl<'a> SessionResponse<'a> {
 )]
 pub async fn login(
     State(state): State<AppState>,
-    Extension(ClientIp(ip)): Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: FormOrJson<LoginRequest>,
 ) -> Response {
@@ -379,7 +378,7 @@ pub struct MfaLoginRequest {
 )]
 pub async fn login_mfa(
     State(state): State<AppState>,
-    Extension(ClientIp(ip)): Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: FormOrJson<MfaLoginRequest>,
 ) -> Response {
@@ -491,7 +490,7 @@ pub struct ReauthRequest {
 )]
 pub async fn reauthenticate(
     State(state): State<AppState>,
-    Extension(ClientIp(ip)): Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     caller: Caller,
     Json(req): Json<ReauthRequest>,
@@ -569,7 +568,7 @@ fn yes() -> bool {
 )]
 pub async fn change_password(
     State(state): State<AppState>,
-    Extension(ClientIp(ip)): Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     caller: Caller,
     Json(req): Json<PasswordChangeRequest>,

@@ -190,7 +190,7 @@ pub struct ConfirmResponse {
 )]
 pub async fn confirm_totp(
     State(state): State<AppState>,
-    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: axum::http::HeaderMap,
     caller: Caller,
     Json(req): Json<ConfirmRequest>,

@@ -194,7 +194,7 @@ pub struct RegisterFinished {
 )]
 pub async fn register_finish(
     State(state): State<AppState>,
-    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     caller: Caller,
     Json(req): Json<RegisterFinish>,
@@ -336,7 +336,7 @@ pub struct AssertionFinish {
 )]
 pub async fn second_step_finish(
     State(state): State<AppState>,
-    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(req): Json<AssertionFinish>,
 ) -> ApiResult<Response> {
@@ -373,7 +373,7 @@ pub async fn second_step_finish(
 )]
 pub async fn passkey_start(
     State(state): State<AppState>,
-    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     check_login_origin(&state, &headers)?;
@@ -395,7 +395,7 @@ pub async fn passkey_start(
 )]
 pub async fn passkey_finish(
     State(state): State<AppState>,
-    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(req): Json<AssertionFinish>,
 ) -> ApiResult<Response> {

@@ -275,7 +275,7 @@ async fn authenticate_authorization(
     state: &AppState,
     value: &str,
 ) -> Result<Caller, ApiError> {
-    let ip = parts.extensions.get::<ClientIp>().and_then(|c| c.0);
+    let ip = ClientIp::current().0;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if scheme.eq_ignore_ascii_case("bearer") {
         let token = rest.trim();

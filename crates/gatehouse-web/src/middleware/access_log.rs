@@ -228,9 +228,35 @@ fn wall_clock() -> SystemTime {
     SystemTime::now()
 }
 
+/// Writes `at` as RFC 3339 in UTC with microseconds. The date and time of day are made
+/// once per second and reused: a busy second formats them once, not per line.
 fn timestamp(buf: &mut Vec<u8>, at: SystemTime) {
-    let at = time::OffsetDateTime::from(at);
-    let _ = at.format_into(buf, &time::format_description::well_known::Rfc3339);
+    thread_local! {
+        static SECOND: std::cell::RefCell<(u64, Vec<u8>)> =
+            const { std::cell::RefCell::new((u64::MAX, Vec::new())) };
+    }
+    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != secs {
+            text.clear();
+            let t = time::OffsetDateTime::UNIX_EPOCH
+                + time::Duration::seconds(i64::try_from(secs).unwrap_or(0));
+            let _ = write!(
+                text,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            *cached = secs;
+        }
+        buf.extend_from_slice(text);
+    });
+    let _ = write!(buf, ".{:06}Z", since.subsec_micros());
 }
 
 fn warn_dropped(buf: &mut Vec<u8>, format: Format, n: u64) {
@@ -325,7 +351,12 @@ mod tests {
         assert_eq!(v["duration_ms"], 1.234);
         assert_eq!(v["client_ip"], "192.0.2.1");
         assert_eq!(v["request_id"].as_str().map(str::len), Some(16));
-        assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+        let at = v["timestamp"].as_str().expect("timestamp");
+        let parsed = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .expect("RFC 3339");
+        let now = time::OffsetDateTime::from(wall_clock());
+        assert!((now - parsed).abs() < time::Duration::seconds(5), "{at}");
+        assert!(at.ends_with('Z') && at.len() == "2026-12-04T02:40:01.123456Z".len(), "{at}");
     }
 
     #[test]

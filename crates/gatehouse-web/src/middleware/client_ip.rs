@@ -7,9 +7,28 @@ use axum::extract::{ConnectInfo, Request};
 
 use crate::ip_net::{IpNet, is_trusted};
 
-/// The client's address as far as we can trust it (`None` in in-process tests).
+/// The client's address as far as we can trust it (`None` in in-process tests). An
+/// extractor: handlers take it as an argument.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
+
+impl ClientIp {
+    /// The address of the request being served.
+    pub fn current() -> Self {
+        ClientIp(crate::context::current_client_ip())
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        _parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp::current())
+    }
+}
 
 /// Resolves the client address from the peer and, for trusted peers only, `X-Forwarded-For`.
 pub fn resolve(
@@ -39,8 +58,8 @@ pub fn resolve(
     Some(client)
 }
 
-/// Puts a [`ClientIp`] into the request's extensions (and, for HTTP/2, a `Host` from
-/// `:authority`), and returns the origin every audit record of the request carries.
+/// Resolves the request's [`ClientIp`] (and, for HTTP/2, puts a `Host` from `:authority`
+/// into its headers), and returns the origin every audit record of the request carries.
 pub fn prepare(proxies: &[IpNet], req: &mut Request) -> gatehouse_core::audit::Origin {
     let peer = req
         .extensions()
@@ -62,16 +81,24 @@ pub fn prepare(proxies: &[IpNet], req: &mut Request) -> gatehouse_core::audit::O
     {
         req.headers_mut().insert(axum::http::header::HOST, host);
     }
-    req.extensions_mut().insert(ClientIp(ip));
     gatehouse_core::audit::Origin {
         ip,
         user_agent: req
             .headers()
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .map(|u| u.chars().take(256).collect()),
+            .map(|u| truncate(u, 256).to_owned()),
         ..Default::default()
     }
+}
+
+/// At most `max` bytes of `s`, cut on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@
 //! 4. on the way out: our JSON for every error answer ([`super::json_errors`]) and the
 //!    security headers ([`super::headers`]).
 //!
-//! The route itself is called without cloning it (axum's routes are always ready), and a
-//! request with no body, no log and no metrics allocates nothing here.
+//! It wraps the whole router once (see `crate::router`), not each route, and calls it
+//! without cloning it (axum's router is always ready); a request with no body, no log
+//! and no metrics allocates nothing here.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,13 +19,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::access_log::AccessRecord;
-use super::client_ip::ClientIp;
 use super::limits::Admission;
 use crate::context::RequestId;
 use crate::ip_net::IpNet;
@@ -103,17 +103,16 @@ where
             None => gatehouse_core::audit::Origin::default(),
         };
         let id = RequestId::next();
-        let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
+        let ip = origin.ip;
         let api = req.uri().path().starts_with("/api/");
         // What the log and the metrics need once the answer is known, taken now (the
         // request moves on). The path only: a query string is never logged.
         let log = super::access_log::enabled()
             .then(|| AccessRecord::new(id, req.method(), req.uri().path(), ip));
         let observed = crate::observe::enabled().then(|| {
-            (
-                req.method().clone(),
-                req.extensions().get::<MatchedPath>().cloned(),
-            )
+            let slot = crate::observe::RouteSlot::default();
+            req.extensions_mut().insert(slot.clone());
+            (req.method().clone(), slot)
         });
         // SECURITY: the path only, as above. The span exists at `debug` and below; at
         // the default level it costs nothing.
@@ -140,7 +139,8 @@ where
             res
         };
         Box::pin(async move {
-            let work = crate::context::REQUEST_ID.scope(id, work.instrument(span));
+            let context = crate::context::RequestContext { id, client_ip: ip };
+            let work = crate::context::REQUEST.scope(context, work.instrument(span));
             let mut res = gatehouse_core::audit::with_origin(origin, work).await;
             if let Some(v) = id.header_value() {
                 res.headers_mut().insert("x-request-id", v);
@@ -150,8 +150,8 @@ where
             if let Some(record) = log {
                 super::access_log::log(record.finished(status, elapsed));
             }
-            if let Some((method, route)) = observed {
-                crate::observe::request(route.as_ref(), &method, status, elapsed);
+            if let Some((method, slot)) = observed {
+                crate::observe::request(slot.route(), &method, status, elapsed);
             }
             Ok(res)
         })

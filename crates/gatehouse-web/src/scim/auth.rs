@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for ScimCaller {
             return Err(CoreError::Unauthenticated.into());
         }
         let key = Zeroizing::new(key.trim().to_owned());
-        let ip = parts.extensions.get::<ClientIp>().and_then(|c| c.0);
+        let ip = ClientIp::current().0;
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
