@@ -19,6 +19,7 @@ COOKIE = "cloud.sso"
 def client() -> requests.Session:
     s = requests.Session()
     s.verify = False
+    s.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override verify=False
     return s
 
 
@@ -102,7 +103,7 @@ def main() -> None:
             others, {"headers": {"Authorization": f"Bearer {tok['token']}"}},
             lambda: call("DELETE", f"/api/tokens/{tok['id']}")))
 
-        user = f"bench{i + 1}"
+        user = f"member{i + 1}"
         uc, _ = sign_in(first, user, password)
         results.setdefault("account disabled", []).extend(measure(
             others, {"headers": {"Cookie": f"{COOKIE}={uc}"}},

@@ -46,7 +46,7 @@ export GATEHOUSE_API_KEYS__RATE_LIMIT_PER_MINUTE=0   # the load must not be thro
 export GATEHOUSE_LOG__LEVEL=warn
 URLS=()
 for n in 1 2 3; do
-  "$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --database-url "$DB" --create \
+  "$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --database-url "$DB" \
     --bootstrap-password-file "$WORK/pw" > "$WORK/node$n.stdout" 2> "$WORK/node$n.stderr" &
   PIDS+=($!)
   for _ in $(seq 150); do grep -q 'listening on' "$WORK/node$n.stdout" 2>/dev/null && break; sleep 0.1; done
@@ -60,8 +60,8 @@ done
 AUTH="Authorization: Basic $(printf '%s:' "$(head -1 "$WORK/load-key.txt")" | base64 -w0)"
 # Accounts for the "account disabled" kind, made before the clock starts.
 for i in $(seq "$COUNT"); do
-  "$BIN" admin --data-dir "$WORK/data" --database-url "$DB" create-user "bench$i" \
-    --email "bench$i@example.org" --password-file "$WORK/pw" >/dev/null
+  "$BIN" admin --data-dir "$WORK/data" --database-url "$DB" create-user "member$i" \
+    --email "member$i@example.org" --password-file "$WORK/pw" >/dev/null
 done
 
 for n in 1 2; do
