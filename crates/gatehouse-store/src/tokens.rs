@@ -243,6 +243,12 @@ macro_rules! impl_token_store {
                     .await
                     .map_err(db)?;
                     publish(&mut tx, at, Invalidation::Account(user.clone())).await?;
+                    // Other nodes re-read the revoked tokens at once, not at their poll: a
+                    // token issued in the same second as `tokens_not_before` is only
+                    // refused through the revoked set.
+                    if done.rows_affected() > 0 {
+                        notify(&mut tx, Notice::TokensRevoked).await?;
+                    }
                     tx.commit().await.map_err(db)?;
                     Ok(done.rows_affected())
                 }

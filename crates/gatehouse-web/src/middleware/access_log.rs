@@ -235,7 +235,9 @@ fn timestamp(buf: &mut Vec<u8>, at: SystemTime) {
         static SECOND: std::cell::RefCell<(u64, Vec<u8>)> =
             const { std::cell::RefCell::new((u64::MAX, Vec::new())) };
     }
-    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = since.as_secs();
     SECOND.with_borrow_mut(|(cached, text)| {
         if *cached != secs {
@@ -352,11 +354,15 @@ mod tests {
         assert_eq!(v["client_ip"], "192.0.2.1");
         assert_eq!(v["request_id"].as_str().map(str::len), Some(16));
         let at = v["timestamp"].as_str().expect("timestamp");
-        let parsed = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-            .expect("RFC 3339");
+        let parsed =
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .expect("RFC 3339");
         let now = time::OffsetDateTime::from(wall_clock());
         assert!((now - parsed).abs() < time::Duration::seconds(5), "{at}");
-        assert!(at.ends_with('Z') && at.len() == "2026-12-04T02:40:01.123456Z".len(), "{at}");
+        assert!(
+            at.ends_with('Z') && at.len() == "2026-12-04T02:40:01.123456Z".len(),
+            "{at}"
+        );
     }
 
     #[test]
