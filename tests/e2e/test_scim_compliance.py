@@ -45,6 +45,9 @@ NOT_APPLICABLE: dict[tuple[str, str | None, str | None], str] = {
     ("check_add_attribute", "Group", "members"): MEMBER_DISPLAY,
     ("check_replace_attribute", "Group", "members"): MEMBER_DISPLAY,
 }
+# Entries scim2-tester does not emit on every run (whether it replaces a group's members
+# depends on the random group it filled): their absence does not make the list stale.
+MAY_NOT_RUN = {("check_add_attribute", "Group", "members"), ("check_replace_attribute", "Group", "members")}
 FAILED = (Status.ERROR, Status.CRITICAL)
 
 
@@ -108,7 +111,7 @@ def test_scim2_tester_reports_no_failure(server, monkeypatch):
 
     assert {"User", "Group"} <= {r.resource_type for r in results}, "both resource types were exercised"
     assert sum(r.status == Status.SUCCESS for r in results) >= 40, collections.Counter(r.status for r in results)
-    stale = set(NOT_APPLICABLE) - {check_id(r) for r in results}
+    stale = set(NOT_APPLICABLE) - MAY_NOT_RUN - {check_id(r) for r in results}
     assert not stale, f"NOT_APPLICABLE names checks that no longer run: {stale}"
     assert not failures, f"{len(failures)} failing check(s):\n" + "\n".join(describe(r) for r in failures)
 
