@@ -264,6 +264,23 @@ pub struct NewAccountRecord {
     pub created_at: OffsetDateTime,
 }
 
+/// A plain member account with fresh ids, for the unit tests of the caches and services.
+#[cfg(test)]
+pub(crate) fn test_account() -> Account {
+    Account {
+        id: AccountId::generate(),
+        username: "u".into(),
+        email: "u@example.org".into(),
+        display_name: "u".into(),
+        org_id: OrgId::generate(),
+        role: Role::Member,
+        operator: false,
+        kind: AccountKind::Person,
+        disabled: false,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

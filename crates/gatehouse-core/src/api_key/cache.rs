@@ -459,7 +459,6 @@ fn monotonic_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::OrgId;
 
     const RATE: KeyRate = KeyRate {
         per_minute: 60,
@@ -471,18 +470,7 @@ mod tests {
     };
 
     fn account() -> Account {
-        Account {
-            id: AccountId::generate(),
-            username: "u".into(),
-            email: "u@example.org".into(),
-            display_name: "u".into(),
-            org_id: OrgId::generate(),
-            role: crate::account::Role::Member,
-            operator: false,
-            kind: crate::account::AccountKind::Person,
-            disabled: false,
-            created_at: OffsetDateTime::UNIX_EPOCH,
-        }
+        crate::account::test_account()
     }
 
     fn principal(cache: &ApiKeyCache, user: &Account) -> Arc<ApiKeyPrincipal> {

@@ -167,22 +167,10 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::Account;
-    use crate::ids::{OrgId, SessionId};
+    use crate::ids::SessionId;
 
     fn principal() -> Arc<SessionPrincipal> {
-        let user = Account {
-            id: AccountId::generate(),
-            username: "u".into(),
-            email: "u@example.org".into(),
-            display_name: "u".into(),
-            org_id: OrgId::generate(),
-            role: crate::account::Role::Member,
-            operator: false,
-            kind: crate::account::AccountKind::Person,
-            disabled: false,
-            created_at: OffsetDateTime::UNIX_EPOCH,
-        };
+        let user = crate::account::test_account();
         Arc::new(SessionPrincipal {
             session_id: SessionId::generate(),
             actor: Arc::new(crate::actor::Actor {

@@ -238,7 +238,6 @@ mod tests {
     use super::*;
     use crate::account::Account;
     use crate::actor::{Actor, Credential};
-    use crate::ids::OrgId;
     use crate::scope::Scopes;
     use time::Duration;
 
@@ -262,18 +261,7 @@ mod tests {
     }
 
     fn user() -> Account {
-        Account {
-            id: AccountId::generate(),
-            username: "u".into(),
-            email: "u@example.org".into(),
-            display_name: "u".into(),
-            org_id: OrgId::generate(),
-            role: crate::account::Role::Member,
-            operator: false,
-            kind: crate::account::AccountKind::Person,
-            disabled: false,
-            created_at: OffsetDateTime::UNIX_EPOCH,
-        }
+        crate::account::test_account()
     }
 
     #[test]
