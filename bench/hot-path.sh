@@ -94,19 +94,7 @@ echo "reference body: $(curl -sfk -H "$AUTH" "$REF_URL/key" | wc -c) bytes; Gate
 wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "$REF_URL/ok" >/dev/null
 wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "$AUTH" "$GH/api/auth/session" >/dev/null
 
-# One wrk run; appends "round rps p99" to $WORK/<name>.results.
-run_case() { # name, round, wrk args...
-  local name=$1 round=$2; shift 2
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" > "$WORK/$name.$round.txt"
-  if grep -qE 'Non-2xx|Socket errors' "$WORK/$name.$round.txt"; then
-    echo "round $round $name: requests failed:" >&2; cat "$WORK/$name.$round.txt" >&2; exit 1
-  fi
-  local rps p99
-  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.$round.txt")
-  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; printf "%.2f", v}' "$WORK/$name.$round.txt")
-  echo "round $round  $name: $rps req/s, p99 $p99 ms" >&2
-  echo "$round $rps $p99" >> "$WORK/$name.results"
-}
+. "$ROOT/bench/wrk-cases.sh"
 # One h2load run (HTTP/2 over TLS, 10 streams per connection); appends "round rps".
 run_h2() { # name, round, h2load args...
   local name=$1 round=$2; shift 2
@@ -156,9 +144,6 @@ if [[ -n $PERF ]]; then
   echo "profile: perf report -i $ROOT/target/hot-path.perf.data --no-children" >&2
 fi
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-col() { awk -v c="$2" '{print $c}' "$WORK/$1.results" | median; }
-ratios() { join "$WORK/$1.results" "$WORK/$2.results" | awk '{printf "%.2f\n", $2/$4}'; }
 row() { # label, case, baseline case, target
   local list
   list=$(ratios "$2" "$3")
