@@ -33,6 +33,7 @@ use zeroize::Zeroizing;
 mod error;
 pub mod probe;
 mod record;
+mod short_scalar;
 pub mod sign;
 #[cfg(test)]
 mod tests;
@@ -215,7 +216,10 @@ fn classify_other(first: &str) -> SshPrivateKeyError {
 /// The OpenSSH format: its public half is readable without the passphrase, so the
 /// type and size are refused before asking for one.
 fn read_openssh(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, SshPrivateKeyError> {
-    let key = PrivateKey::from_openssh(text).map_err(|_| SshPrivateKeyError::Damaged)?;
+    let key = match PrivateKey::from_openssh(text) {
+        Ok(key) => key,
+        Err(_) => return short_scalar::read(text, None).ok_or(SshPrivateKeyError::Damaged),
+    };
     check_public(key.public_key())?;
     if !key.is_encrypted() {
         return Ok(key);
@@ -228,9 +232,12 @@ fn read_openssh(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, SshP
         return Err(SshPrivateKeyError::KdfTooSlow { rounds: *rounds });
     }
     let passphrase = passphrase.ok_or(SshPrivateKeyError::PassphraseNeeded)?;
-    let decrypted = key
-        .decrypt(passphrase)
-        .map_err(|_| SshPrivateKeyError::WrongPassphrase)?;
+    let decrypted = match key.decrypt(passphrase) {
+        Ok(decrypted) => decrypted,
+        Err(_) => {
+            short_scalar::read(text, Some(passphrase)).ok_or(SshPrivateKeyError::WrongPassphrase)?
+        }
+    };
     // The public half stored beside the encrypted part must be the decrypted key's.
     if decrypted.public_key().key_data() != key.public_key().key_data() {
         return Err(SshPrivateKeyError::Damaged);

@@ -284,6 +284,20 @@ mod tests {
     }
 
     #[test]
+    fn a_p256_key_with_a_short_scalar_signs_once_stored() {
+        let uploaded = super::super::SshPrivateKey::parse(
+            include_str!("testdata/ecdsa256_short_pass"),
+            Some("correct horse fixture"),
+        )
+        .expect("read");
+        let k = key(uploaded.expose_openssh());
+        let data = request(k.public_key(), "ecdsa-sha2-nistp256", PUBLICKEY, None);
+        let signed = k.sign(&data, 0).expect("sign");
+        let sig = Signature::decode(&mut &signed.signature[..]).expect("decode");
+        Verifier::verify(k.public_key(), &data, &sig).expect("verifies");
+    }
+
+    #[test]
     fn rsa_signs_with_sha2_and_never_sha1() {
         let k = key(include_str!("testdata/rsa3072"));
         let data = request(k.public_key(), "rsa-sha2-512", PUBLICKEY, None);
