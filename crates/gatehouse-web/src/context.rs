@@ -61,6 +61,15 @@ impl std::fmt::Debug for RequestId {
     }
 }
 
+/// The addresses of the connection a request came on, as the listener knows them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Connection {
+    /// The TCP peer (a proxy's address when there is one in front).
+    pub peer: Option<std::net::SocketAddr>,
+    /// Our address the peer reached (kept by the plain listener only).
+    pub local: Option<std::net::SocketAddr>,
+}
+
 /// What the edge layer knows of the request being served.
 #[derive(Clone, Copy)]
 pub(crate) struct RequestContext {
@@ -68,6 +77,8 @@ pub(crate) struct RequestContext {
     pub id: RequestId,
     /// The client's address as far as it can be trusted (see `middleware::client_ip`).
     pub client_ip: Option<std::net::IpAddr>,
+    /// The connection it came on.
+    pub connection: Connection,
 }
 
 tokio::task_local! {
@@ -79,6 +90,11 @@ pub fn current_request_id() -> String {
     REQUEST
         .try_with(|r| r.id.as_str().to_owned())
         .unwrap_or_else(|_| "-".to_owned())
+}
+
+/// The connection of the request being handled (empty outside a request).
+pub fn current_connection() -> Connection {
+    REQUEST.try_with(|r| r.connection).unwrap_or_default()
 }
 
 /// The client address of the request being handled (`None` outside a request, or when

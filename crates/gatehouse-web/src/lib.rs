@@ -31,10 +31,9 @@ pub mod state;
 pub mod ui;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 
 pub use error::ApiError;
-pub use plain::plain_router;
+pub use plain::plain_app;
 pub use state::{AppState, WebSettings};
 
 /// Largest request body accepted.
@@ -42,11 +41,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest body of a SCIM request (a group's whole member list fits).
 pub const MAX_SCIM_BODY_BYTES: usize = 1024 * 1024;
 
+/// The application: the routes inside the edge layer (see `middleware::edge`), as one
+/// service that the listeners copy per connection.
+pub type App = middleware::edge::Edge<Router>;
+
 /// The HTTPS application: the routes, wrapped once (not route by route) in the edge
-/// layer and the body limit, so a request passes one layer on its way to its handler.
-/// With metrics on (`observe::enable` before this is called), each route also notes its
-/// pattern for the latency histogram.
-pub fn router(state: AppState) -> Router {
+/// layer, so a request passes one layer on its way to its handler. With metrics on
+/// (`observe::enable` before this is called), each route also notes its pattern for the
+/// latency histogram. Bodies are bounded by the edge (see `middleware::limits`).
+pub fn app(state: AppState) -> App {
     let mut routes = Router::new()
         .merge(api::routes())
         .merge(scim::router())
@@ -56,9 +59,8 @@ pub fn router(state: AppState) -> Router {
     if observe::enabled() {
         routes = routes.layer(axum::middleware::from_fn(observe::note_route));
     }
-    let app = tower::ServiceBuilder::new()
-        .layer(middleware::edge::EdgeLayer::new(state.clone()))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .service(routes.with_state(state));
-    Router::new().fallback_service(app)
+    tower::Layer::layer(
+        &middleware::edge::EdgeLayer::new(state.clone()),
+        routes.with_state(state),
+    )
 }

@@ -8,45 +8,40 @@
 //! wildcard bind, the Host name only if it is one of this machine's names, else the
 //! address the client reached this listener at.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
+use crate::App;
 use crate::error::ApiError;
 use crate::ip_net::is_trusted;
 use crate::state::{AppState, WebSettings};
 
-/// The local address of a plain-HTTP connection (put into each request's extensions by
-/// the listener), used for the redirect when the HTTPS listener has a wildcard address.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionLocalAddr(pub SocketAddr);
-
 #[derive(Clone)]
 struct PlainState {
     app: AppState,
-    full: Router,
+    full: App,
 }
 
-/// The router for the plain listener; `full` is the HTTPS application.
-pub fn plain_router(state: AppState, full: Router) -> Router {
-    Router::new()
-        .fallback(gate)
-        .with_state(PlainState {
-            app: state.clone(),
-            full,
-        })
-        .layer(crate::middleware::edge::EdgeLayer::plain(state))
+/// The application of the plain listener; `full` is the HTTPS application. The
+/// listener gives each connection's copy its local address
+/// ([`App::with_local_addr`]), used for the redirect when the HTTPS listener has a
+/// wildcard address.
+pub fn plain_app(state: AppState, full: App) -> App {
+    let routes = Router::new().fallback(gate).with_state(PlainState {
+        app: state.clone(),
+        full,
+    });
+    tower::Layer::layer(&crate::middleware::edge::EdgeLayer::plain(state), routes)
 }
 
 async fn gate(State(s): State<PlainState>, req: Request) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let connection = crate::context::current_connection();
+    let peer = connection.peer.map(|p| p.ip());
     let via_tls_proxy = peer.is_some_and(|p| is_trusted(&s.app.web.trusted_proxies, p))
         && req
             .headers()
@@ -54,7 +49,8 @@ async fn gate(State(s): State<PlainState>, req: Request) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("https"));
     if via_tls_proxy {
-        return match s.full.oneshot(req).await {
+        // The HTTPS application's edge resolves the client from this connection's peer.
+        return match s.full.for_connection(connection).oneshot(req).await {
             Ok(res) => res,
             Err(never) => match never {},
         };
@@ -69,10 +65,7 @@ async fn gate(State(s): State<PlainState>, req: Request) -> Response {
         return crate::api::health::healthz().await;
     }
     if req.method() == Method::GET || req.method() == Method::HEAD {
-        let local = req
-            .extensions()
-            .get::<ConnectionLocalAddr>()
-            .map(|a| a.0.ip());
+        let local = connection.local.map(|a| a.ip());
         let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
         if let Some(target) = https_url(&s.app.web, host, local, req.uri())
             && let Ok(v) = HeaderValue::from_str(&target)

@@ -10,14 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Extension;
 use axum_server::accept::Accept;
 use gatehouse_web::middleware::limits;
-use gatehouse_web::plain::ConnectionLocalAddr;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::Layer;
 
 /// How often, at most, a refused connection is logged.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -222,20 +219,22 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Held<S> {
     }
 }
 
-/// Puts the connection's local address into every request on it (the plain listener
-/// redirects a wildcard bind's clients to the address they reached).
+/// Gives the plain listener's copy of the application for a connection that
+/// connection's local address (it redirects a wildcard bind's clients to the address
+/// they reached).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TagLocalAddr;
 
-impl<S> Accept<TcpStream, S> for TagLocalAddr {
+impl Accept<TcpStream, gatehouse_web::App> for TagLocalAddr {
     type Stream = TcpStream;
-    type Service = axum::middleware::AddExtension<S, ConnectionLocalAddr>;
+    type Service = gatehouse_web::App;
     type Future = Ready<io::Result<(Self::Stream, Self::Service)>>;
 
-    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
-        std::future::ready(stream.local_addr().map(|local| {
-            let service = Extension(ConnectionLocalAddr(local)).layer(service);
-            (stream, service)
-        }))
+    fn accept(&self, stream: TcpStream, service: gatehouse_web::App) -> Self::Future {
+        std::future::ready(
+            stream
+                .local_addr()
+                .map(|local| (stream, service.with_local_addr(local))),
+        )
     }
 }

@@ -20,6 +20,7 @@ use gatehouse_web::{AppState, WebSettings};
 use crate::config::Config;
 use crate::listener::{ConnectionLimit, ConnectionSettings, TagLocalAddr};
 use crate::tls::{self, TlsMaterial};
+use gatehouse_web::middleware::edge::PerConnection;
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -169,7 +170,7 @@ impl Application {
             Some(_) => Some(crate::metrics::install()?),
             None => None,
         };
-        let app = gatehouse_web::router(self.state.clone());
+        let app = gatehouse_web::app(self.state.clone());
         let handle: Handle<SocketAddr> = Handle::new();
         let settings = self.connections;
         // One cap over both listeners: it protects the process's file descriptors.
@@ -180,17 +181,14 @@ impl Application {
         let https = settings
             .configure(axum_server::from_tcp(self.https)?.acceptor(tls))
             .handle(handle.clone())
-            .serve(
-                app.clone()
-                    .into_make_service_with_connect_info::<SocketAddr>(),
-            );
+            .serve(PerConnection(app.clone()));
         let http_handle: Handle<SocketAddr> = Handle::new();
         let http = self.http.map(|l| -> anyhow::Result<_> {
-            let plain = gatehouse_web::plain_router(self.state.clone(), app.clone());
+            let plain = gatehouse_web::plain_app(self.state.clone(), app.clone());
             Ok(settings
                 .configure(axum_server::from_tcp(l)?.acceptor(limit.wrap(TagLocalAddr)))
                 .handle(http_handle.clone())
-                .serve(plain.into_make_service_with_connect_info::<SocketAddr>()))
+                .serve(PerConnection(plain)))
         });
         let http = http.transpose()?;
 

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 
 use crate::ip_net::{IpNet, is_trusted};
 
@@ -58,13 +58,15 @@ pub fn resolve(
     Some(client)
 }
 
-/// Resolves the request's [`ClientIp`] (and, for HTTP/2, puts a `Host` from `:authority`
-/// into its headers), and returns the origin every audit record of the request carries.
-pub fn prepare(proxies: &[IpNet], req: &mut Request) -> gatehouse_core::audit::Origin {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+/// Resolves the request's [`ClientIp`] from the connection's `peer` (and, for HTTP/2,
+/// puts a `Host` from `:authority` into its headers), and returns the origin every
+/// audit record of the request carries.
+pub fn prepare(
+    proxies: &[IpNet],
+    peer: Option<SocketAddr>,
+    req: &mut Request,
+) -> gatehouse_core::audit::Origin {
+    let peer = peer.map(|p| p.ip());
     let xff = req
         .headers()
         .get("x-forwarded-for")

@@ -8,17 +8,22 @@
 //! 4. on the way out: our JSON for every error answer ([`super::json_errors`]) and the
 //!    security headers ([`super::headers`]).
 //!
-//! It wraps the whole router once (see `crate::router`), not each route, and calls it
-//! without cloning it (axum's router is always ready); a request with no body, no log
-//! and no metrics allocates nothing here.
+//! It is the application's outermost service (see `crate::app`), around the whole
+//! router once, not each route, and calls the router without cloning it (axum's router
+//! is always ready); a request with no body, no log and no metrics allocates nothing
+//! here. The listener makes one copy of it per connection ([`PerConnection`]) that
+//! knows the connection's addresses, so nothing per connection is put into each
+//! request's extensions.
 
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, Ready};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
@@ -26,7 +31,7 @@ use tracing::Instrument;
 
 use super::access_log::AccessRecord;
 use super::limits::Admission;
-use crate::context::RequestId;
+use crate::context::{Connection, RequestId};
 use crate::ip_net::IpNet;
 use crate::state::AppState;
 
@@ -69,6 +74,7 @@ impl<S> Layer<S> for EdgeLayer {
             } else {
                 None
             },
+            connection: Connection::default(),
         }
     }
 }
@@ -79,14 +85,66 @@ pub struct Edge<S> {
     inner: S,
     state: AppState,
     proxies: Option<Arc<[IpNet]>>,
+    /// The connection this copy serves (empty until [`PerConnection`] sets it).
+    connection: Connection,
+}
+
+impl<S> Edge<S> {
+    /// This application for a connection from `peer`.
+    pub fn for_peer(&self, peer: SocketAddr) -> Self
+    where
+        S: Clone,
+    {
+        let mut edge = self.clone();
+        edge.connection.peer = Some(peer);
+        edge
+    }
+
+    /// The same, knowing the local address the connection reached (the plain
+    /// listener's redirects need it).
+    pub fn with_local_addr(mut self, local: SocketAddr) -> Self {
+        self.connection.local = Some(local);
+        self
+    }
+
+    /// The same, for a request handed on from another listener's connection.
+    pub fn for_connection(&self, connection: Connection) -> Self
+    where
+        S: Clone,
+    {
+        let mut edge = self.clone();
+        edge.connection = connection;
+        edge
+    }
+}
+
+/// Makes the application's copy for each accepted connection (a tower `MakeService`
+/// over the peer address, as the listener hands it).
+#[derive(Clone)]
+pub struct PerConnection<S>(pub Edge<S>);
+
+impl<S: Clone> Service<SocketAddr> for PerConnection<S> {
+    type Response = Edge<S>;
+    type Error = Infallible;
+    type Future = Ready<Result<Edge<S>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, peer: SocketAddr) -> Self::Future {
+        std::future::ready(Ok(self.0.for_peer(peer)))
+    }
 }
 
 type EdgeFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl<S> Service<Request> for Edge<S>
+impl<S, B> Service<axum::http::Request<B>> for Edge<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
@@ -96,10 +154,12 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> EdgeFuture {
+    fn call(&mut self, req: axum::http::Request<B>) -> EdgeFuture {
         let started = Instant::now();
+        let mut req = req.map(Body::new);
+        let connection = self.connection;
         let origin = match &self.proxies {
-            Some(proxies) => super::client_ip::prepare(proxies, &mut req),
+            Some(proxies) => super::client_ip::prepare(proxies, connection.peer, &mut req),
             None => gatehouse_core::audit::Origin::default(),
         };
         let id = RequestId::next();
@@ -139,7 +199,11 @@ where
             res
         };
         Box::pin(async move {
-            let context = crate::context::RequestContext { id, client_ip: ip };
+            let context = crate::context::RequestContext {
+                id,
+                client_ip: ip,
+                connection,
+            };
             let work = crate::context::REQUEST.scope(context, work.instrument(span));
             let mut res = gatehouse_core::audit::with_origin(origin, work).await;
             if let Some(v) = id.header_value() {

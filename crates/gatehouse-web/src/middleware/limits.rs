@@ -93,15 +93,14 @@ impl BodyPolicy {
 
 /// Applies the limits, and makes every body drain on drop.
 pub fn admit(state: &AppState, req: Request) -> Admission {
+    let limit = body_limit(req.uri().path());
     let refusal = if target_len(req.uri()) > MAX_URI_BYTES {
         Some(ApiError::UriTooLong)
     } else if req.headers().len() > MAX_HEADER_COUNT
         || header_bytes(req.headers()) > MAX_HEADER_BYTES
     {
         Some(ApiError::HeadersTooLarge)
-    } else if declared_length(req.headers())
-        .is_some_and(|n| n > body_limit(req.uri().path()) as u64)
-    {
+    } else if declared_length(req.headers()).is_some_and(|n| n > limit as u64) {
         // SECURITY: refused from the declared length alone, before authentication or
         // any read of the body.
         Some(ApiError::PayloadTooLarge)
@@ -140,7 +139,13 @@ pub fn admit(state: &AppState, req: Request) -> Admission {
         // The body drops here and drains (unless the client waits for 100-continue,
         // which it now never gets, and so sends nothing).
         Some(error) => Admission::Refuse(error, policy),
-        None => Admission::Run(Request::from_parts(parts, Body::new(body)), policy),
+        // Bounded as it is read too: a body without a declared length (chunked) stops
+        // at the path's limit, and the extractors answer 413 (they recognise the
+        // limit's error).
+        None => Admission::Run(
+            Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, limit))),
+            policy,
+        ),
     }
 }
 
