@@ -8,6 +8,13 @@ use gatehouse::cli::out::{is_stdout_closed, write_err};
 use gatehouse::cli::prompt::Interrupted;
 use gatehouse::cli::{Cli, Command};
 
+/// jemalloc rather than the system allocator: the request path allocates a few dozen
+/// small blocks per request on every worker thread, which jemalloc's per-thread caches
+/// serve faster, and glibc's arenas fragment under that load over hours (measured in
+/// docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

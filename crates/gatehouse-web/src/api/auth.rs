@@ -673,17 +673,28 @@ pub async fn session(caller: Caller) -> ApiResult<Response> {
         CallerCredential::Bearer(t) => Some(&t.memo),
         CallerCredential::ApiKey(_) | CallerCredential::Cookie { .. } => None,
     };
-    let Some(memo) = memo else {
-        return Ok(Json(SessionResponse::of(&caller)).into_response());
+    let render = || {
+        // Sized for the whole description at once (axum's `Json` starts at 128 bytes
+        // and grows it twice on the way).
+        let mut body = Vec::with_capacity(SESSION_JSON_CAPACITY);
+        serde_json::to_writer(&mut body, &SessionResponse::of(&caller)).map(|()| body)
     };
-    let body =
-        memo.get_or_init(|| serde_json::to_vec(&SessionResponse::of(&caller)).unwrap_or_default());
+    let body = match memo {
+        Some(memo) => {
+            axum::body::Bytes::from_owner(memo.get_or_init(|| render().unwrap_or_default()))
+        }
+        None => axum::body::Bytes::from(render().map_err(CoreError::internal)?),
+    };
     Ok((
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        axum::body::Bytes::from_owner(body),
+        body,
     )
         .into_response())
 }
+
+/// Room for a session description without growing: about 400 bytes for an API key,
+/// a little more for a cookie session.
+const SESSION_JSON_CAPACITY: usize = 640;
